@@ -1,0 +1,54 @@
+//! Sans-IO node logic for highstorm, and the drivers that run it for real.
+//!
+//! A [`Node`] is a state machine: the host calls its handlers with the current local time and
+//! a [`Context`], and carries out what the handlers recorded there. The same node runs inside
+//! highstorm's simulator, over real UDP, and under Maelstrom's stdio protocol.
+//!
+//! ```
+//! use highstorm_nodes::{testing::Harness, Ctx, Message, NoTimer, Node};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! #[serde(tag = "type", rename_all = "snake_case")]
+//! enum Msg { Ping, Pong { from: String } }
+//!
+//! struct Ponger;
+//! impl Node for Ponger {
+//!     type Msg = Msg;
+//!     type Timer = NoTimer;
+//!     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+//!         if let Msg::Ping = msg.body {
+//!             let from = ctx.id().to_owned();
+//!             ctx.reply(&msg, Msg::Pong { from });
+//!         }
+//!     }
+//! }
+//!
+//! let mut h = Harness::new(Ponger, "n1", &[]);
+//! let replies = h.request("c1", 7, &Msg::Ping);
+//! assert_eq!(replies[0].in_reply_to, Some(7));
+//! ```
+
+mod node;
+mod process;
+pub mod systems;
+pub mod testing;
+mod time;
+mod timers;
+pub mod wire;
+
+#[cfg(feature = "run")]
+pub mod run;
+
+pub use node::{
+    derive_seed, ClientOp, Context, Ctx, Message, Node, Note, OpPhase, Output, RpcReply, TimerId,
+    Transmit, WorkId, WorkRequest, WorkResult,
+};
+pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
+pub use rand;
+pub use time::{Duration, LocalTime};
+pub use wire::{ErrorBody, ErrorCode, MsgId};
+
+/// The timer type of a node that sets no timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoTimer {}

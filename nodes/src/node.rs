@@ -1,0 +1,376 @@
+//! The node contract: a [`Node`] is a state machine that sees the world only through its
+//! [`Context`].
+//!
+//! A host (the simulator, a UDP driver, the Maelstrom stdio driver) owns the node inside a
+//! [`NodeProcess`](crate::NodeProcess) and calls its handlers, one at a time, each with the
+//! current local time. Handlers never block and never do I/O: everything a node wants done —
+//! send, set a timer, run outside work, note an event — is recorded in the context and carried
+//! out by the host after the handler returns.
+
+use crate::time::{Duration, LocalTime};
+use crate::timers::{Slot, TimerTable};
+use crate::wire::{Envelope, ErrorBody, MsgId, MAX_MESSAGE_BYTES};
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+
+/// A distributed-system node written against highstorm's abstract network and clock.
+///
+/// Call order, enforced by the host: [`on_init`](Node::on_init) once, then any number of the
+/// other handlers, each with a `ctx.now()` no earlier than the previous one's. A crash simply
+/// drops the node; a restart builds a fresh value and calls `on_init` again with a boot count one
+/// higher (volatile state is lost, by construction).
+pub trait Node: 'static {
+    /// The system's messages: a serde enum tagged by `type` (Maelstrom's convention).
+    type Msg: Serialize + DeserializeOwned + fmt::Debug;
+    /// The node's timers: an enum whose variants say when and why they fire.
+    type Timer: fmt::Debug;
+
+    /// The node starts (or restarts after a crash). Set initial timers here.
+    fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let _ = ctx;
+    }
+
+    /// A message arrived that is not the reply to one of this node's pending RPCs.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Self::Msg>);
+
+    /// An RPC sent with [`Context::rpc`] was answered, failed, or timed out. Exactly one call per
+    /// RPC; a reply that arrives after the timeout is discarded (and counted).
+    fn on_rpc_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        request: MsgId,
+        reply: RpcReply<Self::Msg>,
+    ) {
+        let _ = (ctx, request, reply);
+    }
+
+    /// A timer set with [`Context::set_timer`] fired.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer) {
+        let _ = (ctx, timer);
+    }
+
+    /// Outside work requested with [`Context::spawn_work`] finished.
+    fn on_work_done(&mut self, ctx: &mut Ctx<'_, Self>, work: WorkId, result: WorkResult) {
+        let _ = (ctx, work, result);
+    }
+}
+
+/// The context type a node's handlers receive.
+pub type Ctx<'a, N> = Context<'a, <N as Node>::Msg, <N as Node>::Timer>;
+
+/// A decoded message addressed to this node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message<M> {
+    /// Sender.
+    pub src: String,
+    /// Receiver (this node).
+    pub dest: String,
+    /// The sender's id for this message.
+    pub msg_id: Option<MsgId>,
+    /// The request this message answers.
+    pub in_reply_to: Option<MsgId>,
+    /// The typed payload.
+    pub body: M,
+}
+
+impl<M> From<Envelope<M>> for Message<M> {
+    fn from(env: Envelope<M>) -> Self {
+        Message {
+            src: env.src,
+            dest: env.dest,
+            msg_id: env.body.msg_id,
+            in_reply_to: env.body.in_reply_to,
+            body: env.body.payload,
+        }
+    }
+}
+
+/// How an RPC ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RpcReply<M> {
+    /// The peer answered.
+    Reply(Message<M>),
+    /// The peer answered with a Maelstrom error.
+    Error(ErrorBody),
+    /// No answer within the timeout: the request may or may not have taken effect.
+    Timeout,
+}
+
+/// Identifies a timer so it can be cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(pub(crate) u64);
+
+/// Identifies a piece of outside work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct WorkId(pub u64);
+
+/// What outside work produced: a JSON value, or an error message.
+pub type WorkResult = Result<serde_json::Value, String>;
+
+/// Work a node asks its host to run outside the node (read a file, run a task).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkRequest {
+    /// Reported back with the result.
+    pub id: WorkId,
+    /// What to do; the host's work runner interprets it.
+    pub kind: String,
+    /// Its input.
+    pub input: serde_json::Value,
+}
+
+/// A structured event a node wants in the trace, e.g. `task-status {"task":3,"to":"InProgress"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    /// What happened, as a short kebab-case word.
+    pub kind: String,
+    /// Details.
+    pub data: serde_json::Value,
+}
+
+/// The phase of a client operation in a history (Jepsen's vocabulary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpPhase {
+    /// The client sent the request.
+    Invoke,
+    /// It certainly happened, with this result.
+    Ok,
+    /// It certainly did not happen.
+    Fail,
+    /// Unknown: it may or may not have happened (timeouts, crashes).
+    Info,
+}
+
+/// One entry of a client's history, recorded by workload clients with [`Context::record_op`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientOp {
+    /// The operation's number, unique per client.
+    pub op: u64,
+    /// Which phase this entry records.
+    pub phase: OpPhase,
+    /// The node the request went to.
+    pub node: String,
+    /// The operation's name (`echo`, `generate`, `broadcast`, ...).
+    pub f: String,
+    /// Its value: the request at `invoke`, the result at completion.
+    pub value: serde_json::Value,
+}
+
+/// A message ready for the wire.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transmit {
+    /// Sender (this node).
+    pub src: String,
+    /// Receiver.
+    pub dest: String,
+    /// The message's id.
+    pub msg_id: Option<MsgId>,
+    /// The request it answers.
+    pub in_reply_to: Option<MsgId>,
+    /// The encoded envelope.
+    pub bytes: Vec<u8>,
+}
+
+/// Something a node asked for, for its host to carry out in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Send these bytes.
+    Transmit(Transmit),
+    /// A timer fired (recorded before its handler's own outputs).
+    TimerFired {
+        /// The timer, as its `Debug` rendering.
+        timer: String,
+    },
+    /// A structured event for the trace.
+    Note(Note),
+    /// A client history entry.
+    Client(ClientOp),
+    /// Run outside work and report back with [`NodeProcess::handle_work_done`](crate::NodeProcess::handle_work_done).
+    Work(WorkRequest),
+    /// Input that was not delivered to the node: malformed, oversized, unsolicited or late.
+    Discarded {
+        /// Who sent it, when known.
+        from: Option<String>,
+        /// Why it was discarded.
+        reason: String,
+    },
+}
+
+/// The per-incarnation state a [`Context`] works on. Owned by the host's
+/// [`NodeProcess`](crate::NodeProcess).
+pub(crate) struct Core<M, T> {
+    pub(crate) id: String,
+    pub(crate) peers: Vec<String>,
+    pub(crate) boot: u64,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) next_msg_id: MsgId,
+    pub(crate) next_work_id: u64,
+    pub(crate) timers: TimerTable<T>,
+    /// Pending RPCs: request id -> its timeout timer.
+    pub(crate) rpcs: BTreeMap<MsgId, TimerId>,
+    /// Recently timed-out RPCs, so late replies are discarded rather than delivered.
+    pub(crate) expired_rpcs: VecDeque<MsgId>,
+    pub(crate) outputs: VecDeque<Output>,
+    /// Messages that could not be encoded within the size limit.
+    pub(crate) oversized_sends: u64,
+    _msg: std::marker::PhantomData<fn(M)>,
+}
+
+impl<M: Serialize, T> Core<M, T> {
+    pub(crate) fn new(id: String, peers: Vec<String>, boot: u64, rng: ChaCha8Rng) -> Self {
+        Core {
+            id,
+            peers,
+            boot,
+            rng,
+            next_msg_id: 1,
+            next_work_id: 1,
+            timers: TimerTable::default(),
+            rpcs: BTreeMap::new(),
+            expired_rpcs: VecDeque::new(),
+            outputs: VecDeque::new(),
+            oversized_sends: 0,
+            _msg: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn transmit(
+        &mut self,
+        dest: &str,
+        in_reply_to: Option<MsgId>,
+        payload: &impl Serialize,
+    ) -> MsgId {
+        let msg_id = self.next_msg_id;
+        self.next_msg_id += 1;
+        let bytes = crate::wire::encode_parts(&self.id, dest, Some(msg_id), in_reply_to, payload);
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            self.oversized_sends += 1;
+            tracing::warn!(node = %self.id, dest, bytes = bytes.len(), "message over the size limit not sent");
+            self.outputs.push_back(Output::Discarded {
+                from: Some(self.id.clone()),
+                reason: format!(
+                    "outgoing message of {} bytes to {dest} exceeds the {MAX_MESSAGE_BYTES}-byte limit",
+                    bytes.len()
+                ),
+            });
+            return msg_id;
+        }
+        self.outputs.push_back(Output::Transmit(Transmit {
+            src: self.id.clone(),
+            dest: dest.to_owned(),
+            msg_id: Some(msg_id),
+            in_reply_to,
+            bytes,
+        }));
+        msg_id
+    }
+}
+
+/// A node's only window on the world, valid for the duration of one handler call.
+pub struct Context<'a, M, T> {
+    pub(crate) core: &'a mut Core<M, T>,
+    pub(crate) now: LocalTime,
+}
+
+impl<M: Serialize, T> Context<'_, M, T> {
+    /// This node's id (`n1`).
+    pub fn id(&self) -> &str {
+        &self.core.id
+    }
+
+    /// Every other node of the cluster, in a stable order.
+    pub fn peers(&self) -> &[String] {
+        &self.core.peers
+    }
+
+    /// How many times this node has started before (0 on the first start). Together with
+    /// [`id`](Context::id) it names one incarnation.
+    pub fn boot(&self) -> u64 {
+        self.core.boot
+    }
+
+    /// The node-local clock. Never decreases within one incarnation.
+    pub fn now(&self) -> LocalTime {
+        self.now
+    }
+
+    /// This incarnation's random number generator, seeded from (run seed, node id, boot count).
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.core.rng
+    }
+
+    /// Sends `body` to `dest`; returns the message's id.
+    pub fn send(&mut self, dest: &str, body: M) -> MsgId {
+        self.core.transmit(dest, None, &body)
+    }
+
+    /// Answers `request` with `body`, setting `in_reply_to`.
+    pub fn reply(&mut self, request: &Message<M>, body: M) -> MsgId {
+        self.core.transmit(&request.src, request.msg_id, &body)
+    }
+
+    /// Answers `request` with a Maelstrom error.
+    pub fn reply_error(&mut self, request: &Message<M>, error: ErrorBody) -> MsgId {
+        self.core.transmit(&request.src, request.msg_id, &error)
+    }
+
+    /// Sends a request whose outcome arrives, exactly once, at
+    /// [`Node::on_rpc_reply`]: the reply, an error, or [`RpcReply::Timeout`] after `timeout`.
+    pub fn rpc(&mut self, dest: &str, body: M, timeout: Duration) -> MsgId {
+        let id = self.core.transmit(dest, None, &body);
+        let timer = self
+            .core
+            .timers
+            .insert(self.now + timeout, Slot::RpcTimeout(id));
+        self.core.rpcs.insert(id, timer);
+        id
+    }
+
+    /// Fires `timer` at `now() + after`.
+    pub fn set_timer(&mut self, after: Duration, timer: T) -> TimerId {
+        self.core.timers.insert(self.now + after, Slot::User(timer))
+    }
+
+    /// Cancels a timer; returns whether it was still pending.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.core.timers.remove(id)
+    }
+
+    /// Asks the host to run outside work; the result arrives at [`Node::on_work_done`].
+    pub fn spawn_work(&mut self, kind: &str, input: serde_json::Value) -> WorkId {
+        let id = WorkId(self.core.next_work_id);
+        self.core.next_work_id += 1;
+        self.core.outputs.push_back(Output::Work(WorkRequest {
+            id,
+            kind: kind.to_owned(),
+            input,
+        }));
+        id
+    }
+
+    /// Records a structured event in the trace.
+    pub fn note(&mut self, kind: &str, data: impl Serialize) {
+        let data = serde_json::to_value(data).unwrap_or_else(|e| serde_json::json!(e.to_string()));
+        self.core.outputs.push_back(Output::Note(Note {
+            kind: kind.to_owned(),
+            data,
+        }));
+    }
+
+    /// Records a client history entry (used by workload clients, read by checkers).
+    pub fn record_op(&mut self, op: ClientOp) {
+        self.core.outputs.push_back(Output::Client(op));
+    }
+}
+
+/// Derives a deterministic seed for one incarnation's rng from the run seed.
+pub fn derive_seed(run_seed: u64, label: &str, n: u64) -> u64 {
+    let mut bytes = Vec::with_capacity(label.len() + 9);
+    bytes.extend_from_slice(label.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(&n.to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, run_seed)
+}

@@ -1,0 +1,263 @@
+//! One running incarnation of a node, driven through bytes and time only (sans-IO).
+//!
+//! [`NodeProcess`] wraps a [`Node`] with everything a host would otherwise have to re-implement:
+//! decoding and classifying input, RPC bookkeeping, the timer table and the rng. Every host —
+//! the turmoil engine, the event engine, the UDP and stdio drivers — talks to nodes only through
+//! the object-safe [`Process`] trait, so no engine leaks into node logic.
+
+use crate::node::{Context, Core, Message, Node, Output, RpcReply, WorkId, WorkResult};
+use crate::time::LocalTime;
+use crate::timers::Slot;
+use crate::wire::{self, DecodeError, Envelope, ErrorBody, Header, MsgId};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// How many timed-out RPC ids a process remembers to discard late replies.
+const EXPIRED_RPC_MEMORY: usize = 4096;
+
+/// What a host knows when it starts a node incarnation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessSetup {
+    /// The node's id.
+    pub id: String,
+    /// The other nodes, in a stable order.
+    pub peers: Vec<String>,
+    /// The run seed (simulator) or a per-process seed (real mode).
+    pub seed: u64,
+    /// How many times this node started before.
+    pub boot: u64,
+}
+
+impl ProcessSetup {
+    /// The seed of this incarnation's rng: derived from (seed, id, boot).
+    pub fn rng_seed(&self) -> u64 {
+        crate::node::derive_seed(self.seed, &self.id, self.boot)
+    }
+}
+
+/// Counters a host can read at any time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessStats {
+    /// Messages handed to the node (including RPC replies).
+    pub delivered: u64,
+    /// Messages sent.
+    pub sent: u64,
+    /// Inputs that were not valid JSON envelopes, or whose body did not match its type.
+    pub malformed: u64,
+    /// Inputs of a type the node does not handle.
+    pub unsupported: u64,
+    /// Inputs or outputs over the size limit.
+    pub oversized: u64,
+    /// Replies that arrived after their RPC timed out, and error replies nobody waited for.
+    pub unsolicited: u64,
+}
+
+/// The host-facing side of a running node: bytes and time in, [`Output`]s out.
+///
+/// Call order: [`handle_start`](Process::handle_start) once, then the other `handle_*` methods
+/// with non-decreasing `now`; after each, drain [`poll_output`](Process::poll_output) and re-read
+/// [`poll_timeout`](Process::poll_timeout).
+pub trait Process {
+    /// The node's id.
+    fn id(&self) -> &str;
+    /// Starts the node (`on_init`).
+    fn handle_start(&mut self, now: LocalTime);
+    /// Delivers raw bytes received from the network.
+    fn handle_datagram(&mut self, now: LocalTime, bytes: &[u8]);
+    /// Fires every timer due at or before `now`.
+    fn handle_timeout(&mut self, now: LocalTime);
+    /// Reports that outside work finished.
+    fn handle_work_done(&mut self, now: LocalTime, work: WorkId, result: WorkResult);
+    /// The next time [`handle_timeout`](Process::handle_timeout) must be called.
+    #[must_use]
+    fn poll_timeout(&self) -> Option<LocalTime>;
+    /// The next thing the node asked for, in the order asked.
+    #[must_use]
+    fn poll_output(&mut self) -> Option<Output>;
+    /// Counters.
+    fn stats(&self) -> ProcessStats;
+}
+
+/// A [`Node`] hosted as a [`Process`].
+pub struct NodeProcess<N: Node> {
+    node: N,
+    core: Core<N::Msg, N::Timer>,
+    stats: ProcessStats,
+    started: bool,
+}
+
+impl<N: Node> NodeProcess<N> {
+    /// Hosts `node` as the incarnation described by `setup`.
+    pub fn new(node: N, setup: ProcessSetup) -> Self {
+        let rng = ChaCha8Rng::seed_from_u64(setup.rng_seed());
+        NodeProcess {
+            node,
+            core: Core::new(setup.id, setup.peers, setup.boot, rng),
+            stats: ProcessStats::default(),
+            started: false,
+        }
+    }
+
+    /// The hosted node (for unit tests and checkers that inspect state).
+    pub fn node(&self) -> &N {
+        &self.node
+    }
+
+    fn ctx(&mut self, now: LocalTime) -> (&mut N, Context<'_, N::Msg, N::Timer>) {
+        (
+            &mut self.node,
+            Context {
+                core: &mut self.core,
+                now,
+            },
+        )
+    }
+
+    fn discard(&mut self, from: Option<String>, reason: String) {
+        tracing::debug!(node = %self.core.id, from = ?from, %reason, "input discarded");
+        self.core
+            .outputs
+            .push_back(Output::Discarded { from, reason });
+    }
+
+    fn deliver(&mut self, now: LocalTime, env: Envelope<N::Msg>) {
+        let msg = Message::from(env);
+        self.stats.delivered += 1;
+        if let Some(request) = msg.in_reply_to {
+            if let Some(timer) = self.core.rpcs.remove(&request) {
+                self.core.timers.remove(timer);
+                let (node, mut ctx) = self.ctx(now);
+                node.on_rpc_reply(&mut ctx, request, RpcReply::Reply(msg));
+                return;
+            }
+            if self.core.expired_rpcs.contains(&request) {
+                self.stats.unsolicited += 1;
+                self.discard(
+                    Some(msg.src),
+                    format!("late reply to request {request}: its RPC already timed out"),
+                );
+                return;
+            }
+        }
+        let (node, mut ctx) = self.ctx(now);
+        node.on_message(&mut ctx, msg);
+    }
+
+    fn reject(&mut self, now: LocalTime, err: DecodeError, bytes: &[u8]) {
+        let header = err.header().cloned();
+        if let Some(h) = header.as_ref().filter(|h| h.body.kind == "error") {
+            if let Ok(e) = serde_json::from_slice::<Envelope<ErrorBody>>(bytes) {
+                return self.error_reply(now, h, e.body.payload);
+            }
+        }
+        match &err {
+            DecodeError::Oversized(_) => self.stats.oversized += 1,
+            DecodeError::Unsupported { .. } => self.stats.unsupported += 1,
+            _ => self.stats.malformed += 1,
+        }
+        tracing::warn!(node = %self.core.id, error = %err, "malformed input");
+        // Only requests get an error reply: answering a reply could start an error ping-pong.
+        if let (Some(h), Some(reply)) = (&header, err.reply()) {
+            if h.body.in_reply_to.is_none() && h.body.kind != "error" {
+                self.core.transmit(&h.src, h.body.msg_id, &reply);
+            }
+        }
+        self.discard(header.map(|h| h.src), err.to_string());
+    }
+
+    /// An error reply from a peer: resolves the RPC it answers; never answered back.
+    fn error_reply(&mut self, now: LocalTime, header: &Header, error: ErrorBody) {
+        let pending = header
+            .body
+            .in_reply_to
+            .and_then(|r| self.core.rpcs.remove(&r).map(|timer| (r, timer)));
+        match pending {
+            Some((request, timer)) => {
+                self.core.timers.remove(timer);
+                self.stats.delivered += 1;
+                let (node, mut ctx) = self.ctx(now);
+                node.on_rpc_reply(&mut ctx, request, RpcReply::Error(error));
+            }
+            None => {
+                self.stats.unsolicited += 1;
+                self.discard(
+                    Some(header.src.clone()),
+                    format!("{error} answers no pending RPC"),
+                );
+            }
+        }
+    }
+
+    fn count_sends(&mut self) {
+        self.stats.sent = self.core.next_msg_id - 1;
+        self.stats.oversized += std::mem::take(&mut self.core.oversized_sends);
+    }
+}
+
+impl<N: Node> Process for NodeProcess<N> {
+    fn id(&self) -> &str {
+        &self.core.id
+    }
+
+    fn handle_start(&mut self, now: LocalTime) {
+        debug_assert!(!self.started, "handle_start called twice");
+        self.started = true;
+        let (node, mut ctx) = self.ctx(now);
+        node.on_init(&mut ctx);
+        self.count_sends();
+    }
+
+    fn handle_datagram(&mut self, now: LocalTime, bytes: &[u8]) {
+        match wire::decode::<N::Msg>(bytes) {
+            Ok(env) => self.deliver(now, env),
+            Err(err) => self.reject(now, err, bytes),
+        }
+        self.count_sends();
+    }
+
+    fn handle_timeout(&mut self, now: LocalTime) {
+        while let Some(slot) = self.core.timers.pop_due(now) {
+            match slot {
+                Slot::User(timer) => {
+                    self.core.outputs.push_back(Output::TimerFired {
+                        timer: format!("{timer:?}"),
+                    });
+                    let (node, mut ctx) = self.ctx(now);
+                    node.on_timer(&mut ctx, timer);
+                }
+                Slot::RpcTimeout(request) => {
+                    self.core.rpcs.remove(&request);
+                    remember_expired(&mut self.core.expired_rpcs, request);
+                    let (node, mut ctx) = self.ctx(now);
+                    node.on_rpc_reply(&mut ctx, request, RpcReply::Timeout);
+                }
+            }
+        }
+        self.count_sends();
+    }
+
+    fn handle_work_done(&mut self, now: LocalTime, work: WorkId, result: WorkResult) {
+        let (node, mut ctx) = self.ctx(now);
+        node.on_work_done(&mut ctx, work, result);
+        self.count_sends();
+    }
+
+    fn poll_timeout(&self) -> Option<LocalTime> {
+        self.core.timers.next_deadline()
+    }
+
+    fn poll_output(&mut self) -> Option<Output> {
+        self.core.outputs.pop_front()
+    }
+
+    fn stats(&self) -> ProcessStats {
+        self.stats
+    }
+}
+
+fn remember_expired(expired: &mut std::collections::VecDeque<MsgId>, id: MsgId) {
+    if expired.len() == EXPIRED_RPC_MEMORY {
+        expired.pop_front();
+    }
+    expired.push_back(id);
+}

@@ -1,0 +1,219 @@
+//! The one driver loop that moves a node's bytes, and the transports it runs over.
+//!
+//! [`drive`] feeds a [`Process`] from three sources — datagrams from a [`Transport`], its own
+//! timers, and outside work it asked for — and carries out what it outputs. The same loop runs
+//! over tokio UDP for real ([`udp`]), over turmoil UDP inside the simulator (the `highstorm`
+//! crate wraps turmoil's socket in [`DatagramSocket`]), and over Maelstrom's stdio protocol
+//! ([`stdio`]). What differs between those worlds — the clock, fault injection, recording — is
+//! the [`Environment`].
+
+pub mod stdio;
+pub mod udp;
+
+use crate::node::{Output, Transmit, WorkId, WorkRequest, WorkResult};
+use crate::process::Process;
+use crate::time::LocalTime;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+
+pub use udp::{AddressBook, DatagramSocket, UdpTransport};
+
+/// Moves encoded messages between nodes.
+///
+/// Both methods must be cancel-safe: the driver drops a pending `recv` when a timer fires first.
+pub trait Transport {
+    /// The next message's bytes, or `None` when the input is closed for good (end of stdin).
+    fn recv(&mut self) -> impl Future<Output = io::Result<Option<Vec<u8>>>>;
+    /// Sends one message to `t.dest`.
+    fn send(&mut self, t: &Transmit) -> impl Future<Output = io::Result<()>>;
+}
+
+/// What a transmitted message should become. The simulator decides this per message to inject
+/// faults; real mode always sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Put it on the wire.
+    Send,
+    /// Drop it, for the given reason (already recorded by the environment).
+    Drop(String),
+}
+
+/// A boxed future of outside work.
+pub type WorkFuture = Pin<Box<dyn Future<Output = WorkResult>>>;
+
+/// The world around a driven node: its clock, and hooks that observe and shape its traffic.
+pub trait Environment {
+    /// The node-local clock.
+    fn now(&self) -> LocalTime;
+    /// Completes when the local clock reaches `at`.
+    fn sleep_until(&self, at: LocalTime) -> impl Future<Output = ()>;
+    /// The node wants to send `t`: decide its fate (and record it).
+    fn outbound(&mut self, t: &Transmit) -> Fate {
+        let _ = t;
+        Fate::Send
+    }
+    /// `bytes` arrived and are about to be handed to the node.
+    fn inbound(&mut self, bytes: &[u8]) {
+        let _ = bytes;
+    }
+    /// The node produced an output other than a transmission or a work request.
+    fn record(&mut self, out: &Output) {
+        let _ = out;
+    }
+    /// Runs outside work. The default refuses: the host has no work runner.
+    fn run_work(&mut self, req: &WorkRequest) -> WorkFuture {
+        let kind = req.kind.clone();
+        Box::pin(async move {
+            Err(format!(
+                "this host runs no outside work (asked for `{kind}`)"
+            ))
+        })
+    }
+}
+
+/// Runs `process` until its transport closes (or forever, for sockets).
+///
+/// Event priority within one wake-up is fixed (`biased`): due timers, then finished work, then
+/// the next datagram — so a run is a deterministic function of its inputs.
+pub async fn drive<T: Transport, E: Environment>(
+    process: &mut dyn Process,
+    transport: &mut T,
+    env: &mut E,
+) -> io::Result<()> {
+    let mut work: FuturesUnordered<Pin<Box<dyn Future<Output = (WorkId, WorkResult)>>>> =
+        FuturesUnordered::new();
+    process.handle_start(env.now());
+    flush(process, transport, env, &mut work).await;
+    loop {
+        let deadline = process.poll_timeout();
+        tokio::select! {
+            biased;
+            () = sleep_or_never(env, deadline) => {
+                process.handle_timeout(env.now());
+            }
+            Some((id, result)) = work.next(), if !work.is_empty() => {
+                process.handle_work_done(env.now(), id, result);
+            }
+            received = transport.recv() => match received {
+                Ok(Some(bytes)) => {
+                    env.inbound(&bytes);
+                    process.handle_datagram(env.now(), &bytes);
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => tracing::warn!(node = process.id(), error = %e, "receive failed"),
+            },
+        }
+        flush(process, transport, env, &mut work).await;
+    }
+}
+
+async fn sleep_or_never<E: Environment>(env: &E, deadline: Option<LocalTime>) {
+    match deadline {
+        Some(at) => env.sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn flush<T: Transport, E: Environment>(
+    process: &mut dyn Process,
+    transport: &mut T,
+    env: &mut E,
+    work: &mut FuturesUnordered<Pin<Box<dyn Future<Output = (WorkId, WorkResult)>>>>,
+) {
+    while let Some(out) = process.poll_output() {
+        match &out {
+            Output::Transmit(t) => {
+                if env.outbound(t) == Fate::Send {
+                    if let Err(e) = transport.send(t).await {
+                        tracing::warn!(node = %t.src, dest = %t.dest, error = %e, "send failed");
+                    }
+                }
+            }
+            Output::Work(req) => {
+                let id = req.id;
+                let fut = env.run_work(req);
+                work.push(Box::pin(async move { (id, fut.await) }));
+                env.record(&out);
+            }
+            _ => env.record(&out),
+        }
+    }
+}
+
+/// The real clock: time since the driver started, read from tokio (so tokio's paused time in
+/// tests moves it too).
+#[derive(Clone, Copy, Debug)]
+pub struct RealClock {
+    start: tokio::time::Instant,
+}
+
+impl Default for RealClock {
+    fn default() -> Self {
+        RealClock {
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl RealClock {
+    /// Time since start.
+    pub fn now(&self) -> LocalTime {
+        LocalTime::from_duration(self.start.elapsed())
+    }
+
+    /// Sleeps until `at` on this clock.
+    pub async fn sleep_until(&self, at: LocalTime) {
+        tokio::time::sleep_until(self.start + at.as_duration()).await;
+    }
+}
+
+/// Real mode: the real clock, every message sent, outputs logged through `tracing`, outside work
+/// run on the blocking pool by `work`.
+pub struct RealEnvironment {
+    /// The clock.
+    pub clock: RealClock,
+    /// Runs outside work, if this node needs any.
+    pub work: Option<Box<dyn FnMut(&WorkRequest) -> WorkFuture>>,
+}
+
+impl Default for RealEnvironment {
+    fn default() -> Self {
+        RealEnvironment {
+            clock: RealClock::default(),
+            work: None,
+        }
+    }
+}
+
+impl Environment for RealEnvironment {
+    fn now(&self) -> LocalTime {
+        self.clock.now()
+    }
+
+    async fn sleep_until(&self, at: LocalTime) {
+        self.clock.sleep_until(at).await;
+    }
+
+    fn record(&mut self, out: &Output) {
+        match out {
+            Output::Note(n) => tracing::info!(kind = %n.kind, data = %n.data, "note"),
+            Output::Discarded { from, reason } => {
+                tracing::warn!(from = ?from, %reason, "discarded input")
+            }
+            Output::TimerFired { timer } => tracing::trace!(%timer, "timer"),
+            other => tracing::debug!(?other, "output"),
+        }
+    }
+
+    fn run_work(&mut self, req: &WorkRequest) -> WorkFuture {
+        match &mut self.work {
+            Some(run) => run(req),
+            None => {
+                let kind = req.kind.clone();
+                Box::pin(async move { Err(format!("this node runs no outside work (`{kind}`)")) })
+            }
+        }
+    }
+}

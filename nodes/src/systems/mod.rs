@@ -1,0 +1,100 @@
+//! The node logic of highstorm's systems. Code here sees the world only through
+//! [`Context`](crate::Context): no runtime, clock, socket, thread or unseeded randomness
+//! (`nodes/tests/purity.rs` enforces it).
+
+pub mod echo;
+pub mod unique_ids;
+
+use crate::process::{NodeProcess, Process, ProcessSetup};
+
+/// Why a system could not be started.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SpawnError {
+    /// No system by that name.
+    #[error("unknown system `{0}` (known: {known})", known = names().join(", "))]
+    UnknownSystem(String),
+    /// The system has no such variant.
+    #[error("system `{system}` has no variant `{variant}` (known: {known})")]
+    UnknownVariant {
+        /// The system.
+        system: String,
+        /// The requested variant.
+        variant: String,
+        /// The variants it has.
+        known: String,
+    },
+    /// The system's `[config]` table did not fit.
+    #[error("bad config for `{system}`: {reason}")]
+    BadConfig {
+        /// The system.
+        system: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// How to start the nodes of one system.
+pub struct System {
+    /// Its name in scenarios and on the command line (`unique-ids`).
+    pub name: &'static str,
+    /// Its variants; the first is the default.
+    pub variants: &'static [&'static str],
+    /// Starts one node incarnation of `variant` with the scenario's `[config]`.
+    pub spawn: fn(
+        variant: &str,
+        config: &serde_json::Value,
+        setup: ProcessSetup,
+    ) -> Result<Box<dyn Process>, SpawnError>,
+}
+
+impl System {
+    /// Starts one node incarnation, checking the variant name first.
+    pub fn spawn(
+        &self,
+        variant: Option<&str>,
+        config: &serde_json::Value,
+        setup: ProcessSetup,
+    ) -> Result<Box<dyn Process>, SpawnError> {
+        let variant = variant.unwrap_or(self.variants[0]);
+        if !self.variants.contains(&variant) {
+            return Err(SpawnError::UnknownVariant {
+                system: self.name.into(),
+                variant: variant.into(),
+                known: self.variants.join(", "),
+            });
+        }
+        (self.spawn)(variant, config, setup)
+    }
+}
+
+/// Every system shipped with highstorm.
+pub static SYSTEMS: &[System] = &[
+    System {
+        name: "echo",
+        variants: &["default"],
+        spawn: |_, _, setup| Ok(Box::new(NodeProcess::new(echo::Echo, setup))),
+    },
+    System {
+        name: "unique-ids",
+        variants: &["default"],
+        spawn: |_, _, setup| {
+            Ok(Box::new(NodeProcess::new(
+                unique_ids::UniqueIds::default(),
+                setup,
+            )))
+        },
+    },
+];
+
+/// The names of every shipped system.
+pub fn names() -> Vec<&'static str> {
+    SYSTEMS.iter().map(|s| s.name).collect()
+}
+
+/// The shipped system called `name`.
+pub fn lookup(name: &str) -> Result<&'static System, SpawnError> {
+    SYSTEMS
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| SpawnError::UnknownSystem(name.to_owned()))
+}

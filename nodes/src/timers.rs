@@ -1,0 +1,89 @@
+//! The timer table: every pending deadline of one node incarnation, earliest first.
+
+use crate::node::TimerId;
+use crate::time::LocalTime;
+use crate::wire::MsgId;
+use std::collections::BTreeMap;
+
+/// What a pending deadline is for.
+pub(crate) enum Slot<T> {
+    /// A node timer: fires [`Node::on_timer`](crate::Node::on_timer).
+    User(T),
+    /// An RPC's timeout: fires [`Node::on_rpc_reply`](crate::Node::on_rpc_reply) with `Timeout`
+    /// unless the reply came first.
+    RpcTimeout(MsgId),
+}
+
+/// Deadlines ordered by (time, insertion order), so two timers due at the same instant fire in
+/// the order they were set: deterministic by construction.
+pub(crate) struct TimerTable<T> {
+    due: BTreeMap<(LocalTime, u64), Slot<T>>,
+    when: BTreeMap<u64, LocalTime>,
+    next: u64,
+}
+
+impl<T> Default for TimerTable<T> {
+    fn default() -> Self {
+        TimerTable {
+            due: BTreeMap::new(),
+            when: BTreeMap::new(),
+            next: 0,
+        }
+    }
+}
+
+impl<T> TimerTable<T> {
+    pub(crate) fn insert(&mut self, at: LocalTime, slot: Slot<T>) -> TimerId {
+        let id = self.next;
+        self.next += 1;
+        self.due.insert((at, id), slot);
+        self.when.insert(id, at);
+        TimerId(id)
+    }
+
+    pub(crate) fn remove(&mut self, id: TimerId) -> bool {
+        match self.when.remove(&id.0) {
+            Some(at) => self.due.remove(&(at, id.0)).is_some(),
+            None => false,
+        }
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn next_deadline(&self) -> Option<LocalTime> {
+        self.due.keys().next().map(|(at, _)| *at)
+    }
+
+    /// Removes and returns the earliest slot due at or before `now`.
+    pub(crate) fn pop_due(&mut self, now: LocalTime) -> Option<Slot<T>> {
+        let (&(at, id), _) = self.due.iter().next()?;
+        if at > now {
+            return None;
+        }
+        self.when.remove(&id);
+        self.due.remove(&(at, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_in_deadline_then_insertion_order_and_honours_cancel() {
+        let mut t = TimerTable::default();
+        let late = t.insert(LocalTime::from_millis(20), Slot::User("late"));
+        t.insert(LocalTime::from_millis(10), Slot::User("a"));
+        t.insert(LocalTime::from_millis(10), Slot::User("b"));
+        let gone = t.insert(LocalTime::from_millis(5), Slot::User("cancelled"));
+        assert!(t.remove(gone));
+        assert!(!t.remove(gone));
+        assert_eq!(t.next_deadline(), Some(LocalTime::from_millis(10)));
+        let mut fired = vec![];
+        while let Some(Slot::User(name)) = t.pop_due(LocalTime::from_millis(15)) {
+            fired.push(name);
+        }
+        assert_eq!(fired, ["a", "b"]);
+        assert!(t.remove(late));
+        assert_eq!(t.next_deadline(), None);
+    }
+}
