@@ -1,1 +1,34 @@
-//! highstorm
+//! highstorm: deterministic simulation testing for distributed systems.
+//!
+//! Node logic is written once against [`highstorm_nodes::Node`] and runs for real or inside a
+//! seeded simulation that injects partitions, crashes, latency and loss, while checkers prove
+//! properties of the run. A [`Scenario`] says what runs and which faults hit it; [`run_seed`]
+//! runs it at one seed and returns a [`SeedReport`] with verdicts, the trace and its hash, and
+//! the line that reproduces it.
+//!
+//! ```
+//! use highstorm::{run_seed, Recheck, Scenario};
+//! use std::time::Duration;
+//!
+//! let ms = Duration::from_millis;
+//! let scenario = Scenario::new("doc-unique-ids", "unique-ids")
+//!     .nodes(3)
+//!     .duration(ms(2000))
+//!     .partition_at(ms(500), &[&["n0"][..], &["n1", "n2"][..]])
+//!     .heal_at(ms(900))
+//!     .crash_at(ms(1000), "n1", Some(ms(300)));
+//! let report = run_seed(&scenario, 42, Recheck::Twice).unwrap();
+//! assert!(report.ok, "{:?}", report.checks);
+//! ```
+
+pub mod check;
+pub mod engine;
+pub mod runner;
+pub mod scenario;
+pub mod trace;
+pub mod workload;
+
+pub use highstorm_nodes as nodes;
+pub use runner::{run_seed, seeds_from_env, Recheck, SeedReport};
+pub use scenario::{Fault, FaultAction, Scenario, ScenarioError};
+pub use trace::{Event, EventKind, Trace};

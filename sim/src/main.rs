@@ -1,1 +1,361 @@
-fn main() {}
+//! The `highstorm` command line: run scenarios, replay a seed, diff traces, run a node for real.
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use highstorm::runner::{describe_failure, with_regressions, Recheck};
+use highstorm::scenario::parse_seed_range;
+use highstorm::trace::{first_difference, Trace};
+use highstorm::{run_seed, Scenario, SeedReport};
+use highstorm_nodes::run::{stdio, udp, AddressBook};
+use highstorm_nodes::ProcessSetup;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "highstorm",
+    version,
+    about = "Deterministic simulation testing for distributed systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenario files (or every *.toml in a directory) over seeds and check them.
+    ///
+    /// Exit status: 0 all passed, 1 a check failed, 2 bad usage or a bad scenario.
+    Run {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Run one seed.
+        #[arg(long, conflicts_with = "seeds")]
+        seed: Option<u64>,
+        /// Run a half-open range of seeds, `A..B` (default: each scenario's `seeds`).
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Print one JSON object per seed instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Skip the determinism self-check (each run executes once instead of twice).
+        #[arg(long)]
+        no_recheck: bool,
+    },
+    /// Run one seed of a scenario and print its rendered trace.
+    Replay {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Also write the trace as JSON Lines to this file.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+    /// Show where two JSON Lines traces first differ.
+    Diff {
+        /// One trace.
+        a: PathBuf,
+        /// The other.
+        b: PathBuf,
+        /// Common events to show before the divergence.
+        #[arg(long, default_value_t = 5)]
+        context: usize,
+    },
+    /// Run one node for real: over UDP, or under Maelstrom's stdio protocol.
+    Node {
+        /// The system (`echo`, `unique-ids`, ...).
+        system: String,
+        /// Speak Maelstrom's protocol on stdin/stdout instead of UDP.
+        #[arg(long)]
+        maelstrom: bool,
+        /// This node's id (UDP mode).
+        #[arg(long, required_unless_present = "maelstrom")]
+        id: Option<String>,
+        /// Address to listen on (UDP mode); loopback unless told otherwise.
+        #[arg(long, default_value = "127.0.0.1:7001")]
+        listen: SocketAddr,
+        /// The other nodes, `n2=127.0.0.1:7002,n3=127.0.0.1:7003`.
+        #[arg(long, value_delimiter = ',')]
+        peers: Vec<String>,
+        /// The variant of the system's logic.
+        #[arg(long)]
+        variant: Option<String>,
+        /// This incarnation's boot count (default: milliseconds since the Unix epoch, so a
+        /// restarted process never reuses an earlier incarnation's number).
+        #[arg(long)]
+        boot: Option<u64>,
+        /// Seed for the node's rng (default: derived from the boot count).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            paths,
+            seed,
+            seeds,
+            json,
+            no_recheck,
+        } => run(&paths, seed, seeds.as_deref(), json, no_recheck),
+        Command::Replay {
+            scenario,
+            seed,
+            trace,
+        } => replay(&scenario, seed, trace.as_deref()),
+        Command::Diff { a, b, context } => diff(&a, &b, context),
+        Command::Node {
+            system,
+            maelstrom,
+            id,
+            listen,
+            peers,
+            variant,
+            boot,
+            seed,
+        } => node(&system, maelstrom, id, listen, &peers, variant, boot, seed),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("highstorm: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HIGHSTORM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Every scenario file named by `paths` (directories expand to their `*.toml`, sorted).
+fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = vec![];
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("{}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!("{}: no *.toml scenario files", p.display());
+            }
+            files.extend(found);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(files)
+}
+
+fn run(
+    paths: &[PathBuf],
+    seed: Option<u64>,
+    seeds: Option<&str>,
+    json: bool,
+    no_recheck: bool,
+) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let files = scenario_files(paths)?;
+    // Load everything first: a bad scenario is a usage error before anything runs.
+    let scenarios = files
+        .iter()
+        .map(|f| Scenario::load(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let range = seeds
+        .map(parse_seed_range)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let recheck = if no_recheck {
+        Recheck::Once
+    } else {
+        Recheck::Twice
+    };
+    let wall = std::time::Instant::now();
+    let (mut passed, mut failed) = (0usize, vec![]);
+    let mut out = std::io::stdout().lock();
+    for s in &scenarios {
+        let list: Vec<u64> = match (seed, &range) {
+            (Some(one), _) => vec![one],
+            (None, Some(r)) => r.clone().collect(),
+            (None, None) => with_regressions(s.seeds.clone(), &s.regressions),
+        };
+        for seed in list {
+            let report = run_seed(s, seed, recheck)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&report)?)?;
+            } else if !report.ok {
+                write!(out, "{}", describe_failure(&report))?;
+            }
+            if report.ok {
+                passed += 1;
+            } else {
+                failed.push(report);
+            }
+        }
+        if !json {
+            writeln!(out, "{}: done", s.name)?;
+        }
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    summary(&mut out, passed, &failed, secs, json)?;
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn summary(
+    out: &mut impl std::io::Write,
+    passed: usize,
+    failed: &[SeedReport],
+    secs: f64,
+    json: bool,
+) -> std::io::Result<()> {
+    let total = passed + failed.len();
+    let line = format!(
+        "{passed} passed, {} failed ({total} seeds in {secs:.1}s, {:.1} seeds/s)",
+        failed.len(),
+        total as f64 / secs.max(1e-9)
+    );
+    if json {
+        // Keep stdout pure JSON Lines; the summary goes to stderr.
+        eprintln!("{line}");
+        return Ok(());
+    }
+    for f in failed {
+        writeln!(
+            out,
+            "failed: {} seed {}: {}",
+            f.scenario,
+            f.seed,
+            f.repro.first().map_or("", String::as_str)
+        )?;
+    }
+    writeln!(out, "{line}")
+}
+
+fn replay(path: &Path, seed: u64, trace_out: Option<&Path>) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let scenario = Scenario::load(path)?;
+    let report = run_seed(&scenario, seed, Recheck::Twice)?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", report.trace.render())?;
+    if let Some(p) = trace_out {
+        std::fs::write(p, report.trace.to_jsonl()).with_context(|| format!("{}", p.display()))?;
+    }
+    for c in &report.checks {
+        writeln!(
+            out,
+            "check {} {}: {}",
+            c.name,
+            if c.ok { "ok" } else { "FAILED" },
+            c.detail
+        )?;
+    }
+    writeln!(
+        out,
+        "trace {} ({} events)",
+        report.trace_hash, report.events
+    )?;
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn diff(a: &Path, b: &Path, context: usize) -> anyhow::Result<ExitCode> {
+    let load = |p: &Path| -> anyhow::Result<Trace> {
+        let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+        Trace::from_jsonl(&text).with_context(|| format!("{}", p.display()))
+    };
+    let (ta, tb) = (load(a)?, load(b)?);
+    match first_difference(&ta, &tb, context) {
+        None => {
+            println!(
+                "identical: {} events, trace {:016x}",
+                ta.events().len(),
+                ta.hash()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(d) => {
+            println!("--- {}\n+++ {}\n{d}", a.display(), b.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn node(
+    system: &str,
+    maelstrom: bool,
+    id: Option<String>,
+    listen: SocketAddr,
+    peers: &[String],
+    variant: Option<String>,
+    boot: Option<u64>,
+    seed: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let sys = highstorm_nodes::systems::lookup(system)?;
+    let config = serde_json::Value::Object(Default::default());
+    // Real mode is outside the simulation: the wall clock may name an incarnation.
+    let boot = boot.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    });
+    let seed = seed.unwrap_or(boot);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    if maelstrom {
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        let stdout = tokio::io::stdout();
+        rt.block_on(stdio::serve(stdin, stdout, seed, |setup| {
+            sys.spawn(variant.as_deref(), &config, setup)
+                .map_err(std::io::Error::other)
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let id = id.context("--id is required without --maelstrom")?;
+    let mut book = vec![];
+    for p in peers {
+        let (name, addr) = p
+            .split_once('=')
+            .with_context(|| format!("--peers entry {p:?}: expected name=host:port"))?;
+        let addr: SocketAddr = addr
+            .parse()
+            .with_context(|| format!("--peers entry {p:?}: bad address"))?;
+        book.push((name.to_owned(), addr));
+    }
+    let setup = ProcessSetup {
+        id,
+        peers: book.iter().map(|(n, _)| n.clone()).collect(),
+        seed,
+        boot,
+    };
+    let mut process = sys.spawn(variant.as_deref(), &config, setup)?;
+    rt.block_on(udp::serve(process.as_mut(), listen, AddressBook::new(book)))?;
+    Ok(ExitCode::SUCCESS)
+}

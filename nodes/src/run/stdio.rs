@@ -98,7 +98,7 @@ pub async fn serve<R, W>(
     input: R,
     output: W,
     seed: u64,
-    spawn: impl FnOnce(ProcessSetup) -> Box<dyn Process>,
+    spawn: impl FnOnce(ProcessSetup) -> io::Result<Box<dyn Process>>,
 ) -> io::Result<()>
 where
     R: AsyncBufRead + Unpin,
@@ -111,7 +111,7 @@ where
         peers,
         seed,
         boot: 0,
-    });
+    })?;
     let mut env = RealEnvironment::default();
     drive(process.as_mut(), &mut transport, &mut env).await
 }
@@ -143,7 +143,7 @@ mod tests {
     async fn run(input: String) -> Vec<Value> {
         let mut out = Vec::new();
         serve(input.as_bytes(), &mut out, 0, |setup| {
-            Box::new(NodeProcess::new(Echo, setup))
+            Ok(Box::new(NodeProcess::new(Echo, setup)))
         })
         .await
         .unwrap();

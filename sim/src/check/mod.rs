@@ -1,0 +1,68 @@
+//! Property checkers: plain functions over a run's trace and client history that return a
+//! verdict with a reason.
+
+mod availability;
+mod echo;
+mod history;
+mod unique_ids;
+
+pub use availability::requests_answered_unless_faulted;
+pub use echo::echo_replies_match;
+pub use history::{history, Completion, Operation};
+pub use unique_ids::ids_unique;
+
+use crate::scenario::Scenario;
+use crate::trace::Trace;
+use serde::Serialize;
+
+/// A checker's finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The property checked, named as a claim (`ids-unique`).
+    pub name: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// Why it failed, or what was checked when it held.
+    pub detail: String,
+}
+
+impl Verdict {
+    /// A property that held.
+    pub fn pass(name: &str, detail: impl Into<String>) -> Self {
+        Verdict {
+            name: name.to_owned(),
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+
+    /// A property that failed.
+    pub fn fail(name: &str, detail: impl Into<String>) -> Self {
+        Verdict {
+            name: name.to_owned(),
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A checker: a property of one run.
+pub type Checker = fn(&Scenario, &Trace, &[Operation]) -> Verdict;
+
+/// The checkers that apply to `system`.
+pub fn for_system(system: &str) -> Vec<Checker> {
+    match system {
+        "echo" => vec![echo_replies_match, requests_answered_unless_faulted],
+        "unique-ids" => vec![ids_unique, requests_answered_unless_faulted],
+        _ => vec![requests_answered_unless_faulted],
+    }
+}
+
+/// Runs every checker of the scenario's system.
+pub fn check(scenario: &Scenario, trace: &Trace) -> Vec<Verdict> {
+    let ops = history(trace);
+    for_system(&scenario.system)
+        .into_iter()
+        .map(|c| c(scenario, trace, &ops))
+        .collect()
+}

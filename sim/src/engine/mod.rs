@@ -1,0 +1,39 @@
+//! Simulation engines: each runs a [`Scenario`] at a seed and returns its [`Trace`].
+//!
+//! Engines share the scenario, the trace and the checkers; nothing engine-specific reaches node
+//! logic. `turmoil` is the reference engine: it runs the real async driver loop over simulated
+//! UDP.
+
+mod net;
+pub mod turmoil;
+
+pub use net::NetModel;
+
+use crate::scenario::Scenario;
+use crate::trace::Trace;
+use highstorm_nodes::systems::SpawnError;
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// Every event, in order.
+    pub trace: Trace,
+    /// Simulated time covered.
+    pub sim_time: std::time::Duration,
+}
+
+/// Why a run could not be carried out (as opposed to a check failing).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The scenario's system could not start a node.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    /// The simulator itself failed (a host returned an error).
+    #[error("simulation failed: {0}")]
+    Sim(String),
+}
+
+/// Runs `scenario` at `seed` on its engine.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
+    turmoil::run(scenario, seed)
+}

@@ -1,0 +1,172 @@
+//! Running scenarios at seeds: one run, its checks, its determinism self-check, and the line
+//! that reproduces it.
+
+use crate::check::{self, Verdict};
+use crate::engine::{self, EngineError};
+use crate::scenario::{parse_seed_range, Scenario};
+use crate::trace::{first_difference, Trace};
+use serde::Serialize;
+use std::time::Instant;
+
+/// The outcome of one scenario at one seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Whether every check passed.
+    pub ok: bool,
+    /// Every check's verdict (determinism included when it was checked).
+    pub checks: Vec<Verdict>,
+    /// The trace's 64-bit id, as 16 hex digits.
+    pub trace_hash: String,
+    /// Simulated seconds covered.
+    pub sim_time_s: f64,
+    /// Wall-clock seconds the run took (both executions, when rechecked).
+    pub wall_s: f64,
+    /// How many events the trace holds.
+    pub events: usize,
+    /// Commands that reproduce this run exactly.
+    pub repro: Vec<String>,
+    /// The trace itself.
+    #[serde(skip)]
+    pub trace: Trace,
+}
+
+/// Whether to execute a run twice and compare traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recheck {
+    /// Run twice; fail the run if the trace hashes differ.
+    Twice,
+    /// Run once.
+    Once,
+}
+
+/// Runs `scenario` at `seed`, checks it, and (with [`Recheck::Twice`]) checks that a second
+/// execution produces the identical trace.
+pub fn run_seed(
+    scenario: &Scenario,
+    seed: u64,
+    recheck: Recheck,
+) -> Result<SeedReport, EngineError> {
+    let wall = Instant::now();
+    let out = engine::run(scenario, seed)?;
+    let mut checks = check::check(scenario, &out.trace);
+    let hash = out.trace.hash();
+    if recheck == Recheck::Twice {
+        let again = engine::run(scenario, seed)?;
+        checks.push(determinism_verdict(&out.trace, hash, &again.trace));
+    }
+    Ok(SeedReport {
+        scenario: scenario.name.clone(),
+        seed,
+        ok: checks.iter().all(|c| c.ok),
+        checks,
+        trace_hash: format!("{hash:016x}"),
+        sim_time_s: out.sim_time.as_secs_f64(),
+        wall_s: wall.elapsed().as_secs_f64(),
+        events: out.trace.events().len(),
+        repro: repro_lines(scenario, seed),
+        trace: out.trace,
+    })
+}
+
+/// Compares a rerun's trace with the first one.
+pub fn determinism_verdict(first: &Trace, first_hash: u64, again: &Trace) -> Verdict {
+    const NAME: &str = "deterministic";
+    let again_hash = again.hash();
+    if again_hash == first_hash {
+        return Verdict::pass(
+            NAME,
+            format!("rerun gave the same trace hash {first_hash:016x}"),
+        );
+    }
+    let detail = match first_difference(first, again, 3) {
+        Some(d) => d.to_string(),
+        None => "hashes differ but renderings agree".to_owned(),
+    };
+    Verdict::fail(
+        NAME,
+        format!("rerun gave hash {again_hash:016x}, first run {first_hash:016x}; {detail}"),
+    )
+}
+
+/// The commands that reproduce `scenario` at `seed`: the CLI form, and for shipped scenarios
+/// the `cargo test` form.
+pub fn repro_lines(scenario: &Scenario, seed: u64) -> Vec<String> {
+    let mut lines = vec![];
+    if let Some(path) = &scenario.path {
+        lines.push(format!("highstorm replay {} --seed {seed}", path.display()));
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+            lines.push(format!(
+                "HIGHSTORM_SEED={seed} cargo test -p highstorm --test scenarios {}",
+                stem.replace('-', "_")
+            ));
+        }
+    } else {
+        lines.push(format!(
+            "HIGHSTORM_SEED={seed} cargo test {}",
+            scenario.name.replace('-', "_")
+        ));
+    }
+    lines
+}
+
+/// Why seeds from the environment could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}={value}: {reason}")]
+pub struct SeedEnvError {
+    var: &'static str,
+    value: String,
+    reason: String,
+}
+
+/// The seeds to run: `HIGHSTORM_SEED=S` alone, else `HIGHSTORM_SEEDS=A..B`, else `default`;
+/// the scenario's pinned regressions are added unless a single seed was asked for.
+pub fn seeds_from_env(
+    default: std::ops::Range<u64>,
+    regressions: &[u64],
+) -> Result<Vec<u64>, SeedEnvError> {
+    let read = |var: &'static str| -> Result<Option<std::ops::Range<u64>>, SeedEnvError> {
+        match std::env::var(var) {
+            Ok(value) => parse_seed_range(&value)
+                .map(Some)
+                .map_err(|reason| SeedEnvError { var, value, reason }),
+            Err(_) => Ok(None),
+        }
+    };
+    if let Some(one) = read("HIGHSTORM_SEED")? {
+        return Ok(one.collect());
+    }
+    let range = read("HIGHSTORM_SEEDS")?.unwrap_or(default);
+    Ok(with_regressions(range, regressions))
+}
+
+/// `range` plus the pinned `regressions` not already in it, in order.
+pub fn with_regressions(range: std::ops::Range<u64>, regressions: &[u64]) -> Vec<u64> {
+    let mut seeds: Vec<u64> = regressions
+        .iter()
+        .copied()
+        .filter(|s| !range.contains(s))
+        .collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    seeds.extend(range);
+    seeds
+}
+
+/// Renders a failing report for a person: the failed checks and the repro lines.
+pub fn describe_failure(r: &SeedReport) -> String {
+    let mut s = format!(
+        "FAIL {} seed {} (trace {})\n",
+        r.scenario, r.seed, r.trace_hash
+    );
+    for c in r.checks.iter().filter(|c| !c.ok) {
+        s.push_str(&format!("  {}: {}\n", c.name, c.detail));
+    }
+    for line in &r.repro {
+        s.push_str(&format!("  repro: {line}\n"));
+    }
+    s
+}

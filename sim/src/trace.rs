@@ -1,0 +1,381 @@
+//! The event trace of one run: what happened, when, in simulated time.
+//!
+//! A trace renders as stable text, one event a line, and hashes to a 64-bit id computed over
+//! that rendering. The same scenario and seed give the same hash; [`first_difference`] finds
+//! where two traces part ways.
+
+use highstorm_nodes::{ClientOp, MsgId, OpPhase};
+use serde::{Deserialize, Serialize};
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+/// One thing that happened, stamped with simulated time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Simulated time since the run started, in microseconds.
+    pub at_us: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// The event's simulated time.
+    pub fn at(&self) -> Duration {
+        Duration::from_micros(self.at_us)
+    }
+}
+
+/// The kinds of event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "ev", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A message was handed to the network.
+    Send {
+        /// Sender.
+        src: String,
+        /// Receiver.
+        dest: String,
+        /// Its id.
+        msg_id: Option<MsgId>,
+        /// The body, as JSON text.
+        body: String,
+    },
+    /// A message reached its receiver.
+    Deliver {
+        /// Sender.
+        src: String,
+        /// Receiver.
+        dest: String,
+        /// Its id.
+        msg_id: Option<MsgId>,
+    },
+    /// The network lost a message.
+    Drop {
+        /// Sender.
+        src: String,
+        /// Receiver.
+        dest: String,
+        /// Its id.
+        msg_id: Option<MsgId>,
+        /// Why: `partition`, `loss`, `down`, ...
+        reason: String,
+    },
+    /// A node's timer fired.
+    Timer {
+        /// The node.
+        node: String,
+        /// The timer.
+        timer: String,
+    },
+    /// A node asked for outside work.
+    Work {
+        /// The node.
+        node: String,
+        /// The work's id.
+        id: u64,
+        /// What kind of work.
+        kind: String,
+    },
+    /// A node discarded input (malformed, unsupported, late).
+    Discard {
+        /// The node.
+        node: String,
+        /// Who sent it, if known.
+        from: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// A node noted a state change.
+    Note {
+        /// The node.
+        node: String,
+        /// What kind of change.
+        kind: String,
+        /// Details.
+        data: serde_json::Value,
+    },
+    /// A client invoked or completed an operation.
+    Client {
+        /// The client.
+        client: String,
+        /// The history entry.
+        #[serde(flatten)]
+        op: ClientOp,
+    },
+    /// A node crashed: its process is gone and its volatile state lost.
+    Crash {
+        /// The node.
+        node: String,
+    },
+    /// A node restarted from `on_init`.
+    Restart {
+        /// The node.
+        node: String,
+        /// Its new boot count.
+        boot: u64,
+    },
+    /// Messages from every node of `from` to every node of `to` are dropped from now on.
+    Cut {
+        /// Senders.
+        from: Vec<String>,
+        /// Receivers.
+        to: Vec<String>,
+        /// The scenario's fault this cut implements (`partition`, `partition-oneway`).
+        cause: String,
+    },
+    /// Links are repaired.
+    Heal {
+        /// `all`, or the nodes whose links were repaired.
+        scope: String,
+    },
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = |m: &Option<MsgId>| m.map_or("-".to_owned(), |m| m.to_string());
+        match self {
+            EventKind::Send {
+                src,
+                dest,
+                msg_id,
+                body,
+            } => write!(f, "send {src}->{dest} #{} {body}", id(msg_id)),
+            EventKind::Deliver { src, dest, msg_id } => {
+                write!(f, "deliver {src}->{dest} #{}", id(msg_id))
+            }
+            EventKind::Drop {
+                src,
+                dest,
+                msg_id,
+                reason,
+            } => write!(f, "drop {src}->{dest} #{} ({reason})", id(msg_id)),
+            EventKind::Timer { node, timer } => write!(f, "timer {node} {timer}"),
+            EventKind::Work { node, id, kind } => write!(f, "work {node} #{id} {kind}"),
+            EventKind::Discard { node, from, reason } => write!(
+                f,
+                "discard {node} from {} ({reason})",
+                from.as_deref().unwrap_or("?")
+            ),
+            EventKind::Note { node, kind, data } => write!(f, "note {node} {kind} {data}"),
+            EventKind::Client { client, op } => {
+                let phase = match op.phase {
+                    OpPhase::Invoke => "invoke",
+                    OpPhase::Ok => "ok",
+                    OpPhase::Fail => "fail",
+                    OpPhase::Info => "info",
+                };
+                write!(
+                    f,
+                    "client {client} {phase} op{} {} @{} {}",
+                    op.op, op.f, op.node, op.value
+                )
+            }
+            EventKind::Crash { node } => write!(f, "crash {node}"),
+            EventKind::Restart { node, boot } => write!(f, "restart {node} boot={boot}"),
+            EventKind::Cut { from, to, cause } => {
+                write!(f, "{cause} [{}] -x-> [{}]", from.join(","), to.join(","))
+            }
+            EventKind::Heal { scope } => write!(f, "heal {scope}"),
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:>5}.{:06}s {}",
+            self.at_us / 1_000_000,
+            self.at_us % 1_000_000,
+            self.kind
+        )
+    }
+}
+
+/// Every event of one run, in the order they happened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    events: Vec<Event>,
+}
+
+impl Trace {
+    /// An empty trace.
+    pub fn new() -> Self {
+        Trace::default()
+    }
+
+    /// Appends an event at simulated time `at`.
+    pub fn push(&mut self, at: Duration, kind: EventKind) {
+        let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
+        self.events.push(Event { at_us, kind });
+    }
+
+    /// The events.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The stable text rendering: one event a line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for e in &self.events {
+            let _ = writeln!(out, "{e}");
+        }
+        out
+    }
+
+    /// The trace's 64-bit id: xxh3 of its rendering.
+    pub fn hash(&self) -> u64 {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut line = String::new();
+        for e in &self.events {
+            line.clear();
+            let _ = writeln!(line, "{e}");
+            hasher.update(line.as_bytes());
+        }
+        hasher.digest()
+    }
+
+    /// JSON Lines: one event object a line.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        for e in &self.events {
+            out.push_str(&serde_json::to_string(e).unwrap_or_default());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Reads JSON Lines written by [`to_jsonl`](Trace::to_jsonl).
+    pub fn from_jsonl(text: &str) -> Result<Trace, TraceError> {
+        let mut events = vec![];
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event = serde_json::from_str(line).map_err(|source| TraceError {
+                line: n + 1,
+                source,
+            })?;
+            events.push(event);
+        }
+        Ok(Trace { events })
+    }
+}
+
+/// A line of a JSON Lines trace that is not an event.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: not a trace event: {source}")]
+pub struct TraceError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What serde said.
+    pub source: serde_json::Error,
+}
+
+/// Where two traces part ways.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Divergence {
+    /// Index of the first differing event.
+    pub index: usize,
+    /// That event in each trace (`None` past its end).
+    pub left: Option<Event>,
+    /// That event in the other trace.
+    pub right: Option<Event>,
+    /// Up to `context` events before it, common to both.
+    pub before: Vec<Event>,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "traces diverge at event {}:", self.index)?;
+        for e in &self.before {
+            writeln!(f, "    {e}")?;
+        }
+        let show = |e: &Option<Event>| {
+            e.as_ref()
+                .map_or("<end of trace>".into(), |e| e.to_string())
+        };
+        writeln!(f, "  - {}", show(&self.left))?;
+        write!(f, "  + {}", show(&self.right))
+    }
+}
+
+/// The first event at which `a` and `b` differ (by rendering), with `context` common events
+/// before it; `None` if they are identical.
+pub fn first_difference(a: &Trace, b: &Trace, context: usize) -> Option<Divergence> {
+    let differs = |i: usize| match (a.events.get(i), b.events.get(i)) {
+        (Some(x), Some(y)) => x.to_string() != y.to_string(),
+        (None, None) => false,
+        _ => true,
+    };
+    let len = a.events.len().max(b.events.len());
+    let index = (0..len).find(|&i| differs(i))?;
+    Some(Divergence {
+        index,
+        left: a.events.get(index).cloned(),
+        right: b.events.get(index).cloned(),
+        before: a.events[index.saturating_sub(context)..index].to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Trace {
+        let mut t = Trace::new();
+        t.push(
+            Duration::from_millis(1),
+            EventKind::Send {
+                src: "c0".into(),
+                dest: "n1".into(),
+                msg_id: Some(1),
+                body: r#"{"type":"echo"}"#.into(),
+            },
+        );
+        t.push(
+            Duration::from_millis(3),
+            EventKind::Crash { node: "n1".into() },
+        );
+        t
+    }
+
+    #[test]
+    fn renders_one_stable_line_per_event() {
+        assert_eq!(
+            sample().render(),
+            "    0.001000s send c0->n1 #1 {\"type\":\"echo\"}\n    0.003000s crash n1\n"
+        );
+    }
+
+    #[test]
+    fn jsonl_round_trips_and_keeps_the_hash() {
+        let t = sample();
+        let back = Trace::from_jsonl(&t.to_jsonl()).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.hash(), t.hash());
+        let err =
+            Trace::from_jsonl("{\"at_us\":1,\"ev\":\"crash\",\"node\":\"n1\"}\nnope").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn finds_the_first_difference() {
+        let a = sample();
+        let mut b = sample();
+        assert!(first_difference(&a, &b, 3).is_none());
+        b.push(
+            Duration::from_millis(4),
+            EventKind::Heal {
+                scope: "all".into(),
+            },
+        );
+        let d = first_difference(&a, &b, 1).unwrap();
+        assert_eq!(d.index, 2);
+        assert!(d.left.is_none());
+        assert_eq!(d.before.len(), 1);
+        assert_ne!(a.hash(), b.hash());
+    }
+}
