@@ -211,7 +211,7 @@ pub enum DecodeError {
     #[error("unsupported message type `{kind}`")]
     Unsupported {
         /// The envelope's routing header.
-        header: Header,
+        header: Box<Header>,
         /// The unknown type.
         kind: String,
     },
@@ -219,7 +219,7 @@ pub enum DecodeError {
     #[error("malformed `{}` message: {error}", header.body.kind)]
     Malformed {
         /// The envelope's routing header.
-        header: Header,
+        header: Box<Header>,
         /// What serde said.
         error: serde_json::Error,
     },
@@ -259,7 +259,7 @@ pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeEr
     match serde_json::from_slice::<Envelope<P>>(bytes) {
         Ok(env) => Ok(env),
         Err(error) => {
-            let header: Header =
+            let header: Box<Header> =
                 serde_json::from_slice(bytes).map_err(DecodeError::NotAnEnvelope)?;
             let kind = header.body.kind.clone();
             if error.to_string().contains("unknown variant") {

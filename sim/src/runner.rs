@@ -92,22 +92,25 @@ pub fn determinism_verdict(first: &Trace, first_hash: u64, again: &Trace) -> Ver
     )
 }
 
-/// The commands that reproduce `scenario` at `seed`: the CLI form, and for shipped scenarios
-/// the `cargo test` form.
+/// The commands that reproduce `scenario` at `seed`: the CLI form, and for the scenarios shipped
+/// in this repository's `scenarios/` the `cargo test` form (each has a test named after its file).
 pub fn repro_lines(scenario: &Scenario, seed: u64) -> Vec<String> {
-    let mut lines = vec![];
-    if let Some(path) = &scenario.path {
-        lines.push(format!("highstorm replay {} --seed {seed}", path.display()));
-        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-            lines.push(format!(
-                "HIGHSTORM_SEED={seed} cargo test -p highstorm --test scenarios {}",
-                stem.replace('-', "_")
-            ));
-        }
-    } else {
-        lines.push(format!(
+    let Some(path) = &scenario.path else {
+        return vec![format!(
             "HIGHSTORM_SEED={seed} cargo test {}",
             scenario.name.replace('-', "_")
+        )];
+    };
+    let mut lines = vec![format!("highstorm replay {} --seed {seed}", path.display())];
+    let shipped = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"));
+    let in_shipped = path
+        .parent()
+        .and_then(|p| p.canonicalize().ok())
+        .is_some_and(|p| shipped.canonicalize().is_ok_and(|s| s == p));
+    if let (true, Some(stem)) = (in_shipped, path.file_stem().and_then(|s| s.to_str())) {
+        lines.push(format!(
+            "HIGHSTORM_SEED={seed} cargo test -p highstorm --test scenarios {}",
+            stem.replace('-', "_")
         ));
     }
     lines

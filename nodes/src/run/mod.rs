@@ -43,6 +43,12 @@ pub enum Fate {
 /// A boxed future of outside work.
 pub type WorkFuture = Pin<Box<dyn Future<Output = WorkResult>>>;
 
+/// Starts outside work for a real node.
+pub type WorkRunner = Box<dyn FnMut(&WorkRequest) -> WorkFuture>;
+
+/// Work in progress, each tagged with its id.
+type PendingWork = FuturesUnordered<Pin<Box<dyn Future<Output = (WorkId, WorkResult)>>>>;
+
 /// The world around a driven node: its clock, and hooks that observe and shape its traffic.
 pub trait Environment {
     /// The node-local clock.
@@ -82,8 +88,7 @@ pub async fn drive<T: Transport, E: Environment>(
     transport: &mut T,
     env: &mut E,
 ) -> io::Result<()> {
-    let mut work: FuturesUnordered<Pin<Box<dyn Future<Output = (WorkId, WorkResult)>>>> =
-        FuturesUnordered::new();
+    let mut work = PendingWork::new();
     process.handle_start(env.now());
     flush(process, transport, env, &mut work).await;
     loop {
@@ -120,7 +125,7 @@ async fn flush<T: Transport, E: Environment>(
     process: &mut dyn Process,
     transport: &mut T,
     env: &mut E,
-    work: &mut FuturesUnordered<Pin<Box<dyn Future<Output = (WorkId, WorkResult)>>>>,
+    work: &mut PendingWork,
 ) {
     while let Some(out) = process.poll_output() {
         match &out {
@@ -171,20 +176,12 @@ impl RealClock {
 
 /// Real mode: the real clock, every message sent, outputs logged through `tracing`, outside work
 /// run on the blocking pool by `work`.
+#[derive(Default)]
 pub struct RealEnvironment {
     /// The clock.
     pub clock: RealClock,
     /// Runs outside work, if this node needs any.
-    pub work: Option<Box<dyn FnMut(&WorkRequest) -> WorkFuture>>,
-}
-
-impl Default for RealEnvironment {
-    fn default() -> Self {
-        RealEnvironment {
-            clock: RealClock::default(),
-            work: None,
-        }
-    }
+    pub work: Option<WorkRunner>,
 }
 
 impl Environment for RealEnvironment {

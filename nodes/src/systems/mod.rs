@@ -40,12 +40,12 @@ pub struct System {
     /// Its variants; the first is the default.
     pub variants: &'static [&'static str],
     /// Starts one node incarnation of `variant` with the scenario's `[config]`.
-    pub spawn: fn(
-        variant: &str,
-        config: &serde_json::Value,
-        setup: ProcessSetup,
-    ) -> Result<Box<dyn Process>, SpawnError>,
+    pub spawn: SpawnFn,
 }
+
+/// Starts one node incarnation: `(variant, config, setup)`.
+pub type SpawnFn =
+    fn(&str, &serde_json::Value, ProcessSetup) -> Result<Box<dyn Process>, SpawnError>;
 
 impl System {
     /// Starts one node incarnation, checking the variant name first.

@@ -1,0 +1,181 @@
+//! The `highstorm` command line: exit codes, error messages, JSON output, replay, diff, and
+//! Maelstrom's stdio protocol.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn highstorm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_highstorm"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run highstorm")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("highstorm-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn run_passes_shipped_scenarios_and_prints_a_summary() {
+    let out = highstorm(&["run", "scenarios/", "--seeds", "0..3"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn json_output_has_one_object_per_seed() {
+    let out = highstorm(&["run", "scenarios/echo.toml", "--seeds", "3..5", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (v, seed) in lines.iter().zip(3..) {
+        assert_eq!(v["scenario"], "echo");
+        assert_eq!(v["seed"], seed);
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["trace_hash"].as_str().unwrap().len(), 16);
+        assert!(v["sim_time_s"].as_f64().unwrap() >= 5.0);
+        assert!(v["wall_s"].as_f64().unwrap() > 0.0);
+        assert!(v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "deterministic"));
+    }
+}
+
+#[test]
+fn a_bad_scenario_exits_2_naming_file_line_and_key() {
+    let bad = temp_file(
+        "bad.toml",
+        "name = \"bad\"\nsystem = \"echo\"\nnodes = 3\nduration = \"5s\"\n[network]\nloss = 2.0\n",
+    );
+    let out = highstorm(&["run", bad.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.toml:6:8:"), "{stderr}");
+    assert!(stderr.contains("network.loss"), "{stderr}");
+
+    let out = highstorm(&["run", "no/such/file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = highstorm(&["run", "scenarios/echo.toml", "--seeds", "9..2"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_failing_check_exits_1_with_repro_lines() {
+    // Clients give up after 1 ms while every message takes at least 5 ms: no request can be
+    // answered in time and no fault explains it, so the availability check must fail.
+    let impatient = temp_file(
+        "impatient.toml",
+        "name = \"impatient\"\nsystem = \"echo\"\nnodes = 2\nduration = \"2s\"\n\
+         [network]\nlatency = { min = \"5ms\", max = \"10ms\" }\n[workload]\ntimeout = \"1ms\"\n",
+    );
+    let out = highstorm(&["run", impatient.to_str().unwrap(), "--seed", "4"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL impatient seed 4"), "{stdout}");
+    assert!(
+        stdout.contains("requests-answered-unless-faulted"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("repro: highstorm replay"), "{stdout}");
+    assert!(stdout.contains("--seed 4"), "{stdout}");
+}
+
+#[test]
+fn replay_is_exact_and_diff_finds_divergence() {
+    let a = temp_file("a.jsonl", "");
+    let b = temp_file("b.jsonl", "");
+    let c = temp_file("c.jsonl", "");
+    let run = |seed: &str, out: &PathBuf| {
+        highstorm(&[
+            "replay",
+            "scenarios/unique-ids-faults.toml",
+            "--seed",
+            seed,
+            "--trace",
+            out.to_str().unwrap(),
+        ])
+    };
+    let first = run("11", &a);
+    let second = run("11", &b);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert_eq!(first.stdout, second.stdout);
+    assert!(text(&first.stdout).contains("crash n1"));
+    run("12", &c);
+
+    let same = highstorm(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(text(&same.stdout).starts_with("identical"));
+    let differ = highstorm(&["diff", a.to_str().unwrap(), c.to_str().unwrap()]);
+    assert_eq!(differ.status.code(), Some(1));
+    assert!(
+        text(&differ.stdout).contains("traces diverge at event"),
+        "{}",
+        text(&differ.stdout)
+    );
+}
+
+#[test]
+fn maelstrom_stdio_answers_init_and_echo_and_survives_garbage() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_highstorm"))
+        .args(["node", "echo", "--maelstrom"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = [
+        r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2"]}}"#,
+        r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":2,"echo":"hello"}}"#,
+        r#"{"src":"c1","dest":"n1","body":{"type":"echo""#,
+        r#"{"src":"c1","dest":"n1","body":{"type":"teleport","msg_id":3}}"#,
+        r#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":4,"echo":[1,2]}}"#,
+    ];
+    for line in input {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let replies: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(replies.len(), 4, "{replies:?}");
+    assert_eq!(replies[0]["body"]["type"], "init_ok");
+    assert_eq!(replies[0]["body"]["in_reply_to"], 1);
+    assert_eq!(replies[1]["body"]["type"], "echo_ok");
+    assert_eq!(replies[1]["body"]["in_reply_to"], 2);
+    assert_eq!(replies[1]["body"]["echo"], "hello");
+    assert_eq!(replies[1]["dest"], "c1");
+    assert_eq!(replies[2]["body"]["type"], "error");
+    assert_eq!(replies[2]["body"]["code"], 10);
+    assert_eq!(replies[2]["body"]["in_reply_to"], 3);
+    assert_eq!(replies[3]["body"]["echo"], serde_json::json!([1, 2]));
+    // The unparseable line was logged, not answered.
+    assert!(
+        text(&out.stderr).contains("malformed input"),
+        "{}",
+        text(&out.stderr)
+    );
+}
