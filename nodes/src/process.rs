@@ -261,3 +261,136 @@ fn remember_expired(expired: &mut std::collections::VecDeque<MsgId>, id: MsgId) 
     }
     expired.push_back(id);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::Harness;
+    use crate::time::Duration;
+    use crate::wire::{Body, ErrorCode, MsgId};
+    use crate::{Ctx, Message, Node, Output, Process, RpcReply};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Msg {
+        Ask,
+        Answer,
+    }
+
+    #[derive(Debug)]
+    enum Timer {
+        AskAgain,
+    }
+
+    /// Asks n2 at start and on its timer; remembers how each RPC ended.
+    #[derive(Default)]
+    struct Asker {
+        outcomes: Vec<(MsgId, String)>,
+    }
+
+    impl Node for Asker {
+        type Msg = Msg;
+        type Timer = Timer;
+        fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+            ctx.rpc("n2", Msg::Ask, Duration::from_millis(100));
+            ctx.set_timer(Duration::from_millis(50), Timer::AskAgain);
+        }
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<Msg>) {}
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: Timer) {
+            ctx.rpc("n2", Msg::Ask, Duration::from_millis(100));
+        }
+        fn on_rpc_reply(&mut self, _: &mut Ctx<'_, Self>, request: MsgId, reply: RpcReply<Msg>) {
+            let what = match reply {
+                RpcReply::Reply(m) => format!("reply {:?}", m.body),
+                RpcReply::Error(e) => format!("error {}", e.code.code()),
+                RpcReply::Timeout => "timeout".into(),
+            };
+            self.outcomes.push((request, what));
+        }
+    }
+
+    fn from_n2(in_reply_to: MsgId, payload: &impl Serialize) -> Vec<u8> {
+        crate::wire::encode(&crate::wire::Envelope {
+            src: "n2".into(),
+            dest: "n1".into(),
+            body: Body {
+                msg_id: Some(900),
+                in_reply_to: Some(in_reply_to),
+                payload,
+            },
+        })
+    }
+
+    #[test]
+    fn each_rpc_ends_exactly_once_and_late_replies_are_discarded() {
+        let mut h = Harness::new(Asker::default(), "n1", &["n2"]);
+        // Request 1 answered in time; request 2 (sent at 50 ms) times out at 150 ms.
+        h.deliver_bytes(&from_n2(1, &Msg::Answer));
+        h.deliver_bytes(&from_n2(1, &Msg::Answer)); // a duplicate: not an RPC reply any more
+        h.advance(Duration::from_millis(200));
+        h.deliver_bytes(&from_n2(2, &Msg::Answer)); // late
+        assert_eq!(
+            h.node().outcomes,
+            vec![(1, "reply Answer".to_owned()), (2, "timeout".to_owned())]
+        );
+        assert_eq!(h.process().stats().unsolicited, 1);
+        assert!(h.outputs.iter().any(|o| matches!(o,
+            Output::Discarded { reason, .. } if reason.contains("late reply to request 2"))));
+    }
+
+    #[test]
+    fn error_replies_resolve_rpcs_and_are_never_answered() {
+        let mut h = Harness::new(Asker::default(), "n1", &["n2"]);
+        assert_eq!(h.take_sent().len(), 1, "the first request");
+        let error = crate::ErrorBody::new(ErrorCode::TemporarilyUnavailable, "busy");
+        assert!(h.deliver_bytes(&from_n2(1, &error)).is_empty());
+        assert!(h.deliver_bytes(&from_n2(77, &error)).is_empty()); // nobody asked
+        assert_eq!(h.node().outcomes, vec![(1, "error 11".to_owned())]);
+        assert_eq!(h.process().stats().unsolicited, 1);
+        // No error was sent back for either.
+        assert!(!h.outputs.iter().any(|o| matches!(o, Output::Transmit(_))));
+    }
+
+    #[test]
+    fn malformed_input_is_counted_and_answered_only_when_it_is_a_request() {
+        let mut h = Harness::new(Asker::default(), "n1", &["n2"]);
+        h.outputs.clear();
+        h.deliver_bytes(b"\xff\xfe not json");
+        h.deliver_bytes(br#"{"src":"c1","dest":"n1","body":{"type":"launch","msg_id":5}}"#);
+        h.deliver_bytes(br#"{"src":"n2","dest":"n1","body":{"type":"launch","in_reply_to":1}}"#);
+        let stats = h.process().stats();
+        assert_eq!((stats.malformed, stats.unsupported), (1, 2));
+        let replies: Vec<_> = h
+            .outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Transmit(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies.len(), 1, "only the request is answered");
+        assert_eq!(replies[0].dest, "c1");
+        assert_eq!(replies[0].in_reply_to, Some(5));
+        let text = String::from_utf8_lossy(&replies[0].bytes);
+        assert!(text.contains(r#""code":10"#), "{text}");
+    }
+
+    #[test]
+    fn oversized_sends_are_refused_and_counted() {
+        struct Loud;
+        impl Node for Loud {
+            type Msg = serde_json::Value;
+            type Timer = crate::NoTimer;
+            fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+                ctx.send(
+                    "n2",
+                    serde_json::json!({"type": "big", "x": "y".repeat(70_000)}),
+                );
+            }
+            fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<serde_json::Value>) {}
+        }
+        let h = Harness::new(Loud, "n1", &["n2"]);
+        assert_eq!(h.process().stats().oversized, 1);
+        assert!(!h.outputs.iter().any(|o| matches!(o, Output::Transmit(_))));
+    }
+}

@@ -214,3 +214,77 @@ impl Environment for RealEnvironment {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Ctx, Message, NoTimer, Node, NodeProcess, ProcessSetup, WorkId};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Asks for outside work at start and sends its result to `out`.
+    struct Doubler;
+
+    impl Node for Doubler {
+        type Msg = serde_json::Value;
+        type Timer = NoTimer;
+        fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+            ctx.spawn_work("double", serde_json::json!(21));
+        }
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<serde_json::Value>) {}
+        fn on_work_done(&mut self, ctx: &mut Ctx<'_, Self>, work: WorkId, result: WorkResult) {
+            let v = result.unwrap_or_else(|e| serde_json::json!(e));
+            ctx.send(
+                "out",
+                serde_json::json!({"type": "done", "work": work.0, "value": v}),
+            );
+        }
+    }
+
+    /// Records what is sent; closes once something was.
+    struct Recorder(Rc<RefCell<Vec<Vec<u8>>>>);
+
+    impl Transport for Recorder {
+        async fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+            while self.0.borrow().is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Ok(None)
+        }
+        async fn send(&mut self, t: &Transmit) -> io::Result<()> {
+            self.0.borrow_mut().push(t.bytes.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn outside_work_runs_in_the_driver_and_comes_back_as_an_event() {
+        let sent = Rc::new(RefCell::new(vec![]));
+        let mut env = RealEnvironment {
+            work: Some(Box::new(|req: &WorkRequest| {
+                let n = req.input.as_i64().unwrap_or(0);
+                Box::pin(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                    Ok(serde_json::json!(n * 2))
+                })
+            })),
+            ..RealEnvironment::default()
+        };
+        let setup = ProcessSetup {
+            id: "n1".into(),
+            peers: vec![],
+            seed: 0,
+            boot: 0,
+        };
+        let mut process = NodeProcess::new(Doubler, setup);
+        drive(&mut process, &mut Recorder(sent.clone()), &mut env)
+            .await
+            .unwrap();
+        let sent = sent.borrow();
+        assert_eq!(sent.len(), 1);
+        let v: serde_json::Value = serde_json::from_slice(&sent[0]).unwrap();
+        assert_eq!(v["body"]["value"], 42);
+        assert_eq!(v["body"]["work"], 1);
+        assert!(env.now().as_millis() >= 30);
+    }
+}
