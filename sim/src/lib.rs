@@ -23,6 +23,7 @@
 
 pub mod check;
 pub mod engine;
+pub mod faults;
 pub mod runner;
 pub mod scenario;
 pub mod trace;

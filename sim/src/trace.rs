@@ -61,6 +61,15 @@ pub enum EventKind {
         /// Why: `partition`, `loss`, `down`, ...
         reason: String,
     },
+    /// The network delivered a second copy of a message.
+    Duplicate {
+        /// Sender.
+        src: String,
+        /// Receiver.
+        dest: String,
+        /// Its id.
+        msg_id: Option<MsgId>,
+    },
     /// A node's timer fired.
     Timer {
         /// The node.
@@ -126,8 +135,34 @@ pub enum EventKind {
     },
     /// Links are repaired.
     Heal {
-        /// `all`, or the nodes whose links were repaired.
+        /// `all`, or the link repaired (`n0<->n1`).
         scope: String,
+    },
+    /// A node froze: no timers, no messages handled, until it resumes.
+    Pause {
+        /// The node.
+        node: String,
+    },
+    /// A paused node resumed, with whatever arrived meanwhile.
+    Resume {
+        /// The node.
+        node: String,
+    },
+    /// Link conditions changed.
+    Network {
+        /// `all`, or the links changed (`[n0]->[n1]`).
+        scope: String,
+        /// The new settings.
+        change: String,
+    },
+    /// A node's clock stepped and took a new drift.
+    Skew {
+        /// The node.
+        node: String,
+        /// The step, in microseconds.
+        offset_us: i64,
+        /// The new rate error.
+        drift: f64,
     },
 }
 
@@ -150,6 +185,9 @@ impl fmt::Display for EventKind {
                 msg_id,
                 reason,
             } => write!(f, "drop {src}->{dest} #{} ({reason})", id(msg_id)),
+            EventKind::Duplicate { src, dest, msg_id } => {
+                write!(f, "duplicate {src}->{dest} #{}", id(msg_id))
+            }
             EventKind::Timer { node, timer } => write!(f, "timer {node} {timer}"),
             EventKind::Work { node, id, kind } => write!(f, "work {node} #{id} {kind}"),
             EventKind::Discard { node, from, reason } => write!(
@@ -177,6 +215,14 @@ impl fmt::Display for EventKind {
                 write!(f, "{cause} [{}] -x-> [{}]", from.join(","), to.join(","))
             }
             EventKind::Heal { scope } => write!(f, "heal {scope}"),
+            EventKind::Pause { node } => write!(f, "pause {node}"),
+            EventKind::Resume { node } => write!(f, "resume {node}"),
+            EventKind::Network { scope, change } => write!(f, "network {scope} {change}"),
+            EventKind::Skew {
+                node,
+                offset_us,
+                drift,
+            } => write!(f, "skew {node} {offset_us:+}us drift={drift}"),
         }
     }
 }

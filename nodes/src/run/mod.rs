@@ -60,8 +60,27 @@ pub trait Environment {
         let _ = t;
         Fate::Send
     }
-    /// `bytes` arrived and are about to be handed to the node.
-    fn inbound(&mut self, bytes: &[u8]) {
+    /// Completes when the node may run: a paused node's environment holds it here. Checked
+    /// after every wake-up, before the node sees the event that woke it.
+    fn gate(&self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
+    /// `bytes` came off the transport. Returns them to deliver now, or `None` to hold them
+    /// (network latency, duplication): held messages come back through
+    /// [`pop_arrival`](Environment::pop_arrival) once due.
+    fn inbound(&mut self, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        Some(bytes)
+    }
+    /// When the earliest held message is due, on the node's clock.
+    fn next_arrival(&self) -> Option<LocalTime> {
+        None
+    }
+    /// A held message that is due now, if any.
+    fn pop_arrival(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+    /// `bytes` are about to be handed to the node.
+    fn delivered(&mut self, bytes: &[u8]) {
         let _ = bytes;
     }
     /// The node produced an output other than a transmission or a work request.
@@ -79,39 +98,63 @@ pub trait Environment {
     }
 }
 
+/// What woke the driver.
+enum Wake {
+    Time,
+    Work(WorkId, WorkResult),
+    Received(io::Result<Option<Vec<u8>>>),
+}
+
 /// Runs `process` until its transport closes (or forever, for sockets).
 ///
-/// Event priority within one wake-up is fixed (`biased`): due timers, then finished work, then
-/// the next datagram — so a run is a deterministic function of its inputs.
+/// Event priority within one wake-up is fixed (`biased`): due timers and held messages, then
+/// finished work, then the next datagram — so a run is a deterministic function of its inputs.
 pub async fn drive<T: Transport, E: Environment>(
     process: &mut dyn Process,
     transport: &mut T,
     env: &mut E,
 ) -> io::Result<()> {
     let mut work = PendingWork::new();
+    env.gate().await;
     process.handle_start(env.now());
     flush(process, transport, env, &mut work).await;
     loop {
-        let deadline = process.poll_timeout();
-        tokio::select! {
+        let deadline = match (process.poll_timeout(), env.next_arrival()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wake = tokio::select! {
             biased;
-            () = sleep_or_never(env, deadline) => {
+            () = sleep_or_never(env, deadline) => Wake::Time,
+            Some((id, result)) = work.next(), if !work.is_empty() => Wake::Work(id, result),
+            received = transport.recv() => Wake::Received(received),
+        };
+        env.gate().await;
+        match wake {
+            Wake::Time => {
+                while let Some(bytes) = env.pop_arrival() {
+                    deliver(process, env, &bytes);
+                }
                 process.handle_timeout(env.now());
             }
-            Some((id, result)) = work.next(), if !work.is_empty() => {
-                process.handle_work_done(env.now(), id, result);
-            }
-            received = transport.recv() => match received {
-                Ok(Some(bytes)) => {
-                    env.inbound(&bytes);
-                    process.handle_datagram(env.now(), &bytes);
+            Wake::Work(id, result) => process.handle_work_done(env.now(), id, result),
+            Wake::Received(Ok(Some(bytes))) => {
+                if let Some(bytes) = env.inbound(bytes) {
+                    deliver(process, env, &bytes);
                 }
-                Ok(None) => return Ok(()),
-                Err(e) => tracing::warn!(node = process.id(), error = %e, "receive failed"),
-            },
+            }
+            Wake::Received(Ok(None)) => return Ok(()),
+            Wake::Received(Err(e)) => {
+                tracing::warn!(node = process.id(), error = %e, "receive failed")
+            }
         }
         flush(process, transport, env, &mut work).await;
     }
+}
+
+fn deliver<E: Environment>(process: &mut dyn Process, env: &mut E, bytes: &[u8]) {
+    env.delivered(bytes);
+    process.handle_datagram(env.now(), bytes);
 }
 
 async fn sleep_or_never<E: Environment>(env: &E, deadline: Option<LocalTime>) {

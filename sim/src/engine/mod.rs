@@ -4,10 +4,7 @@
 //! logic. `turmoil` is the reference engine: it runs the real async driver loop over simulated
 //! UDP.
 
-mod net;
 pub mod turmoil;
-
-pub use net::NetModel;
 
 use crate::scenario::Scenario;
 use crate::trace::Trace;

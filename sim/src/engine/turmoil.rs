@@ -6,14 +6,18 @@
 //! state) lives in one `Rc<RefCell<_>>` touched only from turmoil's single thread. Time stamps
 //! are turmoil's simulated time, never the host clock.
 //!
-//! Fault semantics: partitions, loss and down nodes are decided by highstorm when a message is
-//! sent (so every drop is in the trace); a message already in flight when a partition starts
-//! is still delivered, as it was already on the wire. Latency is turmoil's: each message
-//! draws from `[min, max]` on turmoil's exponential curve. A crash stops the node's host
-//! (turmoil discards its state and whatever arrives while it is down); a restart runs the host
-//! again, building the node afresh with its boot count plus one.
+//! Fault semantics (see [`crate::faults`]): loss, partitions and down receivers are decided
+//! when a message is sent, so every drop is in the trace; a message already in flight when a
+//! partition starts is still delivered. Latency and duplication are highstorm's, not
+//! turmoil's: turmoil carries each datagram in one tick, and the receiving host holds it for
+//! the rest of its drawn latency (each duplicate draws its own, so duplicates also reorder).
+//! A crash stops the node's host, losing its state and whatever it was holding; a restart runs
+//! the host again, building the node afresh with its boot count plus one. A pause freezes the
+//! host's driver loop: nothing is handled until it resumes, and what arrived meanwhile waits.
+//! Each node reads its own clock (skew and drift); trace stamps are true simulated time.
 
-use super::{EngineError, NetModel, RunOutput};
+use super::{EngineError, RunOutput};
+use crate::faults::{faults_of_run, timeline, FaultState};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{EventKind, Trace};
 use crate::workload;
@@ -22,6 +26,7 @@ use highstorm_nodes::wire::Header;
 use highstorm_nodes::{derive_seed, LocalTime, Output, Process, ProcessSetup, Transmit};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
@@ -33,8 +38,9 @@ const PORT: u16 = 7000;
 /// What every host of one run shares.
 struct World {
     trace: Trace,
-    net: NetModel,
+    faults: FaultState,
     boots: BTreeMap<String, u64>,
+    tick: Duration,
 }
 
 type Shared = Rc<RefCell<World>>;
@@ -59,15 +65,47 @@ impl DatagramSocket for TurmoilSocket {
 struct SimEnvironment {
     name: String,
     world: Shared,
+    /// Messages that arrived and wait out the rest of their latency: (due, seq) -> bytes.
+    held: BTreeMap<(Duration, u64), Vec<u8>>,
+    seq: u64,
+}
+
+impl SimEnvironment {
+    fn new(name: String, world: Shared) -> Self {
+        SimEnvironment {
+            name,
+            world,
+            held: BTreeMap::new(),
+            seq: 0,
+        }
+    }
 }
 
 impl Environment for SimEnvironment {
     fn now(&self) -> LocalTime {
-        LocalTime::from_duration(sim_now())
+        self.world
+            .borrow_mut()
+            .faults
+            .local_time(&self.name, sim_now())
     }
 
     async fn sleep_until(&self, at: LocalTime) {
-        tokio::time::sleep(at.saturating_since(self.now())).await;
+        let now = sim_now();
+        let due = self.world.borrow().faults.true_time_of(&self.name, now, at);
+        tokio::time::sleep(due.saturating_sub(now)).await;
+    }
+
+    async fn gate(&self) {
+        loop {
+            let (paused, tick) = {
+                let w = self.world.borrow();
+                (w.faults.is_paused(&self.name), w.tick)
+            };
+            if !paused {
+                return;
+            }
+            tokio::time::sleep(tick).await;
+        }
     }
 
     fn outbound(&mut self, t: &Transmit) -> Fate {
@@ -82,28 +120,63 @@ impl Environment for SimEnvironment {
                 body: body_text(&t.bytes),
             },
         );
-        match w.net.drop_reason(&t.src, &t.dest) {
-            Some(reason) => {
+        match w.faults.send(&t.src, &t.dest) {
+            Err(reason) => {
                 w.trace.push(
                     now,
                     EventKind::Drop {
                         src: t.src.clone(),
                         dest: t.dest.clone(),
                         msg_id: t.msg_id,
-                        reason: reason.to_owned(),
+                        reason: reason.as_str().to_owned(),
                     },
                 );
-                Fate::Drop(reason.to_owned())
+                Fate::Drop(reason.as_str().to_owned())
             }
-            None => Fate::Send,
+            Ok(()) => Fate::Send,
         }
     }
 
-    fn inbound(&mut self, bytes: &[u8]) {
-        let (src, msg_id) = match serde_json::from_slice::<Header>(bytes) {
-            Ok(h) => (h.src, h.body.msg_id),
-            Err(_) => ("?".to_owned(), None),
-        };
+    fn inbound(&mut self, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        let (src, msg_id) = header(&bytes);
+        let now = sim_now();
+        let mut w = self.world.borrow_mut();
+        let delays = w.faults.delays(&src, &self.name);
+        if delays.len() > 1 {
+            w.trace.push(
+                now,
+                EventKind::Duplicate {
+                    src,
+                    dest: self.name.clone(),
+                    msg_id,
+                },
+            );
+        }
+        // turmoil already carried the datagram for one tick.
+        let tick = w.tick;
+        for d in delays {
+            self.seq += 1;
+            self.held
+                .insert((now + d.saturating_sub(tick), self.seq), bytes.clone());
+        }
+        None
+    }
+
+    fn next_arrival(&self) -> Option<LocalTime> {
+        let (&(due, _), _) = self.held.first_key_value()?;
+        Some(self.world.borrow().faults.local_time_at(&self.name, due))
+    }
+
+    fn pop_arrival(&mut self) -> Option<Vec<u8>> {
+        let (&(due, _), _) = self.held.first_key_value()?;
+        if due > sim_now() {
+            return None;
+        }
+        self.held.pop_first().map(|(_, bytes)| bytes)
+    }
+
+    fn delivered(&mut self, bytes: &[u8]) {
+        let (src, msg_id) = header(bytes);
         self.world.borrow_mut().trace.push(
             sim_now(),
             EventKind::Deliver {
@@ -146,6 +219,14 @@ impl Environment for SimEnvironment {
     }
 }
 
+/// The sender and message id of an envelope.
+fn header(bytes: &[u8]) -> (String, Option<u64>) {
+    match serde_json::from_slice::<Header>(bytes) {
+        Ok(h) => (h.src, h.body.msg_id),
+        Err(_) => ("?".to_owned(), None),
+    }
+}
+
 /// The body of an envelope as text for the trace, without re-parsing it: in JSON a literal
 /// `"body":` (with unescaped quotes) can only be the key, and our encoder writes the body last.
 fn body_text(bytes: &[u8]) -> String {
@@ -154,13 +235,6 @@ fn body_text(bytes: &[u8]) -> String {
         Some(i) if text.ends_with('}') => text[i + 7..text.len() - 1].to_owned(),
         _ => text.into_owned(),
     }
-}
-
-/// A scheduled fault, with `restart_after` expanded into its own restart.
-#[derive(Clone, Debug)]
-enum Step {
-    Fault(FaultAction),
-    Restart(String),
 }
 
 /// Runs `scenario` at `seed` on turmoil.
@@ -176,10 +250,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         setup(&nodes[0], &nodes, seed, 0),
     )?;
 
+    let mut faults = FaultState::new(scenario, seed);
+    for n in &nodes {
+        faults.set_listening(n, false);
+    }
     let world: Shared = Rc::new(RefCell::new(World {
         trace: Trace::new(),
-        net: NetModel::new(scenario.network.loss, derive_seed(seed, "network", 0)),
+        faults,
         boots: nodes.iter().map(|n| (n.clone(), 0)).collect(),
+        tick: scenario.tick,
     }));
 
     let mut builder = ::turmoil::Builder::new();
@@ -188,8 +267,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seed % 100_000_000))
         .simulation_duration(scenario.duration + Duration::from_secs(3600))
         .tick_duration(scenario.tick)
-        .min_message_latency(scenario.network.latency.start)
-        .max_message_latency(scenario.network.latency.end)
+        // Latency is ours (held at the receiver); turmoil carries each datagram in one tick.
+        .min_message_latency(Duration::ZERO)
+        .max_message_latency(Duration::ZERO)
         .udp_capacity(1 << 16)
         .enable_random_order();
     let mut sim = builder.build();
@@ -237,23 +317,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         });
     }
 
-    let mut schedule: Vec<(Duration, Step)> = vec![];
-    for f in &scenario.faults {
-        schedule.push((f.at, Step::Fault(f.action.clone())));
-        if let FaultAction::Crash {
-            node,
-            restart_after: Some(after),
-        } = &f.action
-        {
-            schedule.push((f.at + *after, Step::Restart(node.clone())));
-        }
-    }
-    schedule.sort_by_key(|(at, _)| *at);
-    let mut schedule = schedule.into_iter().peekable();
-
+    let mut schedule: VecDeque<(Duration, FaultAction)> =
+        timeline(&faults_of_run(scenario, seed)).into();
     while sim.elapsed() < scenario.duration {
-        while let Some((_, step)) = schedule.next_if(|(at, _)| *at <= sim.elapsed()) {
-            apply(&mut sim, &world, step);
+        while schedule.front().is_some_and(|(at, _)| *at <= sim.elapsed()) {
+            if let Some((_, action)) = schedule.pop_front() {
+                apply(&mut sim, &world, &action);
+            }
         }
         sim.step().map_err(|e| EngineError::Sim(e.to_string()))?;
     }
@@ -292,56 +362,44 @@ async fn host(
         )
     }));
     let mut transport = UdpTransport::new(TurmoilSocket(socket), book);
-    let mut env = SimEnvironment { name, world };
+    // From now on datagrams reach this process.
+    world.borrow_mut().faults.set_listening(&name, true);
+    let mut env = SimEnvironment::new(name, world);
     drive(process.as_mut(), &mut transport, &mut env).await?;
     Ok(())
 }
 
-fn apply(sim: &mut ::turmoil::Sim<'_>, world: &Shared, step: Step) {
+/// Applies one fault between steps: the world's fault state, the trace, and for crashes and
+/// restarts the host itself.
+fn apply(sim: &mut ::turmoil::Sim<'_>, world: &Shared, action: &FaultAction) {
     let now = sim.elapsed();
     let mut w = world.borrow_mut();
-    match step {
-        Step::Fault(action @ (FaultAction::Partition(_) | FaultAction::PartitionOneway { .. })) => {
-            let cause = match action {
-                FaultAction::Partition(_) => "partition",
-                _ => "partition-oneway",
-            };
-            for (from, to) in w.net.partition(&action) {
-                w.trace.push(
-                    now,
-                    EventKind::Cut {
-                        from,
-                        to,
-                        cause: cause.to_owned(),
-                    },
-                );
+    match action {
+        FaultAction::Crash { node, .. } if !sim.is_host_running(node.as_str()) => {}
+        FaultAction::Crash { node, .. } => {
+            for e in w.faults.apply(now, action) {
+                w.trace.push(now, e);
             }
+            sim.crash(node.as_str());
         }
-        Step::Fault(FaultAction::HealAll) => {
-            w.net.heal_all();
-            w.trace.push(
-                now,
-                EventKind::Heal {
-                    scope: "all".to_owned(),
-                },
-            );
-        }
-        Step::Fault(FaultAction::Crash { node, .. }) => {
-            if !w.net.is_down(&node) {
-                crash(sim, &mut w, now, &node);
-            }
-        }
-        Step::Fault(FaultAction::Restart(node)) | Step::Restart(node) => {
-            if !w.net.is_down(&node) {
+        FaultAction::Restart(node) => {
+            if sim.is_host_running(node.as_str()) {
                 // Restarting a running node is a crash and a restart.
-                crash(sim, &mut w, now, &node);
+                let crash = FaultAction::Crash {
+                    node: node.clone(),
+                    restart_after: None,
+                };
+                for e in w.faults.apply(now, &crash) {
+                    w.trace.push(now, e);
+                }
+                sim.crash(node.as_str());
             }
+            w.faults.apply(now, action);
             let boot = {
                 let b = w.boots.entry(node.clone()).or_insert(0);
                 *b += 1;
                 *b
             };
-            w.net.set_down(&node, false);
             w.trace.push(
                 now,
                 EventKind::Restart {
@@ -352,18 +410,12 @@ fn apply(sim: &mut ::turmoil::Sim<'_>, world: &Shared, step: Step) {
             drop(w);
             sim.bounce(node.as_str());
         }
+        other => {
+            for e in w.faults.apply(now, other) {
+                w.trace.push(now, e);
+            }
+        }
     }
-}
-
-fn crash(sim: &mut ::turmoil::Sim<'_>, w: &mut World, now: Duration, node: &str) {
-    w.net.set_down(node, true);
-    w.trace.push(
-        now,
-        EventKind::Crash {
-            node: node.to_owned(),
-        },
-    );
-    sim.crash(node);
 }
 
 #[cfg(test)]

@@ -1,0 +1,112 @@
+//! A node's clock as a function of true (simulated) time: piecewise linear, with steps and
+//! drift, never running backwards.
+
+use highstorm_nodes::LocalTime;
+use std::time::Duration;
+
+/// One node's clock: `local = anchor_local + (true - anchor_true) * (1 + drift)`, clamped so
+/// readings never decrease and never go below zero.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockModel {
+    anchor_true_us: i128,
+    anchor_local_us: i128,
+    drift: f64,
+    last_us: i128,
+}
+
+impl Default for ClockModel {
+    fn default() -> Self {
+        ClockModel::new(0, 0.0)
+    }
+}
+
+fn us(d: Duration) -> i128 {
+    d.as_micros() as i128
+}
+
+impl ClockModel {
+    /// A clock `skew_us` ahead of true time (behind, if negative) and running `1 + drift`
+    /// times as fast.
+    pub fn new(skew_us: i64, drift: f64) -> Self {
+        ClockModel {
+            anchor_true_us: 0,
+            anchor_local_us: i128::from(skew_us),
+            drift,
+            last_us: 0,
+        }
+    }
+
+    fn raw_us(&self, now: Duration) -> i128 {
+        let elapsed = (us(now) - self.anchor_true_us) as f64;
+        self.anchor_local_us + (elapsed * (1.0 + self.drift)).round() as i128
+    }
+
+    /// The reading at true time `now` without recording it.
+    pub fn peek(&self, now: Duration) -> LocalTime {
+        let t = self.raw_us(now).max(self.last_us).max(0);
+        LocalTime::from_duration(Duration::from_micros(t as u64))
+    }
+
+    /// The reading at true time `now`; later readings are never smaller.
+    pub fn read(&mut self, now: Duration) -> LocalTime {
+        let t = self.peek(now);
+        self.last_us = us(t.as_duration());
+        t
+    }
+
+    /// Steps the clock by `offset_us` at true time `now` and sets its drift.
+    pub fn step(&mut self, now: Duration, offset_us: i64, drift: f64) {
+        self.anchor_local_us = self.raw_us(now) + i128::from(offset_us);
+        self.anchor_true_us = us(now);
+        self.drift = drift;
+    }
+
+    /// The earliest true time at which the clock reads at least `local`, given that it is now
+    /// `now`.
+    pub fn true_time_of(&self, now: Duration, local: LocalTime) -> Duration {
+        if self.peek(now) >= local {
+            return now;
+        }
+        let target = us(local.as_duration()).max(self.last_us);
+        let true_us = self.anchor_true_us
+            + ((target - self.anchor_local_us) as f64 / (1.0 + self.drift)).ceil() as i128;
+        Duration::from_micros(true_us.max(us(now)) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn skew_and_drift_shift_and_scale_time() {
+        let mut c = ClockModel::new(200_000, 0.1);
+        assert_eq!(c.read(MS(0)).as_millis(), 200);
+        assert_eq!(c.read(MS(1000)).as_millis(), 1300);
+        let at = c.true_time_of(MS(1000), LocalTime::from_millis(1410));
+        assert_eq!(at, MS(1100));
+    }
+
+    #[test]
+    fn a_backward_step_makes_the_clock_stand_still_not_rewind() {
+        let mut c = ClockModel::default();
+        assert_eq!(c.read(MS(1000)).as_millis(), 1000);
+        c.step(MS(1000), -300_000, 0.0);
+        assert_eq!(c.read(MS(1100)).as_millis(), 1000);
+        assert_eq!(c.read(MS(1400)).as_millis(), 1100);
+        // A timer for local 1050 set while standing still fires when the clock gets there.
+        assert_eq!(
+            c.true_time_of(MS(1400), LocalTime::from_millis(1150)),
+            MS(1450)
+        );
+    }
+
+    #[test]
+    fn a_negative_initial_skew_starts_at_zero() {
+        let mut c = ClockModel::new(-500_000, 0.0);
+        assert_eq!(c.read(MS(100)), LocalTime::ZERO);
+        assert_eq!(c.read(MS(700)).as_millis(), 200);
+    }
+}

@@ -1,0 +1,532 @@
+//! The fault model shared by every engine: what the network does to each message, which
+//! nodes are down or paused, what each node's clock reads, and the timeline of faults a run
+//! goes through (scripted plus nemesis).
+//!
+//! Every random decision is drawn from one ChaCha rng seeded from the run seed, in the order
+//! the engine asks, so a run's faults are a pure function of its seed.
+
+mod clock;
+mod nemesis;
+
+pub use clock::ClockModel;
+pub use nemesis::nemesis_faults;
+
+use crate::scenario::{Conditions, Distribution, Fault, FaultAction, Heal, Latency, Scenario};
+use crate::trace::EventKind;
+use highstorm_nodes::{derive_seed, LocalTime};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Why the network lost a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The receiver is crashed.
+    Down,
+    /// The link is cut.
+    Partition,
+    /// Random loss.
+    Loss,
+}
+
+impl DropReason {
+    /// The word used in traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Down => "down",
+            DropReason::Partition => "partition",
+            DropReason::Loss => "loss",
+        }
+    }
+}
+
+/// Resolved conditions of one link.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Link {
+    latency: Latency,
+    loss: f64,
+    duplicate: f64,
+}
+
+impl Link {
+    fn apply(&mut self, c: &Conditions) {
+        if let Some(l) = c.latency {
+            self.latency = l;
+        }
+        if let Some(p) = c.loss {
+            self.loss = p;
+        }
+        if let Some(p) = c.duplicate {
+            self.duplicate = p;
+        }
+    }
+}
+
+/// The state of the simulated world's faults at one moment of a run.
+#[derive(Debug)]
+pub struct FaultState {
+    global: Link,
+    /// Per directed link overrides, applied on top of `global`.
+    links: BTreeMap<(String, String), Conditions>,
+    cut: BTreeSet<(String, String)>,
+    down: BTreeSet<String>,
+    paused: BTreeSet<String>,
+    clocks: BTreeMap<String, ClockModel>,
+    rng: ChaCha8Rng,
+}
+
+impl FaultState {
+    /// The world at the start of `scenario` run at `seed`.
+    pub fn new(scenario: &Scenario, seed: u64) -> Self {
+        let n = &scenario.network;
+        let mut state = FaultState {
+            global: Link {
+                latency: n.latency,
+                loss: n.loss,
+                duplicate: n.duplicate,
+            },
+            links: BTreeMap::new(),
+            cut: BTreeSet::new(),
+            down: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            clocks: scenario
+                .clocks
+                .iter()
+                .map(|(node, c)| (node.clone(), ClockModel::new(c.skew_us, c.drift)))
+                .collect(),
+            rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, "network", 0)),
+        };
+        for rule in &n.links {
+            state.set_links(&rule.from, &rule.to, &rule.conditions);
+        }
+        state
+    }
+
+    fn set_links(&mut self, from: &[String], to: &[String], c: &Conditions) {
+        for a in from {
+            for b in to {
+                let entry = self.links.entry((a.clone(), b.clone())).or_default();
+                if c.latency.is_some() {
+                    entry.latency = c.latency;
+                }
+                if c.loss.is_some() {
+                    entry.loss = c.loss;
+                }
+                if c.duplicate.is_some() {
+                    entry.duplicate = c.duplicate;
+                }
+            }
+        }
+    }
+
+    fn link(&self, src: &str, dest: &str) -> Link {
+        let mut link = self.global;
+        if let Some(c) = self.links.get(&(src.to_owned(), dest.to_owned())) {
+            link.apply(c);
+        }
+        link
+    }
+
+    /// Decides, when `src` sends to `dest`, whether the network loses the message.
+    pub fn send(&mut self, src: &str, dest: &str) -> Result<(), DropReason> {
+        if self.down.contains(dest) {
+            return Err(DropReason::Down);
+        }
+        if self.cut.contains(&(src.to_owned(), dest.to_owned())) {
+            return Err(DropReason::Partition);
+        }
+        let loss = self.link(src, dest).loss;
+        if loss > 0.0 && self.rng.random_bool(loss) {
+            return Err(DropReason::Loss);
+        }
+        Ok(())
+    }
+
+    /// How long each copy of a message from `src` to `dest` travels: one delay, or two when
+    /// the network duplicates it.
+    pub fn delays(&mut self, src: &str, dest: &str) -> Vec<Duration> {
+        let link = self.link(src, dest);
+        let mut delays = vec![self.draw_latency(&link.latency)];
+        if link.duplicate > 0.0 && self.rng.random_bool(link.duplicate) {
+            delays.push(self.draw_latency(&link.latency));
+        }
+        delays
+    }
+
+    fn draw_latency(&mut self, l: &Latency) -> Duration {
+        if l.max <= l.min {
+            return l.min;
+        }
+        let span = (l.max - l.min).as_secs_f64();
+        let extra = match l.distribution {
+            Distribution::Uniform => self.rng.random_range(0.0..=span),
+            Distribution::Exponential => {
+                let u: f64 = self.rng.random_range(f64::EPSILON..1.0);
+                (-u.ln() * span / 4.0).min(span)
+            }
+        };
+        l.min + Duration::from_secs_f64(extra)
+    }
+
+    /// Whether `node` is crashed.
+    pub fn is_down(&self, node: &str) -> bool {
+        self.down.contains(node)
+    }
+
+    /// Marks `node` as listening (its process is ready to receive) or not. Engines mark every
+    /// node not listening at the start and after a crash, and listening once its process has
+    /// started: messages sent to it in between are dropped as `down`, in the trace.
+    pub fn set_listening(&mut self, node: &str, listening: bool) {
+        if listening {
+            self.down.remove(node);
+        } else {
+            self.down.insert(node.to_owned());
+        }
+    }
+
+    /// Whether `node` is paused.
+    pub fn is_paused(&self, node: &str) -> bool {
+        self.paused.contains(node)
+    }
+
+    /// `node`'s clock reading at true time `now` (recorded: later readings never go back).
+    pub fn local_time(&mut self, node: &str, now: Duration) -> LocalTime {
+        match self.clocks.get_mut(node) {
+            Some(c) => c.read(now),
+            None => LocalTime::from_duration(now),
+        }
+    }
+
+    /// `node`'s clock reading at true time `at`, without recording it.
+    pub fn local_time_at(&self, node: &str, at: Duration) -> LocalTime {
+        match self.clocks.get(node) {
+            Some(c) => c.peek(at),
+            None => LocalTime::from_duration(at),
+        }
+    }
+
+    /// The earliest true time, from `now` on, at which `node`'s clock reads `local`.
+    pub fn true_time_of(&self, node: &str, now: Duration, local: LocalTime) -> Duration {
+        match self.clocks.get(node) {
+            Some(c) => c.true_time_of(now, local),
+            None => local.as_duration().max(now),
+        }
+    }
+
+    /// Applies a fault's effect on the world at true time `now`; returns the trace events that
+    /// record it. Crash and restart only change what the network sees (`down`); stopping and
+    /// starting the node is the engine's part.
+    pub fn apply(&mut self, now: Duration, action: &FaultAction) -> Vec<EventKind> {
+        match action {
+            FaultAction::Partition(groups) => groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    let others: Vec<String> = groups
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .flat_map(|(_, h)| h.iter().cloned())
+                        .collect();
+                    self.cut_links(g, &others);
+                    EventKind::Cut {
+                        from: g.clone(),
+                        to: others,
+                        cause: "partition".into(),
+                    }
+                })
+                .collect(),
+            FaultAction::PartitionOneway { from, to } => {
+                self.cut_links(from, to);
+                vec![EventKind::Cut {
+                    from: from.clone(),
+                    to: to.clone(),
+                    cause: "partition-oneway".into(),
+                }]
+            }
+            FaultAction::Heal(Heal::All) => {
+                self.cut.clear();
+                vec![EventKind::Heal {
+                    scope: "all".into(),
+                }]
+            }
+            FaultAction::Heal(Heal::Link(a, b)) => {
+                self.cut.remove(&(a.clone(), b.clone()));
+                self.cut.remove(&(b.clone(), a.clone()));
+                vec![EventKind::Heal {
+                    scope: format!("{a}<->{b}"),
+                }]
+            }
+            FaultAction::Crash { node, .. } => {
+                self.down.insert(node.clone());
+                self.paused.remove(node);
+                vec![EventKind::Crash { node: node.clone() }]
+            }
+            // The node is up again once its new process listens: see `set_listening`.
+            FaultAction::Restart(_) => vec![],
+            FaultAction::Pause { node, .. } => {
+                if self.down.contains(node) || !self.paused.insert(node.clone()) {
+                    return vec![];
+                }
+                vec![EventKind::Pause { node: node.clone() }]
+            }
+            FaultAction::Resume(node) => {
+                if !self.paused.remove(node) {
+                    return vec![];
+                }
+                vec![EventKind::Resume { node: node.clone() }]
+            }
+            FaultAction::Network { link, conditions } => {
+                let scope = match link {
+                    Some((from, to)) => {
+                        self.set_links(from, to, conditions);
+                        format!("[{}]->[{}]", from.join(","), to.join(","))
+                    }
+                    None => {
+                        self.global.apply(conditions);
+                        "all".into()
+                    }
+                };
+                vec![EventKind::Network {
+                    scope,
+                    change: describe(conditions),
+                }]
+            }
+            FaultAction::Skew { node, clock } => {
+                self.clocks
+                    .entry(node.clone())
+                    .or_default()
+                    .step(now, clock.skew_us, clock.drift);
+                vec![EventKind::Skew {
+                    node: node.clone(),
+                    offset_us: clock.skew_us,
+                    drift: clock.drift,
+                }]
+            }
+        }
+    }
+
+    fn cut_links(&mut self, from: &[String], to: &[String]) {
+        for a in from {
+            for b in to {
+                if a != b {
+                    self.cut.insert((a.clone(), b.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn describe(c: &Conditions) -> String {
+    let mut parts = vec![];
+    if let Some(l) = &c.latency {
+        let d = match l.distribution {
+            Distribution::Uniform => "uniform",
+            Distribution::Exponential => "exponential",
+        };
+        parts.push(format!("latency={:?}..{:?} {d}", l.min, l.max));
+    }
+    if let Some(p) = c.loss {
+        parts.push(format!("loss={p}"));
+    }
+    if let Some(p) = c.duplicate {
+        parts.push(format!("duplicate={p}"));
+    }
+    parts.join(" ")
+}
+
+/// Every fault of a run: the scenario's scripted faults plus, if it has a nemesis, the faults
+/// the nemesis draws from `seed`, in time order.
+pub fn faults_of_run(scenario: &Scenario, seed: u64) -> Vec<Fault> {
+    let mut all = scenario.faults.clone();
+    all.extend(nemesis_faults(scenario, seed));
+    all.sort_by_key(|f| f.at);
+    all
+}
+
+/// The faults as single actions in time order: `restart_after` and `resume_after` become a
+/// `Restart` / `Resume` of their own.
+pub fn timeline(faults: &[Fault]) -> Vec<(Duration, FaultAction)> {
+    let mut steps = vec![];
+    for f in faults {
+        match &f.action {
+            FaultAction::Crash {
+                node,
+                restart_after: Some(after),
+            } => {
+                steps.push((
+                    f.at,
+                    FaultAction::Crash {
+                        node: node.clone(),
+                        restart_after: None,
+                    },
+                ));
+                steps.push((f.at + *after, FaultAction::Restart(node.clone())));
+            }
+            FaultAction::Pause {
+                node,
+                resume_after: Some(after),
+            } => {
+                steps.push((
+                    f.at,
+                    FaultAction::Pause {
+                        node: node.clone(),
+                        resume_after: None,
+                    },
+                ));
+                steps.push((f.at + *after, FaultAction::Resume(node.clone())));
+            }
+            other => steps.push((f.at, other.clone())),
+        }
+    }
+    steps.sort_by_key(|(at, _)| *at);
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn state() -> FaultState {
+        FaultState::new(&Scenario::new("t", "echo"), 1)
+    }
+
+    #[test]
+    fn partitions_cut_between_groups_only_and_oneway_cuts_one_direction() {
+        let mut net = state();
+        let z = Duration::ZERO;
+        net.apply(
+            z,
+            &FaultAction::Partition(vec![v(&["n0"]), v(&["n1", "n2"])]),
+        );
+        assert_eq!(net.send("n0", "n1"), Err(DropReason::Partition));
+        assert_eq!(net.send("n2", "n0"), Err(DropReason::Partition));
+        assert_eq!(net.send("n1", "n2"), Ok(()));
+        assert_eq!(net.send("c0", "n0"), Ok(()));
+        net.apply(z, &FaultAction::Heal(Heal::Link("n1".into(), "n0".into())));
+        assert_eq!(net.send("n0", "n1"), Ok(()));
+        assert_eq!(net.send("n0", "n2"), Err(DropReason::Partition));
+        net.apply(z, &FaultAction::Heal(Heal::All));
+        net.apply(
+            z,
+            &FaultAction::PartitionOneway {
+                from: v(&["n0"]),
+                to: v(&["n1"]),
+            },
+        );
+        assert_eq!(net.send("n0", "n1"), Err(DropReason::Partition));
+        assert_eq!(net.send("n1", "n0"), Ok(()));
+        net.apply(
+            z,
+            &FaultAction::Crash {
+                node: "n1".into(),
+                restart_after: None,
+            },
+        );
+        assert_eq!(net.send("n2", "n1"), Err(DropReason::Down));
+    }
+
+    #[test]
+    fn loss_duplication_and_latency_follow_their_settings() {
+        let ms = Duration::from_millis;
+        let s = Scenario::new("t", "echo")
+            .loss(0.1)
+            .duplicate(0.2)
+            .latency(ms(10)..ms(20));
+        let run = |seed| {
+            let mut net = FaultState::new(&s, seed);
+            let (mut lost, mut copies, mut delays) = (0, 0, vec![]);
+            for _ in 0..10_000 {
+                if net.send("a", "b").is_err() {
+                    lost += 1;
+                    continue;
+                }
+                let d = net.delays("a", "b");
+                copies += d.len();
+                delays.extend(d);
+            }
+            (lost, copies, delays)
+        };
+        let (lost, copies, delays) = run(3);
+        assert_eq!(run(3).0, lost, "seeded");
+        assert!((800..1200).contains(&lost), "{lost}");
+        let sent = 10_000 - lost;
+        let dup_rate = (copies - sent) as f64 / sent as f64;
+        assert!((0.17..0.23).contains(&dup_rate), "{dup_rate}");
+        assert!(delays.iter().all(|d| (ms(10)..=ms(20)).contains(d)));
+        let mean = delays.iter().sum::<Duration>() / delays.len() as u32;
+        assert!((ms(14)..ms(16)).contains(&mean), "{mean:?}");
+    }
+
+    #[test]
+    fn exponential_latency_is_mostly_fast_with_a_tail_capped_at_max() {
+        let ms = Duration::from_millis;
+        let s = Scenario::new("t", "echo")
+            .latency_distribution(ms(0)..ms(100), Distribution::Exponential);
+        let mut net = FaultState::new(&s, 9);
+        let d: Vec<Duration> = (0..10_000).flat_map(|_| net.delays("a", "b")).collect();
+        assert!(d.iter().all(|d| *d <= ms(100)));
+        let below_25 = d.iter().filter(|d| **d < ms(25)).count();
+        assert!((5800..6900).contains(&below_25), "{below_25}");
+    }
+
+    #[test]
+    fn link_rules_and_network_faults_override_per_link() {
+        let s = Scenario::new("t", "echo");
+        let mut net = FaultState::new(&s, 1);
+        net.apply(
+            Duration::ZERO,
+            &FaultAction::Network {
+                link: Some((v(&["n0"]), v(&["n1"]))),
+                conditions: Conditions {
+                    loss: Some(1.0),
+                    ..Conditions::default()
+                },
+            },
+        );
+        assert_eq!(net.send("n0", "n1"), Err(DropReason::Loss));
+        assert_eq!(net.send("n1", "n0"), Ok(()));
+    }
+
+    #[test]
+    fn pause_and_resume_are_recorded_once() {
+        let mut net = state();
+        let pause = FaultAction::Pause {
+            node: "n1".into(),
+            resume_after: None,
+        };
+        assert_eq!(net.apply(Duration::ZERO, &pause).len(), 1);
+        assert!(net.is_paused("n1"));
+        assert!(net.apply(Duration::ZERO, &pause).is_empty());
+        assert_eq!(
+            net.apply(Duration::ZERO, &FaultAction::Resume("n1".into()))
+                .len(),
+            1
+        );
+        assert!(!net.is_paused("n1"));
+    }
+
+    #[test]
+    fn timeline_expands_restarts_and_resumes() {
+        let ms = Duration::from_millis;
+        let s = Scenario::new("t", "echo")
+            .crash_at(ms(100), "n1", Some(ms(50)))
+            .pause_at(ms(120), "n2", Some(ms(10)));
+        let t = timeline(&s.faults);
+        let kinds: Vec<(u128, &str)> = t.iter().map(|(at, a)| (at.as_millis(), a.kind())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (100, "crash"),
+                (120, "pause"),
+                (130, "resume"),
+                (150, "restart")
+            ]
+        );
+    }
+}

@@ -1,0 +1,784 @@
+//! Scenarios: which system runs, on how many nodes, for how long, under which faults.
+//!
+//! A scenario comes from a TOML file ([`Scenario::load`], [`Scenario::from_toml`]) or from Rust
+//! ([`Scenario::new`] and builder methods that read like the TOML). Either way it is validated:
+//! bad input is an error naming the file, line, column and key. [`Scenario::to_toml`] writes a
+//! scenario back out (the shrinker's output), and loading that text gives the same scenario.
+//!
+//! ```toml
+//! name = "unique-ids-faults"
+//! system = "unique-ids"
+//! nodes = 3
+//! duration = "10s"
+//! seeds = "0..100"
+//! [network]
+//! latency = { min = "1ms", max = "20ms", distribution = "uniform" }
+//! loss = 0.01
+//! duplicate = 0.01
+//! [[faults]]
+//! at = "2s"
+//! partition = [["n0"], ["n1", "n2"]]
+//! [[faults]]
+//! at = "5s"
+//! crash = "n1"
+//! restart_after = "1s"
+//! [nemesis]
+//! kinds = ["partition", "crash", "pause"]
+//! every = "2s"
+//! ```
+
+mod parse;
+mod write;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use parse::parse_seed_range;
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Its name (used in reports and repro lines).
+    pub name: String,
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    /// Which system's node logic runs.
+    pub system: String,
+    /// Which variant of it (`None`: the default).
+    pub variant: Option<String>,
+    /// How many nodes: named `n0`, `n1`, ...
+    pub nodes: usize,
+    /// How long the simulation runs.
+    pub duration: Duration,
+    /// The default sweep.
+    pub seeds: Range<u64>,
+    /// Seeds that once failed: always run.
+    pub regressions: Vec<u64>,
+    /// The simulator's step (turmoil's tick).
+    pub tick: Duration,
+    /// The network's behaviour between faults.
+    pub network: Network,
+    /// Per-node clock skew and drift at the start.
+    pub clocks: BTreeMap<String, Clock>,
+    /// What the clients do.
+    pub workload: Workload,
+    /// Scripted faults, in time order.
+    pub faults: Vec<Fault>,
+    /// Random faults drawn from the seed on top of the scripted ones.
+    pub nemesis: Option<Nemesis>,
+    /// System parameters, passed to the nodes.
+    pub config: serde_json::Value,
+}
+
+/// How one-way message latency is distributed between `min` and `max`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Distribution {
+    /// Every value in `[min, max]` equally likely.
+    #[default]
+    Uniform,
+    /// `min` plus an exponential draw with mean `(max - min) / 4`, capped at `max`: mostly
+    /// fast, with a long tail.
+    Exponential,
+}
+
+/// One-way latency of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Latency {
+    /// The least a message takes.
+    pub min: Duration,
+    /// The most a message takes.
+    pub max: Duration,
+    /// How values between are drawn.
+    pub distribution: Distribution,
+}
+
+impl Latency {
+    /// Uniform latency over `range`.
+    pub fn uniform(range: Range<Duration>) -> Self {
+        Latency {
+            min: range.start,
+            max: range.end,
+            distribution: Distribution::Uniform,
+        }
+    }
+}
+
+/// Link conditions; `None` leaves a setting as it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Conditions {
+    /// Latency.
+    pub latency: Option<Latency>,
+    /// Probability that a message is lost.
+    pub loss: Option<f64>,
+    /// Probability that a message is delivered twice.
+    pub duplicate: Option<f64>,
+}
+
+/// The network between faults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// One-way latency of every link without its own.
+    pub latency: Latency,
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Probability that a message is delivered twice (the copy draws its own latency, so
+    /// duplicates also reorder).
+    pub duplicate: f64,
+    /// Per-link overrides, applied in order.
+    pub links: Vec<LinkRule>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency: Latency::uniform(Duration::from_millis(1)..Duration::from_millis(10)),
+            loss: 0.0,
+            duplicate: 0.0,
+            links: vec![],
+        }
+    }
+}
+
+/// Conditions of the links from every node of `from` to every node of `to`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkRule {
+    /// Senders.
+    pub from: Vec<String>,
+    /// Receivers.
+    pub to: Vec<String>,
+    /// The conditions (unset ones fall back to the global ones).
+    pub conditions: Conditions,
+}
+
+/// A node's clock relative to true (simulated) time: `local = true + skew`, running at
+/// `1 + drift` times true speed. Node clocks never run backwards: a negative jump makes the
+/// clock stand still until true time catches up.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Clock {
+    /// Offset, in microseconds (negative: behind).
+    pub skew_us: i64,
+    /// Rate error: 0.01 runs 1% fast, -0.01 1% slow. Must be > -1.
+    pub drift: f64,
+}
+
+/// The client workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// How many clients (`c0`, `c1`, ...).
+    pub clients: usize,
+    /// Operations per second, over all clients.
+    pub rate: f64,
+    /// How long a client waits for a reply before recording the operation as indeterminate.
+    pub timeout: Duration,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            clients: 1,
+            rate: 20.0,
+            timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A fault at a point in simulated time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    /// When.
+    pub at: Duration,
+    /// What.
+    pub action: FaultAction,
+}
+
+/// Which links a heal repairs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Heal {
+    /// Every cut link.
+    All,
+    /// Both directions between two nodes.
+    Link(String, String),
+}
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultAction {
+    /// Cut every link between nodes of different groups, both ways. Nodes in no group keep
+    /// their links.
+    Partition(Vec<Vec<String>>),
+    /// Cut the links from every node of `from` to every node of `to`; the other direction
+    /// keeps working.
+    PartitionOneway {
+        /// Senders that can no longer reach `to`.
+        from: Vec<String>,
+        /// Receivers.
+        to: Vec<String>,
+    },
+    /// Repair cut links.
+    Heal(Heal),
+    /// Crash a node (its volatile state is lost); restart it after the given time, if any.
+    Crash {
+        /// The node.
+        node: String,
+        /// When to restart it, relative to the crash.
+        restart_after: Option<Duration>,
+    },
+    /// Restart a node from `on_init` (crashing it first if it is running).
+    Restart(String),
+    /// Freeze a node: no timers fire and no messages are handled until it resumes; what
+    /// arrives meanwhile waits for it.
+    Pause {
+        /// The node.
+        node: String,
+        /// When to resume it, relative to the pause.
+        resume_after: Option<Duration>,
+    },
+    /// Resume a paused node.
+    Resume(String),
+    /// Change link conditions, globally or for the links from `link.0` to `link.1`.
+    Network {
+        /// The links affected (`None`: every link).
+        link: Option<(Vec<String>, Vec<String>)>,
+        /// The new conditions.
+        conditions: Conditions,
+    },
+    /// Step a node's clock by `clock.skew_us` and set its drift.
+    Skew {
+        /// The node.
+        node: String,
+        /// The step and the new drift.
+        clock: Clock,
+    },
+}
+
+impl FaultAction {
+    /// The nodes this fault names.
+    pub fn nodes(&self) -> Vec<&String> {
+        match self {
+            FaultAction::Partition(groups) => groups.iter().flatten().collect(),
+            FaultAction::PartitionOneway { from, to } => from.iter().chain(to).collect(),
+            FaultAction::Heal(Heal::All) => vec![],
+            FaultAction::Heal(Heal::Link(a, b)) => vec![a, b],
+            FaultAction::Crash { node, .. }
+            | FaultAction::Restart(node)
+            | FaultAction::Pause { node, .. }
+            | FaultAction::Resume(node)
+            | FaultAction::Skew { node, .. } => vec![node],
+            FaultAction::Network { link, .. } => link
+                .as_ref()
+                .map(|(f, t)| f.iter().chain(t).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The fault's kind as written in a scenario file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultAction::Partition(_) => "partition",
+            FaultAction::PartitionOneway { .. } => "partition_oneway",
+            FaultAction::Heal(_) => "heal",
+            FaultAction::Crash { .. } => "crash",
+            FaultAction::Restart(_) => "restart",
+            FaultAction::Pause { .. } => "pause",
+            FaultAction::Resume(_) => "resume",
+            FaultAction::Network { .. } => "network",
+            FaultAction::Skew { .. } => "skew",
+        }
+    }
+}
+
+/// The kinds of fault a nemesis may inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NemesisKind {
+    /// Split the nodes into two random groups, healed after `fault_duration`.
+    Partition,
+    /// Cut one random direction between two random groups, healed after `fault_duration`.
+    PartitionOneway,
+    /// Crash a random node, restarted after `fault_duration`.
+    Crash,
+    /// Pause a random node, resumed after `fault_duration`.
+    Pause,
+    /// Step a random node's clock by up to ±1 s and give it a drift of up to ±5%.
+    Skew,
+    /// Lose up to 30% of messages for `fault_duration`.
+    Loss,
+    /// Duplicate up to 30% of messages for `fault_duration`.
+    Duplicate,
+    /// Slow every link down to up to 10x its latency for `fault_duration`.
+    Latency,
+}
+
+impl NemesisKind {
+    /// Every kind, in order.
+    pub const ALL: [NemesisKind; 8] = [
+        NemesisKind::Partition,
+        NemesisKind::PartitionOneway,
+        NemesisKind::Crash,
+        NemesisKind::Pause,
+        NemesisKind::Skew,
+        NemesisKind::Loss,
+        NemesisKind::Duplicate,
+        NemesisKind::Latency,
+    ];
+
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            NemesisKind::Partition => "partition",
+            NemesisKind::PartitionOneway => "partition-oneway",
+            NemesisKind::Crash => "crash",
+            NemesisKind::Pause => "pause",
+            NemesisKind::Skew => "skew",
+            NemesisKind::Loss => "loss",
+            NemesisKind::Duplicate => "duplicate",
+            NemesisKind::Latency => "latency",
+        }
+    }
+
+    /// The kind called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// Random faults drawn from the run seed: every `every`, with probability `intensity`, one
+/// fault of a random kind, undone after `fault_duration`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nemesis {
+    /// The kinds to draw from.
+    pub kinds: Vec<NemesisKind>,
+    /// Time between chances to inject.
+    pub every: Duration,
+    /// Probability of a fault at each chance, in (0, 1].
+    pub intensity: f64,
+    /// How long each fault lasts.
+    pub fault_duration: Duration,
+    /// No faults before this time.
+    pub start: Duration,
+    /// No faults after this time (default: 80% of the run, leaving time to converge).
+    pub stop: Option<Duration>,
+}
+
+impl Nemesis {
+    /// A nemesis of `kinds` every `every`, intensity 1, faults lasting `every / 2`.
+    pub fn new(kinds: &[NemesisKind], every: Duration) -> Self {
+        Nemesis {
+            kinds: kinds.to_vec(),
+            every,
+            intensity: 1.0,
+            fault_duration: every / 2,
+            start: Duration::ZERO,
+            stop: None,
+        }
+    }
+}
+
+/// A scenario that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid, at a known place.
+    #[error("{file}:{line}:{col}: {message}")]
+    Invalid {
+        /// The file (or `<scenario>` for one built in Rust).
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// The key at fault.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    /// The key at fault, if the error is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Invalid { key, .. } => Some(key),
+            ScenarioError::Io { .. } => None,
+        }
+    }
+}
+
+/// What is wrong with a scenario built in Rust: the key and the problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// The key at fault, as it would be written in TOML (`faults[2].at`).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Scenario {
+    /// A scenario of `system` named `name`, with defaults: 3 nodes, 10 s, seeds 0..100, 1 ms
+    /// tick, uniform latency 1–10 ms, no loss or duplication, one client at 20 ops/s, no faults.
+    pub fn new(name: &str, system: &str) -> Self {
+        Scenario {
+            name: name.to_owned(),
+            path: None,
+            system: system.to_owned(),
+            variant: None,
+            nodes: 3,
+            duration: Duration::from_secs(10),
+            seeds: 0..100,
+            regressions: vec![],
+            tick: Duration::from_millis(1),
+            network: Network::default(),
+            clocks: BTreeMap::new(),
+            workload: Workload::default(),
+            faults: vec![],
+            nemesis: None,
+            config: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    /// Checks everything that does not depend on where the scenario came from: known system
+    /// and variant, known node names, faults within the run, probabilities within [0, 1].
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let system = highstorm_nodes::systems::lookup(&self.system)
+            .map_err(|e| invalid("system", e.to_string()))?;
+        if let Some(v) = &self.variant {
+            if !system.variants.contains(&v.as_str()) {
+                return Err(invalid(
+                    "variant",
+                    format!(
+                        "system `{}` has no variant `{v}` (known: {})",
+                        self.system,
+                        system.variants.join(", ")
+                    ),
+                ));
+            }
+        }
+        if !(1..=10_000).contains(&self.nodes) {
+            return Err(invalid("nodes", "must be between 1 and 10000"));
+        }
+        if self.duration.is_zero() {
+            return Err(invalid("duration", "must be positive"));
+        }
+        if self.tick.is_zero() || self.tick > Duration::from_millis(100) {
+            return Err(invalid("tick", "must be between 1us and 100ms"));
+        }
+        let names = self.node_names();
+        let known = |key: &str, n: &String| -> Result<(), Invalid> {
+            if names.contains(n) {
+                Ok(())
+            } else {
+                Err(invalid(
+                    key,
+                    format!("unknown node {n:?} (nodes are n0..n{})", names.len() - 1),
+                ))
+            }
+        };
+        check_latency("network.latency", &self.network.latency)?;
+        check_probability("network.loss", self.network.loss)?;
+        check_probability("network.duplicate", self.network.duplicate)?;
+        for (i, rule) in self.network.links.iter().enumerate() {
+            let key = format!("network.links[{i}]");
+            for n in rule.from.iter().chain(&rule.to) {
+                known(&key, n)?;
+            }
+            check_conditions(&key, &rule.conditions)?;
+        }
+        for (node, clock) in &self.clocks {
+            known(&format!("clocks.{node}"), node)?;
+            check_drift(&format!("clocks.{node}.drift"), clock.drift)?;
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            let key = format!("faults[{i}]");
+            if f.at > self.duration {
+                return Err(invalid(
+                    format!("{key}.at"),
+                    format!(
+                        "fault at {} is after the scenario ends ({})",
+                        humantime::format_duration(f.at),
+                        humantime::format_duration(self.duration)
+                    ),
+                ));
+            }
+            for n in f.action.nodes() {
+                known(&format!("{key}.{}", f.action.kind()), n)?;
+            }
+            match &f.action {
+                FaultAction::Network { conditions, .. } => {
+                    check_conditions(&format!("{key}.network"), conditions)?
+                }
+                FaultAction::Skew { clock, .. } => {
+                    check_drift(&format!("{key}.skew.drift"), clock.drift)?
+                }
+                _ => {}
+            }
+        }
+        if let Some(n) = &self.nemesis {
+            if n.kinds.is_empty() {
+                return Err(invalid("nemesis.kinds", "must name at least one kind"));
+            }
+            if n.every.is_zero() {
+                return Err(invalid("nemesis.every", "must be positive"));
+            }
+            if !(n.intensity > 0.0 && n.intensity <= 1.0) {
+                return Err(invalid("nemesis.intensity", "must be within (0, 1]"));
+            }
+            if n.start > self.duration || n.stop.is_some_and(|s| s > self.duration) {
+                return Err(invalid("nemesis", "start and stop must be within the run"));
+            }
+        }
+        if self.workload.clients > 100 {
+            return Err(invalid("workload.clients", "must be 0..=100"));
+        }
+        if !(self.workload.rate.is_finite() && self.workload.rate > 0.0) {
+            return Err(invalid("workload.rate", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The node names: `n0` .. `n{nodes-1}`.
+    pub fn node_names(&self) -> Vec<String> {
+        (0..self.nodes).map(|i| format!("n{i}")).collect()
+    }
+
+    /// The client names: `c0` ..
+    pub fn client_names(&self) -> Vec<String> {
+        (0..self.workload.clients)
+            .map(|i| format!("c{i}"))
+            .collect()
+    }
+
+    /// Sets the node count.
+    pub fn nodes(mut self, n: usize) -> Self {
+        self.nodes = n;
+        self
+    }
+
+    /// Sets the variant.
+    pub fn variant(mut self, v: &str) -> Self {
+        self.variant = Some(v.to_owned());
+        self
+    }
+
+    /// Sets how long the simulation runs.
+    pub fn duration(mut self, d: Duration) -> Self {
+        self.duration = d;
+        self
+    }
+
+    /// Sets the default sweep.
+    pub fn seeds(mut self, seeds: Range<u64>) -> Self {
+        self.seeds = seeds;
+        self
+    }
+
+    /// Sets uniform one-way latency over `range`.
+    pub fn latency(mut self, range: Range<Duration>) -> Self {
+        self.network.latency = Latency::uniform(range);
+        self
+    }
+
+    /// Sets one-way latency with a distribution.
+    pub fn latency_distribution(mut self, range: Range<Duration>, d: Distribution) -> Self {
+        self.network.latency = Latency {
+            distribution: d,
+            ..Latency::uniform(range)
+        };
+        self
+    }
+
+    /// Sets the probability that a message is lost.
+    pub fn loss(mut self, p: f64) -> Self {
+        self.network.loss = p;
+        self
+    }
+
+    /// Sets the probability that a message is delivered twice.
+    pub fn duplicate(mut self, p: f64) -> Self {
+        self.network.duplicate = p;
+        self
+    }
+
+    /// Gives `node` a clock `skew` (may be negative) and `drift` from the start.
+    pub fn clock(mut self, node: &str, skew_us: i64, drift: f64) -> Self {
+        self.clocks
+            .insert(node.to_owned(), Clock { skew_us, drift });
+        self
+    }
+
+    /// Sets the workload's clients and total rate (operations per second).
+    pub fn workload(mut self, clients: usize, rate: f64) -> Self {
+        self.workload.clients = clients;
+        self.workload.rate = rate;
+        self
+    }
+
+    /// Sets how long clients wait for a reply before recording an operation as indeterminate.
+    pub fn client_timeout(mut self, timeout: Duration) -> Self {
+        self.workload.timeout = timeout;
+        self
+    }
+
+    /// Adds a nemesis.
+    pub fn nemesis(mut self, nemesis: Nemesis) -> Self {
+        self.nemesis = Some(nemesis);
+        self
+    }
+
+    /// Adds a fault.
+    pub fn fault(mut self, at: Duration, action: FaultAction) -> Self {
+        self.faults.push(Fault { at, action });
+        self.faults.sort_by_key(|f| f.at);
+        self
+    }
+
+    /// Partitions the nodes into `groups` at `at`.
+    pub fn partition_at<G: AsRef<[&'static str]>>(self, at: Duration, groups: &[G]) -> Self {
+        let groups = groups.iter().map(|g| owned(g.as_ref())).collect();
+        self.fault(at, FaultAction::Partition(groups))
+    }
+
+    /// Cuts links from `from` to `to` (one way) at `at`.
+    pub fn partition_oneway_at(self, at: Duration, from: &[&str], to: &[&str]) -> Self {
+        self.fault(
+            at,
+            FaultAction::PartitionOneway {
+                from: owned(from),
+                to: owned(to),
+            },
+        )
+    }
+
+    /// Heals every link at `at`.
+    pub fn heal_at(self, at: Duration) -> Self {
+        self.fault(at, FaultAction::Heal(Heal::All))
+    }
+
+    /// Heals the link between `a` and `b` at `at`.
+    pub fn heal_link_at(self, at: Duration, a: &str, b: &str) -> Self {
+        self.fault(
+            at,
+            FaultAction::Heal(Heal::Link(a.to_owned(), b.to_owned())),
+        )
+    }
+
+    /// Crashes `node` at `at`, restarting it `restart_after` later if given.
+    pub fn crash_at(self, at: Duration, node: &str, restart_after: Option<Duration>) -> Self {
+        self.fault(
+            at,
+            FaultAction::Crash {
+                node: node.to_owned(),
+                restart_after,
+            },
+        )
+    }
+
+    /// Restarts `node` at `at`.
+    pub fn restart_at(self, at: Duration, node: &str) -> Self {
+        self.fault(at, FaultAction::Restart(node.to_owned()))
+    }
+
+    /// Pauses `node` at `at`, resuming it `resume_after` later if given.
+    pub fn pause_at(self, at: Duration, node: &str, resume_after: Option<Duration>) -> Self {
+        self.fault(
+            at,
+            FaultAction::Pause {
+                node: node.to_owned(),
+                resume_after,
+            },
+        )
+    }
+
+    /// Resumes `node` at `at`.
+    pub fn resume_at(self, at: Duration, node: &str) -> Self {
+        self.fault(at, FaultAction::Resume(node.to_owned()))
+    }
+
+    /// Changes every link's conditions at `at`.
+    pub fn network_at(self, at: Duration, conditions: Conditions) -> Self {
+        self.fault(
+            at,
+            FaultAction::Network {
+                link: None,
+                conditions,
+            },
+        )
+    }
+
+    /// Steps `node`'s clock by `skew_us` and sets its drift at `at`.
+    pub fn skew_at(self, at: Duration, node: &str, skew_us: i64, drift: f64) -> Self {
+        self.fault(
+            at,
+            FaultAction::Skew {
+                node: node.to_owned(),
+                clock: Clock { skew_us, drift },
+            },
+        )
+    }
+}
+
+fn owned(v: &[&str]) -> Vec<String> {
+    v.iter().map(|n| (*n).to_owned()).collect()
+}
+
+fn check_probability(key: &str, p: f64) -> Result<(), Invalid> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(invalid(key, format!("probability {p} is outside [0, 1]")))
+    }
+}
+
+fn check_latency(key: &str, l: &Latency) -> Result<(), Invalid> {
+    if l.min > l.max {
+        return Err(invalid(key, "min exceeds max"));
+    }
+    Ok(())
+}
+
+fn check_drift(key: &str, drift: f64) -> Result<(), Invalid> {
+    if drift.is_finite() && drift > -0.5 && drift < 0.5 {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("drift {drift} is outside (-0.5, 0.5)"),
+        ))
+    }
+}
+
+fn check_conditions(key: &str, c: &Conditions) -> Result<(), Invalid> {
+    if let Some(l) = &c.latency {
+        check_latency(&format!("{key}.latency"), l)?;
+    }
+    if let Some(p) = c.loss {
+        check_probability(&format!("{key}.loss"), p)?;
+    }
+    if let Some(p) = c.duplicate {
+        check_probability(&format!("{key}.duplicate"), p)?;
+    }
+    Ok(())
+}

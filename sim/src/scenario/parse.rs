@@ -1,0 +1,749 @@
+//! Scenario TOML -> a validated [`Scenario`], with `file:line:col` errors that name the key.
+//!
+//! Parsing is two steps: serde reads the document into `Raw*` structs that keep each value's
+//! byte span (unknown keys and wrong types fail here, with toml's span), then the conversion
+//! reads durations and enums, records the span of every key it meets, and runs
+//! [`Scenario::validate`] — the same checks a scenario built in Rust gets — mapping the key of
+//! any problem back to its span.
+
+use super::{
+    Clock, Conditions, Distribution, Fault, FaultAction, Heal, Latency, LinkRule, Nemesis,
+    NemesisKind, Scenario, ScenarioError,
+};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    system: Spanned<String>,
+    variant: Option<Spanned<String>>,
+    nodes: Spanned<i64>,
+    duration: Spanned<String>,
+    seeds: Option<Spanned<String>>,
+    tick: Option<Spanned<String>>,
+    #[serde(default)]
+    regressions: Vec<u64>,
+    network: Option<RawNetwork>,
+    clocks: Option<BTreeMap<String, Spanned<RawClock>>>,
+    workload: Option<RawWorkload>,
+    #[serde(default)]
+    faults: Vec<Spanned<RawFault>>,
+    nemesis: Option<Spanned<RawNemesis>>,
+    config: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    latency: Option<Spanned<RawLatency>>,
+    loss: Option<Spanned<f64>>,
+    duplicate: Option<Spanned<f64>>,
+    #[serde(default)]
+    links: Vec<Spanned<RawLink>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLatency {
+    min: Spanned<String>,
+    max: Spanned<String>,
+    distribution: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConditions {
+    latency: Option<Spanned<RawLatency>>,
+    loss: Option<Spanned<f64>>,
+    duplicate: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    from: Vec<String>,
+    to: Vec<String>,
+    #[serde(default = "yes")]
+    bidirectional: bool,
+    latency: Option<Spanned<RawLatency>>,
+    loss: Option<Spanned<f64>>,
+    duplicate: Option<Spanned<f64>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClock {
+    skew: Option<Spanned<String>>,
+    drift: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    clients: Option<Spanned<i64>>,
+    rate: Option<Spanned<f64>>,
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawHeal {
+    All(String),
+    Link(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    at: Spanned<String>,
+    partition: Option<Spanned<Vec<Vec<String>>>>,
+    partition_oneway: Option<Spanned<RawOneway>>,
+    heal: Option<Spanned<RawHeal>>,
+    crash: Option<Spanned<String>>,
+    restart_after: Option<Spanned<String>>,
+    restart: Option<Spanned<String>>,
+    pause: Option<Spanned<String>>,
+    resume_after: Option<Spanned<String>>,
+    resume: Option<Spanned<String>>,
+    network: Option<Spanned<RawConditions>>,
+    link: Option<Spanned<RawOneway>>,
+    skew: Option<Spanned<RawSkew>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOneway {
+    from: Vec<String>,
+    to: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSkew {
+    node: String,
+    offset: Option<Spanned<String>>,
+    drift: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNemesis {
+    kinds: Spanned<Vec<String>>,
+    every: Spanned<String>,
+    intensity: Option<Spanned<f64>>,
+    fault_duration: Option<Spanned<String>>,
+    start: Option<Spanned<String>>,
+    stop: Option<Spanned<String>>,
+}
+
+/// The document being read: turns spans into `file:line:col` and remembers each key's span.
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+    spans: BTreeMap<String, Range<usize>>,
+}
+
+impl Source<'_> {
+    fn error(
+        &self,
+        span: Range<usize>,
+        key: &str,
+        message: impl std::fmt::Display,
+    ) -> ScenarioError {
+        let upto = &self.text[..span.start.min(self.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let col = upto.len() - upto.rfind('\n').map_or(0, |i| i + 1) + 1;
+        ScenarioError::Invalid {
+            file: self.file.to_owned(),
+            line,
+            col,
+            key: key.to_owned(),
+            message: format!("`{key}`: {message}"),
+        }
+    }
+
+    /// Remembers where `key` is.
+    fn at(&mut self, key: impl Into<String>, span: Range<usize>) {
+        self.spans.insert(key.into(), span);
+    }
+
+    /// The span of `key`, or of its nearest enclosing key.
+    fn span_of(&self, key: &str) -> Range<usize> {
+        let mut k = key;
+        loop {
+            if let Some(s) = self.spans.get(k) {
+                return s.clone();
+            }
+            match k.rfind(['.', '[']) {
+                Some(i) => k = &k[..i],
+                None => return 0..0,
+            }
+        }
+    }
+
+    fn duration(&mut self, v: &Spanned<String>, key: &str) -> Result<Duration, ScenarioError> {
+        self.at(key, v.span());
+        parse_duration(v.get_ref()).map_err(|e| {
+            self.error(
+                v.span(),
+                key,
+                format!("bad duration {:?}: {e}", v.get_ref()),
+            )
+        })
+    }
+
+    fn signed_duration_us(&mut self, v: &Spanned<String>, key: &str) -> Result<i64, ScenarioError> {
+        self.at(key, v.span());
+        let text = v.get_ref().trim();
+        let (sign, rest) = match text.strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let d = parse_duration(rest)
+            .map_err(|e| self.error(v.span(), key, format!("bad duration {text:?}: {e}")))?;
+        Ok(sign * i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    }
+
+    fn number(&mut self, v: &Spanned<f64>, key: &str) -> f64 {
+        self.at(key, v.span());
+        *v.get_ref()
+    }
+
+    fn latency(&mut self, v: &Spanned<RawLatency>, key: &str) -> Result<Latency, ScenarioError> {
+        self.at(key, v.span());
+        let raw = v.get_ref();
+        let distribution = match &raw.distribution {
+            None => Distribution::Uniform,
+            Some(d) => match d.get_ref().as_str() {
+                "uniform" => Distribution::Uniform,
+                "exponential" => Distribution::Exponential,
+                other => {
+                    return Err(self.error(
+                        d.span(),
+                        &format!("{key}.distribution"),
+                        format!("unknown distribution {other:?} (known: uniform, exponential)"),
+                    ))
+                }
+            },
+        };
+        Ok(Latency {
+            min: self.duration(&raw.min, &format!("{key}.min"))?,
+            max: self.duration(&raw.max, &format!("{key}.max"))?,
+            distribution,
+        })
+    }
+
+    fn conditions(
+        &mut self,
+        key: &str,
+        latency: &Option<Spanned<RawLatency>>,
+        loss: &Option<Spanned<f64>>,
+        duplicate: &Option<Spanned<f64>>,
+    ) -> Result<Conditions, ScenarioError> {
+        Ok(Conditions {
+            latency: latency
+                .as_ref()
+                .map(|l| self.latency(l, &format!("{key}.latency")))
+                .transpose()?,
+            loss: loss
+                .as_ref()
+                .map(|p| self.number(p, &format!("{key}.loss"))),
+            duplicate: duplicate
+                .as_ref()
+                .map(|p| self.number(p, &format!("{key}.duplicate"))),
+        })
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text.trim())
+}
+
+impl Scenario {
+    /// Loads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut s = Self::from_toml(&path.display().to_string(), &text)?;
+        s.path = Some(path.to_owned());
+        Ok(s)
+    }
+
+    /// Parses and validates scenario TOML; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Self, ScenarioError> {
+        let mut src = Source {
+            file,
+            text,
+            spans: BTreeMap::new(),
+        };
+        let raw: RawScenario = toml::from_str(text).map_err(|e| {
+            let key = e
+                .message()
+                .split('`')
+                .nth(1)
+                .unwrap_or("<document>")
+                .to_owned();
+            src.error(e.span().unwrap_or(0..0), &key, e.message().trim())
+        })?;
+        let mut s = convert(&mut src, raw)?;
+        // Validate in file order, so `faults[i]` names the i-th entry of the file.
+        s.validate()
+            .map_err(|e| src.error(src.span_of(&e.key), &e.key, &e.message))?;
+        // Stable: same-time faults keep their file order.
+        s.faults.sort_by_key(|f| f.at);
+        Ok(s)
+    }
+}
+
+fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    src.at("name", raw.name.span());
+    if raw.name.get_ref().trim().is_empty() {
+        return Err(src.error(raw.name.span(), "name", "must not be empty"));
+    }
+    src.at("system", raw.system.span());
+    let mut s = Scenario::new(raw.name.get_ref(), raw.system.get_ref());
+    if let Some(v) = &raw.variant {
+        src.at("variant", v.span());
+        s.variant = Some(v.get_ref().clone());
+    }
+    src.at("nodes", raw.nodes.span());
+    s.nodes = usize::try_from(*raw.nodes.get_ref()).unwrap_or(0);
+    s.duration = src.duration(&raw.duration, "duration")?;
+    if let Some(seeds) = &raw.seeds {
+        s.seeds =
+            parse_seed_range(seeds.get_ref()).map_err(|e| src.error(seeds.span(), "seeds", e))?;
+    }
+    if let Some(tick) = &raw.tick {
+        s.tick = src.duration(tick, "tick")?;
+    }
+    s.regressions = raw.regressions;
+    if let Some(net) = &raw.network {
+        if let Some(l) = &net.latency {
+            s.network.latency = src.latency(l, "network.latency")?;
+        }
+        if let Some(p) = &net.loss {
+            s.network.loss = src.number(p, "network.loss");
+        }
+        if let Some(p) = &net.duplicate {
+            s.network.duplicate = src.number(p, "network.duplicate");
+        }
+        for (i, link) in net.links.iter().enumerate() {
+            let key = format!("network.links[{i}]");
+            src.at(&key, link.span());
+            let l = link.get_ref();
+            let conditions = src.conditions(&key, &l.latency, &l.loss, &l.duplicate)?;
+            s.network.links.push(LinkRule {
+                from: l.from.clone(),
+                to: l.to.clone(),
+                conditions,
+            });
+            if l.bidirectional {
+                s.network.links.push(LinkRule {
+                    from: l.to.clone(),
+                    to: l.from.clone(),
+                    conditions,
+                });
+            }
+        }
+    }
+    for (node, c) in raw.clocks.iter().flatten() {
+        let key = format!("clocks.{node}");
+        src.at(&key, c.span());
+        let raw = c.get_ref();
+        let skew_us = match &raw.skew {
+            Some(v) => src.signed_duration_us(v, &format!("{key}.skew"))?,
+            None => 0,
+        };
+        let drift = raw
+            .drift
+            .as_ref()
+            .map_or(0.0, |d| src.number(d, &format!("{key}.drift")));
+        s.clocks.insert(node.clone(), Clock { skew_us, drift });
+    }
+    if let Some(w) = &raw.workload {
+        if let Some(c) = &w.clients {
+            src.at("workload.clients", c.span());
+            s.workload.clients = usize::try_from(*c.get_ref()).unwrap_or(usize::MAX);
+        }
+        if let Some(r) = &w.rate {
+            s.workload.rate = src.number(r, "workload.rate");
+        }
+        if let Some(t) = &w.timeout {
+            s.workload.timeout = src.duration(t, "workload.timeout")?;
+        }
+    }
+    for (i, f) in raw.faults.iter().enumerate() {
+        s.faults.push(fault(src, i, f)?);
+    }
+    if let Some(n) = &raw.nemesis {
+        s.nemesis = Some(nemesis(src, n)?);
+    }
+    if let Some(config) = raw.config {
+        s.config = serde_json::to_value(config)
+            .map_err(|e| src.error(0..0, "config", format!("not representable as JSON: {e}")))?;
+    }
+    Ok(s)
+}
+
+fn fault(src: &mut Source<'_>, i: usize, f: &Spanned<RawFault>) -> Result<Fault, ScenarioError> {
+    let key = |k: &str| format!("faults[{i}].{k}");
+    src.at(format!("faults[{i}]"), f.span());
+    let raw = f.get_ref();
+    let at = src.duration(&raw.at, &key("at"))?;
+    let mut actions = vec![];
+    if let Some(p) = &raw.partition {
+        src.at(key("partition"), p.span());
+        actions.push(FaultAction::Partition(p.get_ref().clone()));
+    }
+    if let Some(p) = &raw.partition_oneway {
+        src.at(key("partition_oneway"), p.span());
+        actions.push(FaultAction::PartitionOneway {
+            from: p.get_ref().from.clone(),
+            to: p.get_ref().to.clone(),
+        });
+    }
+    if let Some(h) = &raw.heal {
+        src.at(key("heal"), h.span());
+        let heal = match h.get_ref() {
+            RawHeal::All(all) if all == "all" => Heal::All,
+            RawHeal::Link(pair) if pair.len() == 2 => Heal::Link(pair[0].clone(), pair[1].clone()),
+            _ => {
+                return Err(src.error(
+                    h.span(),
+                    &key("heal"),
+                    "expected \"all\" or a pair of nodes like [\"n0\", \"n1\"]",
+                ))
+            }
+        };
+        actions.push(FaultAction::Heal(heal));
+    }
+    let after = |src: &mut Source<'_>, v: &Option<Spanned<String>>, k: &str| {
+        v.as_ref().map(|r| src.duration(r, &key(k))).transpose()
+    };
+    if let Some(c) = &raw.crash {
+        src.at(key("crash"), c.span());
+        let restart_after = after(src, &raw.restart_after, "restart_after")?;
+        actions.push(FaultAction::Crash {
+            node: c.get_ref().clone(),
+            restart_after,
+        });
+    } else if let Some(r) = &raw.restart_after {
+        return Err(src.error(r.span(), &key("restart_after"), "only valid with `crash`"));
+    }
+    if let Some(r) = &raw.restart {
+        src.at(key("restart"), r.span());
+        actions.push(FaultAction::Restart(r.get_ref().clone()));
+    }
+    if let Some(p) = &raw.pause {
+        src.at(key("pause"), p.span());
+        let resume_after = after(src, &raw.resume_after, "resume_after")?;
+        actions.push(FaultAction::Pause {
+            node: p.get_ref().clone(),
+            resume_after,
+        });
+    } else if let Some(r) = &raw.resume_after {
+        return Err(src.error(r.span(), &key("resume_after"), "only valid with `pause`"));
+    }
+    if let Some(r) = &raw.resume {
+        src.at(key("resume"), r.span());
+        actions.push(FaultAction::Resume(r.get_ref().clone()));
+    }
+    if let Some(n) = &raw.network {
+        src.at(key("network"), n.span());
+        let c = n.get_ref();
+        let conditions = src.conditions(&key("network"), &c.latency, &c.loss, &c.duplicate)?;
+        let link = raw.link.as_ref().map(|l| {
+            src.at(key("network"), l.span());
+            (l.get_ref().from.clone(), l.get_ref().to.clone())
+        });
+        actions.push(FaultAction::Network { link, conditions });
+    } else if let Some(l) = &raw.link {
+        return Err(src.error(l.span(), &key("link"), "only valid with `network`"));
+    }
+    if let Some(sk) = &raw.skew {
+        src.at(key("skew"), sk.span());
+        let r = sk.get_ref();
+        let skew_us = match &r.offset {
+            Some(o) => src.signed_duration_us(o, &key("skew.offset"))?,
+            None => 0,
+        };
+        let drift = r
+            .drift
+            .as_ref()
+            .map_or(0.0, |d| src.number(d, &key("skew.drift")));
+        actions.push(FaultAction::Skew {
+            node: r.node.clone(),
+            clock: Clock { skew_us, drift },
+        });
+    }
+    match actions.len() {
+        1 => Ok(Fault {
+            at,
+            action: actions.remove(0),
+        }),
+        0 => Err(src.error(
+            f.span(),
+            &format!("faults[{i}]"),
+            "needs one of partition, partition_oneway, heal, crash, restart, pause, resume, \
+             network, skew",
+        )),
+        _ => Err(src.error(
+            f.span(),
+            &format!("faults[{i}]"),
+            "has more than one action: use one [[faults]] entry per action",
+        )),
+    }
+}
+
+fn nemesis(src: &mut Source<'_>, n: &Spanned<RawNemesis>) -> Result<Nemesis, ScenarioError> {
+    src.at("nemesis", n.span());
+    let raw = n.get_ref();
+    src.at("nemesis.kinds", raw.kinds.span());
+    let mut kinds = vec![];
+    for k in raw.kinds.get_ref() {
+        let kind = NemesisKind::from_name(k).ok_or_else(|| {
+            let known: Vec<&str> = NemesisKind::ALL.iter().map(|k| k.name()).collect();
+            src.error(
+                raw.kinds.span(),
+                "nemesis.kinds",
+                format!("unknown kind {k:?} (known: {})", known.join(", ")),
+            )
+        })?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    let every = src.duration(&raw.every, "nemesis.every")?;
+    let mut nemesis = Nemesis::new(&kinds, every);
+    if let Some(i) = &raw.intensity {
+        nemesis.intensity = src.number(i, "nemesis.intensity");
+    }
+    if let Some(d) = &raw.fault_duration {
+        nemesis.fault_duration = src.duration(d, "nemesis.fault_duration")?;
+    }
+    if let Some(d) = &raw.start {
+        nemesis.start = src.duration(d, "nemesis.start")?;
+    }
+    if let Some(d) = &raw.stop {
+        nemesis.stop = Some(src.duration(d, "nemesis.stop")?);
+    }
+    Ok(nemesis)
+}
+
+/// Parses `A..B` (half-open, like a Rust range) or a single seed `S`.
+pub fn parse_seed_range(s: &str) -> Result<Range<u64>, String> {
+    let s = s.trim();
+    let num = |t: &str| {
+        t.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("bad seed {t:?} in {s:?}: expected A..B or a number"))
+    };
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (a, b) = (num(a)?, num(b)?);
+            if a >= b {
+                return Err(format!("empty seed range {s:?}"));
+            }
+            Ok(a..b)
+        }
+        None => {
+            let a = num(s)?;
+            Ok(a..a.saturating_add(1))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+system = "unique-ids"
+nodes = 3
+duration = "10s"
+seeds = "5..9"
+[network]
+latency = { min = "1ms", max = "20ms" }
+loss = 0.01
+[workload]
+clients = 2
+rate = 50
+[[faults]]
+at = "4s"
+heal = "all"
+[[faults]]
+at = "2s"
+partition = [["n0"], ["n1", "n2"]]
+[[faults]]
+at = "5s"
+crash = "n1"
+restart_after = "1s"
+"#;
+
+    fn err(text: &str) -> ScenarioError {
+        Scenario::from_toml("x.toml", text).unwrap_err()
+    }
+
+    #[test]
+    fn parses_a_full_scenario_and_matches_its_rust_twin() {
+        let s = Scenario::from_toml("x.toml", GOOD).unwrap();
+        let ms = Duration::from_millis;
+        let twin = Scenario::new("t", "unique-ids")
+            .nodes(3)
+            .duration(Duration::from_secs(10))
+            .seeds(5..9)
+            .latency(ms(1)..ms(20))
+            .loss(0.01)
+            .workload(2, 50.0)
+            .partition_at(ms(2000), &[&["n0"][..], &["n1", "n2"][..]])
+            .heal_at(ms(4000))
+            .crash_at(ms(5000), "n1", Some(ms(1000)));
+        assert_eq!(s, twin);
+        assert!(twin.validate().is_ok());
+    }
+
+    #[test]
+    fn parses_every_fault_kind() {
+        let text = r#"
+name = "all"
+system = "echo"
+nodes = 3
+duration = "10s"
+[network]
+latency = { min = "1ms", max = "50ms", distribution = "exponential" }
+duplicate = 0.05
+[[network.links]]
+from = ["n0"]
+to = ["n1"]
+bidirectional = false
+loss = 0.5
+[clocks]
+n2 = { skew = "-250ms", drift = 0.01 }
+[[faults]]
+at = "1s"
+partition_oneway = { from = ["n0"], to = ["n1", "n2"] }
+[[faults]]
+at = "2s"
+heal = ["n0", "n1"]
+[[faults]]
+at = "3s"
+pause = "n1"
+resume_after = "500ms"
+[[faults]]
+at = "4s"
+resume = "n1"
+[[faults]]
+at = "5s"
+network = { loss = 0.2, latency = { min = "10ms", max = "90ms" } }
+link = { from = ["n0"], to = ["n2"] }
+[[faults]]
+at = "6s"
+skew = { node = "n0", offset = "+2s", drift = -0.02 }
+[[faults]]
+at = "7s"
+restart = "n2"
+[nemesis]
+kinds = ["partition", "crash", "pause", "skew", "loss", "duplicate", "latency", "partition-oneway"]
+every = "2s"
+intensity = 0.5
+fault_duration = "700ms"
+"#;
+        let s = Scenario::from_toml("all.toml", text).unwrap();
+        assert_eq!(s.network.latency.distribution, Distribution::Exponential);
+        assert_eq!(s.network.links.len(), 1);
+        assert_eq!(
+            s.clocks["n2"],
+            Clock {
+                skew_us: -250_000,
+                drift: 0.01
+            }
+        );
+        assert_eq!(s.faults.len(), 7);
+        assert_eq!(
+            s.faults[5].action,
+            FaultAction::Skew {
+                node: "n0".into(),
+                clock: Clock {
+                    skew_us: 2_000_000,
+                    drift: -0.02
+                }
+            }
+        );
+        let n = s.nemesis.as_ref().unwrap();
+        assert_eq!(n.kinds.len(), 8);
+        assert_eq!(n.fault_duration, Duration::from_millis(700));
+    }
+
+    #[test]
+    fn errors_name_line_column_and_key() {
+        let e = err(&GOOD.replace("loss = 0.01", "loss = 1.5"));
+        assert_eq!(e.key(), Some("network.loss"));
+        assert!(e.to_string().starts_with("x.toml:9:8: "), "{e}");
+
+        let e = err(&GOOD.replace("crash = \"n1\"", "crash = \"n7\""));
+        assert_eq!(e.key(), Some("faults[2].crash"));
+        assert!(e.to_string().contains("unknown node \"n7\""), "{e}");
+        assert!(e.to_string().starts_with("x.toml:21:"), "{e}");
+
+        let e = err(&GOOD.replace("duration = \"10s\"", "duration = \"10 parsecs\""));
+        assert_eq!(e.key(), Some("duration"));
+
+        let e = err(&GOOD.replace("rate = 50", "rate = 50\nburst = 3"));
+        assert_eq!(e.key(), Some("burst"));
+        assert!(e.to_string().starts_with("x.toml:13:1: "), "{e}");
+
+        let e = err(&GOOD.replace("at = \"4s\"", "at = \"40s\""));
+        assert_eq!(e.key(), Some("faults[0].at"));
+        assert!(e.to_string().contains("after the scenario ends"), "{e}");
+        assert!(e.to_string().starts_with("x.toml:14:6: "), "{e}");
+
+        let e = err(&GOOD.replace("system = \"unique-ids\"", "system = \"paxos\""));
+        assert_eq!(e.key(), Some("system"));
+        assert!(e.to_string().starts_with("x.toml:3:"), "{e}");
+
+        let e = err(&GOOD.replace("heal = \"all\"", "heal = \"all\"\ncrash = \"n0\""));
+        assert_eq!(e.key(), Some("faults[0]"));
+
+        let e = err(&format!(
+            "{GOOD}[nemesis]\nkinds = [\"meteor\"]\nevery = \"1s\"\n"
+        ));
+        assert_eq!(e.key(), Some("nemesis.kinds"));
+        assert!(e.to_string().contains("unknown kind \"meteor\""), "{e}");
+
+        let e = err(&format!(
+            "{GOOD}[nemesis]\nkinds = [\"crash\"]\nevery = \"1s\"\nintensity = 0\n"
+        ));
+        assert_eq!(e.key(), Some("nemesis.intensity"));
+
+        let e = err(&GOOD.replace("loss = 0.01", "loss = 0.01\nduplicate = -1"));
+        assert_eq!(e.key(), Some("network.duplicate"));
+
+        let e = err(&format!("{GOOD}[clocks]\nn9 = {{ skew = \"1s\" }}\n"));
+        assert_eq!(e.key(), Some("clocks.n9"));
+
+        let e = err(&GOOD.replace("nodes = 3", "nodes = 0"));
+        assert_eq!(e.key(), Some("nodes"));
+        assert!(e.to_string().starts_with("x.toml:4:"), "{e}");
+    }
+
+    #[test]
+    fn seed_ranges_are_half_open() {
+        assert_eq!(parse_seed_range("0..1000"), Ok(0..1000));
+        assert_eq!(parse_seed_range("7"), Ok(7..8));
+        assert!(parse_seed_range("5..5").is_err());
+        assert!(parse_seed_range("a..b").is_err());
+    }
+}

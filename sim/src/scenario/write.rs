@@ -1,0 +1,285 @@
+//! A [`Scenario`] written back as TOML that [`Scenario::from_toml`] reads to the same value.
+
+use super::{Conditions, Distribution, FaultAction, Heal, Latency, Scenario};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// A duration in the largest unit that keeps it exact: `2s`, `1500ms`, `250us`.
+pub(crate) fn duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us % 1_000_000 == 0 {
+        format!("{}s", us / 1_000_000)
+    } else if us % 1000 == 0 {
+        format!("{}ms", us / 1000)
+    } else {
+        format!("{us}us")
+    }
+}
+
+fn signed(us: i64) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}",
+        duration(Duration::from_micros(us.unsigned_abs()))
+    )
+}
+
+fn strings(v: &[String]) -> String {
+    let quoted: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn latency(l: &Latency) -> String {
+    let dist = match l.distribution {
+        Distribution::Uniform => "uniform",
+        Distribution::Exponential => "exponential",
+    };
+    format!(
+        "{{ min = \"{}\", max = \"{}\", distribution = \"{dist}\" }}",
+        duration(l.min),
+        duration(l.max)
+    )
+}
+
+fn float(x: f64) -> String {
+    let s = format!("{x}");
+    if s.contains(['.', 'e', 'i', 'N']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+fn conditions(c: &Conditions) -> Vec<String> {
+    let mut parts = vec![];
+    if let Some(l) = &c.latency {
+        parts.push(format!("latency = {}", latency(l)));
+    }
+    if let Some(p) = c.loss {
+        parts.push(format!("loss = {}", float(p)));
+    }
+    if let Some(p) = c.duplicate {
+        parts.push(format!("duplicate = {}", float(p)));
+    }
+    parts
+}
+
+impl Scenario {
+    /// The scenario as a TOML scenario file.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        let w = &mut out;
+        let _ = writeln!(w, "name = {:?}", self.name);
+        let _ = writeln!(w, "system = {:?}", self.system);
+        if let Some(v) = &self.variant {
+            let _ = writeln!(w, "variant = {v:?}");
+        }
+        let _ = writeln!(w, "nodes = {}", self.nodes);
+        let _ = writeln!(w, "duration = \"{}\"", duration(self.duration));
+        let _ = writeln!(w, "seeds = \"{}..{}\"", self.seeds.start, self.seeds.end);
+        if !self.regressions.is_empty() {
+            let r: Vec<String> = self.regressions.iter().map(u64::to_string).collect();
+            let _ = writeln!(w, "regressions = [{}]", r.join(", "));
+        }
+        let _ = writeln!(w, "tick = \"{}\"", duration(self.tick));
+
+        let n = &self.network;
+        let _ = writeln!(w, "\n[network]\nlatency = {}", latency(&n.latency));
+        let _ = writeln!(
+            w,
+            "loss = {}\nduplicate = {}",
+            float(n.loss),
+            float(n.duplicate)
+        );
+        for rule in &n.links {
+            let _ = writeln!(
+                w,
+                "\n[[network.links]]\nfrom = {}\nto = {}\nbidirectional = false",
+                strings(&rule.from),
+                strings(&rule.to)
+            );
+            for part in conditions(&rule.conditions) {
+                let _ = writeln!(w, "{part}");
+            }
+        }
+        if !self.clocks.is_empty() {
+            let _ = writeln!(w, "\n[clocks]");
+            for (node, c) in &self.clocks {
+                let _ = writeln!(
+                    w,
+                    "{node} = {{ skew = \"{}\", drift = {} }}",
+                    signed(c.skew_us),
+                    float(c.drift)
+                );
+            }
+        }
+        let wl = &self.workload;
+        let _ = writeln!(
+            w,
+            "\n[workload]\nclients = {}\nrate = {}\ntimeout = \"{}\"",
+            wl.clients,
+            float(wl.rate),
+            duration(wl.timeout)
+        );
+        for f in &self.faults {
+            let _ = writeln!(w, "\n[[faults]]\nat = \"{}\"", duration(f.at));
+            let _ = match &f.action {
+                FaultAction::Partition(groups) => {
+                    let g: Vec<String> = groups.iter().map(|g| strings(g)).collect();
+                    writeln!(w, "partition = [{}]", g.join(", "))
+                }
+                FaultAction::PartitionOneway { from, to } => writeln!(
+                    w,
+                    "partition_oneway = {{ from = {}, to = {} }}",
+                    strings(from),
+                    strings(to)
+                ),
+                FaultAction::Heal(Heal::All) => writeln!(w, "heal = \"all\""),
+                FaultAction::Heal(Heal::Link(a, b)) => writeln!(w, "heal = [{a:?}, {b:?}]"),
+                FaultAction::Crash {
+                    node,
+                    restart_after,
+                } => {
+                    let _ = writeln!(w, "crash = {node:?}");
+                    match restart_after {
+                        Some(d) => writeln!(w, "restart_after = \"{}\"", duration(*d)),
+                        None => Ok(()),
+                    }
+                }
+                FaultAction::Restart(node) => writeln!(w, "restart = {node:?}"),
+                FaultAction::Pause { node, resume_after } => {
+                    let _ = writeln!(w, "pause = {node:?}");
+                    match resume_after {
+                        Some(d) => writeln!(w, "resume_after = \"{}\"", duration(*d)),
+                        None => Ok(()),
+                    }
+                }
+                FaultAction::Resume(node) => writeln!(w, "resume = {node:?}"),
+                FaultAction::Network {
+                    link,
+                    conditions: c,
+                } => {
+                    let _ = writeln!(w, "network = {{ {} }}", conditions(c).join(", "));
+                    match link {
+                        Some((from, to)) => writeln!(
+                            w,
+                            "link = {{ from = {}, to = {} }}",
+                            strings(from),
+                            strings(to)
+                        ),
+                        None => Ok(()),
+                    }
+                }
+                FaultAction::Skew { node, clock } => writeln!(
+                    w,
+                    "skew = {{ node = {node:?}, offset = \"{}\", drift = {} }}",
+                    signed(clock.skew_us),
+                    float(clock.drift)
+                ),
+            };
+        }
+        if let Some(nm) = &self.nemesis {
+            let kinds: Vec<String> = nm.kinds.iter().map(|k| format!("{:?}", k.name())).collect();
+            let _ = writeln!(
+                w,
+                "\n[nemesis]\nkinds = [{}]\nevery = \"{}\"\nintensity = {}\nfault_duration = \"{}\"\nstart = \"{}\"",
+                kinds.join(", "),
+                duration(nm.every),
+                float(nm.intensity),
+                duration(nm.fault_duration),
+                duration(nm.start)
+            );
+            if let Some(stop) = nm.stop {
+                let _ = writeln!(w, "stop = \"{}\"", duration(stop));
+            }
+        }
+        if self.config.as_object().is_some_and(|c| !c.is_empty()) {
+            #[derive(serde::Serialize)]
+            struct Wrapper<'a> {
+                config: &'a serde_json::Value,
+            }
+            if let Ok(text) = toml::to_string(&Wrapper {
+                config: &self.config,
+            }) {
+                let _ = write!(w, "\n{text}");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Clock, Conditions, Nemesis, NemesisKind};
+
+    #[test]
+    fn written_scenarios_read_back_to_the_same_value() {
+        let ms = Duration::from_millis;
+        let s = Scenario::new("round-trip", "echo")
+            .nodes(4)
+            .duration(ms(7250))
+            .seeds(3..40)
+            .latency_distribution(ms(2)..ms(80), Distribution::Exponential)
+            .loss(0.125)
+            .duplicate(0.5)
+            .clock("n1", -1500, 0.25)
+            .workload(3, 12.5)
+            .client_timeout(Duration::from_micros(2500))
+            .partition_at(ms(100), &[&["n0", "n1"][..], &["n2"][..]])
+            .partition_oneway_at(ms(200), &["n3"], &["n0"])
+            .heal_link_at(ms(300), "n3", "n0")
+            .heal_at(ms(400))
+            .crash_at(ms(500), "n2", Some(ms(250)))
+            .crash_at(ms(600), "n3", None)
+            .restart_at(ms(700), "n3")
+            .pause_at(ms(800), "n0", Some(ms(100)))
+            .pause_at(ms(900), "n1", None)
+            .resume_at(ms(1000), "n1")
+            .network_at(
+                ms(1100),
+                Conditions {
+                    latency: Some(Latency::uniform(ms(5)..ms(6))),
+                    loss: Some(0.0),
+                    duplicate: None,
+                },
+            )
+            .skew_at(ms(1200), "n2", 3_000_000, -0.01)
+            .fault(
+                ms(1300),
+                FaultAction::Network {
+                    link: Some((vec!["n0".into()], vec!["n1".into()])),
+                    conditions: Conditions {
+                        loss: Some(1.0),
+                        ..Conditions::default()
+                    },
+                },
+            )
+            .nemesis(Nemesis {
+                stop: Some(ms(5000)),
+                ..Nemesis::new(&[NemesisKind::Crash, NemesisKind::Skew], ms(1500))
+            });
+        let mut s = s;
+        s.regressions = vec![9, 11];
+        s.config = serde_json::json!({"strategy": "tree", "fanout": 4});
+        s.clocks.insert(
+            "n3".into(),
+            Clock {
+                skew_us: 7,
+                drift: 0.0,
+            },
+        );
+        s.validate().unwrap();
+        let text = s.to_toml();
+        let back = Scenario::from_toml("rt.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, s, "{text}");
+    }
+
+    #[test]
+    fn durations_use_the_largest_exact_unit() {
+        assert_eq!(duration(Duration::from_secs(3)), "3s");
+        assert_eq!(duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(duration(Duration::from_micros(7)), "7us");
+        assert_eq!(signed(-250_000), "-250ms");
+    }
+}
