@@ -157,6 +157,9 @@ pub struct ClientOp {
     pub f: String,
     /// Its value: the request at `invoke`, the result at completion.
     pub value: serde_json::Value,
+    /// The `msg_id` of the request that carried it, so checkers can follow it through the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<MsgId>,
 }
 
 /// A message ready for the wire.
@@ -300,6 +303,11 @@ impl<M: Serialize, T> Context<'_, M, T> {
     /// This incarnation's random number generator, seeded from (run seed, node id, boot count).
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
         &mut self.core.rng
+    }
+
+    /// The `msg_id` the next `send`, `reply` or `rpc` will carry.
+    pub fn next_msg_id(&self) -> MsgId {
+        self.core.next_msg_id
     }
 
     /// Sends `body` to `dest`; returns the message's id.

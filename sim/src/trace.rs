@@ -38,6 +38,9 @@ pub enum EventKind {
         dest: String,
         /// Its id.
         msg_id: Option<MsgId>,
+        /// The request it answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<MsgId>,
         /// The body, as JSON text.
         body: String,
     },
@@ -175,6 +178,7 @@ impl fmt::Display for EventKind {
                 dest,
                 msg_id,
                 body,
+                ..
             } => write!(f, "send {src}->{dest} #{} {body}", id(msg_id)),
             EventKind::Deliver { src, dest, msg_id } => {
                 write!(f, "deliver {src}->{dest} #{}", id(msg_id))
@@ -378,6 +382,7 @@ mod tests {
                 src: "c0".into(),
                 dest: "n1".into(),
                 msg_id: Some(1),
+                in_reply_to: None,
                 body: r#"{"type":"echo"}"#.into(),
             },
         );

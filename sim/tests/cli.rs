@@ -34,7 +34,7 @@ fn run_passes_shipped_scenarios_and_prints_a_summary() {
     let out = highstorm(&["run", "scenarios/", "--seeds", "0..3"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("9 passed, 0 failed"), "{stdout}");
 }
 
 #[test]
@@ -81,8 +81,8 @@ fn a_bad_scenario_exits_2_naming_file_line_and_key() {
 
 #[test]
 fn a_failing_check_exits_1_with_repro_lines() {
-    // Clients give up after 1 ms while every message takes at least 5 ms: no request can be
-    // answered in time and no fault explains it, so the availability check must fail.
+    // Clients give up after 1 ms while every message takes at least 5 ms: no operation can
+    // succeed, so the availability check must fail.
     let impatient = temp_file(
         "impatient.toml",
         "name = \"impatient\"\nsystem = \"echo\"\nnodes = 2\nduration = \"2s\"\n\

@@ -6,7 +6,7 @@ use highstorm::{run_seed, Recheck, Scenario};
 use std::path::PathBuf;
 
 /// Scenario files with a test below; a shipped file missing here fails `every_scenario_is_swept`.
-const SWEPT: &[&str] = &["echo", "unique-ids-faults"];
+const SWEPT: &[&str] = &["echo", "unique-ids-faults", "unique-ids-nemesis"];
 
 fn scenarios_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -74,4 +74,9 @@ fn every_scenario_validates_and_is_swept() {
         );
     }
     assert_eq!(stems.len(), SWEPT.len());
+}
+
+#[test]
+fn unique_ids_nemesis() {
+    sweep("unique-ids-nemesis");
 }

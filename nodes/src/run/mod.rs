@@ -53,8 +53,9 @@ type PendingWork = FuturesUnordered<Pin<Box<dyn Future<Output = (WorkId, WorkRes
 pub trait Environment {
     /// The node-local clock.
     fn now(&self) -> LocalTime;
-    /// Completes when the local clock reaches `at`.
-    fn sleep_until(&self, at: LocalTime) -> impl Future<Output = ()>;
+    /// Completes when the local clock reaches `timer` (never, if `None`), or earlier when a
+    /// held message becomes due.
+    fn sleep(&self, timer: Option<LocalTime>) -> impl Future<Output = ()>;
     /// The node wants to send `t`: decide its fate (and record it).
     fn outbound(&mut self, t: &Transmit) -> Fate {
         let _ = t;
@@ -70,10 +71,6 @@ pub trait Environment {
     /// [`pop_arrival`](Environment::pop_arrival) once due.
     fn inbound(&mut self, bytes: Vec<u8>) -> Option<Vec<u8>> {
         Some(bytes)
-    }
-    /// When the earliest held message is due, on the node's clock.
-    fn next_arrival(&self) -> Option<LocalTime> {
-        None
     }
     /// A held message that is due now, if any.
     fn pop_arrival(&mut self) -> Option<Vec<u8>> {
@@ -119,13 +116,10 @@ pub async fn drive<T: Transport, E: Environment>(
     process.handle_start(env.now());
     flush(process, transport, env, &mut work).await;
     loop {
-        let deadline = match (process.poll_timeout(), env.next_arrival()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let deadline = process.poll_timeout();
         let wake = tokio::select! {
             biased;
-            () = sleep_or_never(env, deadline) => Wake::Time,
+            () = env.sleep(deadline) => Wake::Time,
             Some((id, result)) = work.next(), if !work.is_empty() => Wake::Work(id, result),
             received = transport.recv() => Wake::Received(received),
         };
@@ -155,13 +149,6 @@ pub async fn drive<T: Transport, E: Environment>(
 fn deliver<E: Environment>(process: &mut dyn Process, env: &mut E, bytes: &[u8]) {
     env.delivered(bytes);
     process.handle_datagram(env.now(), bytes);
-}
-
-async fn sleep_or_never<E: Environment>(env: &E, deadline: Option<LocalTime>) {
-    match deadline {
-        Some(at) => env.sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn flush<T: Transport, E: Environment>(
@@ -232,8 +219,11 @@ impl Environment for RealEnvironment {
         self.clock.now()
     }
 
-    async fn sleep_until(&self, at: LocalTime) {
-        self.clock.sleep_until(at).await;
+    async fn sleep(&self, timer: Option<LocalTime>) {
+        match timer {
+            Some(at) => self.clock.sleep_until(at).await,
+            None => std::future::pending().await,
+        }
     }
 
     fn record(&mut self, out: &Output) {

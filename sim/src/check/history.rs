@@ -20,6 +20,8 @@ pub struct Operation {
     pub invoke_us: u64,
     /// Its value at invocation.
     pub value: Value,
+    /// The `msg_id` of its request.
+    pub request: Option<highstorm_nodes::MsgId>,
     /// How it ended, if it did.
     pub completion: Option<Completion>,
 }
@@ -52,6 +54,7 @@ pub fn history(trace: &Trace) -> Vec<Operation> {
                 f: op.f.clone(),
                 invoke_us: e.at_us,
                 value: op.value.clone(),
+                request: op.request,
                 completion: None,
             });
         } else if let Some(&i) = index.get(&(client.as_str(), op.op)) {

@@ -89,9 +89,17 @@ impl Environment for SimEnvironment {
             .local_time(&self.name, sim_now())
     }
 
-    async fn sleep_until(&self, at: LocalTime) {
+    async fn sleep(&self, timer: Option<LocalTime>) {
+        // Timers run on the node's clock, held messages on true time: wait in true time for
+        // whichever comes first.
         let now = sim_now();
-        let due = self.world.borrow().faults.true_time_of(&self.name, now, at);
+        let timer = timer.map(|at| self.world.borrow().faults.true_time_of(&self.name, now, at));
+        let arrival = self.held.first_key_value().map(|(&(due, _), _)| due);
+        let due = match (timer, arrival) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return std::future::pending().await,
+        };
         tokio::time::sleep(due.saturating_sub(now)).await;
     }
 
@@ -117,6 +125,7 @@ impl Environment for SimEnvironment {
                 src: t.src.clone(),
                 dest: t.dest.clone(),
                 msg_id: t.msg_id,
+                in_reply_to: t.in_reply_to,
                 body: body_text(&t.bytes),
             },
         );
@@ -160,11 +169,6 @@ impl Environment for SimEnvironment {
                 .insert((now + d.saturating_sub(tick), self.seq), bytes.clone());
         }
         None
-    }
-
-    fn next_arrival(&self) -> Option<LocalTime> {
-        let (&(due, _), _) = self.held.first_key_value()?;
-        Some(self.world.borrow().faults.local_time_at(&self.name, due))
     }
 
     fn pop_arrival(&mut self) -> Option<Vec<u8>> {

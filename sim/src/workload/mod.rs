@@ -94,6 +94,7 @@ impl<O: Operations> Node for Client<O> {
             node: node.clone(),
             f: f.to_owned(),
             value,
+            request: Some(ctx.next_msg_id()),
         });
         let id = ctx.rpc(&node, request, self.timeout);
         self.inflight.insert(id, (op, node, f));
@@ -124,6 +125,7 @@ impl<O: Operations> Node for Client<O> {
             node,
             f: f.to_owned(),
             value,
+            request: Some(request),
         });
     }
 }
