@@ -24,8 +24,11 @@
 pub mod check;
 pub mod engine;
 pub mod faults;
+pub mod metrics;
 pub mod runner;
 pub mod scenario;
+pub mod shrink;
+pub mod sweep;
 pub mod trace;
 pub mod workload;
 

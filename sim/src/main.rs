@@ -4,10 +4,14 @@ use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use highstorm::runner::{describe_failure, with_regressions, Recheck};
 use highstorm::scenario::parse_seed_range;
+use highstorm::shrink;
+use highstorm::sweep::{self, RecheckPolicy, Shard};
 use highstorm::trace::{first_difference, Trace};
 use highstorm::{run_seed, Scenario, SeedReport};
 use highstorm_nodes::run::{stdio, udp, AddressBook};
 use highstorm_nodes::ProcessSetup;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,12 +43,40 @@ enum Command {
         /// Run a half-open range of seeds, `A..B` (default: each scenario's `seeds`).
         #[arg(long)]
         seeds: Option<String>,
-        /// Print one JSON object per seed instead of text.
+        /// Print one JSON object per seed (with metrics) instead of text.
         #[arg(long)]
         json: bool,
-        /// Skip the determinism self-check (each run executes once instead of twice).
+        /// Parallel runs (default: the number of cores).
         #[arg(long)]
-        no_recheck: bool,
+        jobs: Option<usize>,
+        /// Run only part `K` of `N` of the sweep (0-based: `0/4` .. `3/4`), for CI matrices
+        /// and Kubernetes Indexed Jobs.
+        #[arg(long)]
+        shard: Option<Shard>,
+        /// Which runs execute twice to check determinism: `all`, `failures`, or `1/N` (every
+        /// N-th run, plus every failure).
+        #[arg(long, default_value = "1/10")]
+        recheck: RecheckPolicy,
+        /// Where shrunk scenarios of failing seeds are written.
+        #[arg(long, default_value = "target/highstorm/shrunk")]
+        shrink_dir: PathBuf,
+        /// Do not shrink failing seeds.
+        #[arg(long)]
+        no_shrink: bool,
+    },
+    /// Shrink a failing seed to a minimal scenario file that still fails.
+    Shrink {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the minimal scenario.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The most simulation runs to spend.
+        #[arg(long, default_value_t = 400)]
+        budget: usize,
     },
     /// Run one seed of a scenario and print its rendered trace.
     Replay {
@@ -104,8 +136,29 @@ fn main() -> ExitCode {
             seed,
             seeds,
             json,
-            no_recheck,
-        } => run(&paths, seed, seeds.as_deref(), json, no_recheck),
+            jobs,
+            shard,
+            recheck,
+            shrink_dir,
+            no_shrink,
+        } => run(RunArgs {
+            paths,
+            seed,
+            seeds,
+            json,
+            jobs: jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            }),
+            shard,
+            recheck,
+            shrink_dir: (!no_shrink).then_some(shrink_dir),
+        }),
+        Command::Shrink {
+            scenario,
+            seed,
+            output,
+            budget,
+        } => shrink_command(&scenario, seed, &output, budget),
         Command::Replay {
             scenario,
             seed,
@@ -165,57 +218,120 @@ fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn run(
-    paths: &[PathBuf],
+struct RunArgs {
+    paths: Vec<PathBuf>,
     seed: Option<u64>,
-    seeds: Option<&str>,
+    seeds: Option<String>,
     json: bool,
-    no_recheck: bool,
-) -> anyhow::Result<ExitCode> {
+    jobs: usize,
+    shard: Option<Shard>,
+    recheck: RecheckPolicy,
+    shrink_dir: Option<PathBuf>,
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     init_logs();
-    let files = scenario_files(paths)?;
+    let files = scenario_files(&args.paths)?;
     // Load everything first: a bad scenario is a usage error before anything runs.
     let scenarios = files
         .iter()
         .map(|f| Scenario::load(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let range = seeds
+    let range = args
+        .seeds
+        .as_deref()
         .map(parse_seed_range)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let recheck = if no_recheck {
-        Recheck::Once
-    } else {
-        Recheck::Twice
-    };
-    let wall = std::time::Instant::now();
-    let (mut passed, mut failed) = (0usize, vec![]);
-    let mut out = std::io::stdout().lock();
-    for s in &scenarios {
-        let list: Vec<u64> = match (seed, &range) {
+    let plan = sweep::plan(
+        &scenarios,
+        |s| match (args.seed, &range) {
             (Some(one), _) => vec![one],
             (None, Some(r)) => r.clone().collect(),
             (None, None) => with_regressions(s.seeds.clone(), &s.regressions),
-        };
-        for seed in list {
-            let report = run_seed(s, seed, recheck)?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string(&report)?)?;
-            } else if !report.ok {
-                write!(out, "{}", describe_failure(&report))?;
-            }
-            if report.ok {
-                passed += 1;
-            } else {
-                failed.push(report);
-            }
+        },
+        args.shard,
+    );
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        let bar = ProgressBar::new(plan.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let wall = std::time::Instant::now();
+    let reports = sweep::sweep(&scenarios, &plan, args.jobs, args.recheck, &|r| {
+        if !r.ok {
+            let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.set_message(format!("{n} failed"));
         }
-        if !json {
-            writeln!(out, "{}: done", s.name)?;
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    let secs = wall.elapsed().as_secs_f64();
+
+    let mut out = std::io::stdout().lock();
+    let mut failed: Vec<&SeedReport> = vec![];
+    for r in &reports {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else if !r.ok {
+            write!(out, "{}", describe_failure(r))?;
+        }
+        if !r.ok {
+            failed.push(r);
         }
     }
-    let secs = wall.elapsed().as_secs_f64();
-    summary(&mut out, passed, &failed, secs, json)?;
+    // Shrink the first failing seed of each scenario.
+    if let Some(dir) = &args.shrink_dir {
+        let mut shrunk_scenarios = std::collections::BTreeSet::new();
+        for r in &failed {
+            if !shrunk_scenarios.insert(r.scenario.clone()) {
+                continue;
+            }
+            let Some(s) = scenarios.iter().find(|s| s.name == r.scenario) else {
+                continue;
+            };
+            match write_shrunk(s, r.seed, dir, 200) {
+                Ok((path, faults)) => eprintln!(
+                    "shrunk {} seed {} to {faults} faults: {} (replay: highstorm replay {} --seed {})",
+                    r.scenario,
+                    r.seed,
+                    path.display(),
+                    path.display(),
+                    r.seed
+                ),
+                Err(e) => eprintln!("could not shrink {} seed {}: {e:#}", r.scenario, r.seed),
+            }
+        }
+    }
+    let passed = reports.len() - failed.len();
+    let line = format!(
+        "{passed} passed, {} failed ({} seeds in {secs:.1}s, {:.1} seeds/s, {} jobs)",
+        failed.len(),
+        reports.len(),
+        reports.len() as f64 / secs.max(1e-9),
+        args.jobs
+    );
+    if args.json {
+        // Keep stdout pure JSON Lines; the summary goes to stderr.
+        eprintln!("{line}");
+    } else {
+        for f in &failed {
+            writeln!(
+                out,
+                "failed: {} seed {}: {}",
+                f.scenario,
+                f.seed,
+                f.repro.first().map_or("", String::as_str)
+            )?;
+        }
+        writeln!(out, "{line}")?;
+    }
     Ok(if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -223,34 +339,58 @@ fn run(
     })
 }
 
-fn summary(
-    out: &mut impl std::io::Write,
-    passed: usize,
-    failed: &[SeedReport],
-    secs: f64,
-    json: bool,
-) -> std::io::Result<()> {
-    let total = passed + failed.len();
-    let line = format!(
-        "{passed} passed, {} failed ({total} seeds in {secs:.1}s, {:.1} seeds/s)",
-        failed.len(),
-        total as f64 / secs.max(1e-9)
+/// Shrinks a failing seed and writes the minimal scenario into `dir`; returns its path and
+/// fault count.
+fn write_shrunk(
+    scenario: &Scenario,
+    seed: u64,
+    dir: &Path,
+    budget: usize,
+) -> anyhow::Result<(PathBuf, usize)> {
+    let shrunk = shrink::shrink(scenario, seed, budget)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    let path = dir.join(format!("{}-seed{seed}.toml", scenario.name));
+    std::fs::write(&path, shrunk_file(&shrunk)).with_context(|| format!("{}", path.display()))?;
+    Ok((path, shrunk.scenario.faults.len()))
+}
+
+fn shrunk_file(shrunk: &shrink::Shrunk) -> String {
+    format!(
+        "# Shrunk by highstorm from {} faults to {} in {} runs; fails {} at seed {}.\n{}",
+        shrunk.faults_before,
+        shrunk.scenario.faults.len(),
+        shrunk.runs,
+        shrunk.failing.join(", "),
+        shrunk.seed,
+        shrunk.scenario.to_toml()
+    )
+}
+
+fn shrink_command(
+    path: &Path,
+    seed: u64,
+    output: &Path,
+    budget: usize,
+) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let scenario = Scenario::load(path)?;
+    let shrunk = shrink::shrink(&scenario, seed, budget)?;
+    std::fs::write(output, shrunk_file(&shrunk))
+        .with_context(|| format!("{}", output.display()))?;
+    println!(
+        "shrunk {} seed {seed}: {} faults -> {} in {} runs; still fails {}",
+        scenario.name,
+        shrunk.faults_before,
+        shrunk.scenario.faults.len(),
+        shrunk.runs,
+        shrunk.failing.join(", ")
     );
-    if json {
-        // Keep stdout pure JSON Lines; the summary goes to stderr.
-        eprintln!("{line}");
-        return Ok(());
-    }
-    for f in failed {
-        writeln!(
-            out,
-            "failed: {} seed {}: {}",
-            f.scenario,
-            f.seed,
-            f.repro.first().map_or("", String::as_str)
-        )?;
-    }
-    writeln!(out, "{line}")
+    println!("wrote {}", output.display());
+    println!(
+        "replay: highstorm replay {} --seed {seed}",
+        output.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn replay(path: &Path, seed: u64, trace_out: Option<&Path>) -> anyhow::Result<ExitCode> {

@@ -3,6 +3,7 @@
 
 use crate::check::{self, Verdict};
 use crate::engine::{self, EngineError};
+use crate::metrics::{self, Metrics};
 use crate::scenario::{parse_seed_range, Scenario};
 use crate::trace::{first_difference, Trace};
 use serde::Serialize;
@@ -19,6 +20,8 @@ pub struct SeedReport {
     pub ok: bool,
     /// Every check's verdict (determinism included when it was checked).
     pub checks: Vec<Verdict>,
+    /// What the run measured.
+    pub metrics: Metrics,
     /// The trace's 64-bit id, as 16 hex digits.
     pub trace_hash: String,
     /// Simulated seconds covered.
@@ -52,24 +55,38 @@ pub fn run_seed(
 ) -> Result<SeedReport, EngineError> {
     let wall = Instant::now();
     let out = engine::run(scenario, seed)?;
-    let mut checks = check::check(scenario, &out.trace);
+    let checks = check::check(scenario, &out.trace);
     let hash = out.trace.hash();
-    if recheck == Recheck::Twice {
-        let again = engine::run(scenario, seed)?;
-        checks.push(determinism_verdict(&out.trace, hash, &again.trace));
-    }
-    Ok(SeedReport {
+    let mut report = SeedReport {
         scenario: scenario.name.clone(),
         seed,
         ok: checks.iter().all(|c| c.ok),
         checks,
+        metrics: metrics::measure(&out.trace),
         trace_hash: format!("{hash:016x}"),
         sim_time_s: out.sim_time.as_secs_f64(),
-        wall_s: wall.elapsed().as_secs_f64(),
+        wall_s: 0.0,
         events: out.trace.events().len(),
         repro: repro_lines(scenario, seed),
         trace: out.trace,
-    })
+    };
+    if recheck == Recheck::Twice {
+        recheck_determinism(scenario, &mut report)?;
+    }
+    report.wall_s = wall.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Runs the report's seed once more and adds the `deterministic` verdict.
+pub fn recheck_determinism(
+    scenario: &Scenario,
+    report: &mut SeedReport,
+) -> Result<(), EngineError> {
+    let again = engine::run(scenario, report.seed)?;
+    let verdict = determinism_verdict(&report.trace, report.trace.hash(), &again.trace);
+    report.ok &= verdict.ok;
+    report.checks.push(verdict);
+    Ok(())
 }
 
 /// Compares a rerun's trace with the first one.

@@ -39,7 +39,15 @@ fn run_passes_shipped_scenarios_and_prints_a_summary() {
 
 #[test]
 fn json_output_has_one_object_per_seed() {
-    let out = highstorm(&["run", "scenarios/echo.toml", "--seeds", "3..5", "--json"]);
+    let out = highstorm(&[
+        "run",
+        "scenarios/echo.toml",
+        "--seeds",
+        "3..5",
+        "--json",
+        "--recheck",
+        "all",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let lines: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
@@ -178,4 +186,117 @@ fn maelstrom_stdio_answers_init_and_echo_and_survives_garbage() {
         "{}",
         text(&out.stderr)
     );
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn shards_split_a_sweep_and_jobs_do_not_change_results() {
+    let sweep = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "scenarios/unique-ids-faults.toml",
+            "--seeds",
+            "0..6",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = highstorm(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        json_lines(&out)
+            .into_iter()
+            .map(|v| {
+                (
+                    v["seed"].as_u64().unwrap(),
+                    v["trace_hash"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let serial = sweep(&["--jobs", "1"]);
+    assert_eq!(serial.len(), 6);
+    assert_eq!(sweep(&["--jobs", "2"]), serial);
+    let mut sharded = sweep(&["--shard", "0/2"]);
+    sharded.extend(sweep(&["--shard", "1/2"]));
+    sharded.sort();
+    assert_eq!(sharded, serial);
+    let bad = highstorm(&["run", "scenarios/echo.toml", "--shard", "2/2"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn json_reports_carry_metrics() {
+    let out = highstorm(&["run", "scenarios/echo.toml", "--seed", "2", "--json"]);
+    let v = &json_lines(&out)[0];
+    let m = &v["metrics"];
+    assert!(m["ops"].as_u64().unwrap() > 100, "{m}");
+    assert_eq!(m["msgs_per_op"], 0.0, "echo nodes never talk to each other");
+    assert!(m["msgs_per_op_all"].as_f64().unwrap() >= 1.9, "{m}");
+    let lat = &m["latency_ms"];
+    assert!(
+        lat["p50"].as_f64().unwrap() >= 2.0,
+        "two hops of at least 1 ms: {lat}"
+    );
+    assert!(lat["max"].as_f64().unwrap() <= 300.0, "{lat}");
+    assert!(lat["p50"].as_f64() <= lat["p99"].as_f64());
+}
+
+#[test]
+fn a_failing_sweep_writes_a_shrunk_scenario_that_still_fails() {
+    let dir = std::env::temp_dir().join(format!("highstorm-shrunk-{}", std::process::id()));
+    let out = highstorm(&[
+        "run",
+        "scenarios/broken/unique-ids-forgetful.toml",
+        "--seeds",
+        "0..10",
+        "--shrink-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        text(&out.stdout).contains("ids-unique: id"),
+        "{}",
+        text(&out.stdout)
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("shrunk "))
+        .expect(&stderr);
+    let path = PathBuf::from(line.split(": ").nth(1).unwrap().split(' ').next().unwrap());
+    let minimal = highstorm::Scenario::load(&path).unwrap();
+    assert!(minimal.faults.len() <= 3, "{minimal:?}");
+    let seed = minimal.seeds.start.to_string();
+    let replay = highstorm(&["replay", path.to_str().unwrap(), "--seed", &seed]);
+    assert_eq!(replay.status.code(), Some(1));
+    assert!(text(&replay.stdout).contains("check ids-unique FAILED"));
+
+    // The shrink command does the same on demand.
+    let out_file = dir.join("by-hand.toml");
+    let shrunk = highstorm(&[
+        "shrink",
+        "scenarios/broken/unique-ids-forgetful.toml",
+        "--seed",
+        &seed,
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(shrunk.status.code(), Some(0), "{}", text(&shrunk.stderr));
+    assert!(highstorm::Scenario::load(&out_file).unwrap().faults.len() <= 3);
+    let passing = highstorm(&[
+        "shrink",
+        "scenarios/echo.toml",
+        "--seed",
+        "1",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(passing.status.code(), Some(2));
+    assert!(text(&passing.stderr).contains("nothing to shrink"));
+    std::fs::remove_dir_all(&dir).ok();
 }

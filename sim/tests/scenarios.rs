@@ -2,7 +2,9 @@
 //! every run executed twice to check determinism. A failure prints the lines that reproduce it.
 
 use highstorm::runner::{describe_failure, seeds_from_env};
-use highstorm::{run_seed, Recheck, Scenario};
+use highstorm::shrink::shrink;
+use highstorm::sweep::{self, RecheckPolicy};
+use highstorm::Scenario;
 use std::path::PathBuf;
 
 /// Scenario files with a test below; a shipped file missing here fails `every_scenario_is_swept`.
@@ -17,31 +19,45 @@ fn sweep(stem: &str) {
         .unwrap_or_else(|e| panic!("{e}"));
     let seeds = seeds_from_env(scenario.seeds.clone(), &scenario.regressions)
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut failures = vec![];
-    let mut ops_ok = 0;
-    for &seed in &seeds {
-        let report = run_seed(&scenario, seed, Recheck::Twice).unwrap_or_else(|e| panic!("{e}"));
-        if !report.ok {
-            failures.push(describe_failure(&report));
-        }
-        ops_ok += highstorm::check::history(&report.trace)
-            .iter()
-            .filter(|op| {
-                op.completion
-                    .as_ref()
-                    .is_some_and(|c| c.phase == highstorm::nodes::OpPhase::Ok)
-            })
-            .count();
+    let scenarios = [scenario];
+    let plan = sweep::plan(&scenarios, |_| seeds.clone(), None);
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Determinism is rechecked on every 5th seed and on every failure.
+    let reports = sweep::sweep(&scenarios, &plan, jobs, RecheckPolicy::Sample(5), &|_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    let failures: Vec<_> = reports.iter().filter(|r| !r.ok).collect();
+    if let Some(first) = failures.first() {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrunk");
+        let shrunk = match shrink(&scenarios[0], first.seed, 200) {
+            Ok(s) => {
+                let path = dir.join(format!("{stem}-seed{}.toml", first.seed));
+                std::fs::create_dir_all(&dir).ok();
+                std::fs::write(&path, s.scenario.to_toml()).ok();
+                format!(
+                    "shrunk to {} faults: {} (highstorm replay {} --seed {})",
+                    s.scenario.faults.len(),
+                    path.display(),
+                    path.display(),
+                    first.seed
+                )
+            }
+            Err(e) => format!("could not shrink: {e}"),
+        };
+        let text: Vec<String> = failures.iter().map(|r| describe_failure(r)).collect();
+        panic!(
+            "{} of {} seeds failed:\n{}\n{shrunk}",
+            failures.len(),
+            seeds.len(),
+            text.join("\n")
+        );
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} seeds failed:\n{}",
-        failures.len(),
-        seeds.len(),
-        failures.join("\n")
-    );
+    let rechecked = reports
+        .iter()
+        .filter(|r| r.checks.iter().any(|c| c.name == "deterministic"))
+        .count();
+    let ops: usize = reports.iter().map(|r| r.metrics.ops_ok).sum();
     eprintln!(
-        "{stem}: {} seeds passed, {ops_ok} operations answered",
+        "{stem}: {} seeds passed ({rechecked} rechecked for determinism), {ops} operations ok",
         seeds.len()
     );
 }
@@ -74,6 +90,16 @@ fn every_scenario_validates_and_is_swept() {
         );
     }
     assert_eq!(stems.len(), SWEPT.len());
+    // Scenarios with planted bugs are not swept (they fail by design) but must be valid.
+    for entry in std::fs::read_dir(scenarios_dir().join("broken")).expect("scenarios/broken/") {
+        let path = entry.expect("entry").path();
+        let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            s.variant.is_some(),
+            "{}: a broken scenario names its buggy variant",
+            path.display()
+        );
+    }
 }
 
 #[test]

@@ -76,12 +76,14 @@ pub static SYSTEMS: &[System] = &[
     },
     System {
         name: "unique-ids",
-        variants: &["default"],
-        spawn: |_, _, setup| {
-            Ok(Box::new(NodeProcess::new(
-                unique_ids::UniqueIds::default(),
-                setup,
-            )))
+        // `forgetful` has a planted bug, for testing the harness itself.
+        variants: &["default", "forgetful"],
+        spawn: |variant, _, setup| {
+            let node = match variant {
+                "forgetful" => unique_ids::UniqueIds::forgetful(),
+                _ => unique_ids::UniqueIds::default(),
+            };
+            Ok(Box::new(NodeProcess::new(node, setup)))
         },
     },
 ];

@@ -25,6 +25,18 @@ pub enum UniqueIdsMsg {
 #[derive(Debug, Default)]
 pub struct UniqueIds {
     issued: u64,
+    forgetful: bool,
+}
+
+impl UniqueIds {
+    /// The variant `forgetful`, with a planted bug for testing the harness: its ids leave out
+    /// the boot count, so a restarted node hands out its earlier incarnation's ids again.
+    pub fn forgetful() -> Self {
+        UniqueIds {
+            issued: 0,
+            forgetful: true,
+        }
+    }
 }
 
 impl Node for UniqueIds {
@@ -33,7 +45,11 @@ impl Node for UniqueIds {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<UniqueIdsMsg>) {
         if let UniqueIdsMsg::Generate = msg.body {
-            let id = format!("{}-{}-{}", ctx.id(), ctx.boot(), self.issued);
+            let id = if self.forgetful {
+                format!("{}-x-{}", ctx.id(), self.issued)
+            } else {
+                format!("{}-{}-{}", ctx.id(), ctx.boot(), self.issued)
+            };
             self.issued += 1;
             ctx.reply(&msg, UniqueIdsMsg::GenerateOk { id });
         }
@@ -70,6 +86,19 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), total);
+    }
+
+    #[test]
+    fn the_forgetful_variant_repeats_ids_after_a_restart() {
+        let first = ids(
+            &mut Harness::with_boot(UniqueIds::forgetful(), "n1", &[], 0),
+            3,
+        );
+        let again = ids(
+            &mut Harness::with_boot(UniqueIds::forgetful(), "n1", &[], 1),
+            3,
+        );
+        assert_eq!(first, again);
     }
 
     #[test]

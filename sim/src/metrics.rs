@@ -1,0 +1,114 @@
+//! Run metrics, measured from the trace.
+//!
+//! - `msgs_per_op`: node-to-node messages sent per client operation (Maelstrom's
+//!   "server" count); `msgs_per_op_all` counts every message, client traffic included.
+//! - `latency_ms`: client operation latency, from `invoke` to `ok`, over successful
+//!   operations: p50 / p95 / p99 / max (nearest-rank percentiles).
+
+use crate::check::{history, Operation};
+use crate::trace::{EventKind, Trace};
+use highstorm_nodes::OpPhase;
+use serde::Serialize;
+
+/// Percentiles of a set of durations, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values` (milliseconds); `None` if empty.
+    pub fn of(values: &mut [f64]) -> Option<Self> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let rank = |p: f64| {
+            let i = ((p / 100.0) * values.len() as f64).ceil() as usize;
+            values[i.clamp(1, values.len()) - 1]
+        };
+        Some(Percentiles {
+            p50: rank(50.0),
+            p95: rank(95.0),
+            p99: rank(99.0),
+            max: values[values.len() - 1],
+        })
+    }
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Client operations invoked.
+    pub ops: usize,
+    /// Operations that completed `ok`.
+    pub ops_ok: usize,
+    /// Node-to-node messages per operation.
+    pub msgs_per_op: f64,
+    /// All messages (client traffic included) per operation.
+    pub msgs_per_op_all: f64,
+    /// Latency of successful operations.
+    pub latency_ms: Option<Percentiles>,
+}
+
+/// Whether a process name is a client's (`c0`, `c1`, ...).
+fn is_client(name: &str) -> bool {
+    name.starts_with('c')
+}
+
+/// Measures `trace`.
+pub fn measure(trace: &Trace) -> Metrics {
+    let ops: Vec<Operation> = history(trace);
+    let (mut server, mut all) = (0usize, 0usize);
+    for e in trace.events() {
+        if let EventKind::Send { src, dest, .. } = &e.kind {
+            all += 1;
+            if !is_client(src) && !is_client(dest) {
+                server += 1;
+            }
+        }
+    }
+    let mut latencies: Vec<f64> = ops
+        .iter()
+        .filter_map(|op| {
+            let c = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok)?;
+            Some((c.at_us - op.invoke_us) as f64 / 1000.0)
+        })
+        .collect();
+    let per = |n: usize| {
+        if ops.is_empty() {
+            0.0
+        } else {
+            n as f64 / ops.len() as f64
+        }
+    };
+    Metrics {
+        ops: ops.len(),
+        ops_ok: latencies.len(),
+        msgs_per_op: per(server),
+        msgs_per_op_all: per(all),
+        latency_ms: Percentiles::of(&mut latencies),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        let p = Percentiles::of(&mut v).unwrap();
+        assert_eq!((p.p50, p.p95, p.p99, p.max), (50.0, 95.0, 99.0, 100.0));
+        assert_eq!(Percentiles::of(&mut []), None);
+        let p = Percentiles::of(&mut [7.0]).unwrap();
+        assert_eq!(p.p50, 7.0);
+    }
+}

@@ -1,0 +1,118 @@
+//! The harness must catch a planted bug and shrink its failure to something a person can read.
+//! `unique-ids` variant `forgetful` leaves the boot count out of its ids, so a node that
+//! restarts hands out its earlier incarnation's ids again.
+
+use highstorm::runner::{run_seed, Recheck};
+use highstorm::scenario::{Nemesis, NemesisKind};
+use highstorm::shrink::{schedule_strategy, shrink};
+use highstorm::Scenario;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use std::time::Duration;
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+fn scenario(variant: Option<&str>) -> Scenario {
+    let mut s = Scenario::new("unique-ids-forgetful", "unique-ids")
+        .nodes(3)
+        .duration(MS(4000))
+        .loss(0.01)
+        .workload(2, 60.0)
+        .client_timeout(MS(250))
+        .nemesis(Nemesis {
+            intensity: 0.6,
+            fault_duration: MS(300),
+            ..Nemesis::new(
+                &[
+                    NemesisKind::Partition,
+                    NemesisKind::Crash,
+                    NemesisKind::Pause,
+                    NemesisKind::Loss,
+                ],
+                MS(500),
+            )
+        });
+    s.variant = variant.map(str::to_owned);
+    s
+}
+
+#[test]
+fn a_sweep_finds_the_planted_bug_and_shrinks_it_to_at_most_three_faults() {
+    let buggy = scenario(Some("forgetful"));
+    let seed = (0..30)
+        .find(|&seed| !run_seed(&buggy, seed, Recheck::Once).unwrap().ok)
+        .expect("the planted bug is found within 30 seeds");
+
+    let shrunk = shrink(&buggy, seed, 300).unwrap();
+    assert!(
+        shrunk.failing.contains(&"ids-unique".to_owned()),
+        "{:?}",
+        shrunk.failing
+    );
+    assert!(
+        shrunk.scenario.faults.len() <= 3,
+        "shrunk from {} to {} faults:\n{}",
+        shrunk.faults_before,
+        shrunk.scenario.faults.len(),
+        shrunk.scenario.to_toml()
+    );
+    assert!(shrunk.scenario.faults.len() < shrunk.faults_before);
+    assert!(shrunk.scenario.nemesis.is_none());
+
+    // The minimal scenario, as a file, still fails the same check at its seed.
+    let text = shrunk.scenario.to_toml();
+    let minimal = Scenario::from_toml("minimal.toml", &text).unwrap();
+    assert_eq!(minimal.seeds, seed..seed + 1);
+    let again = run_seed(&minimal, seed, Recheck::Twice).unwrap();
+    assert!(
+        again.checks.iter().any(|c| c.name == "ids-unique" && !c.ok),
+        "{text}"
+    );
+    assert!(again
+        .checks
+        .iter()
+        .any(|c| c.name == "deterministic" && c.ok));
+
+    // The correct variant passes the very same sweep.
+    let correct = scenario(None);
+    for s in 0..=seed {
+        let r = run_seed(&correct, s, Recheck::Once).unwrap();
+        assert!(r.ok, "correct variant failed at seed {s}: {:?}", r.checks);
+    }
+}
+
+#[test]
+fn proptest_generated_schedules_find_the_bug_and_shrink_it() {
+    let nodes: Vec<String> = (0..3).map(|i| format!("n{i}")).collect();
+    let base = Scenario::new("generated", "unique-ids")
+        .variant("forgetful")
+        .duration(MS(2000))
+        .workload(1, 50.0)
+        .client_timeout(MS(200));
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        max_shrink_iters: 200,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(7),
+        ..Config::default()
+    });
+    let result = runner.run(&schedule_strategy(nodes, MS(2000), 8), |faults| {
+        let mut s = base.clone();
+        s.faults = faults;
+        let r = run_seed(&s, 0, Recheck::Once).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        match r.checks.iter().find(|c| !c.ok) {
+            Some(c) => Err(TestCaseError::fail(format!("{}: {}", c.name, c.detail))),
+            None => Ok(()),
+        }
+    });
+    match result {
+        Err(TestError::Fail(reason, minimal)) => {
+            assert!(reason.message().contains("ids-unique"), "{reason}");
+            assert!(minimal.len() <= 3, "{minimal:?}");
+            assert!(
+                minimal.iter().any(|f| f.action.kind() == "crash"),
+                "a restart is what makes the bug visible: {minimal:?}"
+            );
+        }
+        other => panic!("expected proptest to find the planted bug, got {other:?}"),
+    }
+}
