@@ -275,6 +275,62 @@ impl Trace {
         out
     }
 
+    /// A readable summary: every fault, note, discard and unsuccessful client operation as
+    /// its own line, and the routine traffic (sends, deliveries, drops by reason, duplicates,
+    /// timers, successful operations) counted per second of simulated time.
+    pub fn outline(&self) -> String {
+        #[derive(Default)]
+        struct Counts {
+            sends: usize,
+            delivers: usize,
+            duplicates: usize,
+            timers: usize,
+            ok: usize,
+            drops: std::collections::BTreeMap<String, usize>,
+        }
+        fn flush(out: &mut String, second: u64, c: &Counts) {
+            let drops: Vec<String> = c.drops.iter().map(|(r, n)| format!("{r}={n}")).collect();
+            let _ = writeln!(
+                out,
+                "  [{second}s..{}s] sends={} delivers={} drops={{{}}} duplicates={} timers={} ops_ok={}",
+                second + 1,
+                c.sends,
+                c.delivers,
+                drops.join(" "),
+                c.duplicates,
+                c.timers,
+                c.ok
+            );
+        }
+        let mut out = String::new();
+        let mut second = 0;
+        let mut counts = Counts::default();
+        for e in &self.events {
+            let s = e.at_us / 1_000_000;
+            if s != second {
+                flush(&mut out, second, &counts);
+                counts = Counts::default();
+                second = s;
+            }
+            match &e.kind {
+                EventKind::Send { .. } => counts.sends += 1,
+                EventKind::Deliver { .. } => counts.delivers += 1,
+                EventKind::Duplicate { .. } => counts.duplicates += 1,
+                EventKind::Timer { .. } => counts.timers += 1,
+                EventKind::Drop { reason, .. } => {
+                    *counts.drops.entry(reason.clone()).or_default() += 1
+                }
+                EventKind::Client { op, .. } if matches!(op.phase, OpPhase::Invoke) => {}
+                EventKind::Client { op, .. } if matches!(op.phase, OpPhase::Ok) => counts.ok += 1,
+                _ => {
+                    let _ = writeln!(out, "{e}");
+                }
+            }
+        }
+        flush(&mut out, second, &counts);
+        out
+    }
+
     /// The trace's 64-bit id: xxh3 of its rendering.
     pub fn hash(&self) -> u64 {
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();

@@ -622,6 +622,17 @@ impl Scenario {
         self
     }
 
+    /// Sets the conditions of the links from every node of `from` to every node of `to` (one
+    /// direction; add the reverse rule for both).
+    pub fn link(mut self, from: &[&str], to: &[&str], conditions: Conditions) -> Self {
+        self.network.links.push(LinkRule {
+            from: owned(from),
+            to: owned(to),
+            conditions,
+        });
+        self
+    }
+
     /// Gives `node` a clock `skew` (may be negative) and `drift` from the start.
     pub fn clock(mut self, node: &str, skew_us: i64, drift: f64) -> Self {
         self.clocks
