@@ -4,8 +4,11 @@
 //!   "server" count); `msgs_per_op_all` counts every message, client traffic included.
 //! - `latency_ms`: client operation latency, from `invoke` to `ok`, over successful
 //!   operations: p50 / p95 / p99 / max (nearest-rank percentiles).
+//! - `stable_latency_ms`: for systems whose nodes note `learn` events (broadcast), the time
+//!   from a value's `broadcast` invocation until every node holds it, over acknowledged values.
 
 use crate::check::{history, Operation};
+use crate::scenario::Scenario;
 use crate::trace::{EventKind, Trace};
 use highstorm_nodes::OpPhase;
 use serde::Serialize;
@@ -56,6 +59,8 @@ pub struct Metrics {
     pub msgs_per_op_all: f64,
     /// Latency of successful operations.
     pub latency_ms: Option<Percentiles>,
+    /// Time from a value's broadcast until every node holds it.
+    pub stable_latency_ms: Option<Percentiles>,
 }
 
 /// Whether a process name is a client's (`c0`, `c1`, ...).
@@ -63,8 +68,8 @@ fn is_client(name: &str) -> bool {
     name.starts_with('c')
 }
 
-/// Measures `trace`.
-pub fn measure(trace: &Trace) -> Metrics {
+/// Measures `trace` of a run of `scenario`.
+pub fn measure(scenario: &Scenario, trace: &Trace) -> Metrics {
     let ops: Vec<Operation> = history(trace);
     let (mut server, mut all) = (0usize, 0usize);
     for e in trace.events() {
@@ -82,6 +87,30 @@ pub fn measure(trace: &Trace) -> Metrics {
             Some((c.at_us - op.invoke_us) as f64 / 1000.0)
         })
         .collect();
+    let held = crate::check::broadcast::holdings(trace);
+    let nodes = scenario.node_names();
+    let mut stable: Vec<f64> = if held.is_empty() {
+        vec![]
+    } else {
+        ops.iter()
+            .filter(|op| op.f == "broadcast")
+            .filter(|op| {
+                op.completion
+                    .as_ref()
+                    .is_some_and(|c| c.phase == OpPhase::Ok)
+            })
+            .filter_map(|op| {
+                let v = op.value.as_u64()?;
+                let last = nodes
+                    .iter()
+                    .map(|n| held.get(n).and_then(|h| h.get(&v)).copied())
+                    .collect::<Option<Vec<u64>>>()?
+                    .into_iter()
+                    .max()?;
+                Some(last.saturating_sub(op.invoke_us) as f64 / 1000.0)
+            })
+            .collect()
+    };
     let per = |n: usize| {
         if ops.is_empty() {
             0.0
@@ -95,6 +124,7 @@ pub fn measure(trace: &Trace) -> Metrics {
         msgs_per_op: per(server),
         msgs_per_op_all: per(all),
         latency_ms: Percentiles::of(&mut latencies),
+        stable_latency_ms: Percentiles::of(&mut stable),
     }
 }
 

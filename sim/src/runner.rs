@@ -62,7 +62,7 @@ pub fn run_seed(
         seed,
         ok: checks.iter().all(|c| c.ok),
         checks,
-        metrics: metrics::measure(&out.trace),
+        metrics: metrics::measure(scenario, &out.trace),
         trace_hash: format!("{hash:016x}"),
         sim_time_s: out.sim_time.as_secs_f64(),
         wall_s: 0.0,

@@ -275,9 +275,9 @@ impl Trace {
         out
     }
 
-    /// A readable summary: every fault, note, discard and unsuccessful client operation as
-    /// its own line, and the routine traffic (sends, deliveries, drops by reason, duplicates,
-    /// timers, successful operations) counted per second of simulated time.
+    /// A readable summary: every fault, discard and unsuccessful client operation as its own
+    /// line, and the routine (sends, deliveries, drops by reason, duplicates, timers,
+    /// successful operations, notes by kind) counted per second of simulated time.
     pub fn outline(&self) -> String {
         #[derive(Default)]
         struct Counts {
@@ -287,19 +287,26 @@ impl Trace {
             timers: usize,
             ok: usize,
             drops: std::collections::BTreeMap<String, usize>,
+            notes: std::collections::BTreeMap<String, usize>,
         }
         fn flush(out: &mut String, second: u64, c: &Counts) {
-            let drops: Vec<String> = c.drops.iter().map(|(r, n)| format!("{r}={n}")).collect();
+            let list = |m: &std::collections::BTreeMap<String, usize>| {
+                m.iter()
+                    .map(|(k, n)| format!("{k}={n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
             let _ = writeln!(
                 out,
-                "  [{second}s..{}s] sends={} delivers={} drops={{{}}} duplicates={} timers={} ops_ok={}",
+                "  [{second}s..{}s] sends={} delivers={} drops={{{}}} duplicates={} timers={} ops_ok={} notes={{{}}}",
                 second + 1,
                 c.sends,
                 c.delivers,
-                drops.join(" "),
+                list(&c.drops),
                 c.duplicates,
                 c.timers,
-                c.ok
+                c.ok,
+                list(&c.notes)
             );
         }
         let mut out = String::new();
@@ -320,6 +327,7 @@ impl Trace {
                 EventKind::Drop { reason, .. } => {
                     *counts.drops.entry(reason.clone()).or_default() += 1
                 }
+                EventKind::Note { kind, .. } => *counts.notes.entry(kind.clone()).or_default() += 1,
                 EventKind::Client { op, .. } if matches!(op.phase, OpPhase::Invoke) => {}
                 EventKind::Client { op, .. } if matches!(op.phase, OpPhase::Ok) => counts.ok += 1,
                 _ => {

@@ -8,7 +8,14 @@ use highstorm::Scenario;
 use std::path::PathBuf;
 
 /// Scenario files with a test below; a shipped file missing here fails `every_scenario_is_swept`.
-const SWEPT: &[&str] = &["echo", "unique-ids-faults", "unique-ids-nemesis"];
+const SWEPT: &[&str] = &[
+    "broadcast-1",
+    "broadcast-5",
+    "broadcast-5-partition",
+    "echo",
+    "unique-ids-faults",
+    "unique-ids-nemesis",
+];
 
 fn scenarios_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -105,4 +112,19 @@ fn every_scenario_validates_and_is_swept() {
 #[test]
 fn unique_ids_nemesis() {
     sweep("unique-ids-nemesis");
+}
+
+#[test]
+fn broadcast_1() {
+    sweep("broadcast-1");
+}
+
+#[test]
+fn broadcast_5() {
+    sweep("broadcast-5");
+}
+
+#[test]
+fn broadcast_5_partition() {
+    sweep("broadcast-5-partition");
 }

@@ -116,3 +116,32 @@ fn proptest_generated_schedules_find_the_bug_and_shrink_it() {
         other => panic!("expected proptest to find the planted bug, got {other:?}"),
     }
 }
+
+#[test]
+fn the_broadcast_checker_catches_a_node_without_anti_entropy() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/broken/broadcast-amnesiac.toml");
+    let buggy = Scenario::load(&file).unwrap();
+    let seed = (0..20)
+        .find(|&seed| {
+            let r = run_seed(&buggy, seed, Recheck::Once).unwrap();
+            r.checks
+                .iter()
+                .any(|c| c.name == "broadcast-converges" && !c.ok)
+        })
+        .expect("lost values are found within 20 seeds");
+    let shrunk = shrink(&buggy, seed, 300).unwrap();
+    assert!(shrunk.failing.contains(&"broadcast-converges".to_owned()));
+    assert!(
+        shrunk.scenario.faults.len() <= 3,
+        "{}",
+        shrunk.scenario.to_toml()
+    );
+    // The correct node passes the same seeds.
+    let mut correct = buggy.clone();
+    correct.variant = None;
+    for s in 0..=seed {
+        let r = run_seed(&correct, s, Recheck::Once).unwrap();
+        assert!(r.ok, "seed {s}: {:?}", r.checks);
+    }
+}

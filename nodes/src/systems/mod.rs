@@ -2,6 +2,7 @@
 //! [`Context`](crate::Context): no runtime, clock, socket, thread or unseeded randomness
 //! (`nodes/tests/purity.rs` enforces it).
 
+pub mod broadcast;
 pub mod echo;
 pub mod unique_ids;
 
@@ -86,7 +87,34 @@ pub static SYSTEMS: &[System] = &[
             Ok(Box::new(NodeProcess::new(node, setup)))
         },
     },
+    System {
+        name: "broadcast",
+        // `amnesiac` has a planted bug (no anti-entropy, no recovery after a restart).
+        variants: &["default", "amnesiac"],
+        spawn: |variant, cfg, setup| {
+            let cfg: broadcast::BroadcastConfig = config("broadcast", cfg)?;
+            let node = match variant {
+                "amnesiac" => broadcast::Broadcast::amnesiac(cfg),
+                _ => broadcast::Broadcast::new(cfg),
+            };
+            Ok(Box::new(NodeProcess::new(node, setup)))
+        },
+    },
 ];
+
+/// Reads a system's `[config]` table into its config type.
+pub fn config<T: serde::de::DeserializeOwned + Default>(
+    system: &str,
+    config: &serde_json::Value,
+) -> Result<T, SpawnError> {
+    if config.as_object().is_some_and(|o| o.is_empty()) || config.is_null() {
+        return Ok(T::default());
+    }
+    serde_json::from_value(config.clone()).map_err(|e| SpawnError::BadConfig {
+        system: system.to_owned(),
+        reason: e.to_string(),
+    })
+}
 
 /// The names of every shipped system.
 pub fn names() -> Vec<&'static str> {

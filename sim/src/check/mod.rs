@@ -2,11 +2,13 @@
 //! verdict with a reason.
 
 mod availability;
+pub mod broadcast;
 mod echo;
 mod history;
 mod unique_ids;
 
 pub use availability::requests_answered_unless_faulted;
+pub use broadcast::broadcast_converges;
 pub use echo::echo_replies_match;
 pub use history::{history, Completion, Operation};
 pub use unique_ids::ids_unique;
@@ -54,7 +56,38 @@ pub fn for_system(system: &str) -> Vec<Checker> {
     match system {
         "echo" => vec![echo_replies_match, requests_answered_unless_faulted],
         "unique-ids" => vec![ids_unique, requests_answered_unless_faulted],
+        "broadcast" => vec![
+            broadcast_converges,
+            requests_answered_unless_faulted,
+            msgs_per_op_within_budget,
+        ],
         _ => vec![requests_answered_unless_faulted],
+    }
+}
+
+/// With `[checks] msgs_per_op_max`, node-to-node messages per operation stay within it.
+pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
+    const NAME: &str = "msgs-per-op-within-budget";
+    let m = crate::metrics::measure(scenario, trace);
+    match scenario.checks.msgs_per_op_max {
+        Some(max) if m.msgs_per_op > max => Verdict::fail(
+            NAME,
+            format!(
+                "{:.2} node-to-node messages per operation, over the budget of {max}",
+                m.msgs_per_op
+            ),
+        ),
+        Some(max) => Verdict::pass(
+            NAME,
+            format!("{:.2} messages per operation (budget {max})", m.msgs_per_op),
+        ),
+        None => Verdict::pass(
+            NAME,
+            format!(
+                "{:.2} messages per operation (no budget set)",
+                m.msgs_per_op
+            ),
+        ),
     }
 }
 

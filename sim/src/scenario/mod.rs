@@ -71,6 +71,17 @@ pub struct Scenario {
     pub nemesis: Option<Nemesis>,
     /// System parameters, passed to the nodes.
     pub config: serde_json::Value,
+    /// Bounds the checkers hold the run to.
+    pub checks: Checks,
+}
+
+/// Bounds the checkers hold a run to (`[checks]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checks {
+    /// After the last fault, every acknowledged value must reach every node within this long.
+    pub converge_within: Option<Duration>,
+    /// At most this many node-to-node messages per client operation.
+    pub msgs_per_op_max: Option<f64>,
 }
 
 /// How one-way message latency is distributed between `min` and `max`.
@@ -457,6 +468,7 @@ impl Scenario {
             faults: vec![],
             nemesis: None,
             config: serde_json::Value::Object(Default::default()),
+            checks: Checks::default(),
         }
     }
 
@@ -548,6 +560,11 @@ impl Scenario {
             }
             if n.start > self.duration || n.stop.is_some_and(|s| s > self.duration) {
                 return Err(invalid("nemesis", "start and stop must be within the run"));
+            }
+        }
+        if let Some(m) = self.checks.msgs_per_op_max {
+            if !(m.is_finite() && m > 0.0) {
+                return Err(invalid("checks.msgs_per_op_max", "must be positive"));
             }
         }
         if self.workload.clients > 100 {
@@ -650,6 +667,18 @@ impl Scenario {
     /// Sets how long clients wait for a reply before recording an operation as indeterminate.
     pub fn client_timeout(mut self, timeout: Duration) -> Self {
         self.workload.timeout = timeout;
+        self
+    }
+
+    /// Requires every acknowledged value to reach every node within `d` of the last fault.
+    pub fn converge_within(mut self, d: Duration) -> Self {
+        self.checks.converge_within = Some(d);
+        self
+    }
+
+    /// Sets the system's `[config]`.
+    pub fn config(mut self, config: serde_json::Value) -> Self {
+        self.config = config;
         self
     }
 

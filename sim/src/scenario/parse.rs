@@ -36,6 +36,14 @@ struct RawScenario {
     faults: Vec<Spanned<RawFault>>,
     nemesis: Option<Spanned<RawNemesis>>,
     config: Option<toml::Table>,
+    checks: Option<RawChecks>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    converge_within: Option<Spanned<String>>,
+    msgs_per_op_max: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -389,6 +397,14 @@ fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
     }
     if let Some(n) = &raw.nemesis {
         s.nemesis = Some(nemesis(src, n)?);
+    }
+    if let Some(c) = &raw.checks {
+        if let Some(d) = &c.converge_within {
+            s.checks.converge_within = Some(src.duration(d, "checks.converge_within")?);
+        }
+        if let Some(m) = &c.msgs_per_op_max {
+            s.checks.msgs_per_op_max = Some(src.number(m, "checks.msgs_per_op_max"));
+        }
     }
     if let Some(config) = raw.config {
         s.config = serde_json::to_value(config)

@@ -193,6 +193,15 @@ impl Scenario {
                 let _ = writeln!(w, "stop = \"{}\"", duration(stop));
             }
         }
+        if self.checks != super::Checks::default() {
+            let _ = writeln!(w, "\n[checks]");
+            if let Some(d) = self.checks.converge_within {
+                let _ = writeln!(w, "converge_within = \"{}\"", duration(d));
+            }
+            if let Some(m) = self.checks.msgs_per_op_max {
+                let _ = writeln!(w, "msgs_per_op_max = {}", float(m));
+            }
+        }
         if self.config.as_object().is_some_and(|c| !c.is_empty()) {
             #[derive(serde::Serialize)]
             struct Wrapper<'a> {
@@ -261,6 +270,8 @@ mod tests {
             });
         let mut s = s;
         s.regressions = vec![9, 11];
+        s.checks.converge_within = Some(ms(3000));
+        s.checks.msgs_per_op_max = Some(30.0);
         s.config = serde_json::json!({"strategy": "tree", "fanout": 4});
         s.clocks.insert(
             "n3".into(),

@@ -5,6 +5,7 @@
 //! records its history with [`Context::record_op`](highstorm_nodes::Context::record_op), which
 //! the engine writes into the trace, where the checkers read it.
 
+mod broadcast;
 mod echo;
 mod unique_ids;
 
@@ -20,6 +21,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
+pub use broadcast::BroadcastOps;
 pub use echo::EchoOps;
 pub use unique_ids::UniqueIdOps;
 
@@ -31,13 +33,20 @@ pub trait Operations: 'static {
     fn next(&mut self, client: &str, op: u64) -> (&'static str, Value, Self::Msg);
     /// The operation's result for the history, if `reply` is the expected answer.
     fn result(&self, reply: &Self::Msg) -> Option<Value>;
+    /// An operation each client sends to every node once regular operations have stopped
+    /// (a final read), if the system's checkers need one.
+    fn final_op(&mut self) -> Option<(&'static str, Value, Self::Msg)> {
+        None
+    }
 }
 
-/// The client's one timer.
+/// The client's timers.
 #[derive(Debug)]
 pub enum ClientTimer {
     /// Time to invoke the next operation.
     Invoke,
+    /// Time for the final operation on every node.
+    Final,
 }
 
 /// A client that invokes operations at a steady rate on random nodes, one RPC each, and
@@ -47,22 +56,55 @@ pub struct Client<O> {
     interval: Duration,
     timeout: Duration,
     stop_at: LocalTime,
+    final_at: LocalTime,
     next_op: u64,
     inflight: BTreeMap<MsgId, (u64, String, &'static str)>,
+    /// Nodes whose final operation has not succeeded yet.
+    finals_pending: std::collections::BTreeSet<String>,
 }
 
 impl<O: Operations> Client<O> {
     /// A client issuing `rate` operations per second until `stop_at`, waiting `timeout` for
-    /// each reply.
-    pub fn new(ops: O, rate: f64, timeout: Duration, stop_at: LocalTime) -> Self {
+    /// each reply, and sending its final operation (if any) to every node at `final_at`.
+    pub fn new(
+        ops: O,
+        rate: f64,
+        timeout: Duration,
+        stop_at: LocalTime,
+        final_at: LocalTime,
+    ) -> Self {
         Client {
             ops,
             interval: Duration::from_secs_f64(1.0 / rate.max(1e-3)),
             timeout,
             stop_at,
+            final_at,
             next_op: 0,
             inflight: BTreeMap::new(),
+            finals_pending: Default::default(),
         }
+    }
+
+    fn invoke(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        node: String,
+        f: &'static str,
+        value: Value,
+        request: O::Msg,
+    ) {
+        let op = self.next_op;
+        self.next_op += 1;
+        ctx.record_op(ClientOp {
+            op,
+            phase: OpPhase::Invoke,
+            node: node.clone(),
+            f: f.to_owned(),
+            value,
+            request: Some(ctx.next_msg_id()),
+        });
+        let id = ctx.rpc(&node, request, self.timeout);
+        self.inflight.insert(id, (op, node, f));
     }
 }
 
@@ -74,31 +116,34 @@ impl<O: Operations> Node for Client<O> {
         // Spread clients out: the first operation comes at a random point of the first interval.
         let first = self.interval.mul_f64(ctx.rng().random_range(0.0..1.0));
         ctx.set_timer(first, ClientTimer::Invoke);
+        let until_final = self.final_at.saturating_since(ctx.now());
+        ctx.set_timer(until_final, ClientTimer::Final);
     }
 
     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<O::Msg>) {}
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: ClientTimer) {
-        if ctx.now() >= self.stop_at || ctx.peers().is_empty() {
-            return;
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: ClientTimer) {
+        match timer {
+            ClientTimer::Final => {
+                for node in ctx.peers().to_vec() {
+                    if let Some((f, value, request)) = self.ops.final_op() {
+                        self.finals_pending.insert(node.clone());
+                        self.invoke(ctx, node, f, value, request);
+                    }
+                }
+            }
+            ClientTimer::Invoke => {
+                if ctx.now() >= self.stop_at || ctx.peers().is_empty() {
+                    return;
+                }
+                let n = ctx.peers().len();
+                let i = ctx.rng().random_range(0..n);
+                let node = ctx.peers()[i].clone();
+                let (f, value, request) = self.ops.next(ctx.id(), self.next_op);
+                self.invoke(ctx, node, f, value, request);
+                ctx.set_timer(self.interval, ClientTimer::Invoke);
+            }
         }
-        let n = ctx.peers().len();
-        let i = ctx.rng().random_range(0..n);
-        let node = ctx.peers()[i].clone();
-        let op = self.next_op;
-        self.next_op += 1;
-        let (f, value, request) = self.ops.next(ctx.id(), op);
-        ctx.record_op(ClientOp {
-            op,
-            phase: OpPhase::Invoke,
-            node: node.clone(),
-            f: f.to_owned(),
-            value,
-            request: Some(ctx.next_msg_id()),
-        });
-        let id = ctx.rpc(&node, request, self.timeout);
-        self.inflight.insert(id, (op, node, f));
-        ctx.set_timer(self.interval, ClientTimer::Invoke);
     }
 
     fn on_rpc_reply(&mut self, ctx: &mut Ctx<'_, Self>, request: MsgId, reply: RpcReply<O::Msg>) {
@@ -119,31 +164,60 @@ impl<O: Operations> Node for Client<O> {
             RpcReply::Error(e) => (OpPhase::Info, Value::String(e.to_string())),
             RpcReply::Timeout => (OpPhase::Info, Value::String("timeout".into())),
         };
+        // Retried only if the retry still completes within the run, which ends two timeouts
+        // after `final_at`.
+        let retry_final = phase != OpPhase::Ok
+            && self.finals_pending.contains(&node)
+            && ctx.now() <= self.final_at + self.timeout;
+        if phase == OpPhase::Ok {
+            self.finals_pending.remove(&node);
+        }
         ctx.record_op(ClientOp {
             op,
             phase,
-            node,
+            node: node.clone(),
             f: f.to_owned(),
             value,
             request: Some(request),
         });
+        // A final operation is retried until it succeeds (while the run lasts).
+        if retry_final {
+            if let Some((f, value, request)) = self.ops.final_op() {
+                self.invoke(ctx, node, f, value, request);
+            }
+        }
     }
 }
 
-/// Starts one client of `scenario`'s system. Clients stop invoking one timeout before the end,
-/// so every operation completes within the run.
+/// Starts one client of `scenario`'s system. Final operations go out two timeouts before the
+/// end, so they complete within the run; regular operations stop one timeout before that, or
+/// `converge_within` before it when the scenario sets one, so the final reads see a settled
+/// system.
 pub fn spawn_client(scenario: &Scenario, setup: ProcessSetup) -> Box<dyn Process> {
     let w = &scenario.workload;
     let rate = w.rate / w.clients.max(1) as f64;
-    let stop_at = LocalTime::from_duration(scenario.duration.saturating_sub(w.timeout * 2));
+    let at = |timeouts: u32| {
+        LocalTime::from_duration(scenario.duration.saturating_sub(w.timeout * timeouts))
+    };
+    let final_at = at(2);
+    let quiet = scenario
+        .checks
+        .converge_within
+        .unwrap_or_default()
+        .max(w.timeout);
+    let stop_at = final_at - quiet;
+    let index: u64 = setup.id.trim_start_matches('c').parse().unwrap_or(0);
+    macro_rules! client {
+        ($ops:expr) => {
+            Box::new(NodeProcess::new(
+                Client::new($ops, rate, w.timeout, stop_at, final_at),
+                setup,
+            ))
+        };
+    }
     match scenario.system.as_str() {
-        "unique-ids" => Box::new(NodeProcess::new(
-            Client::new(UniqueIdOps, rate, w.timeout, stop_at),
-            setup,
-        )),
-        _ => Box::new(NodeProcess::new(
-            Client::new(EchoOps, rate, w.timeout, stop_at),
-            setup,
-        )),
+        "unique-ids" => client!(UniqueIdOps),
+        "broadcast" => client!(BroadcastOps::new(index, w.clients.max(1) as u64)),
+        _ => client!(EchoOps),
     }
 }

@@ -1,0 +1,652 @@
+//! Broadcast (Maelstrom's third challenge): every value a client broadcasts reaches every node,
+//! through loss, duplication, partitions and crashes.
+//!
+//! A client's `broadcast` is acknowledged only once a second node holds the value (a
+//! `replicate` RPC to the first node it would push to, retried elsewhere on timeout), so an
+//! acknowledged value survives the crash of the node that accepted it. Then two mechanisms,
+//! each doing one job:
+//! - **Push**, for speed: new values are batched per neighbour and sent every `batch` interval
+//!   along the strategy's topology (`flood`, `grid`, `tree`, `star`, or `best`).
+//! - **Anti-entropy**, for safety: every `anti_entropy` interval a node sends a random peer a
+//!   digest (count and an order-independent hash) of what it holds; a peer whose digest differs
+//!   answers with everything it has, and the asker pushes back whatever the peer lacked. A node
+//!   that (re)starts asks its peers for everything at once, so a restarted node recovers all
+//!   values. Pushes need no acks: anything a partition or loss swallowed is repaired here.
+
+use crate::{Ctx, Duration, Message, Node};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Broadcast's messages: Maelstrom's client API plus the nodes' own gossip.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BroadcastMsg {
+    /// Client: please spread this value.
+    Broadcast {
+        /// The value.
+        message: u64,
+    },
+    /// The value is accepted (it will reach every node).
+    BroadcastOk,
+    /// Client: which values do you hold?
+    Read,
+    /// Every value this node holds, ascending.
+    ReadOk {
+        /// The values.
+        messages: Vec<u64>,
+    },
+    /// Maelstrom's suggested topology (ignored: the strategy chooses its own).
+    Topology {
+        /// Node -> neighbours.
+        topology: BTreeMap<String, Vec<String>>,
+    },
+    /// The topology was received.
+    TopologyOk,
+    /// Node to node: hold these values before I acknowledge them to a client.
+    Replicate {
+        /// The values.
+        values: Vec<u64>,
+    },
+    /// The values of a `replicate` are held.
+    ReplicateOk,
+    /// Node to node: values new to the sender.
+    Gossip {
+        /// The values.
+        values: Vec<u64>,
+    },
+    /// Node to node: a summary of what the sender holds.
+    Digest {
+        /// How many values.
+        count: u64,
+        /// Order-independent hash of the values.
+        hash: u64,
+    },
+    /// Answer to a differing digest: everything the sender holds.
+    Everything {
+        /// The values.
+        values: Vec<u64>,
+    },
+}
+
+/// How pushes travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The receiving node sends each new client value straight to every peer.
+    Flood,
+    /// Maelstrom's default offer: a square grid, values forwarded to grid neighbours.
+    Grid,
+    /// A tree rooted at `n0` with `fanout` children per node, values forwarded along it.
+    Tree,
+    /// Every node sends to the hub `n0`, which sends to everyone.
+    Star,
+    /// A star whose hub forwards every batch at once and whose leaves push on arrival:
+    /// two hops, the fewest messages.
+    Best,
+}
+
+/// Broadcast's parameters (the scenario's `[config]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BroadcastConfig {
+    /// The push strategy.
+    pub strategy: Strategy,
+    /// Children per node for `tree`.
+    pub fanout: usize,
+    /// How long new values wait to be batched, in milliseconds (0: send at once).
+    pub batch_ms: u64,
+    /// How often a node compares digests with a random peer, in milliseconds.
+    pub anti_entropy_ms: u64,
+    /// How long a `replicate` waits for its answer before trying another peer, in milliseconds.
+    pub replicate_timeout_ms: u64,
+}
+
+impl Default for BroadcastConfig {
+    fn default() -> Self {
+        BroadcastConfig {
+            strategy: Strategy::Best,
+            fanout: 4,
+            batch_ms: 50,
+            anti_entropy_ms: 1000,
+            replicate_timeout_ms: 100,
+        }
+    }
+}
+
+/// Broadcast's timers.
+#[derive(Debug)]
+pub enum BroadcastTimer {
+    /// Send the batched values (armed when the first value of a batch arrives).
+    Flush,
+    /// Compare digests with a random peer (every `anti_entropy_ms`).
+    AntiEntropy,
+}
+
+/// A broadcast node.
+#[derive(Debug)]
+pub struct Broadcast {
+    config: BroadcastConfig,
+    /// Skip anti-entropy and restart recovery: the planted bug of variant `amnesiac`.
+    amnesiac: bool,
+    values: BTreeSet<u64>,
+    /// Sum of per-value hashes: order-independent, updated as values arrive.
+    hash: u64,
+    pending: BTreeMap<String, BTreeSet<u64>>,
+    flush_armed: bool,
+    /// Client broadcasts waiting for a replica: replicate RPC -> (request, value, tries).
+    unacked: BTreeMap<crate::MsgId, (Message<BroadcastMsg>, u64, usize)>,
+}
+
+fn value_hash(v: u64) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(&v.to_le_bytes())
+}
+
+impl Broadcast {
+    /// A node with `config`.
+    pub fn new(config: BroadcastConfig) -> Self {
+        Broadcast {
+            config,
+            amnesiac: false,
+            values: BTreeSet::new(),
+            hash: 0,
+            pending: BTreeMap::new(),
+            flush_armed: false,
+            unacked: BTreeMap::new(),
+        }
+    }
+
+    /// The variant `amnesiac`, with a planted bug for testing the harness: no anti-entropy and
+    /// no recovery on restart, so values lost to a partition or a crash stay lost.
+    pub fn amnesiac(config: BroadcastConfig) -> Self {
+        Broadcast {
+            amnesiac: true,
+            ..Broadcast::new(config)
+        }
+    }
+
+    /// The values held, ascending.
+    pub fn values(&self) -> &BTreeSet<u64> {
+        &self.values
+    }
+
+    /// Where a value goes next: to which nodes this node pushes a value that came from
+    /// `from` (`None`: from a client).
+    fn targets(&self, me: &str, all: &[String], from: Option<&str>) -> Vec<String> {
+        let hub = all[0].as_str();
+        let mut out: Vec<String> = match self.config.strategy {
+            Strategy::Flood => match from {
+                None => all.to_vec(),
+                Some(_) => vec![],
+            },
+            Strategy::Star | Strategy::Best => {
+                if me == hub {
+                    all.to_vec()
+                } else if from.is_none() {
+                    vec![hub.to_owned()]
+                } else {
+                    vec![]
+                }
+            }
+            Strategy::Tree => tree_neighbours(me, all, self.config.fanout.max(1)),
+            Strategy::Grid => grid_neighbours(me, all),
+        };
+        out.retain(|n| n != me && Some(n.as_str()) != from);
+        out
+    }
+
+    /// Takes in values from `from` (`None`: a client) and queues them for the strategy's
+    /// targets, except `skip` (a node already handed them directly).
+    fn learn(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        values: &[u64],
+        from: Option<&str>,
+        skip: Option<&str>,
+    ) {
+        let new: Vec<u64> = values
+            .iter()
+            .copied()
+            .filter(|v| self.values.insert(*v))
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        for v in &new {
+            self.hash = self.hash.wrapping_add(value_hash(*v));
+        }
+        ctx.note("learn", &new);
+        let all = everyone(ctx);
+        for target in self.targets(ctx.id(), &all, from) {
+            if Some(target.as_str()) != skip {
+                self.pending.entry(target).or_default().extend(&new);
+            }
+        }
+        if self.config.batch_ms == 0 {
+            self.flush(ctx);
+        } else if !self.flush_armed && !self.pending.is_empty() {
+            self.flush_armed = true;
+            ctx.set_timer(
+                Duration::from_millis(self.config.batch_ms),
+                BroadcastTimer::Flush,
+            );
+        }
+    }
+
+    fn flush(&mut self, ctx: &mut Ctx<'_, Self>) {
+        for (target, values) in std::mem::take(&mut self.pending) {
+            ctx.send(
+                &target,
+                BroadcastMsg::Gossip {
+                    values: values.into_iter().collect(),
+                },
+            );
+        }
+    }
+
+    /// Accepts a client's value: stores it, hands it to a replica and acknowledges once the
+    /// replica holds it.
+    fn accept(&mut self, ctx: &mut Ctx<'_, Self>, request: Message<BroadcastMsg>, value: u64) {
+        if ctx.peers().is_empty() || self.amnesiac {
+            ctx.reply(&request, BroadcastMsg::BroadcastOk);
+            self.learn(ctx, &[value], None, None);
+            return;
+        }
+        let all = everyone(ctx);
+        let partner = match self.targets(ctx.id(), &all, None).into_iter().next() {
+            Some(p) => p,
+            None => random_peer(ctx),
+        };
+        self.learn(ctx, &[value], None, Some(&partner));
+        self.replicate(ctx, request, value, &partner, 1);
+    }
+
+    fn replicate(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        request: Message<BroadcastMsg>,
+        value: u64,
+        to: &str,
+        tries: usize,
+    ) {
+        let timeout = Duration::from_millis(self.config.replicate_timeout_ms.max(1));
+        let id = ctx.rpc(
+            to,
+            BroadcastMsg::Replicate {
+                values: vec![value],
+            },
+            timeout,
+        );
+        self.unacked.insert(id, (request, value, tries));
+    }
+
+    fn digest(&self) -> BroadcastMsg {
+        BroadcastMsg::Digest {
+            count: self.values.len() as u64,
+            hash: self.hash,
+        }
+    }
+}
+
+fn random_peer(ctx: &mut Ctx<'_, Broadcast>) -> String {
+    use rand::Rng;
+    let n = ctx.peers().len();
+    let i = ctx.rng().random_range(0..n);
+    ctx.peers()[i].clone()
+}
+
+/// Every node of the cluster, this one included, sorted.
+fn everyone(ctx: &Ctx<'_, Broadcast>) -> Vec<String> {
+    let mut all: Vec<String> = ctx.peers().to_vec();
+    all.push(ctx.id().to_owned());
+    all.sort_by(|a, b| natural(a).cmp(&natural(b)));
+    all
+}
+
+/// Sort key putting `n2` before `n10`.
+fn natural(id: &str) -> (usize, &str) {
+    (id.len(), id)
+}
+
+/// Parent and children of `me` in a `fanout`-ary tree over `all` in order.
+fn tree_neighbours(me: &str, all: &[String], fanout: usize) -> Vec<String> {
+    let Some(i) = all.iter().position(|n| n == me) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    if i > 0 {
+        out.push(all[(i - 1) / fanout].clone());
+    }
+    for c in (i * fanout + 1)..=(i * fanout + fanout) {
+        if let Some(n) = all.get(c) {
+            out.push(n.clone());
+        }
+    }
+    out
+}
+
+/// Up, down, left and right of `me` in a square grid over `all` in order (Maelstrom's grid).
+fn grid_neighbours(me: &str, all: &[String]) -> Vec<String> {
+    let Some(i) = all.iter().position(|n| n == me) else {
+        return vec![];
+    };
+    let n = all.len();
+    let width = (n as f64).sqrt().ceil() as usize;
+    let mut out = vec![];
+    if i % width > 0 {
+        out.push(all[i - 1].clone());
+    }
+    if i % width + 1 < width && i + 1 < n {
+        out.push(all[i + 1].clone());
+    }
+    if i >= width {
+        out.push(all[i - width].clone());
+    }
+    if i + width < n {
+        out.push(all[i + width].clone());
+    }
+    out
+}
+
+impl Node for Broadcast {
+    type Msg = BroadcastMsg;
+    type Timer = BroadcastTimer;
+
+    fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.amnesiac {
+            return;
+        }
+        // Recover everything: an empty digest differs from any peer that holds values.
+        let peers = ctx.peers().to_vec();
+        for p in &peers {
+            ctx.send(p, self.digest());
+        }
+        let first = self.config.anti_entropy_ms.max(1);
+        let jitter = {
+            use rand::Rng;
+            ctx.rng().random_range(0..first)
+        };
+        ctx.set_timer(Duration::from_millis(jitter), BroadcastTimer::AntiEntropy);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<BroadcastMsg>) {
+        match &msg.body {
+            BroadcastMsg::Broadcast { message } => {
+                let v = *message;
+                self.accept(ctx, msg, v);
+            }
+            BroadcastMsg::Replicate { values } => {
+                let values = values.clone();
+                ctx.reply(&msg, BroadcastMsg::ReplicateOk);
+                self.learn(ctx, &values, Some(&msg.src), None);
+            }
+            BroadcastMsg::Read => {
+                let messages = self.values.iter().copied().collect();
+                ctx.reply(&msg, BroadcastMsg::ReadOk { messages });
+            }
+            BroadcastMsg::Topology { .. } => {
+                ctx.reply(&msg, BroadcastMsg::TopologyOk);
+            }
+            BroadcastMsg::Gossip { values } => {
+                let values = values.clone();
+                self.learn(ctx, &values, Some(&msg.src), None);
+            }
+            BroadcastMsg::Digest { count, hash } => {
+                if (*count, *hash) != (self.values.len() as u64, self.hash)
+                    && !self.values.is_empty()
+                {
+                    let values = self.values.iter().copied().collect();
+                    ctx.reply(&msg, BroadcastMsg::Everything { values });
+                }
+            }
+            BroadcastMsg::Everything { values } => {
+                let theirs: BTreeSet<u64> = values.iter().copied().collect();
+                let missing: Vec<u64> = self.values.difference(&theirs).copied().collect();
+                let values = values.clone();
+                self.learn(ctx, &values, Some(&msg.src), None);
+                if !missing.is_empty() {
+                    ctx.send(&msg.src, BroadcastMsg::Gossip { values: missing });
+                }
+            }
+            BroadcastMsg::BroadcastOk
+            | BroadcastMsg::ReadOk { .. }
+            | BroadcastMsg::TopologyOk
+            | BroadcastMsg::ReplicateOk => {}
+        }
+    }
+
+    fn on_rpc_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        request: crate::MsgId,
+        reply: crate::RpcReply<BroadcastMsg>,
+    ) {
+        let Some((client_request, value, tries)) = self.unacked.remove(&request) else {
+            return;
+        };
+        match reply {
+            crate::RpcReply::Reply(_) => {
+                ctx.reply(&client_request, BroadcastMsg::BroadcastOk);
+            }
+            // No replica yet: try another peer. After every peer had its chance, tell the
+            // client the outcome is unknown (the value stays here and anti-entropy will spread
+            // it once the network allows).
+            _ if tries < ctx.peers().len() => {
+                let next = random_peer(ctx);
+                self.replicate(ctx, client_request, value, &next, tries + 1);
+            }
+            _ => {
+                let error = crate::ErrorBody::new(
+                    crate::ErrorCode::Timeout,
+                    format!("no peer confirmed holding {value}; it may still spread"),
+                );
+                ctx.reply_error(&client_request, error);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: BroadcastTimer) {
+        match timer {
+            BroadcastTimer::Flush => {
+                self.flush_armed = false;
+                self.flush(ctx);
+            }
+            BroadcastTimer::AntiEntropy => {
+                if !ctx.peers().is_empty() {
+                    use rand::Rng;
+                    let n = ctx.peers().len();
+                    let i = ctx.rng().random_range(0..n);
+                    let peer = ctx.peers()[i].clone();
+                    ctx.send(&peer, self.digest());
+                }
+                ctx.set_timer(
+                    Duration::from_millis(self.config.anti_entropy_ms.max(1)),
+                    BroadcastTimer::AntiEntropy,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Harness;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn trees_and_grids_are_connected_and_symmetric() {
+        let all = names(25);
+        for me in &all {
+            for other in tree_neighbours(me, &all, 4) {
+                assert!(
+                    tree_neighbours(&other, &all, 4).contains(me),
+                    "{me} {other}"
+                );
+            }
+            for other in grid_neighbours(me, &all) {
+                assert!(grid_neighbours(&other, &all).contains(me), "{me} {other}");
+            }
+        }
+        assert_eq!(grid_neighbours("n0", &all), ["n1", "n5"]);
+        assert_eq!(tree_neighbours("n0", &all, 4), ["n1", "n2", "n3", "n4"]);
+        assert_eq!(
+            tree_neighbours("n5", &all, 4),
+            ["n1", "n21", "n22", "n23", "n24"]
+        );
+    }
+
+    #[test]
+    fn values_are_batched_per_neighbour_and_forwarded_once() {
+        let cfg = BroadcastConfig {
+            strategy: Strategy::Star,
+            anti_entropy_ms: 60_000,
+            ..BroadcastConfig::default()
+        };
+        let mut hub = Harness::new(Broadcast::new(cfg), "n0", &["n1", "n2", "n3"]);
+        hub.take_sent();
+        hub.request("n1", 1, &BroadcastMsg::Gossip { values: vec![1, 2] });
+        hub.request("n2", 1, &BroadcastMsg::Gossip { values: vec![2, 3] });
+        // Nothing yet: the batch waits 50 ms.
+        assert!(hub.take_sent().is_empty());
+        let sent = hub.advance(Duration::from_millis(50));
+        let mut got: Vec<(String, Vec<u64>)> = sent
+            .into_iter()
+            .map(|m| match m.body {
+                BroadcastMsg::Gossip { values } => (m.dest, values),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        got.sort();
+        // Each value goes to everyone except where it first came from (2 came from n1 first),
+        // in one batch per neighbour.
+        assert_eq!(
+            got,
+            [
+                ("n1".to_owned(), vec![3]),
+                ("n2".to_owned(), vec![1, 2]),
+                ("n3".to_owned(), vec![1, 2, 3])
+            ]
+        );
+        // A value seen again is not forwarded again.
+        hub.request("n3", 2, &BroadcastMsg::Gossip { values: vec![1] });
+        assert!(hub.advance(Duration::from_millis(100)).is_empty());
+    }
+
+    #[test]
+    fn digests_find_differences_and_repair_both_sides() {
+        let cfg = BroadcastConfig {
+            anti_entropy_ms: 60_000,
+            ..BroadcastConfig::default()
+        };
+        let mut a = Harness::new(Broadcast::new(cfg.clone()), "n1", &["n0", "n2"]);
+        a.take_sent();
+        a.request("n0", 1, &BroadcastMsg::Gossip { values: vec![1, 2] });
+        a.advance(Duration::from_secs(1));
+        // Same set in another order: same digest, no answer.
+        let same = a.request(
+            "n2",
+            5,
+            &BroadcastMsg::Digest {
+                count: 2,
+                hash: value_hash(2).wrapping_add(value_hash(1)),
+            },
+        );
+        assert!(same.is_empty());
+        // A restarted peer (empty digest) gets everything.
+        let reply = a.request("n2", 6, &BroadcastMsg::Digest { count: 0, hash: 0 });
+        assert_eq!(
+            reply[0].body,
+            BroadcastMsg::Everything { values: vec![1, 2] }
+        );
+        // Everything from a peer that lacks 2: we learn 3 and send 2 back.
+        let back = a.request("n2", 7, &BroadcastMsg::Everything { values: vec![1, 3] });
+        assert!(back
+            .iter()
+            .any(|m| m.dest == "n2" && m.body == BroadcastMsg::Gossip { values: vec![2] }));
+        assert!(a.node().values().contains(&3));
+    }
+
+    #[test]
+    fn a_broadcast_is_acknowledged_only_once_a_replica_holds_it() {
+        let cfg = BroadcastConfig {
+            strategy: Strategy::Star,
+            anti_entropy_ms: 60_000,
+            ..BroadcastConfig::default()
+        };
+        let mut leaf = Harness::new(Broadcast::new(cfg), "n2", &["n0", "n1"]);
+        leaf.take_sent();
+        let sent = leaf.request("c0", 7, &BroadcastMsg::Broadcast { message: 5 });
+        // No ack yet: the value goes to the hub as a replicate RPC, not as a batched push.
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].dest, "n0");
+        assert_eq!(sent[0].body, BroadcastMsg::Replicate { values: vec![5] });
+        assert!(
+            leaf.advance(Duration::from_millis(60)).is_empty(),
+            "no duplicate push"
+        );
+        // The hub confirms: now the client gets its ack.
+        let id = sent[0].msg_id.unwrap();
+        let bytes = crate::wire::encode(&crate::wire::Envelope {
+            src: "n0".into(),
+            dest: "n2".into(),
+            body: crate::wire::Body {
+                msg_id: Some(1),
+                in_reply_to: Some(id),
+                payload: BroadcastMsg::ReplicateOk,
+            },
+        });
+        let acks = leaf.deliver_bytes(&bytes);
+        assert_eq!(acks.len(), 1);
+        assert_eq!(
+            (acks[0].dest.as_str(), acks[0].in_reply_to),
+            ("c0", Some(7))
+        );
+        assert_eq!(acks[0].body, BroadcastMsg::BroadcastOk);
+    }
+
+    #[test]
+    fn an_unreplicated_broadcast_ends_in_an_indefinite_error() {
+        let mut leaf = Harness::new(
+            Broadcast::new(BroadcastConfig::default()),
+            "n2",
+            &["n0", "n1"],
+        );
+        leaf.take_sent();
+        leaf.request("c0", 7, &BroadcastMsg::Broadcast { message: 5 });
+        // Two peers, two tries of 100 ms each, nobody answers.
+        leaf.advance(Duration::from_millis(250));
+        let error = leaf.outputs.iter().find_map(|o| match o {
+            crate::Output::Transmit(t) if t.dest == "c0" => {
+                Some(String::from_utf8_lossy(&t.bytes).into_owned())
+            }
+            _ => None,
+        });
+        let error = error.expect("the client gets an answer");
+        assert!(error.contains(r#""code":0"#), "{error}");
+        assert!(
+            leaf.node().values().contains(&5),
+            "the value is kept for anti-entropy"
+        );
+    }
+
+    #[test]
+    fn clients_get_broadcast_ok_and_read_ok() {
+        let mut n = Harness::new(Broadcast::new(BroadcastConfig::default()), "n0", &[]);
+        let r = n.request("c0", 1, &BroadcastMsg::Broadcast { message: 9 });
+        assert_eq!(r[0].body, BroadcastMsg::BroadcastOk);
+        assert_eq!(r[0].in_reply_to, Some(1));
+        let r = n.request("c0", 2, &BroadcastMsg::Read);
+        assert_eq!(r[0].body, BroadcastMsg::ReadOk { messages: vec![9] });
+        let r = n.request(
+            "c0",
+            3,
+            &BroadcastMsg::Topology {
+                topology: BTreeMap::new(),
+            },
+        );
+        assert_eq!(r[0].body, BroadcastMsg::TopologyOk);
+    }
+}
