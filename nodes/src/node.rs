@@ -305,6 +305,16 @@ impl<M: Serialize, T> Context<'_, M, T> {
         &mut self.core.rng
     }
 
+    /// A peer chosen with [`rng`](Context::rng); `None` when the node has no peers.
+    pub fn random_peer(&mut self) -> Option<String> {
+        use rand::Rng;
+        if self.core.peers.is_empty() {
+            return None;
+        }
+        let i = self.core.rng.random_range(0..self.core.peers.len());
+        Some(self.core.peers[i].clone())
+    }
+
     /// The `msg_id` the next `send`, `reply` or `rpc` will carry.
     pub fn next_msg_id(&self) -> MsgId {
         self.core.next_msg_id

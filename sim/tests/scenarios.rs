@@ -13,6 +13,7 @@ const SWEPT: &[&str] = &[
     "broadcast-5",
     "broadcast-5-partition",
     "echo",
+    "g-counter-partition",
     "unique-ids-faults",
     "unique-ids-nemesis",
 ];
@@ -127,4 +128,9 @@ fn broadcast_5() {
 #[test]
 fn broadcast_5_partition() {
     sweep("broadcast-5-partition");
+}
+
+#[test]
+fn g_counter_partition() {
+    sweep("g-counter-partition");
 }

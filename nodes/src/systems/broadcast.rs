@@ -254,7 +254,7 @@ impl Broadcast {
         let all = everyone(ctx);
         let partner = match self.targets(ctx.id(), &all, None).into_iter().next() {
             Some(p) => p,
-            None => random_peer(ctx),
+            None => ctx.random_peer().unwrap_or_default(),
         };
         self.learn(ctx, &[value], None, Some(&partner));
         self.replicate(ctx, request, value, &partner, 1);
@@ -285,13 +285,6 @@ impl Broadcast {
             hash: self.hash,
         }
     }
-}
-
-fn random_peer(ctx: &mut Ctx<'_, Broadcast>) -> String {
-    use rand::Rng;
-    let n = ctx.peers().len();
-    let i = ctx.rng().random_range(0..n);
-    ctx.peers()[i].clone()
 }
 
 /// Every node of the cluster, this one included, sorted.
@@ -431,7 +424,7 @@ impl Node for Broadcast {
             // client the outcome is unknown (the value stays here and anti-entropy will spread
             // it once the network allows).
             _ if tries < ctx.peers().len() => {
-                let next = random_peer(ctx);
+                let next = ctx.random_peer().unwrap_or_default();
                 self.replicate(ctx, client_request, value, &next, tries + 1);
             }
             _ => {
@@ -451,11 +444,7 @@ impl Node for Broadcast {
                 self.flush(ctx);
             }
             BroadcastTimer::AntiEntropy => {
-                if !ctx.peers().is_empty() {
-                    use rand::Rng;
-                    let n = ctx.peers().len();
-                    let i = ctx.rng().random_range(0..n);
-                    let peer = ctx.peers()[i].clone();
+                if let Some(peer) = ctx.random_peer() {
                     ctx.send(&peer, self.digest());
                 }
                 ctx.set_timer(

@@ -4,6 +4,7 @@
 
 pub mod broadcast;
 pub mod echo;
+pub mod g_counter;
 pub mod unique_ids;
 
 use crate::process::{NodeProcess, Process, ProcessSetup};
@@ -98,6 +99,17 @@ pub static SYSTEMS: &[System] = &[
                 _ => broadcast::Broadcast::new(cfg),
             };
             Ok(Box::new(NodeProcess::new(node, setup)))
+        },
+    },
+    System {
+        name: "g-counter",
+        variants: &["default"],
+        spawn: |_, cfg, setup| {
+            let cfg: g_counter::GCounterConfig = config("g-counter", cfg)?;
+            Ok(Box::new(NodeProcess::new(
+                g_counter::GCounter::new(cfg),
+                setup,
+            )))
         },
     },
 ];

@@ -4,12 +4,14 @@
 mod availability;
 pub mod broadcast;
 mod echo;
+mod g_counter;
 mod history;
 mod unique_ids;
 
 pub use availability::requests_answered_unless_faulted;
 pub use broadcast::broadcast_converges;
 pub use echo::echo_replies_match;
+pub use g_counter::counter_converges;
 pub use history::{history, Completion, Operation};
 pub use unique_ids::ids_unique;
 
@@ -56,6 +58,7 @@ pub fn for_system(system: &str) -> Vec<Checker> {
     match system {
         "echo" => vec![echo_replies_match, requests_answered_unless_faulted],
         "unique-ids" => vec![ids_unique, requests_answered_unless_faulted],
+        "g-counter" => vec![counter_converges, requests_answered_unless_faulted],
         "broadcast" => vec![
             broadcast_converges,
             requests_answered_unless_faulted,

@@ -7,6 +7,7 @@
 
 mod broadcast;
 mod echo;
+mod g_counter;
 mod unique_ids;
 
 use crate::scenario::Scenario;
@@ -23,6 +24,7 @@ use std::fmt::Debug;
 
 pub use broadcast::BroadcastOps;
 pub use echo::EchoOps;
+pub use g_counter::GCounterOps;
 pub use unique_ids::UniqueIdOps;
 
 /// The operations one system's clients perform.
@@ -218,6 +220,7 @@ pub fn spawn_client(scenario: &Scenario, setup: ProcessSetup) -> Box<dyn Process
     match scenario.system.as_str() {
         "unique-ids" => client!(UniqueIdOps),
         "broadcast" => client!(BroadcastOps::new(index, w.clients.max(1) as u64)),
+        "g-counter" => client!(GCounterOps),
         _ => client!(EchoOps),
     }
 }
