@@ -6,6 +6,12 @@
 //!   operations: p50 / p95 / p99 / max (nearest-rank percentiles).
 //! - `stable_latency_ms`: for systems whose nodes note `learn` events (broadcast), the time
 //!   from a value's `broadcast` invocation until every node holds it, over acknowledged values.
+//!   Exact: it needs no reads.
+//! - `maelstrom_stable_latency_ms`: Maelstrom's definition (Jepsen's `set-full` checker), for
+//!   comparison with published results: from the value's *known* time (its acknowledgement or
+//!   the first read that saw it, whichever is earlier) to the invocation of the last read, on
+//!   any node, that missed it (0 if none did). It only sees what reads sample, so it reads low
+//!   when reads are sparse.
 
 use crate::check::{history, Operation};
 use crate::scenario::Scenario;
@@ -61,6 +67,8 @@ pub struct Metrics {
     pub latency_ms: Option<Percentiles>,
     /// Time from a value's broadcast until every node holds it.
     pub stable_latency_ms: Option<Percentiles>,
+    /// Maelstrom's read-sampled stable latency (see the module docs).
+    pub maelstrom_stable_latency_ms: Option<Percentiles>,
 }
 
 /// Whether a process name is a client's (`c0`, `c1`, ...).
@@ -125,7 +133,58 @@ pub fn measure(scenario: &Scenario, trace: &Trace) -> Metrics {
         msgs_per_op_all: per(all),
         latency_ms: Percentiles::of(&mut latencies),
         stable_latency_ms: Percentiles::of(&mut stable),
+        maelstrom_stable_latency_ms: Percentiles::of(&mut maelstrom_stable(&ops)),
     }
+}
+
+/// Jepsen `set-full` stable latencies, in ms, of every broadcast value known by some time.
+fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
+    use std::collections::BTreeSet;
+    // Successful reads: (invocation, completion, values seen), by invocation time.
+    let mut reads: Vec<(u64, u64, BTreeSet<u64>)> = ops
+        .iter()
+        .filter(|op| op.f.ends_with("read"))
+        .filter_map(|op| {
+            let c = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok)?;
+            let seen = c
+                .value
+                .as_array()?
+                .iter()
+                .filter_map(|v| v.as_u64())
+                .collect();
+            Some((op.invoke_us, c.at_us, seen))
+        })
+        .collect();
+    if reads.is_empty() {
+        return vec![];
+    }
+    reads.sort_by_key(|(invoked, _, _)| *invoked);
+    ops.iter()
+        .filter(|op| op.f == "broadcast")
+        .filter_map(|op| {
+            let v = op.value.as_u64()?;
+            let acked = op
+                .completion
+                .as_ref()
+                .filter(|c| c.phase == OpPhase::Ok)
+                .map(|c| c.at_us);
+            let first_seen = reads
+                .iter()
+                .filter(|(_, _, seen)| seen.contains(&v))
+                .map(|(_, done, _)| *done)
+                .min();
+            let known = match (acked, first_seen) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b)?,
+            };
+            let last_absent = reads
+                .iter()
+                .rev()
+                .find(|(_, _, seen)| !seen.contains(&v))
+                .map_or(0, |(invoked, _, _)| *invoked + 1);
+            Some(last_absent.saturating_sub(known) as f64 / 1000.0)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ fn run_passes_shipped_scenarios_and_prints_a_summary() {
     let out = highstorm(&["run", "scenarios/", "--seeds", "0..3"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("21 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("27 passed, 0 failed"), "{stdout}");
 }
 
 #[test]
@@ -299,4 +299,56 @@ fn a_failing_sweep_writes_a_shrunk_scenario_that_still_fails() {
     assert_eq!(passing.status.code(), Some(2));
     assert!(text(&passing.stderr).contains("nothing to shrink"));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn broadcast_and_g_counter_speak_maelstrom_stdio() {
+    let run = |system: &str, lines: &[&str]| -> Vec<serde_json::Value> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_highstorm"))
+            .args(["node", system, "--maelstrom"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for l in lines {
+            writeln!(stdin, "{l}").unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let init = r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#;
+    let b = run(
+        "broadcast",
+        &[
+            init,
+            r#"{"src":"c1","dest":"n1","body":{"type":"topology","msg_id":2,"topology":{"n1":[]}}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"broadcast","msg_id":3,"message":42}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"read","msg_id":4}}"#,
+        ],
+    );
+    let types: Vec<&str> = b
+        .iter()
+        .map(|v| v["body"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["init_ok", "topology_ok", "broadcast_ok", "read_ok"]);
+    assert_eq!(b[3]["body"]["messages"], serde_json::json!([42]));
+
+    let g = run(
+        "g-counter",
+        &[
+            init,
+            r#"{"src":"c1","dest":"n1","body":{"type":"add","msg_id":2,"delta":5}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"add","msg_id":3,"delta":2}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"read","msg_id":4}}"#,
+        ],
+    );
+    assert_eq!(g[3]["body"]["type"], "read_ok");
+    assert_eq!(g[3]["body"]["value"], 7);
 }

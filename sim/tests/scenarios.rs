@@ -12,6 +12,8 @@ const SWEPT: &[&str] = &[
     "broadcast-1",
     "broadcast-5",
     "broadcast-5-partition",
+    "broadcast-efficient",
+    "broadcast-efficient-partition",
     "echo",
     "g-counter-partition",
     "unique-ids-faults",
@@ -133,4 +135,14 @@ fn broadcast_5_partition() {
 #[test]
 fn g_counter_partition() {
     sweep("g-counter-partition");
+}
+
+#[test]
+fn broadcast_efficient() {
+    sweep("broadcast-efficient");
+}
+
+#[test]
+fn broadcast_efficient_partition() {
+    sweep("broadcast-efficient-partition");
 }

@@ -46,6 +46,10 @@ pub enum BroadcastMsg {
     Replicate {
         /// The values.
         values: Vec<u64>,
+        /// Spread them as if a client had sent them here (set when this node is not the
+        /// sender's first choice, which pushes them on the sender's behalf).
+        #[serde(default)]
+        relay: bool,
     },
     /// The values of a `replicate` are held.
     ReplicateOk,
@@ -66,6 +70,21 @@ pub enum BroadcastMsg {
         /// The values.
         values: Vec<u64>,
     },
+    /// Node to node: values the receiver was found to lack; spread them like a client's.
+    Repair {
+        /// The values.
+        values: Vec<u64>,
+    },
+}
+
+/// How values reached a node, which decides where it sends them next.
+#[derive(Clone, Copy, Debug)]
+enum Arrival<'a> {
+    /// From a client, or by a repair path (anti-entropy, a replica of last resort): spread
+    /// them as their origin would.
+    Origin { from: Option<&'a str> },
+    /// Pushed along the strategy's topology from `from`: relay them onward.
+    Push { from: &'a str },
 }
 
 /// How pushes travel.
@@ -108,7 +127,7 @@ impl Default for BroadcastConfig {
             fanout: 4,
             batch_ms: 50,
             anti_entropy_ms: 1000,
-            replicate_timeout_ms: 100,
+            replicate_timeout_ms: 250,
         }
     }
 }
@@ -133,8 +152,8 @@ pub struct Broadcast {
     hash: u64,
     pending: BTreeMap<String, BTreeSet<u64>>,
     flush_armed: bool,
-    /// Client broadcasts waiting for a replica: replicate RPC -> (request, value, tries).
-    unacked: BTreeMap<crate::MsgId, (Message<BroadcastMsg>, u64, usize)>,
+    /// Client broadcasts waiting for a replica: replicate RPC -> (request, value, peers tried).
+    unacked: BTreeMap<crate::MsgId, (Message<BroadcastMsg>, u64, Vec<String>)>,
 }
 
 fn value_hash(v: u64) -> u64 {
@@ -169,19 +188,20 @@ impl Broadcast {
         &self.values
     }
 
-    /// Where a value goes next: to which nodes this node pushes a value that came from
-    /// `from` (`None`: from a client).
-    fn targets(&self, me: &str, all: &[String], from: Option<&str>) -> Vec<String> {
+    /// Where values go next from this node, given how they arrived.
+    fn targets(&self, me: &str, all: &[String], arrival: Arrival<'_>) -> Vec<String> {
         let hub = all[0].as_str();
+        let (origin, from) = match arrival {
+            Arrival::Origin { from } => (true, from),
+            Arrival::Push { from } => (false, Some(from)),
+        };
         let mut out: Vec<String> = match self.config.strategy {
-            Strategy::Flood => match from {
-                None => all.to_vec(),
-                Some(_) => vec![],
-            },
+            Strategy::Flood if origin => all.to_vec(),
+            Strategy::Flood => vec![],
             Strategy::Star | Strategy::Best => {
                 if me == hub {
                     all.to_vec()
-                } else if from.is_none() {
+                } else if origin {
                     vec![hub.to_owned()]
                 } else {
                     vec![]
@@ -200,7 +220,7 @@ impl Broadcast {
         &mut self,
         ctx: &mut Ctx<'_, Self>,
         values: &[u64],
-        from: Option<&str>,
+        arrival: Arrival<'_>,
         skip: Option<&str>,
     ) {
         let new: Vec<u64> = values
@@ -216,7 +236,7 @@ impl Broadcast {
         }
         ctx.note("learn", &new);
         let all = everyone(ctx);
-        for target in self.targets(ctx.id(), &all, from) {
+        for target in self.targets(ctx.id(), &all, arrival) {
             if Some(target.as_str()) != skip {
                 self.pending.entry(target).or_default().extend(&new);
             }
@@ -246,18 +266,19 @@ impl Broadcast {
     /// Accepts a client's value: stores it, hands it to a replica and acknowledges once the
     /// replica holds it.
     fn accept(&mut self, ctx: &mut Ctx<'_, Self>, request: Message<BroadcastMsg>, value: u64) {
+        let client = Arrival::Origin { from: None };
         if ctx.peers().is_empty() || self.amnesiac {
             ctx.reply(&request, BroadcastMsg::BroadcastOk);
-            self.learn(ctx, &[value], None, None);
+            self.learn(ctx, &[value], client, None);
             return;
         }
         let all = everyone(ctx);
-        let partner = match self.targets(ctx.id(), &all, None).into_iter().next() {
+        let partner = match self.targets(ctx.id(), &all, client).into_iter().next() {
             Some(p) => p,
             None => ctx.random_peer().unwrap_or_default(),
         };
-        self.learn(ctx, &[value], None, Some(&partner));
-        self.replicate(ctx, request, value, &partner, 1);
+        self.learn(ctx, &[value], client, Some(&partner));
+        self.replicate(ctx, request, value, partner, vec![]);
     }
 
     fn replicate(
@@ -265,18 +286,23 @@ impl Broadcast {
         ctx: &mut Ctx<'_, Self>,
         request: Message<BroadcastMsg>,
         value: u64,
-        to: &str,
-        tries: usize,
+        to: String,
+        mut tried: Vec<String>,
     ) {
         let timeout = Duration::from_millis(self.config.replicate_timeout_ms.max(1));
+        // The first replica receives the value in place of the push; later ones (after a
+        // timeout) must spread it themselves, since the first may never have got it.
+        let relay = !tried.is_empty();
         let id = ctx.rpc(
-            to,
+            &to,
             BroadcastMsg::Replicate {
                 values: vec![value],
+                relay,
             },
             timeout,
         );
-        self.unacked.insert(id, (request, value, tries));
+        tried.push(to);
+        self.unacked.insert(id, (request, value, tried));
     }
 
     fn digest(&self) -> BroadcastMsg {
@@ -367,10 +393,24 @@ impl Node for Broadcast {
                 let v = *message;
                 self.accept(ctx, msg, v);
             }
-            BroadcastMsg::Replicate { values } => {
+            BroadcastMsg::Replicate { values, relay } => {
                 let values = values.clone();
                 ctx.reply(&msg, BroadcastMsg::ReplicateOk);
-                self.learn(ctx, &values, Some(&msg.src), None);
+                let arrival = if *relay {
+                    Arrival::Origin {
+                        from: Some(&msg.src),
+                    }
+                } else {
+                    Arrival::Push { from: &msg.src }
+                };
+                self.learn(ctx, &values, arrival, None);
+            }
+            BroadcastMsg::Repair { values } => {
+                let values = values.clone();
+                let arrival = Arrival::Origin {
+                    from: Some(&msg.src),
+                };
+                self.learn(ctx, &values, arrival, None);
             }
             BroadcastMsg::Read => {
                 let messages = self.values.iter().copied().collect();
@@ -381,7 +421,7 @@ impl Node for Broadcast {
             }
             BroadcastMsg::Gossip { values } => {
                 let values = values.clone();
-                self.learn(ctx, &values, Some(&msg.src), None);
+                self.learn(ctx, &values, Arrival::Push { from: &msg.src }, None);
             }
             BroadcastMsg::Digest { count, hash } => {
                 if (*count, *hash) != (self.values.len() as u64, self.hash)
@@ -395,9 +435,12 @@ impl Node for Broadcast {
                 let theirs: BTreeSet<u64> = values.iter().copied().collect();
                 let missing: Vec<u64> = self.values.difference(&theirs).copied().collect();
                 let values = values.clone();
-                self.learn(ctx, &values, Some(&msg.src), None);
+                let arrival = Arrival::Origin {
+                    from: Some(&msg.src),
+                };
+                self.learn(ctx, &values, arrival, None);
                 if !missing.is_empty() {
-                    ctx.send(&msg.src, BroadcastMsg::Gossip { values: missing });
+                    ctx.send(&msg.src, BroadcastMsg::Repair { values: missing });
                 }
             }
             BroadcastMsg::BroadcastOk
@@ -413,7 +456,7 @@ impl Node for Broadcast {
         request: crate::MsgId,
         reply: crate::RpcReply<BroadcastMsg>,
     ) {
-        let Some((client_request, value, tries)) = self.unacked.remove(&request) else {
+        let Some((client_request, value, tried)) = self.unacked.remove(&request) else {
             return;
         };
         match reply {
@@ -423,9 +466,18 @@ impl Node for Broadcast {
             // No replica yet: try another peer. After every peer had its chance, tell the
             // client the outcome is unknown (the value stays here and anti-entropy will spread
             // it once the network allows).
-            _ if tries < ctx.peers().len() => {
-                let next = ctx.random_peer().unwrap_or_default();
-                self.replicate(ctx, client_request, value, &next, tries + 1);
+            _ if tried.len() < ctx.peers().len() => {
+                // The next untried peer, starting from a random one.
+                let peers = ctx.peers().to_vec();
+                let start = ctx
+                    .random_peer()
+                    .and_then(|p| peers.iter().position(|q| *q == p));
+                let next = (0..peers.len())
+                    .map(|i| &peers[(start.unwrap_or(0) + i) % peers.len()])
+                    .find(|p| !tried.contains(p))
+                    .cloned()
+                    .unwrap_or_default();
+                self.replicate(ctx, client_request, value, next, tried);
             }
             _ => {
                 let error = crate::ErrorBody::new(
@@ -554,7 +606,7 @@ mod tests {
         let back = a.request("n2", 7, &BroadcastMsg::Everything { values: vec![1, 3] });
         assert!(back
             .iter()
-            .any(|m| m.dest == "n2" && m.body == BroadcastMsg::Gossip { values: vec![2] }));
+            .any(|m| m.dest == "n2" && m.body == BroadcastMsg::Repair { values: vec![2] }));
         assert!(a.node().values().contains(&3));
     }
 
@@ -571,7 +623,13 @@ mod tests {
         // No ack yet: the value goes to the hub as a replicate RPC, not as a batched push.
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].dest, "n0");
-        assert_eq!(sent[0].body, BroadcastMsg::Replicate { values: vec![5] });
+        assert_eq!(
+            sent[0].body,
+            BroadcastMsg::Replicate {
+                values: vec![5],
+                relay: false
+            }
+        );
         assert!(
             leaf.advance(Duration::from_millis(60)).is_empty(),
             "no duplicate push"
@@ -605,8 +663,8 @@ mod tests {
         );
         leaf.take_sent();
         leaf.request("c0", 7, &BroadcastMsg::Broadcast { message: 5 });
-        // Two peers, two tries of 100 ms each, nobody answers.
-        leaf.advance(Duration::from_millis(250));
+        // Two peers, two tries of 250 ms each, nobody answers.
+        leaf.advance(Duration::from_millis(550));
         let error = leaf.outputs.iter().find_map(|o| match o {
             crate::Output::Transmit(t) if t.dest == "c0" => {
                 Some(String::from_utf8_lossy(&t.bytes).into_owned())

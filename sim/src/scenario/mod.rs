@@ -512,10 +512,13 @@ impl Scenario {
         check_latency("network.latency", &self.network.latency)?;
         check_probability("network.loss", self.network.loss)?;
         check_probability("network.duplicate", self.network.duplicate)?;
+        let clients = self.client_names();
         for (i, rule) in self.network.links.iter().enumerate() {
             let key = format!("network.links[{i}]");
             for n in rule.from.iter().chain(&rule.to) {
-                known(&key, n)?;
+                if !clients.contains(n) {
+                    known(&key, n)?;
+                }
             }
             check_conditions(&key, &rule.conditions)?;
         }
