@@ -176,7 +176,7 @@ mod tests {
     fn parallel_sweeps_give_the_same_reports_as_serial_ones() {
         let ms = Duration::from_millis;
         let s = vec![Scenario::new("p", "unique-ids")
-            .duration(ms(1500))
+            .duration(ms(3000))
             .loss(0.05)
             .crash_at(ms(400), "n1", Some(ms(300)))];
         let p = plan(&s, |_| (0..6).collect(), None);

@@ -570,6 +570,23 @@ impl Scenario {
                 return Err(invalid("checks.msgs_per_op_max", "must be positive"));
             }
         }
+        let w = &self.workload;
+        let quiet = self
+            .checks
+            .converge_within
+            .unwrap_or_default()
+            .max(w.timeout);
+        if w.clients > 0 && self.duration <= w.timeout * 2 + quiet {
+            return Err(invalid(
+                "duration",
+                format!(
+                    "leaves clients no time for operations: they stop {} before the end \
+                     (final reads two timeouts before it, after a quiet period of \
+                     max(timeout, converge_within))",
+                    humantime::format_duration(w.timeout * 2 + quiet)
+                ),
+            ));
+        }
         if self.workload.clients > 100 {
             return Err(invalid("workload.clients", "must be 0..=100"));
         }
