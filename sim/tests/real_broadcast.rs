@@ -2,28 +2,11 @@
 //! random nodes and every node must come to hold every acknowledged value. Bounded in time;
 //! the processes are killed at the end, whatever happens.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Cluster(Vec<Child>);
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let sockets: Vec<UdpSocket> = (0..n)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    sockets.iter().map(|s| s.local_addr().unwrap()).collect()
-}
 
 fn rpc(
     client: &UdpSocket,
@@ -50,26 +33,8 @@ fn rpc(
 #[test]
 fn five_real_processes_converge_on_every_acknowledged_value() {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let addrs = free_addrs(5);
-    let names: Vec<String> = (0..5).map(|i| format!("n{i}")).collect();
-    let _cluster = Cluster(
-        (0..5)
-            .map(|i| {
-                let peers: Vec<String> = (0..5)
-                    .filter(|&j| j != i)
-                    .map(|j| format!("{}={}", names[j], addrs[j]))
-                    .collect();
-                Command::new(env!("CARGO_BIN_EXE_highstorm"))
-                    .args(["node", "broadcast", "--id", &names[i]])
-                    .args(["--listen", &addrs[i].to_string()])
-                    .args(["--peers", &peers.join(",")])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect(),
-    );
+    let cluster = common::start("broadcast", 5);
+    let (addrs, names) = (&cluster.addrs, &cluster.names);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client
         .set_read_timeout(Some(Duration::from_millis(20)))

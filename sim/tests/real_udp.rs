@@ -2,58 +2,18 @@
 //! thousand requests. Every id must be unique. Bounded in time; the processes are killed at the
 //! end, whatever happens.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::net::UdpSocket;
 use std::time::{Duration, Instant};
-
-/// Kills the node processes when dropped, even if the test panics.
-struct Cluster(Vec<Child>);
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Loopback addresses nobody is using right now.
-fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let sockets: Vec<UdpSocket> = (0..n)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    sockets.iter().map(|s| s.local_addr().unwrap()).collect()
-}
-
-fn start(addrs: &[SocketAddr]) -> Cluster {
-    let names: Vec<String> = (0..addrs.len()).map(|i| format!("n{i}")).collect();
-    let children = (0..addrs.len())
-        .map(|i| {
-            let peers: Vec<String> = (0..addrs.len())
-                .filter(|&j| j != i)
-                .map(|j| format!("{}={}", names[j], addrs[j]))
-                .collect();
-            Command::new(env!("CARGO_BIN_EXE_highstorm"))
-                .args(["node", "unique-ids", "--id", &names[i]])
-                .args(["--listen", &addrs[i].to_string()])
-                .args(["--peers", &peers.join(",")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    Cluster(children)
-}
 
 #[test]
 fn three_real_processes_hand_out_unique_ids() {
     const REQUESTS: u64 = 3000;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let addrs = free_addrs(3);
-    let _cluster = start(&addrs);
+    let cluster = common::start("unique-ids", 3);
+    let addrs = &cluster.addrs;
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client
         .set_read_timeout(Some(Duration::from_millis(50)))
@@ -72,11 +32,12 @@ fn three_real_processes_hand_out_unique_ids() {
             ids.len()
         );
         while pending.len() < 64 && (ids.len() + pending.len()) < REQUESTS as usize {
-            let to = addrs[(next_msg % 3) as usize];
+            let i = (next_msg % 3) as usize;
             let req = format!(
-                r#"{{"src":"c1","dest":"n{}","body":{{"type":"generate","msg_id":{next_msg}}}}}"#,
-                next_msg % 3
+                r#"{{"src":"c1","dest":"{}","body":{{"type":"generate","msg_id":{next_msg}}}}}"#,
+                cluster.names[i]
             );
+            let to = addrs[i];
             client.send_to(req.as_bytes(), to).unwrap();
             pending.insert(next_msg, Instant::now());
             next_msg += 1;

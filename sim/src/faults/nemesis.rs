@@ -85,37 +85,22 @@ pub fn nemesis_faults(scenario: &Scenario, seed: u64) -> Vec<Fault> {
                         },
                     );
                 }
-                NemesisKind::Loss => {
+                NemesisKind::Loss | NemesisKind::Duplicate => {
                     let p = (rng.random_range(0.05..0.3_f64) * 100.0).round() / 100.0;
-                    network(
-                        &mut push,
-                        at,
-                        undo_at,
-                        Conditions {
+                    let (worse, restore) = if kind == NemesisKind::Loss {
+                        let c = |p| Conditions {
                             loss: Some(p),
                             ..Default::default()
-                        },
-                        Conditions {
-                            loss: Some(baseline.loss),
-                            ..Default::default()
-                        },
-                    );
-                }
-                NemesisKind::Duplicate => {
-                    let p = (rng.random_range(0.05..0.3_f64) * 100.0).round() / 100.0;
-                    network(
-                        &mut push,
-                        at,
-                        undo_at,
-                        Conditions {
+                        };
+                        (c(p), c(baseline.loss))
+                    } else {
+                        let c = |p| Conditions {
                             duplicate: Some(p),
                             ..Default::default()
-                        },
-                        Conditions {
-                            duplicate: Some(baseline.duplicate),
-                            ..Default::default()
-                        },
-                    );
+                        };
+                        (c(p), c(baseline.duplicate))
+                    };
+                    network(&mut push, at, undo_at, worse, restore);
                 }
                 NemesisKind::Latency => {
                     let factor = rng.random_range(2..=10);

@@ -1,0 +1,57 @@
+//! Helpers for tests that start real node processes on 127.0.0.1.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+
+/// Real node processes, killed when dropped (even if the test panics).
+pub(crate) struct Cluster {
+    children: Vec<Child>,
+    /// Each node's UDP address.
+    pub(crate) addrs: Vec<SocketAddr>,
+    /// Each node's id.
+    pub(crate) names: Vec<String>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Loopback addresses nobody is using right now.
+fn free_addrs(n: usize) -> Vec<SocketAddr> {
+    let sockets: Vec<UdpSocket> = (0..n)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    sockets.iter().map(|s| s.local_addr().unwrap()).collect()
+}
+
+/// Starts `n` processes of `system` (`highstorm node <system>`), each knowing all the others.
+pub(crate) fn start(system: &str, n: usize) -> Cluster {
+    let addrs = free_addrs(n);
+    let names: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
+    let children = (0..n)
+        .map(|i| {
+            let peers: Vec<String> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| format!("{}={}", names[j], addrs[j]))
+                .collect();
+            Command::new(env!("CARGO_BIN_EXE_highstorm"))
+                .args(["node", system, "--id", &names[i]])
+                .args(["--listen", &addrs[i].to_string()])
+                .args(["--peers", &peers.join(",")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    Cluster {
+        children,
+        addrs,
+        names,
+    }
+}
