@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
+use highstorm::engine::Engine;
 use highstorm::runner::{describe_failure, with_regressions, Recheck};
 use highstorm::scenario::parse_seed_range;
 use highstorm::shrink;
@@ -46,6 +47,9 @@ enum Command {
         /// Print one JSON object per seed (with metrics) instead of text.
         #[arg(long)]
         json: bool,
+        /// Run on this engine (`turmoil` or `events`) instead of each scenario's own.
+        #[arg(long)]
+        engine: Option<Engine>,
         /// Parallel runs (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
             seed,
             seeds,
             json,
+            engine,
             jobs,
             shard,
             recheck,
@@ -146,6 +151,7 @@ fn main() -> ExitCode {
             seed,
             seeds,
             json,
+            engine,
             jobs: jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
             }),
@@ -223,6 +229,7 @@ struct RunArgs {
     seed: Option<u64>,
     seeds: Option<String>,
     json: bool,
+    engine: Option<Engine>,
     jobs: usize,
     shard: Option<Shard>,
     recheck: RecheckPolicy,
@@ -233,10 +240,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     init_logs();
     let files = scenario_files(&args.paths)?;
     // Load everything first: a bad scenario is a usage error before anything runs.
-    let scenarios = files
+    let mut scenarios = files
         .iter()
         .map(|f| Scenario::load(f))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(engine) = args.engine {
+        for s in &mut scenarios {
+            s.engine = engine;
+        }
+    }
     let range = args
         .seeds
         .as_deref()

@@ -4,6 +4,7 @@
 //! logic. `turmoil` is the reference engine: it runs the real async driver loop over simulated
 //! UDP.
 
+pub mod events;
 pub mod turmoil;
 
 use crate::scenario::Scenario;
@@ -30,7 +31,41 @@ pub enum EngineError {
     Sim(String),
 }
 
+/// Which engine runs a scenario.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// The reference: real async driver loops on turmoil hosts, 1 ms tick.
+    #[default]
+    Turmoil,
+    /// The sans-IO processes straight off a discrete-event queue: for big sweeps and clusters.
+    Events,
+}
+
+impl Engine {
+    /// Its name in scenario files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Turmoil => "turmoil",
+            Engine::Events => "events",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "turmoil" => Ok(Engine::Turmoil),
+            "events" => Ok(Engine::Events),
+            other => Err(format!("unknown engine {other:?} (known: turmoil, events)")),
+        }
+    }
+}
+
 /// Runs `scenario` at `seed` on its engine.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
-    turmoil::run(scenario, seed)
+    match scenario.engine {
+        Engine::Turmoil => turmoil::run(scenario, seed),
+        Engine::Events => events::run(scenario, seed),
+    }
 }

@@ -233,7 +233,7 @@ fn header(bytes: &[u8]) -> (String, Option<u64>) {
 
 /// The body of an envelope as text for the trace, without re-parsing it: in JSON a literal
 /// `"body":` (with unescaped quotes) can only be the key, and our encoder writes the body last.
-fn body_text(bytes: &[u8]) -> String {
+pub(crate) fn body_text(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     match text.find("\"body\":") {
         Some(i) if text.ends_with('}') => text[i + 7..text.len() - 1].to_owned(),

@@ -59,6 +59,8 @@ pub struct Scenario {
     pub regressions: Vec<u64>,
     /// The simulator's step (turmoil's tick).
     pub tick: Duration,
+    /// Which engine runs it.
+    pub engine: crate::engine::Engine,
     /// The network's behaviour between faults.
     pub network: Network,
     /// Per-node clock skew and drift at the start.
@@ -462,6 +464,7 @@ impl Scenario {
             seeds: 0..100,
             regressions: vec![],
             tick: Duration::from_millis(1),
+            engine: crate::engine::Engine::default(),
             network: Network::default(),
             clocks: BTreeMap::new(),
             workload: Workload::default(),
@@ -611,6 +614,12 @@ impl Scenario {
     /// Sets the node count.
     pub fn nodes(mut self, n: usize) -> Self {
         self.nodes = n;
+        self
+    }
+
+    /// Sets the engine.
+    pub fn engine(mut self, engine: crate::engine::Engine) -> Self {
+        self.engine = engine;
         self
     }
 

@@ -27,6 +27,7 @@ struct RawScenario {
     duration: Spanned<String>,
     seeds: Option<Spanned<String>>,
     tick: Option<Spanned<String>>,
+    engine: Option<Spanned<String>>,
     #[serde(default)]
     regressions: Vec<u64>,
     network: Option<RawNetwork>,
@@ -335,6 +336,12 @@ fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
     }
     if let Some(tick) = &raw.tick {
         s.tick = src.duration(tick, "tick")?;
+    }
+    if let Some(engine) = &raw.engine {
+        s.engine = engine
+            .get_ref()
+            .parse()
+            .map_err(|e| src.error(engine.span(), "engine", e))?;
     }
     s.regressions = raw.regressions;
     if let Some(net) = &raw.network {

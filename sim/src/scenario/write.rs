@@ -82,6 +82,9 @@ impl Scenario {
             let _ = writeln!(w, "regressions = [{}]", r.join(", "));
         }
         let _ = writeln!(w, "tick = \"{}\"", duration(self.tick));
+        if self.engine != crate::engine::Engine::default() {
+            let _ = writeln!(w, "engine = \"{}\"", self.engine.name());
+        }
 
         let n = &self.network;
         let _ = writeln!(w, "\n[network]\nlatency = {}", latency(&n.latency));
@@ -270,6 +273,7 @@ mod tests {
             });
         let mut s = s;
         s.regressions = vec![9, 11];
+        s.engine = crate::engine::Engine::Events;
         s.checks.converge_within = Some(ms(3000));
         s.checks.msgs_per_op_max = Some(30.0);
         s.config = serde_json::json!({"strategy": "tree", "fanout": 4});
