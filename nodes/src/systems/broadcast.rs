@@ -496,7 +496,17 @@ impl Node for Broadcast {
                 self.flush(ctx);
             }
             BroadcastTimer::AntiEntropy => {
-                if let Some(peer) = ctx.random_peer() {
+                // In a star, leaves compare with the hub, which spreads any repair to everyone;
+                // elsewhere (and at the hub) with a random peer.
+                let all = everyone(ctx);
+                let hub = all[0].clone();
+                let star = matches!(self.config.strategy, Strategy::Star | Strategy::Best);
+                let peer = if star && ctx.id() != hub {
+                    Some(hub)
+                } else {
+                    ctx.random_peer()
+                };
+                if let Some(peer) = peer {
                     ctx.send(&peer, self.digest());
                 }
                 ctx.set_timer(
