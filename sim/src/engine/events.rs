@@ -61,7 +61,6 @@ struct Engine<'a> {
     seq: u64,
     queue: BinaryHeap<Reverse<(Duration, u64, Event)>>,
     slots: BTreeMap<String, Slot>,
-    boots: BTreeMap<String, u64>,
     faults: FaultState,
     trace: Trace,
     timeline: Vec<(Duration, FaultAction)>,
@@ -78,7 +77,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         seq: 0,
         queue: BinaryHeap::new(),
         slots: BTreeMap::new(),
-        boots: BTreeMap::new(),
         faults: FaultState::new(scenario, seed),
         trace: Trace::new(),
         timeline: timeline(&faults_of_run(scenario, seed)),
@@ -351,27 +349,11 @@ impl Engine<'_> {
                 }
             }
             FaultAction::Restart(node) => {
-                if self.slots.remove(node).is_some() {
-                    let crash = FaultAction::Crash {
-                        node: node.clone(),
-                        restart_after: None,
-                    };
-                    for e in self.faults.apply(now, &crash) {
-                        self.trace.push(now, e);
-                    }
+                let running = self.slots.remove(node).is_some();
+                let (boot, events) = self.faults.restart(now, node, running);
+                for e in events {
+                    self.trace.push(now, e);
                 }
-                let boot = {
-                    let b = self.boots.entry(node.clone()).or_insert(0);
-                    *b += 1;
-                    *b
-                };
-                self.trace.push(
-                    now,
-                    EventKind::Restart {
-                        node: node.clone(),
-                        boot,
-                    },
-                );
                 let nodes = self.scenario.node_names();
                 let process = system.spawn(
                     self.scenario.variant.as_deref(),

@@ -39,7 +39,6 @@ const PORT: u16 = 7000;
 struct World {
     trace: Trace,
     faults: FaultState,
-    boots: BTreeMap<String, u64>,
     tick: Duration,
 }
 
@@ -261,7 +260,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     let world: Shared = Rc::new(RefCell::new(World {
         trace: Trace::new(),
         faults,
-        boots: nodes.iter().map(|n| (n.clone(), 0)).collect(),
         tick: scenario.tick,
     }));
 
@@ -288,7 +286,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         );
         let scenario = scenario.clone();
         sim.host(host_name.as_str(), move || {
-            let boot = world.borrow().boots.get(&name).copied().unwrap_or(0);
+            let boot = world.borrow().faults.boot(&name);
             let process = system
                 .spawn(
                     scenario.variant.as_deref(),
@@ -387,30 +385,15 @@ fn apply(sim: &mut ::turmoil::Sim<'_>, world: &Shared, action: &FaultAction) {
             sim.crash(node.as_str());
         }
         FaultAction::Restart(node) => {
-            if sim.is_host_running(node.as_str()) {
-                // Restarting a running node is a crash and a restart.
-                let crash = FaultAction::Crash {
-                    node: node.clone(),
-                    restart_after: None,
-                };
-                for e in w.faults.apply(now, &crash) {
-                    w.trace.push(now, e);
-                }
+            // Restarting a running node is a crash and a restart.
+            let running = sim.is_host_running(node.as_str());
+            if running {
                 sim.crash(node.as_str());
             }
-            w.faults.apply(now, action);
-            let boot = {
-                let b = w.boots.entry(node.clone()).or_insert(0);
-                *b += 1;
-                *b
-            };
-            w.trace.push(
-                now,
-                EventKind::Restart {
-                    node: node.clone(),
-                    boot,
-                },
-            );
+            let (_, events) = w.faults.restart(now, node, running);
+            for e in events {
+                w.trace.push(now, e);
+            }
             drop(w);
             sim.bounce(node.as_str());
         }

@@ -73,6 +73,7 @@ pub struct FaultState {
     down: BTreeSet<String>,
     paused: BTreeSet<String>,
     clocks: BTreeMap<String, ClockModel>,
+    boots: BTreeMap<String, u64>,
     rng: ChaCha8Rng,
 }
 
@@ -95,6 +96,7 @@ impl FaultState {
                 .iter()
                 .map(|(node, c)| (node.clone(), ClockModel::new(c.skew_us, c.drift)))
                 .collect(),
+            boots: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, "network", 0)),
         };
         for rule in &n.links {
@@ -183,6 +185,32 @@ impl FaultState {
         } else {
             self.down.insert(node.to_owned());
         }
+    }
+
+    /// Restarts `node` (crashing it first if `running`): returns its new boot count and the
+    /// trace events. The engine then starts the new incarnation; it counts as down until
+    /// [`set_listening`](FaultState::set_listening).
+    pub fn restart(&mut self, now: Duration, node: &str, running: bool) -> (u64, Vec<EventKind>) {
+        let mut events = vec![];
+        if running {
+            let crash = FaultAction::Crash {
+                node: node.to_owned(),
+                restart_after: None,
+            };
+            events = self.apply(now, &crash);
+        }
+        let boot = self.boots.entry(node.to_owned()).or_insert(0);
+        *boot += 1;
+        events.push(EventKind::Restart {
+            node: node.to_owned(),
+            boot: *boot,
+        });
+        (*boot, events)
+    }
+
+    /// How many times `node` has restarted (its current boot count).
+    pub fn boot(&self, node: &str) -> u64 {
+        self.boots.get(node).copied().unwrap_or(0)
     }
 
     /// Whether `node` is paused.
