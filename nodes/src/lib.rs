@@ -31,6 +31,7 @@
 
 mod node;
 mod process;
+pub mod storage;
 pub mod systems;
 pub mod testing;
 mod time;

@@ -193,6 +193,10 @@ pub enum Output {
     Client(ClientOp),
     /// Run outside work and report back with [`NodeProcess::handle_work_done`](crate::NodeProcess::handle_work_done).
     Work(WorkRequest),
+    /// A write to the node's durable storage, pending until the next [`Output::Sync`].
+    Store(crate::storage::Write),
+    /// Make every pending write durable.
+    Sync,
     /// Input that was not delivered to the node: malformed, oversized, unsolicited or late.
     Discarded {
         /// Who sent it, when known.
@@ -219,11 +223,21 @@ pub(crate) struct Core<M, T> {
     pub(crate) outputs: VecDeque<Output>,
     /// Messages that could not be encoded within the size limit.
     pub(crate) oversized_sends: u64,
+    /// Durable storage as this incarnation sees it (synced state plus its own writes).
+    pub(crate) storage: crate::storage::Storage,
+    /// Writes since the last sync.
+    pub(crate) unsynced: usize,
     _msg: std::marker::PhantomData<fn(M)>,
 }
 
 impl<M: Serialize, T> Core<M, T> {
-    pub(crate) fn new(id: String, peers: Vec<String>, boot: u64, rng: ChaCha8Rng) -> Self {
+    pub(crate) fn new(
+        id: String,
+        peers: Vec<String>,
+        boot: u64,
+        rng: ChaCha8Rng,
+        storage: crate::storage::Storage,
+    ) -> Self {
         Core {
             id,
             peers,
@@ -236,6 +250,8 @@ impl<M: Serialize, T> Core<M, T> {
             expired_rpcs: VecDeque::new(),
             outputs: VecDeque::new(),
             oversized_sends: 0,
+            storage,
+            unsynced: 0,
             _msg: std::marker::PhantomData,
         }
     }
@@ -367,6 +383,48 @@ impl<M: Serialize, T> Context<'_, M, T> {
             input,
         }));
         id
+    }
+
+    /// Durable storage as this node sees it: what survived its last crash, plus its own writes
+    /// since (synced or not).
+    pub fn storage(&self) -> &crate::storage::Storage {
+        &self.core.storage
+    }
+
+    /// Writes `value` under `key`. It is durable only after [`sync`](Context::sync): a crash
+    /// before then loses it.
+    pub fn put(&mut self, key: &str, value: Vec<u8>) {
+        self.store(crate::storage::Write {
+            key: key.to_owned(),
+            value: Some(value),
+        });
+    }
+
+    /// Writes `value` as JSON under `key` (see [`put`](Context::put)).
+    pub fn put_json(&mut self, key: &str, value: &impl Serialize) {
+        self.put(key, crate::storage::json_bytes(value));
+    }
+
+    /// Deletes `key` (durable after [`sync`](Context::sync)).
+    pub fn delete(&mut self, key: &str) {
+        self.store(crate::storage::Write {
+            key: key.to_owned(),
+            value: None,
+        });
+    }
+
+    /// Makes every write so far durable (an fsync). Does nothing when nothing is pending.
+    pub fn sync(&mut self) {
+        if self.core.unsynced > 0 {
+            self.core.unsynced = 0;
+            self.core.outputs.push_back(Output::Sync);
+        }
+    }
+
+    fn store(&mut self, w: crate::storage::Write) {
+        self.core.storage.apply(&w);
+        self.core.unsynced += 1;
+        self.core.outputs.push_back(Output::Store(w));
     }
 
     /// Records a structured event in the trace.

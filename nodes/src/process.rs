@@ -26,6 +26,8 @@ pub struct ProcessSetup {
     pub seed: u64,
     /// How many times this node started before.
     pub boot: u64,
+    /// What survived of the node's durable storage (empty on a first start).
+    pub durable: crate::storage::Storage,
 }
 
 impl ProcessSetup {
@@ -92,7 +94,7 @@ impl<N: Node> NodeProcess<N> {
         let rng = ChaCha8Rng::seed_from_u64(setup.rng_seed());
         NodeProcess {
             node,
-            core: Core::new(setup.id, setup.peers, setup.boot, rng),
+            core: Core::new(setup.id, setup.peers, setup.boot, rng, setup.durable),
             stats: ProcessStats::default(),
             started: false,
         }

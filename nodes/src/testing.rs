@@ -27,6 +27,7 @@ impl<N: Node> Harness<N> {
             peers: peers.iter().map(|p| (*p).to_owned()).collect(),
             seed: 0,
             boot,
+            durable: Default::default(),
         };
         let mut process = NodeProcess::new(node, setup);
         process.handle_start(LocalTime::ZERO);

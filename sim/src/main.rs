@@ -506,6 +506,7 @@ fn node(
         peers: book.iter().map(|(n, _)| n.clone()).collect(),
         seed,
         boot,
+        durable: Default::default(),
     };
     let mut process = sys.spawn(variant.as_deref(), &config, setup)?;
     rt.block_on(udp::serve(process.as_mut(), listen, AddressBook::new(book)))?;

@@ -115,6 +115,20 @@ pub enum EventKind {
         #[serde(flatten)]
         op: ClientOp,
     },
+    /// A node made its pending storage writes durable.
+    Sync {
+        /// The node.
+        node: String,
+        /// How many writes became durable.
+        writes: u64,
+    },
+    /// A crash lost storage writes the node had not synced.
+    LostWrites {
+        /// The node.
+        node: String,
+        /// How many.
+        writes: u64,
+    },
     /// A node crashed: its process is gone and its volatile state lost.
     Crash {
         /// The node.
@@ -214,6 +228,10 @@ impl fmt::Display for EventKind {
                 )
             }
             EventKind::Crash { node } => write!(f, "crash {node}"),
+            EventKind::Sync { node, writes } => write!(f, "sync {node} {writes} writes"),
+            EventKind::LostWrites { node, writes } => {
+                write!(f, "lost-writes {node} {writes} unsynced")
+            }
             EventKind::Restart { node, boot } => write!(f, "restart {node} boot={boot}"),
             EventKind::Cut { from, to, cause } => {
                 write!(f, "{cause} [{}] -x-> [{}]", from.join(","), to.join(","))

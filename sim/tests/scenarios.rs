@@ -9,6 +9,11 @@ use std::path::PathBuf;
 
 /// Scenario files with a test below; a shipped file missing here fails `every_scenario_is_swept`.
 const SWEPT: &[&str] = &[
+    "bridge-four-leader-crash",
+    "bridge-four-nemesis",
+    "bridge-four-partition",
+    "bridge-four-slow",
+    "bridge-four-worker-kill",
     "broadcast-1",
     "broadcast-5",
     "broadcast-5-partition",
@@ -145,4 +150,29 @@ fn broadcast_efficient() {
 #[test]
 fn broadcast_efficient_partition() {
     sweep("broadcast-efficient-partition");
+}
+
+#[test]
+fn bridge_four_leader_crash() {
+    sweep("bridge-four-leader-crash");
+}
+
+#[test]
+fn bridge_four_nemesis() {
+    sweep("bridge-four-nemesis");
+}
+
+#[test]
+fn bridge_four_partition() {
+    sweep("bridge-four-partition");
+}
+
+#[test]
+fn bridge_four_slow() {
+    sweep("bridge-four-slow");
+}
+
+#[test]
+fn bridge_four_worker_kill() {
+    sweep("bridge-four-worker-kill");
 }

@@ -308,6 +308,7 @@ mod tests {
             peers: vec![],
             seed: 0,
             boot: 0,
+            durable: Default::default(),
         };
         let mut process = NodeProcess::new(Doubler, setup);
         drive(&mut process, &mut Recorder(sent.clone()), &mut env)

@@ -111,6 +111,7 @@ where
         peers,
         seed,
         boot: 0,
+        durable: Default::default(),
     })?;
     let mut env = RealEnvironment::default();
     drive(process.as_mut(), &mut transport, &mut env).await

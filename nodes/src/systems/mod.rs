@@ -2,6 +2,7 @@
 //! [`Context`](crate::Context): no runtime, clock, socket, thread or unseeded randomness
 //! (`nodes/tests/purity.rs` enforces it).
 
+pub mod bridge_four;
 pub mod broadcast;
 pub mod echo;
 pub mod g_counter;
@@ -43,7 +44,28 @@ pub struct System {
     pub variants: &'static [&'static str],
     /// Starts one node incarnation of `variant` with the scenario's `[config]`.
     pub spawn: SpawnFn,
+    /// Runs the outside work its nodes ask for (`None`: they ask for none).
+    pub work: Option<WorkFn>,
+    /// The blobs (input files) the simulator's blob store starts with, from `[config]`.
+    pub blobs: Option<BlobsFn>,
 }
+
+/// What a piece of outside work produced, and how many bytes it read and wrote (the simulator
+/// makes it take time in proportion).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkOutcome {
+    /// The result handed to [`Node::on_work_done`](crate::Node::on_work_done).
+    pub result: crate::WorkResult,
+    /// Bytes read and written.
+    pub bytes: u64,
+}
+
+/// Runs one piece of outside work against a blob store. It must be a pure function of the
+/// request and the blobs (the simulator relies on it for determinism).
+pub type WorkFn = fn(&crate::WorkRequest, &mut dyn crate::storage::Blobs) -> WorkOutcome;
+
+/// The initial blobs, `(path, contents)`, for a system's `[config]`.
+pub type BlobsFn = fn(&serde_json::Value) -> Result<Vec<(String, String)>, SpawnError>;
 
 /// Starts one node incarnation: `(variant, config, setup)`.
 pub type SpawnFn =
@@ -75,6 +97,8 @@ pub static SYSTEMS: &[System] = &[
         name: "echo",
         variants: &["default"],
         spawn: |_, _, setup| Ok(Box::new(NodeProcess::new(echo::Echo, setup))),
+        work: None,
+        blobs: None,
     },
     System {
         name: "unique-ids",
@@ -87,6 +111,8 @@ pub static SYSTEMS: &[System] = &[
             };
             Ok(Box::new(NodeProcess::new(node, setup)))
         },
+        work: None,
+        blobs: None,
     },
     System {
         name: "broadcast",
@@ -100,6 +126,8 @@ pub static SYSTEMS: &[System] = &[
             };
             Ok(Box::new(NodeProcess::new(node, setup)))
         },
+        work: None,
+        blobs: None,
     },
     System {
         name: "g-counter",
@@ -111,6 +139,20 @@ pub static SYSTEMS: &[System] = &[
                 setup,
             )))
         },
+        work: None,
+        blobs: None,
+    },
+    System {
+        name: "bridge-four",
+        // `unfenced` has a planted bug: the leader counts outputs of stale attempts.
+        variants: &["default", "unfenced"],
+        spawn: |variant, cfg, setup| {
+            let cfg: bridge_four::BridgeFourConfig = config("bridge-four", cfg)?;
+            let node = bridge_four::BridgeFour::new(cfg, &setup.id, variant == "unfenced");
+            Ok(Box::new(NodeProcess::new(node, setup)))
+        },
+        work: Some(bridge_four::work),
+        blobs: Some(bridge_four::blobs),
     },
 ];
 

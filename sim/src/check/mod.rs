@@ -2,6 +2,7 @@
 //! verdict with a reason.
 
 mod availability;
+pub mod bridge_four;
 pub mod broadcast;
 mod echo;
 mod g_counter;
@@ -59,6 +60,13 @@ pub fn for_system(system: &str) -> Vec<Checker> {
         "echo" => vec![echo_replies_match, requests_answered_unless_faulted],
         "unique-ids" => vec![ids_unique, requests_answered_unless_faulted],
         "g-counter" => vec![counter_converges, requests_answered_unless_faulted],
+        "bridge-four" => vec![
+            bridge_four::jobs_complete,
+            bridge_four::results_match_reference,
+            bridge_four::statuses_move_forward,
+            bridge_four::outputs_counted_once,
+            bridge_four::data_after_done,
+        ],
         "broadcast" => vec![
             broadcast_converges,
             requests_answered_unless_faulted,

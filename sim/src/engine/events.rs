@@ -34,12 +34,12 @@ enum Event {
     Deliver { to: String, bytes: Vec<u8> },
     /// `node`'s earliest timer may be due (stale if the node rescheduled since).
     Wake { node: String, incarnation: u64 },
-    /// Outside work finished (this engine runs none: it fails at once).
+    /// Outside work finished; its result waits in `Engine::work_results` under `key`.
     WorkDone {
         node: String,
         incarnation: u64,
         id: u64,
-        kind: String,
+        key: u64,
     },
 }
 
@@ -52,6 +52,8 @@ struct Slot {
     wake: Option<Duration>,
     /// Inputs that arrived while paused, in order.
     held: VecDeque<Vec<u8>>,
+    /// Outside work that finished while paused: (incarnation, work id, result key).
+    held_work: VecDeque<(u64, u64, u64)>,
 }
 
 struct Engine<'a> {
@@ -64,6 +66,8 @@ struct Engine<'a> {
     faults: FaultState,
     trace: Trace,
     timeline: Vec<(Duration, FaultAction)>,
+    /// Results of outside work in progress, by the key its `WorkDone` event carries.
+    work_results: BTreeMap<u64, highstorm_nodes::WorkResult>,
 }
 
 /// Runs `scenario` at `seed` on the event queue.
@@ -80,6 +84,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         faults: FaultState::new(scenario, seed),
         trace: Trace::new(),
         timeline: timeline(&faults_of_run(scenario, seed)),
+        work_results: BTreeMap::new(),
     };
     let fault_times: Vec<Duration> = e.timeline.iter().map(|(at, _)| *at).collect();
     for (i, at) in fault_times.into_iter().enumerate() {
@@ -101,6 +106,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                 peers: nodes.clone(),
                 seed,
                 boot: 0,
+                durable: Default::default(),
             },
         );
         e.start(name, process, 0);
@@ -121,18 +127,21 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                 node,
                 incarnation,
                 id,
-                kind,
+                key,
             } => {
-                if let Some(slot) = e
-                    .slots
-                    .get_mut(&node)
-                    .filter(|s| s.incarnation == incarnation)
-                {
-                    let now = e.faults.local_time(&node, e.now);
-                    let err = Err(format!("the events engine runs no outside work (`{kind}`)"));
-                    slot.process.handle_work_done(now, WorkId(id), err);
-                    e.after(&node);
+                let result = e.work_results.remove(&key);
+                // Work of an earlier incarnation finishes into the void; work of a paused
+                // node waits for it (turmoil's paused driver loop does not poll it either).
+                if e.faults.is_paused(&node) {
+                    if let Some(r) = result {
+                        e.work_results.insert(key, r);
+                        if let Some(slot) = e.slots.get_mut(&node) {
+                            slot.held_work.push_back((incarnation, id, key));
+                        }
+                    }
+                    continue;
                 }
+                e.work_done(&node, incarnation, id, result);
             }
         }
     }
@@ -148,6 +157,7 @@ fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> ProcessSetup {
         peers: nodes.iter().filter(|n| *n != id).cloned().collect(),
         seed,
         boot,
+        durable: Default::default(),
     }
 }
 
@@ -168,6 +178,7 @@ impl Engine<'_> {
                 incarnation,
                 wake: None,
                 held: VecDeque::new(),
+                held_work: VecDeque::new(),
             },
         );
         self.after(&name);
@@ -259,15 +270,22 @@ impl Engine<'_> {
             },
             Output::Client(op) => EventKind::Client { client: node, op },
             Output::Discarded { from, reason } => EventKind::Discard { node, from, reason },
+            Output::Store(_) | Output::Sync => match self.faults.storage(name, &out) {
+                Some(kind) => kind,
+                None => return,
+            },
             Output::Work(w) => {
-                let now = self.now;
+                let (result, took) = self.faults.run_work(&w);
+                self.seq += 1;
+                let key = self.seq;
+                self.work_results.insert(key, result);
                 self.push(
-                    now,
+                    self.now + took,
                     Event::WorkDone {
                         node: node.clone(),
                         incarnation,
                         id: w.id.0,
-                        kind: w.kind.clone(),
+                        key,
                     },
                 );
                 EventKind::Work {
@@ -315,6 +333,25 @@ impl Engine<'_> {
         self.after(to);
     }
 
+    fn work_done(
+        &mut self,
+        node: &str,
+        incarnation: u64,
+        id: u64,
+        result: Option<highstorm_nodes::WorkResult>,
+    ) {
+        let Some(result) = result else { return };
+        let now = self.faults.local_time(node, self.now);
+        if let Some(slot) = self
+            .slots
+            .get_mut(node)
+            .filter(|s| s.incarnation == incarnation)
+        {
+            slot.process.handle_work_done(now, WorkId(id), result);
+            self.after(node);
+        }
+    }
+
     fn wake(&mut self, node: &str, incarnation: u64) {
         let now = self.now;
         let paused = self.faults.is_paused(node);
@@ -358,7 +395,10 @@ impl Engine<'_> {
                 let process = system.spawn(
                     self.scenario.variant.as_deref(),
                     &self.scenario.config,
-                    setup(node, &nodes, self.seed, boot),
+                    ProcessSetup {
+                        durable: self.faults.durable(node),
+                        ..setup(node, &nodes, self.seed, boot)
+                    },
                 )?;
                 self.start(node.clone(), process, boot);
             }
@@ -374,6 +414,15 @@ impl Engine<'_> {
                     .unwrap_or_default();
                 for bytes in held {
                     self.deliver(node, bytes);
+                }
+                let held_work = self
+                    .slots
+                    .get_mut(node)
+                    .map(|s| std::mem::take(&mut s.held_work))
+                    .unwrap_or_default();
+                for (incarnation, id, key) in held_work {
+                    let result = self.work_results.remove(&key);
+                    self.work_done(node, incarnation, id, result);
                 }
                 if let Some(slot) = self.slots.get_mut(node) {
                     let local = self.faults.local_time(node, now);

@@ -216,9 +216,24 @@ impl Environment for SimEnvironment {
                 id: w.id.0,
                 kind: w.kind.clone(),
             },
+            Output::Store(_) | Output::Sync => {
+                let mut w = self.world.borrow_mut();
+                if let Some(kind) = w.faults.storage(&self.name, out) {
+                    w.trace.push(sim_now(), kind);
+                }
+                return;
+            }
             Output::Transmit(_) => return,
         };
         self.world.borrow_mut().trace.push(sim_now(), kind);
+    }
+
+    fn run_work(&mut self, req: &highstorm_nodes::WorkRequest) -> highstorm_nodes::run::WorkFuture {
+        let (result, took) = self.world.borrow_mut().faults.run_work(req);
+        Box::pin(async move {
+            tokio::time::sleep(took).await;
+            result
+        })
     }
 }
 
@@ -291,7 +306,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                 .spawn(
                     scenario.variant.as_deref(),
                     &scenario.config,
-                    setup(&name, &peers, seed, boot),
+                    ProcessSetup {
+                        durable: world.borrow().faults.durable(&name),
+                        ..setup(&name, &peers, seed, boot)
+                    },
                 )
                 .map_err(|e| e.to_string());
             host(name.clone(), everyone.clone(), world.clone(), process)
@@ -305,6 +323,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                 peers: nodes.clone(),
                 seed,
                 boot: 0,
+                durable: Default::default(),
             },
         ));
         let (world, name2, everyone) = (world.clone(), name.clone(), everyone.clone());
@@ -346,6 +365,7 @@ fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> ProcessSetup {
         peers: nodes.iter().filter(|n| *n != id).cloned().collect(),
         seed,
         boot,
+        durable: Default::default(),
     }
 }
 

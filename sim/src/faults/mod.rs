@@ -13,7 +13,9 @@ pub use nemesis::nemesis_faults;
 
 use crate::scenario::{Conditions, Distribution, Fault, FaultAction, Heal, Latency, Scenario};
 use crate::trace::EventKind;
-use highstorm_nodes::{derive_seed, LocalTime};
+use highstorm_nodes::storage::{DurableStore, MemBlobs, Storage};
+use highstorm_nodes::systems::WorkFn;
+use highstorm_nodes::{derive_seed, LocalTime, Output, WorkRequest, WorkResult};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,7 +77,18 @@ pub struct FaultState {
     clocks: BTreeMap<String, ClockModel>,
     boots: BTreeMap<String, u64>,
     rng: ChaCha8Rng,
+    /// Each node's durable storage; survives its crashes as far as it was synced.
+    disks: BTreeMap<String, DurableStore>,
+    /// The blob store every node shares (input and output files).
+    blobs: MemBlobs,
+    /// The system's outside-work runner.
+    work: Option<WorkFn>,
 }
+
+/// Simulated throughput of outside work: bytes read and written per simulated second.
+const WORK_BYTES_PER_SEC: u64 = 300_000;
+/// The fixed cost of any piece of outside work.
+const WORK_BASE: Duration = Duration::from_millis(1);
 
 impl FaultState {
     /// The world at the start of `scenario` run at `seed`.
@@ -98,7 +111,19 @@ impl FaultState {
                 .collect(),
             boots: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, "network", 0)),
+            disks: BTreeMap::new(),
+            blobs: MemBlobs::default(),
+            work: None,
         };
+        if let Ok(system) = highstorm_nodes::systems::lookup(&scenario.system) {
+            state.work = system.work;
+            if let Some(blobs) = system.blobs {
+                // A bad config is reported when the nodes start; here it only means no blobs.
+                for (path, text) in blobs(&scenario.config).unwrap_or_default() {
+                    state.blobs.blobs.insert(path, text);
+                }
+            }
+        }
         for rule in &n.links {
             state.set_links(&rule.from, &rule.to, &rule.conditions);
         }
@@ -208,6 +233,54 @@ impl FaultState {
         (*boot, events)
     }
 
+    /// What `node`'s next incarnation finds in its durable storage.
+    pub fn durable(&self, node: &str) -> Storage {
+        self.disks
+            .get(node)
+            .map(|d| d.synced().clone())
+            .unwrap_or_default()
+    }
+
+    /// Carries out a storage output of `node`: a write (pending until synced) or a sync, which
+    /// is recorded in the trace.
+    pub fn storage(&mut self, node: &str, out: &Output) -> Option<EventKind> {
+        let disk = self.disks.entry(node.to_owned()).or_default();
+        match out {
+            Output::Store(w) => {
+                disk.write(w.clone());
+                None
+            }
+            Output::Sync => Some(EventKind::Sync {
+                node: node.to_owned(),
+                writes: disk.sync().len() as u64,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Runs `node`'s outside work against the shared blob store: its result, and how long it
+    /// takes in simulated time (in proportion to the bytes it touched, times the request's
+    /// `slowdown` when it has one).
+    pub fn run_work(&mut self, req: &WorkRequest) -> (WorkResult, Duration) {
+        let Some(work) = self.work else {
+            let err = format!(
+                "this system runs no outside work (asked for `{}`)",
+                req.kind
+            );
+            return (Err(err), WORK_BASE);
+        };
+        let outcome = work(req, &mut self.blobs);
+        let slowdown = req
+            .input
+            .get("slowdown")
+            .and_then(|v| v.as_f64())
+            .filter(|s| s.is_finite() && *s >= 1.0)
+            .unwrap_or(1.0);
+        let secs = outcome.bytes as f64 / WORK_BYTES_PER_SEC as f64;
+        let took = (WORK_BASE + Duration::from_secs_f64(secs)).mul_f64(slowdown);
+        (outcome.result, took)
+    }
+
     /// How many times `node` has restarted (its current boot count).
     pub fn boot(&self, node: &str) -> u64 {
         self.boots.get(node).copied().unwrap_or(0)
@@ -289,7 +362,15 @@ impl FaultState {
             FaultAction::Crash { node, .. } => {
                 self.down.insert(node.clone());
                 self.paused.remove(node);
-                vec![EventKind::Crash { node: node.clone() }]
+                let mut events = vec![EventKind::Crash { node: node.clone() }];
+                let lost = self.disks.get_mut(node).map_or(0, DurableStore::crash);
+                if lost > 0 {
+                    events.push(EventKind::LostWrites {
+                        node: node.clone(),
+                        writes: lost as u64,
+                    });
+                }
+                events
             }
             // The node is up again once its new process listens: see `set_listening`.
             FaultAction::Restart(_) => vec![],

@@ -5,6 +5,7 @@
 //! records its history with [`Context::record_op`](highstorm_nodes::Context::record_op), which
 //! the engine writes into the trace, where the checkers read it.
 
+pub mod bridge_four;
 mod broadcast;
 mod echo;
 mod g_counter;
@@ -218,6 +219,14 @@ pub fn spawn_client(scenario: &Scenario, setup: ProcessSetup) -> Box<dyn Process
         };
     }
     match scenario.system.as_str() {
+        "bridge-four" => {
+            let cfg = highstorm_nodes::systems::config("bridge-four", &scenario.config)
+                .unwrap_or_default();
+            Box::new(NodeProcess::new(
+                bridge_four::JobClient::new(cfg, index, w.timeout),
+                setup,
+            ))
+        }
         "unique-ids" => client!(UniqueIdOps),
         "broadcast" => client!(BroadcastOps::new(index, w.clients.max(1) as u64)),
         "g-counter" => client!(GCounterOps),

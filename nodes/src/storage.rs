@@ -1,0 +1,205 @@
+//! Durable node storage with crash semantics, and a blob store for inputs and outputs.
+//!
+//! A node writes with [`Context::put`](crate::Context::put) /
+//! [`delete`](crate::Context::delete) and makes its writes durable with
+//! [`sync`](crate::Context::sync). The node reads its own writes at once through
+//! [`Context::storage`](crate::Context::storage); its host applies them to a [`DurableStore`],
+//! which keeps them pending until the sync. A crash loses pending writes; a restart hands the
+//! new incarnation what was synced, and nothing else, in
+//! [`ProcessSetup::durable`](crate::ProcessSetup::durable).
+//!
+//! The simulator keeps a [`DurableStore`] per node in memory, across that node's crashes; real
+//! mode keeps one in a directory (`run::DirStore`).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A key-value snapshot of durable storage: what a node sees.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Storage {
+    map: BTreeMap<String, Vec<u8>>,
+}
+
+/// One write to durable storage: a value, or `None` for a delete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    /// The key.
+    pub key: String,
+    /// The new value; `None` deletes the key.
+    pub value: Option<Vec<u8>>,
+}
+
+impl Storage {
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        self.map.get(key).map(Vec::as_slice)
+    }
+
+    /// The value under `key`, decoded from JSON. A value that does not decode is reported as an
+    /// error rather than hidden.
+    pub fn get_json<T: DeserializeOwned>(&self, key: &str) -> Option<Result<T, String>> {
+        self.get(key).map(|bytes| {
+            serde_json::from_slice(bytes)
+                .map_err(|e| format!("stored `{key}` does not decode: {e}"))
+        })
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order.
+    pub fn prefixed<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a [u8])> {
+        self.map
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// How many keys are stored.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Applies one write.
+    pub fn apply(&mut self, w: &Write) {
+        match &w.value {
+            Some(v) => {
+                self.map.insert(w.key.clone(), v.clone());
+            }
+            None => {
+                self.map.remove(&w.key);
+            }
+        }
+    }
+
+    /// Every entry, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+}
+
+impl FromIterator<(String, Vec<u8>)> for Storage {
+    fn from_iter<I: IntoIterator<Item = (String, Vec<u8>)>>(iter: I) -> Self {
+        Storage {
+            map: iter.into_iter().collect(),
+        }
+    }
+}
+
+/// Encodes `value` as JSON for [`Context::put`](crate::Context::put).
+pub fn json_bytes(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).expect("values written to storage serialize")
+}
+
+/// A host's durable storage for one node: synced state plus writes not yet synced.
+#[derive(Clone, Debug, Default)]
+pub struct DurableStore {
+    synced: Storage,
+    pending: Vec<Write>,
+}
+
+impl DurableStore {
+    /// A store holding `synced`.
+    pub fn new(synced: Storage) -> Self {
+        DurableStore {
+            synced,
+            pending: vec![],
+        }
+    }
+
+    /// Records a write; it is lost on a crash until [`sync`](DurableStore::sync).
+    pub fn write(&mut self, w: Write) {
+        self.pending.push(w);
+    }
+
+    /// Makes every pending write durable; returns them.
+    pub fn sync(&mut self) -> Vec<Write> {
+        let writes = std::mem::take(&mut self.pending);
+        for w in &writes {
+            self.synced.apply(w);
+        }
+        writes
+    }
+
+    /// A crash: pending writes are lost; returns how many.
+    pub fn crash(&mut self) -> usize {
+        std::mem::take(&mut self.pending).len()
+    }
+
+    /// What a new incarnation starts from.
+    pub fn synced(&self) -> &Storage {
+        &self.synced
+    }
+}
+
+/// Where inputs and outputs live: a directory for real, a shared in-memory map in the simulator.
+pub trait Blobs {
+    /// The blob at `path`, as text.
+    fn read(&self, path: &str) -> Result<String, String>;
+    /// Writes (or replaces) the blob at `path`.
+    fn write(&mut self, path: &str, data: &str) -> Result<(), String>;
+}
+
+/// An in-memory blob store (the simulator's).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemBlobs {
+    /// The blobs by path.
+    pub blobs: BTreeMap<String, String>,
+}
+
+impl Blobs for MemBlobs {
+    fn read(&self, path: &str) -> Result<String, String> {
+        self.blobs
+            .get(path)
+            .cloned()
+            .ok_or_else(|| format!("no such file: {path}"))
+    }
+
+    fn write(&mut self, path: &str, data: &str) -> Result<(), String> {
+        self.blobs.insert(path.to_owned(), data.to_owned());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(key: &str, value: Option<&str>) -> Write {
+        Write {
+            key: key.into(),
+            value: value.map(|v| v.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn a_crash_loses_exactly_the_unsynced_writes() {
+        let mut store = DurableStore::default();
+        store.write(w("a", Some("1")));
+        store.write(w("b", Some("2")));
+        assert_eq!(store.sync().len(), 2);
+        store.write(w("a", None));
+        store.write(w("c", Some("3")));
+        assert_eq!(store.crash(), 2);
+        let s = store.synced();
+        assert_eq!(s.get("a"), Some(&b"1"[..]));
+        assert_eq!(s.get("c"), None);
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn prefixed_reads_only_the_prefix_in_order() {
+        let s: Storage = ["job/1", "job/1/task/0", "job/2", "jobs", "k"]
+            .iter()
+            .map(|k| (k.to_string(), vec![]))
+            .collect();
+        let keys: Vec<_> = s.prefixed("job/").map(|(k, _)| k).collect();
+        assert_eq!(keys, ["job/1", "job/1/task/0", "job/2"]);
+    }
+}
