@@ -2,6 +2,7 @@
 
 use crate::node::{Message, Node, Output};
 use crate::process::{NodeProcess, Process, ProcessSetup};
+use crate::storage::DurableStore;
 use crate::time::{Duration, LocalTime};
 use crate::wire::{self, Body, Envelope, MsgId};
 use serde::Serialize;
@@ -12,6 +13,11 @@ pub struct Harness<N: Node> {
     now: LocalTime,
     /// Every output not yet inspected by a helper.
     pub outputs: Vec<Output>,
+    /// The node's durable storage as a host keeps it (writes pending until synced).
+    disk: DurableStore,
+    id: String,
+    peers: Vec<String>,
+    boot: u64,
 }
 
 impl<N: Node> Harness<N> {
@@ -22,22 +28,58 @@ impl<N: Node> Harness<N> {
 
     /// Starts `node` as incarnation `boot`.
     pub fn with_boot(node: N, id: &str, peers: &[&str], boot: u64) -> Self {
+        let peers: Vec<String> = peers.iter().map(|p| (*p).to_owned()).collect();
+        Self::start(
+            node,
+            id,
+            peers,
+            boot,
+            DurableStore::default(),
+            LocalTime::ZERO,
+        )
+    }
+
+    fn start(
+        node: N,
+        id: &str,
+        peers: Vec<String>,
+        boot: u64,
+        disk: DurableStore,
+        now: LocalTime,
+    ) -> Self {
         let setup = ProcessSetup {
             id: id.to_owned(),
-            peers: peers.iter().map(|p| (*p).to_owned()).collect(),
+            peers: peers.clone(),
             seed: 0,
             boot,
-            durable: Default::default(),
+            durable: disk.synced().clone(),
         };
         let mut process = NodeProcess::new(node, setup);
-        process.handle_start(LocalTime::ZERO);
+        process.handle_start(now);
         let mut h = Harness {
             process,
-            now: LocalTime::ZERO,
+            now,
             outputs: vec![],
+            disk,
+            id: id.to_owned(),
+            peers,
+            boot,
         };
         h.drain();
         h
+    }
+
+    /// Crashes the node (losing its unsynced writes) and starts `node` as its next incarnation,
+    /// with what its durable storage kept, at the same time.
+    pub fn crash_and_restart(self, node: N) -> Self {
+        let mut disk = self.disk;
+        disk.crash();
+        Self::start(node, &self.id, self.peers, self.boot + 1, disk, self.now)
+    }
+
+    /// What the node's durable storage holds now (synced writes only).
+    pub fn synced(&self) -> &crate::storage::Storage {
+        self.disk.synced()
     }
 
     /// The node under test.
@@ -57,6 +99,13 @@ impl<N: Node> Harness<N> {
 
     fn drain(&mut self) {
         while let Some(o) = self.process.poll_output() {
+            match &o {
+                Output::Store(w) => self.disk.write(w.clone()),
+                Output::Sync => {
+                    self.disk.sync();
+                }
+                _ => {}
+            }
             self.outputs.push(o);
         }
     }

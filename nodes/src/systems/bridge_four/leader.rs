@@ -859,3 +859,186 @@ fn no_such_job(ctx: &mut Cx<'_>, msg: &Message<BridgeFourMsg>, id: u64) {
     let e = ErrorBody::new(ErrorCode::KeyDoesNotExist, format!("no job {id}"));
     ctx.reply_error(msg, e);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{BridgeFour, BridgeFourConfig, BridgeFourMsg, TaskOutput, TaskStatus};
+    use super::*;
+    use crate::testing::Harness;
+    use crate::Output;
+
+    fn leader() -> BridgeFour {
+        BridgeFour::new(BridgeFourConfig::default(), "n0", false)
+    }
+
+    fn beat(
+        h: &mut Harness<BridgeFour>,
+        w: &str,
+        id: u64,
+        running: Vec<Attempt>,
+    ) -> Vec<Message<BridgeFourMsg>> {
+        let hb = BridgeFourMsg::Heartbeat {
+            boot: 0,
+            slots: 1,
+            seen: (0, 0),
+            running,
+            finished: vec![],
+        };
+        h.request(w, id, &hb)
+    }
+
+    fn submit(h: &mut Harness<BridgeFour>, inputs: &[&str]) -> Vec<Message<BridgeFourMsg>> {
+        let body = BridgeFourMsg::SubmitJob {
+            name: "t".into(),
+            kind: "wordcount".into(),
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            output: None,
+            token: None,
+        };
+        h.request("c0", 1, &body)
+    }
+
+    fn assigned(sent: &[Message<BridgeFourMsg>]) -> Vec<(String, Attempt)> {
+        sent.iter()
+            .filter_map(|m| match &m.body {
+                BridgeFourMsg::Assign { attempt, .. } => Some((m.dest.clone(), *attempt)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn done(h: &mut Harness<BridgeFour>, w: &str, id: u64, attempt: Attempt) {
+        let out = TaskOutput {
+            output: format!("out/{}", attempt.attempt),
+            words: 1,
+        };
+        let body = BridgeFourMsg::TaskDone {
+            attempt,
+            result: Ok(out),
+        };
+        h.request(w, id, &body);
+    }
+
+    fn notes(h: &Harness<BridgeFour>, kind: &str) -> usize {
+        h.outputs
+            .iter()
+            .filter(|o| matches!(o, Output::Note(n) if n.kind == kind))
+            .count()
+    }
+
+    fn status(h: &mut Harness<BridgeFour>) -> JobView {
+        let sent = h.request("c0", 99, &BridgeFourMsg::JobStatus { id: 1 });
+        match &sent[0].body {
+            BridgeFourMsg::JobStatusOk { job } => job.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stale_attempt_is_fenced_and_the_current_one_counts() {
+        let mut h = Harness::new(leader(), "n0", &["n1", "n2"]);
+        beat(&mut h, "n1", 1, vec![]);
+        let sent = submit(&mut h, &["a.txt"]);
+        let first = assigned(&sent);
+        assert_eq!(first.len(), 1);
+        let (w1, a1) = first[0].clone();
+        let other = if w1 == "n1" { "n2" } else { "n1" };
+        // Only the other worker keeps heartbeating: the first is declared dead.
+        let mut reassigned = vec![];
+        for i in 0..8 {
+            reassigned.extend(assigned(&beat(&mut h, other, 10 + i, vec![])));
+            reassigned.extend(assigned(&h.advance(Duration::from_millis(100))));
+        }
+        // (Resent while the worker's heartbeats show it has not seen the assignment.)
+        reassigned.dedup();
+        assert_eq!(reassigned.len(), 1, "{reassigned:?}");
+        let (w2, a2) = reassigned[0].clone();
+        assert_eq!((w2.as_str(), a2.attempt), (other, 2));
+        assert_eq!(status(&mut h).tasks[0].status, TaskStatus::InProgress);
+        // The first worker was only slow: its late report is fenced off.
+        done(&mut h, &w1, 50, a1);
+        assert_eq!(notes(&h, "stale-output"), 1);
+        assert_eq!(status(&mut h).tasks[0].status, TaskStatus::InProgress);
+        done(&mut h, &w2, 51, a2);
+        let job = status(&mut h);
+        assert_eq!((job.tasks[0].status, job.done), (TaskStatus::Done, 1));
+        assert_eq!(notes(&h, "output-accepted"), 1);
+        assert!(h
+            .outputs
+            .iter()
+            .any(|o| matches!(o, Output::Work(w) if w.kind == "aggregate")));
+    }
+
+    #[test]
+    fn a_restarted_leader_keeps_accepted_jobs_and_reconciles_with_workers() {
+        let mut h = Harness::new(leader(), "n0", &["n1"]);
+        beat(&mut h, "n1", 1, vec![]);
+        let sent = submit(&mut h, &["a.txt", "b.txt"]);
+        assert!(sent
+            .iter()
+            .any(|m| matches!(m.body, BridgeFourMsg::SubmitJobOk { id: 1 })));
+        let (_, a) = assigned(&sent)[0];
+        assert!(
+            h.synced().get("job/0000000001").is_some(),
+            "journalled before the ack"
+        );
+        let mut h = h.crash_and_restart(leader());
+        let job = status(&mut h);
+        assert_eq!(job.total, 2);
+        assert_eq!(job.tasks[a.task as usize].status, TaskStatus::Missing);
+        assert_eq!(
+            job.tasks[1 - a.task as usize].status,
+            TaskStatus::NotStarted
+        );
+        // The worker vouches for its attempt; its report then counts.
+        beat(&mut h, "n1", 5, vec![a]);
+        assert_eq!(
+            status(&mut h).tasks[a.task as usize].status,
+            TaskStatus::InProgress
+        );
+        done(&mut h, "n1", 6, a);
+        assert_eq!(status(&mut h).done, 1);
+    }
+
+    #[test]
+    fn bad_jobs_are_refused_with_clear_errors() {
+        let mut h = Harness::new(leader(), "n0", &["n1"]);
+        let body = BridgeFourMsg::SubmitJob {
+            name: "t".into(),
+            kind: "grep".into(),
+            inputs: vec!["a".into()],
+            output: None,
+            token: None,
+        };
+        assert!(h.request("c0", 1, &body).is_empty());
+        let text = |o: &Output| match o {
+            Output::Transmit(t) => String::from_utf8_lossy(&t.bytes).into_owned(),
+            _ => String::new(),
+        };
+        let errs: Vec<String> = h
+            .outputs
+            .iter()
+            .map(text)
+            .filter(|t| t.contains("error"))
+            .collect();
+        assert!(
+            errs[0].contains("\"code\":10") && errs[0].contains("unknown job kind `grep`"),
+            "{errs:?}"
+        );
+        assert!(submit(&mut h, &[]).is_empty());
+        let errs: Vec<String> = h
+            .outputs
+            .iter()
+            .map(text)
+            .filter(|t| t.contains("error"))
+            .collect();
+        assert!(errs[1].contains("\"code\":12"), "{errs:?}");
+        let sent = h.request("c0", 3, &BridgeFourMsg::JobData { id: 7 });
+        assert!(sent.is_empty());
+        assert!(h
+            .outputs
+            .iter()
+            .map(text)
+            .any(|t| t.contains("\"code\":20") && t.contains("no job 7")));
+    }
+}
