@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod echo;
 pub mod g_counter;
 pub mod unique_ids;
+pub mod work_queue;
 
 use crate::process::{NodeProcess, Process, ProcessSetup};
 
@@ -153,6 +154,17 @@ pub static SYSTEMS: &[System] = &[
         },
         work: Some(bridge_four::work),
         blobs: Some(bridge_four::blobs),
+    },
+    System {
+        name: "work-queue",
+        variants: &["default"],
+        spawn: |_, cfg, setup| {
+            let cfg: work_queue::WorkQueueConfig = config("work-queue", cfg)?;
+            let node = work_queue::WorkQueue::new(cfg, &setup.id);
+            Ok(Box::new(NodeProcess::new(node, setup)))
+        },
+        work: None,
+        blobs: None,
     },
 ];
 
