@@ -188,9 +188,9 @@ fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
                 .as_ref()
                 .filter(|c| c.phase == OpPhase::Ok)
                 .map(|c| c.at_us);
-            let (idx, first) = seen_by
-                .get(&v)
-                .map_or((&[][..], None), |(idx, first)| (idx.as_slice(), Some(*first)));
+            let (idx, first) = seen_by.get(&v).map_or((&[][..], None), |(idx, first)| {
+                (idx.as_slice(), Some(*first))
+            });
             let known = match (acked, first) {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => a.or(b)?,
@@ -204,9 +204,7 @@ fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
                     break;
                 }
             }
-            let last_absent = missing
-                .checked_sub(1)
-                .map_or(0, |i| reads[i].0 + 1);
+            let last_absent = missing.checked_sub(1).map_or(0, |i| reads[i].0 + 1);
             Some(last_absent.saturating_sub(known) as f64 / 1000.0)
         })
         .collect()
@@ -224,7 +222,12 @@ mod tests {
             .filter(|op| op.f.ends_with("read"))
             .filter_map(|op| {
                 let c = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok)?;
-                let seen = c.value.as_array()?.iter().filter_map(|v| v.as_u64()).collect();
+                let seen = c
+                    .value
+                    .as_array()?
+                    .iter()
+                    .filter_map(|v| v.as_u64())
+                    .collect();
                 Some((op.invoke_us, c.at_us, seen))
             })
             .collect();
@@ -271,19 +274,30 @@ mod tests {
             for i in 0..rng.random_range(1..60u64) {
                 let at = i * 1000 + rng.random_range(0..3000);
                 let done = at + rng.random_range(0..5000);
-                let phase = if rng.random_bool(0.8) { OpPhase::Ok } else { OpPhase::Info };
+                let phase = if rng.random_bool(0.8) {
+                    OpPhase::Ok
+                } else {
+                    OpPhase::Info
+                };
                 let (f, value, result) = if rng.random_bool(0.5) {
                     let v = rng.random_range(0..30u64);
                     held.push(v);
                     ("broadcast", serde_json::json!(v), serde_json::Value::Null)
                 } else {
                     // A read sees a random subset of what was broadcast so far, plus repeats.
-                    let mut seen: Vec<u64> =
-                        held.iter().copied().filter(|_| rng.random_bool(0.7)).collect();
+                    let mut seen: Vec<u64> = held
+                        .iter()
+                        .copied()
+                        .filter(|_| rng.random_bool(0.7))
+                        .collect();
                     if let Some(&v) = seen.first() {
                         seen.push(v);
                     }
-                    let f = if rng.random_bool(0.2) { "final-read" } else { "read" };
+                    let f = if rng.random_bool(0.2) {
+                        "final-read"
+                    } else {
+                        "read"
+                    };
                     (f, serde_json::Value::Null, serde_json::json!(seen))
                 };
                 ops.push(Operation {

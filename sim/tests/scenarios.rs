@@ -10,6 +10,7 @@ use std::path::PathBuf;
 /// Scenario files with a test below; a shipped file missing here fails `every_scenario_is_swept`.
 const SWEPT: &[&str] = &[
     "broadcast-1",
+    "broadcast-1000",
     "broadcast-5",
     "broadcast-5-partition",
     "broadcast-efficient",
@@ -135,6 +136,14 @@ fn broadcast_5_partition() {
 #[test]
 fn g_counter_partition() {
     sweep("g-counter-partition");
+}
+
+/// 1000 nodes on the `events` engine: its file sweeps one seed (a debug-build seed costs tens
+/// of seconds); the wider sweep is `cargo bench -p highstorm --bench engines` and
+/// `highstorm run scenarios/broadcast-1000.toml --seeds 0..N` in release.
+#[test]
+fn broadcast_1000() {
+    sweep("broadcast-1000");
 }
 
 #[test]

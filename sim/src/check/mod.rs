@@ -69,11 +69,7 @@ pub fn for_system(system: &str) -> Vec<Checker> {
 }
 
 /// With `[checks] msgs_per_op_max`, node-to-node messages per operation stay within it.
-pub fn msgs_per_op_within_budget(
-    scenario: &Scenario,
-    trace: &Trace,
-    ops: &[Operation],
-) -> Verdict {
+pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = "msgs-per-op-within-budget";
     // As the `msgs_per_op` metric: node-to-node sends over operations invoked.
     let (server, _) = crate::metrics::message_counts(trace);

@@ -89,14 +89,22 @@ struct Engine<'a> {
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     let system = highstorm_nodes::systems::lookup(&scenario.system)?;
     let nodes = scenario.node_names();
-    let names: Vec<String> = nodes.iter().cloned().chain(scenario.client_names()).collect();
+    let names: Vec<String> = nodes
+        .iter()
+        .cloned()
+        .chain(scenario.client_names())
+        .collect();
     let mut e = Engine {
         scenario,
         seed,
         now: Duration::ZERO,
         seq: 0,
         queue: BinaryHeap::new(),
-        pids: names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect(),
+        pids: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect(),
         slots: names.iter().map(|_| None).collect(),
         names,
         faults: FaultState::new(scenario, seed),
@@ -315,10 +323,7 @@ impl Engine<'_> {
                 kind: n.kind,
                 data: n.data,
             },
-            Output::Client(op) => EventKind::Client {
-                client: node(),
-                op,
-            },
+            Output::Client(op) => EventKind::Client { client: node(), op },
             Output::Discarded { from, reason } => EventKind::Discard {
                 node: node(),
                 from,
