@@ -76,9 +76,8 @@ fn is_client(name: &str) -> bool {
     name.starts_with('c')
 }
 
-/// Measures `trace` of a run of `scenario`.
-pub fn measure(scenario: &Scenario, trace: &Trace) -> Metrics {
-    let ops: Vec<Operation> = history(trace);
+/// Messages sent: (node-to-node, all).
+pub fn message_counts(trace: &Trace) -> (usize, usize) {
     let (mut server, mut all) = (0usize, 0usize);
     for e in trace.events() {
         if let EventKind::Send { src, dest, .. } = &e.kind {
@@ -88,6 +87,17 @@ pub fn measure(scenario: &Scenario, trace: &Trace) -> Metrics {
             }
         }
     }
+    (server, all)
+}
+
+/// Measures `trace` of a run of `scenario`.
+pub fn measure(scenario: &Scenario, trace: &Trace) -> Metrics {
+    measure_history(scenario, trace, &history(trace))
+}
+
+/// Measures `trace` of a run of `scenario` whose client history `ops` was already read from it.
+pub fn measure_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Metrics {
+    let (server, all) = message_counts(trace);
     let mut latencies: Vec<f64> = ops
         .iter()
         .filter_map(|op| {
@@ -133,32 +143,42 @@ pub fn measure(scenario: &Scenario, trace: &Trace) -> Metrics {
         msgs_per_op_all: per(all),
         latency_ms: Percentiles::of(&mut latencies),
         stable_latency_ms: Percentiles::of(&mut stable),
-        maelstrom_stable_latency_ms: Percentiles::of(&mut maelstrom_stable(&ops)),
+        maelstrom_stable_latency_ms: Percentiles::of(&mut maelstrom_stable(ops)),
     }
 }
 
 /// Jepsen `set-full` stable latencies, in ms, of every broadcast value known by some time.
+///
+/// One pass over the reads: for each value, the reads that saw it (in invocation order) give
+/// both its first sighting and the last read that missed it (the latest read not among them),
+/// so the cost is the total size of the reads, not values x reads.
 fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
-    use std::collections::BTreeSet;
+    use std::collections::BTreeMap;
     // Successful reads: (invocation, completion, values seen), by invocation time.
-    let mut reads: Vec<(u64, u64, BTreeSet<u64>)> = ops
+    let mut reads: Vec<(u64, u64, &[serde_json::Value])> = ops
         .iter()
         .filter(|op| op.f.ends_with("read"))
         .filter_map(|op| {
             let c = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok)?;
-            let seen = c
-                .value
-                .as_array()?
-                .iter()
-                .filter_map(|v| v.as_u64())
-                .collect();
-            Some((op.invoke_us, c.at_us, seen))
+            Some((op.invoke_us, c.at_us, c.value.as_array()?.as_slice()))
         })
         .collect();
     if reads.is_empty() {
         return vec![];
     }
     reads.sort_by_key(|(invoked, _, _)| *invoked);
+    // Per value: the indexes (ascending, deduplicated) of the reads that saw it, and the
+    // earliest completion among them.
+    let mut seen_by: BTreeMap<u64, (Vec<usize>, u64)> = BTreeMap::new();
+    for (i, (_, done, seen)) in reads.iter().enumerate() {
+        for v in seen.iter().filter_map(serde_json::Value::as_u64) {
+            let (idx, first) = seen_by.entry(v).or_insert((vec![], u64::MAX));
+            if idx.last() != Some(&i) {
+                idx.push(i);
+            }
+            *first = (*first).min(*done);
+        }
+    }
     ops.iter()
         .filter(|op| op.f == "broadcast")
         .filter_map(|op| {
@@ -168,20 +188,23 @@ fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
                 .as_ref()
                 .filter(|c| c.phase == OpPhase::Ok)
                 .map(|c| c.at_us);
-            let first_seen = reads
-                .iter()
-                .filter(|(_, _, seen)| seen.contains(&v))
-                .map(|(_, done, _)| *done)
-                .min();
-            let known = match (acked, first_seen) {
+            let (idx, first) = seen_by.get(&v).map_or((&[][..], None), |(idx, first)| {
+                (idx.as_slice(), Some(*first))
+            });
+            let known = match (acked, first) {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => a.or(b)?,
             };
-            let last_absent = reads
-                .iter()
-                .rev()
-                .find(|(_, _, seen)| !seen.contains(&v))
-                .map_or(0, |(invoked, _, _)| *invoked + 1);
+            // The latest read index not among `idx`: walk the suffix of reads that all saw it.
+            let mut missing = reads.len();
+            for &i in idx.iter().rev() {
+                if i + 1 == missing {
+                    missing = i;
+                } else {
+                    break;
+                }
+            }
+            let last_absent = missing.checked_sub(1).map_or(0, |i| reads[i].0 + 1);
             Some(last_absent.saturating_sub(known) as f64 / 1000.0)
         })
         .collect()
@@ -190,6 +213,111 @@ fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition, computed the obvious way (values x reads): the oracle for the fast one.
+    fn maelstrom_stable_naive(ops: &[Operation]) -> Vec<f64> {
+        use std::collections::BTreeSet;
+        let mut reads: Vec<(u64, u64, BTreeSet<u64>)> = ops
+            .iter()
+            .filter(|op| op.f.ends_with("read"))
+            .filter_map(|op| {
+                let c = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok)?;
+                let seen = c
+                    .value
+                    .as_array()?
+                    .iter()
+                    .filter_map(|v| v.as_u64())
+                    .collect();
+                Some((op.invoke_us, c.at_us, seen))
+            })
+            .collect();
+        if reads.is_empty() {
+            return vec![];
+        }
+        reads.sort_by_key(|(invoked, _, _)| *invoked);
+        ops.iter()
+            .filter(|op| op.f == "broadcast")
+            .filter_map(|op| {
+                let v = op.value.as_u64()?;
+                let acked = op
+                    .completion
+                    .as_ref()
+                    .filter(|c| c.phase == OpPhase::Ok)
+                    .map(|c| c.at_us);
+                let first_seen = reads
+                    .iter()
+                    .filter(|(_, _, seen)| seen.contains(&v))
+                    .map(|(_, done, _)| *done)
+                    .min();
+                let known = match (acked, first_seen) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (a, b) => a.or(b)?,
+                };
+                let last_absent = reads
+                    .iter()
+                    .rev()
+                    .find(|(_, _, seen)| !seen.contains(&v))
+                    .map_or(0, |(invoked, _, _)| *invoked + 1);
+                Some(last_absent.saturating_sub(known) as f64 / 1000.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn maelstrom_stable_latency_matches_its_definition() {
+        use crate::check::Completion;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..50 {
+            let mut ops = vec![];
+            let mut held: Vec<u64> = vec![];
+            for i in 0..rng.random_range(1..60u64) {
+                let at = i * 1000 + rng.random_range(0..3000);
+                let done = at + rng.random_range(0..5000);
+                let phase = if rng.random_bool(0.8) {
+                    OpPhase::Ok
+                } else {
+                    OpPhase::Info
+                };
+                let (f, value, result) = if rng.random_bool(0.5) {
+                    let v = rng.random_range(0..30u64);
+                    held.push(v);
+                    ("broadcast", serde_json::json!(v), serde_json::Value::Null)
+                } else {
+                    // A read sees a random subset of what was broadcast so far, plus repeats.
+                    let mut seen: Vec<u64> = held
+                        .iter()
+                        .copied()
+                        .filter(|_| rng.random_bool(0.7))
+                        .collect();
+                    if let Some(&v) = seen.first() {
+                        seen.push(v);
+                    }
+                    let f = if rng.random_bool(0.2) {
+                        "final-read"
+                    } else {
+                        "read"
+                    };
+                    (f, serde_json::Value::Null, serde_json::json!(seen))
+                };
+                ops.push(Operation {
+                    client: "c0".into(),
+                    op: i,
+                    node: "n0".into(),
+                    f: f.into(),
+                    invoke_us: at,
+                    value,
+                    request: None,
+                    completion: Some(Completion {
+                        at_us: done,
+                        phase,
+                        value: result,
+                    }),
+                });
+            }
+            assert_eq!(maelstrom_stable(&ops), maelstrom_stable_naive(&ops));
+        }
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -55,14 +55,17 @@ pub fn run_seed(
 ) -> Result<SeedReport, EngineError> {
     let wall = Instant::now();
     let out = engine::run(scenario, seed)?;
-    let checks = check::check(scenario, &out.trace);
+    let ops = check::history(&out.trace);
+    let checks = check::check_history(scenario, &out.trace, &ops);
+    let metrics = metrics::measure_history(scenario, &out.trace, &ops);
+    drop(ops);
     let hash = out.trace.hash();
     let mut report = SeedReport {
         scenario: scenario.name.clone(),
         seed,
         ok: checks.iter().all(|c| c.ok),
         checks,
-        metrics: metrics::measure(scenario, &out.trace),
+        metrics,
         trace_hash: format!("{hash:016x}"),
         sim_time_s: out.sim_time.as_secs_f64(),
         wall_s: 0.0,

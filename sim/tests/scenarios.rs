@@ -15,6 +15,7 @@ const SWEPT: &[&str] = &[
     "bridge-four-slow",
     "bridge-four-worker-kill",
     "broadcast-1",
+    "broadcast-1000",
     "broadcast-5",
     "broadcast-5-partition",
     "broadcast-efficient",
@@ -140,6 +141,14 @@ fn broadcast_5_partition() {
 #[test]
 fn g_counter_partition() {
     sweep("g-counter-partition");
+}
+
+/// 1000 nodes on the `events` engine: its file sweeps one seed (a debug-build seed costs tens
+/// of seconds); the wider sweep is `cargo bench -p highstorm --bench engines` and
+/// `highstorm run scenarios/broadcast-1000.toml --seeds 0..N` in release.
+#[test]
+fn broadcast_1000() {
+    sweep("broadcast-1000");
 }
 
 #[test]

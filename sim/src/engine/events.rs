@@ -19,29 +19,41 @@ use crate::faults::{faults_of_run, timeline, FaultState};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{EventKind, Trace};
 use crate::workload;
-use highstorm_nodes::wire::Header;
-use highstorm_nodes::{Output, Process, ProcessSetup, WorkId};
+use highstorm_nodes::{MsgId, Output, Process, ProcessSetup, WorkId};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::time::Duration;
 
-/// Something due at a point in simulated time.
+/// A process (node or client), by its index into [`Engine::names`].
+type Pid = usize;
+
+/// Something due at a point in simulated time. (Its order never matters: the queue orders by
+/// time, then by a unique sequence number.)
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
     /// A fault of the timeline (index into it).
     Fault(usize),
-    /// A message reaches `to`.
-    Deliver { to: String, bytes: Vec<u8> },
+    /// A message from `src` reaches `to`. Sender and id travel beside the bytes, so the
+    /// engine never parses a message it delivers (the process decodes it once).
+    Deliver {
+        to: Pid,
+        src: Pid,
+        msg_id: Option<MsgId>,
+        bytes: Vec<u8>,
+    },
     /// `node`'s earliest timer may be due (stale if the node rescheduled since).
-    Wake { node: String, incarnation: u64 },
+    Wake { node: Pid, incarnation: u64 },
     /// Outside work finished; its result waits in `Engine::work_results` under `key`.
     WorkDone {
-        node: String,
+        node: Pid,
         incarnation: u64,
         id: u64,
         key: u64,
     },
 }
+
+/// A message that arrived while its receiver was paused.
+type Held = (Pid, Option<MsgId>, Vec<u8>);
 
 /// One running process and what the engine tracks about it.
 struct Slot {
@@ -51,7 +63,7 @@ struct Slot {
     /// When this process's earliest timer is scheduled to wake it (true time).
     wake: Option<Duration>,
     /// Inputs that arrived while paused, in order.
-    held: VecDeque<Vec<u8>>,
+    held: VecDeque<Held>,
     /// Outside work that finished while paused: (incarnation, work id, result key).
     held_work: VecDeque<(u64, u64, u64)>,
 }
@@ -62,10 +74,17 @@ struct Engine<'a> {
     now: Duration,
     seq: u64,
     queue: BinaryHeap<Reverse<(Duration, u64, Event)>>,
-    slots: BTreeMap<String, Slot>,
+    /// Every process's name (nodes, then clients): a [`Pid`] indexes it.
+    names: Vec<String>,
+    /// Name -> pid, for the destinations of sends.
+    pids: BTreeMap<String, Pid>,
+    /// The running incarnation of each process (`None` while crashed).
+    slots: Vec<Option<Slot>>,
     faults: FaultState,
     trace: Trace,
     timeline: Vec<(Duration, FaultAction)>,
+    /// Scratch space for a process's outputs (reused, not reallocated per event).
+    outputs: Vec<Output>,
     /// Results of outside work in progress, by the key its `WorkDone` event carries.
     work_results: BTreeMap<u64, highstorm_nodes::WorkResult>,
 }
@@ -74,42 +93,54 @@ struct Engine<'a> {
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     let system = highstorm_nodes::systems::lookup(&scenario.system)?;
     let nodes = scenario.node_names();
+    let names: Vec<String> = nodes
+        .iter()
+        .cloned()
+        .chain(scenario.client_names())
+        .collect();
     let mut e = Engine {
         scenario,
         seed,
         now: Duration::ZERO,
         seq: 0,
         queue: BinaryHeap::new(),
-        slots: BTreeMap::new(),
+        pids: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect(),
+        slots: names.iter().map(|_| None).collect(),
+        names,
         faults: FaultState::new(scenario, seed),
         trace: Trace::new(),
         timeline: timeline(&faults_of_run(scenario, seed)),
+        outputs: vec![],
         work_results: BTreeMap::new(),
     };
     let fault_times: Vec<Duration> = e.timeline.iter().map(|(at, _)| *at).collect();
     for (i, at) in fault_times.into_iter().enumerate() {
         e.push(at, Event::Fault(i));
     }
-    for name in &nodes {
+    for (pid, name) in nodes.iter().enumerate() {
         let process = system.spawn(
             scenario.variant.as_deref(),
             &scenario.config,
             setup(name, &nodes, seed, 0),
         )?;
-        e.start(name.clone(), process, 0);
+        e.start(pid, process, 0);
     }
-    for name in scenario.client_names() {
+    for (i, name) in scenario.client_names().into_iter().enumerate() {
         let process = workload::spawn_client(
             scenario,
             ProcessSetup {
-                id: name.clone(),
+                id: name,
                 peers: nodes.clone(),
                 seed,
                 boot: 0,
                 durable: Default::default(),
             },
         );
-        e.start(name, process, 0);
+        e.start(nodes.len() + i, process, 0);
     }
     while let Some(Reverse((at, _, event))) = e.queue.pop() {
         if at > scenario.duration {
@@ -121,8 +152,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                 let action = e.timeline[i].1.clone();
                 e.apply(system, &action)?;
             }
-            Event::Deliver { to, bytes } => e.deliver(&to, bytes),
-            Event::Wake { node, incarnation } => e.wake(&node, incarnation),
+            Event::Deliver {
+                to,
+                src,
+                msg_id,
+                bytes,
+            } => e.deliver(to, src, msg_id, bytes),
+            Event::Wake { node, incarnation } => e.wake(node, incarnation),
             Event::WorkDone {
                 node,
                 incarnation,
@@ -132,16 +168,16 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                 let result = e.work_results.remove(&key);
                 // Work of an earlier incarnation finishes into the void; work of a paused
                 // node waits for it (turmoil's paused driver loop does not poll it either).
-                if e.faults.is_paused(&node) {
+                if e.faults.is_paused(&e.names[node]) {
                     if let Some(r) = result {
                         e.work_results.insert(key, r);
-                        if let Some(slot) = e.slots.get_mut(&node) {
+                        if let Some(slot) = e.slots[node].as_mut() {
                             slot.held_work.push_back((incarnation, id, key));
                         }
                     }
                     continue;
                 }
-                e.work_done(&node, incarnation, id, result);
+                e.work_done(node, incarnation, id, result);
             }
         }
     }
@@ -149,6 +185,23 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         trace: e.trace,
         sim_time: scenario.duration,
     })
+}
+
+/// The body of an envelope `highstorm_nodes::wire::encode_parts` wrote for `src` -> `dest`, as
+/// text for the trace: cut at its known offset when the names need no JSON escaping, else found
+/// by [`super::turmoil::body_text`] (the same text either way).
+fn body_text(src: &str, dest: &str, bytes: &[u8]) -> String {
+    let plain = |s: &str| s.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20);
+    let start = 8 + src.len() + 10 + dest.len() + 9;
+    if plain(src) && plain(dest) && bytes.len() > start && bytes.ends_with(b"}") {
+        let head = &bytes[..start];
+        if head.starts_with(b"{\"src\":\"") && head.ends_with(b"\",\"body\":") {
+            if let Ok(body) = std::str::from_utf8(&bytes[start..bytes.len() - 1]) {
+                return body.to_owned();
+            }
+        }
+    }
+    super::turmoil::body_text(bytes)
 }
 
 fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> ProcessSetup {
@@ -167,66 +220,65 @@ impl Engine<'_> {
         self.queue.push(Reverse((at, self.seq, event)));
     }
 
-    fn start(&mut self, name: String, mut process: Box<dyn Process>, incarnation: u64) {
-        self.faults.set_listening(&name, true);
-        let now = self.faults.local_time(&name, self.now);
+    fn start(&mut self, pid: Pid, mut process: Box<dyn Process>, incarnation: u64) {
+        let name = &self.names[pid];
+        self.faults.set_listening(name, true);
+        let now = self.faults.local_time(name, self.now);
         process.handle_start(now);
-        self.slots.insert(
-            name.clone(),
-            Slot {
-                process,
-                incarnation,
-                wake: None,
-                held: VecDeque::new(),
-                held_work: VecDeque::new(),
-            },
-        );
-        self.after(&name);
+        self.slots[pid] = Some(Slot {
+            process,
+            incarnation,
+            wake: None,
+            held: VecDeque::new(),
+            held_work: VecDeque::new(),
+        });
+        self.after(pid);
     }
 
-    /// Carries out what `name` output, and schedules its next wake-up.
-    fn after(&mut self, name: &str) {
-        let Some(slot) = self.slots.get_mut(name) else {
+    /// Carries out what process `pid` output, and schedules its next wake-up.
+    fn after(&mut self, pid: Pid) {
+        let Some(slot) = self.slots[pid].as_mut() else {
             return;
         };
-        let mut outputs = vec![];
+        let mut outputs = std::mem::take(&mut self.outputs);
         while let Some(o) = slot.process.poll_output() {
             outputs.push(o);
         }
         let next = slot.process.poll_timeout();
         let incarnation = slot.incarnation;
-        for out in outputs {
-            self.output(name, incarnation, out);
+        for out in outputs.drain(..) {
+            self.output(pid, incarnation, out);
         }
+        self.outputs = outputs;
         let Some(local) = next else {
             return;
         };
-        let due = self.faults.true_time_of(name, self.now, local);
-        let slot = self.slots.get_mut(name).expect("slot exists");
+        let due = self.faults.true_time_of(&self.names[pid], self.now, local);
+        let slot = self.slots[pid].as_mut().expect("slot exists");
         if slot.wake.is_none_or(|w| due < w || w < self.now) {
             slot.wake = Some(due);
             self.push(
                 due,
                 Event::Wake {
-                    node: name.to_owned(),
+                    node: pid,
                     incarnation,
                 },
             );
         }
     }
 
-    fn output(&mut self, name: &str, incarnation: u64, out: Output) {
-        let node = name.to_owned();
+    fn output(&mut self, pid: Pid, incarnation: u64, out: Output) {
+        let node = || self.names[pid].clone();
         let kind = match out {
             Output::Transmit(t) => {
                 self.trace.push(
                     self.now,
                     EventKind::Send {
+                        body: body_text(&t.src, &t.dest, &t.bytes),
                         src: t.src.clone(),
                         dest: t.dest.clone(),
                         msg_id: t.msg_id,
                         in_reply_to: t.in_reply_to,
-                        body: super::turmoil::body_text(&t.bytes),
                     },
                 );
                 match self.faults.send(&t.src, &t.dest) {
@@ -248,13 +300,25 @@ impl Engine<'_> {
                                 },
                             );
                         }
-                        for d in delays {
-                            let at = self.now + d;
+                        // Every receiver the network lets through is a process of the run.
+                        let Some(&to) = self.pids.get(&t.dest) else {
+                            return;
+                        };
+                        let last = delays.len() - 1;
+                        let mut bytes = Some(t.bytes);
+                        for (i, d) in delays.into_iter().enumerate() {
+                            let bytes = if i == last {
+                                bytes.take().unwrap_or_default()
+                            } else {
+                                bytes.clone().unwrap_or_default()
+                            };
                             self.push(
-                                at,
+                                self.now + d,
                                 Event::Deliver {
-                                    to: t.dest.clone(),
-                                    bytes: t.bytes.clone(),
+                                    to,
+                                    src: pid,
+                                    msg_id: t.msg_id,
+                                    bytes,
                                 },
                             );
                         }
@@ -262,15 +326,22 @@ impl Engine<'_> {
                     }
                 }
             }
-            Output::TimerFired { timer } => EventKind::Timer { node, timer },
+            Output::TimerFired { timer } => EventKind::Timer {
+                node: node(),
+                timer,
+            },
             Output::Note(n) => EventKind::Note {
-                node,
+                node: node(),
                 kind: n.kind,
                 data: n.data,
             },
-            Output::Client(op) => EventKind::Client { client: node, op },
-            Output::Discarded { from, reason } => EventKind::Discard { node, from, reason },
-            Output::Store(_) | Output::Sync => match self.faults.storage(name, &out) {
+            Output::Client(op) => EventKind::Client { client: node(), op },
+            Output::Discarded { from, reason } => EventKind::Discard {
+                node: node(),
+                from,
+                reason,
+            },
+            Output::Store(_) | Output::Sync => match self.faults.storage(&self.names[pid], &out) {
                 Some(kind) => kind,
                 None => return,
             },
@@ -282,14 +353,14 @@ impl Engine<'_> {
                 self.push(
                     self.now + took,
                     Event::WorkDone {
-                        node: node.clone(),
+                        node: pid,
                         incarnation,
                         id: w.id.0,
                         key,
                     },
                 );
                 EventKind::Work {
-                    node,
+                    node: self.names[pid].clone(),
                     id: w.id.0,
                     kind: w.kind,
                 }
@@ -298,18 +369,15 @@ impl Engine<'_> {
         self.trace.push(self.now, kind);
     }
 
-    fn deliver(&mut self, to: &str, bytes: Vec<u8>) {
-        let (src, msg_id) = match serde_json::from_slice::<Header>(&bytes) {
-            Ok(h) => (h.src, h.body.msg_id),
-            Err(_) => ("?".to_owned(), None),
-        };
-        let paused = self.faults.is_paused(to);
-        let Some(slot) = self.slots.get_mut(to) else {
+    fn deliver(&mut self, to: Pid, src: Pid, msg_id: Option<MsgId>, bytes: Vec<u8>) {
+        let name = &self.names[to];
+        let paused = self.faults.is_paused(name);
+        let Some(slot) = self.slots[to].as_mut() else {
             self.trace.push(
                 self.now,
                 EventKind::Drop {
-                    src,
-                    dest: to.to_owned(),
+                    src: self.names[src].clone(),
+                    dest: name.clone(),
                     msg_id,
                     reason: "down".into(),
                 },
@@ -317,47 +385,46 @@ impl Engine<'_> {
             return;
         };
         if paused {
-            slot.held.push_back(bytes);
+            slot.held.push_back((src, msg_id, bytes));
             return;
         }
         self.trace.push(
             self.now,
             EventKind::Deliver {
-                src,
-                dest: to.to_owned(),
+                src: self.names[src].clone(),
+                dest: name.clone(),
                 msg_id,
             },
         );
-        let now = self.faults.local_time(to, self.now);
+        let now = self.faults.local_time(name, self.now);
         slot.process.handle_datagram(now, &bytes);
         self.after(to);
     }
 
     fn work_done(
         &mut self,
-        node: &str,
+        pid: Pid,
         incarnation: u64,
         id: u64,
         result: Option<highstorm_nodes::WorkResult>,
     ) {
         let Some(result) = result else { return };
-        let now = self.faults.local_time(node, self.now);
-        if let Some(slot) = self
-            .slots
-            .get_mut(node)
+        let now = self.faults.local_time(&self.names[pid], self.now);
+        if let Some(slot) = self.slots[pid]
+            .as_mut()
             .filter(|s| s.incarnation == incarnation)
         {
             slot.process.handle_work_done(now, WorkId(id), result);
-            self.after(node);
+            self.after(pid);
         }
     }
 
-    fn wake(&mut self, node: &str, incarnation: u64) {
+    fn wake(&mut self, pid: Pid, incarnation: u64) {
         let now = self.now;
-        let paused = self.faults.is_paused(node);
-        let Some(slot) = self
-            .slots
-            .get_mut(node)
+        let name = &self.names[pid];
+        let paused = self.faults.is_paused(name);
+        let Some(slot) = self.slots[pid]
+            .as_mut()
             .filter(|s| s.incarnation == incarnation && s.wake == Some(now))
         else {
             return;
@@ -366,9 +433,14 @@ impl Engine<'_> {
         if paused {
             return;
         }
-        let local = self.faults.local_time(node, now);
+        let local = self.faults.local_time(name, now);
         slot.process.handle_timeout(local);
-        self.after(node);
+        self.after(pid);
+    }
+
+    /// The process `name` names (every name a fault or send uses is one of the run's).
+    fn pid(&self, name: &str) -> Option<Pid> {
+        self.pids.get(name).copied()
     }
 
     fn apply(
@@ -379,14 +451,20 @@ impl Engine<'_> {
         let now = self.now;
         match action {
             FaultAction::Crash { node, .. } => {
-                if self.slots.remove(node).is_some() {
+                let Some(pid) = self.pid(node) else {
+                    return Ok(());
+                };
+                if self.slots[pid].take().is_some() {
                     for e in self.faults.apply(now, action) {
                         self.trace.push(now, e);
                     }
                 }
             }
             FaultAction::Restart(node) => {
-                let running = self.slots.remove(node).is_some();
+                let Some(pid) = self.pid(node) else {
+                    return Ok(());
+                };
+                let running = self.slots[pid].take().is_some();
                 let (boot, events) = self.faults.restart(now, node, running);
                 for e in events {
                     self.trace.push(now, e);
@@ -400,35 +478,36 @@ impl Engine<'_> {
                         ..setup(node, &nodes, self.seed, boot)
                     },
                 )?;
-                self.start(node.clone(), process, boot);
+                self.start(pid, process, boot);
             }
             FaultAction::Resume(node) => {
                 for e in self.faults.apply(now, action) {
                     self.trace.push(now, e);
                 }
+                let Some(pid) = self.pid(node) else {
+                    return Ok(());
+                };
                 // What arrived meanwhile is handled now, then any timers that came due.
-                let held = self
-                    .slots
-                    .get_mut(node)
+                let held = self.slots[pid]
+                    .as_mut()
                     .map(|s| std::mem::take(&mut s.held))
                     .unwrap_or_default();
-                for bytes in held {
-                    self.deliver(node, bytes);
+                for (src, msg_id, bytes) in held {
+                    self.deliver(pid, src, msg_id, bytes);
                 }
-                let held_work = self
-                    .slots
-                    .get_mut(node)
+                let held_work = self.slots[pid]
+                    .as_mut()
                     .map(|s| std::mem::take(&mut s.held_work))
                     .unwrap_or_default();
                 for (incarnation, id, key) in held_work {
                     let result = self.work_results.remove(&key);
-                    self.work_done(node, incarnation, id, result);
+                    self.work_done(pid, incarnation, id, result);
                 }
-                if let Some(slot) = self.slots.get_mut(node) {
+                if let Some(slot) = self.slots[pid].as_mut() {
                     let local = self.faults.local_time(node, now);
                     slot.process.handle_timeout(local);
                     slot.wake = None;
-                    self.after(node);
+                    self.after(pid);
                 }
             }
             other => {
@@ -437,9 +516,11 @@ impl Engine<'_> {
                 }
                 // A clock step moves every pending timer of the node in true time.
                 if let FaultAction::Skew { node, .. } = other {
-                    if let Some(slot) = self.slots.get_mut(node) {
-                        slot.wake = None;
-                        self.after(node);
+                    if let Some(pid) = self.pid(node) {
+                        if let Some(slot) = self.slots[pid].as_mut() {
+                            slot.wake = None;
+                            self.after(pid);
+                        }
                     }
                 }
             }

@@ -149,6 +149,10 @@ impl FaultState {
 
     fn link(&self, src: &str, dest: &str) -> Link {
         let mut link = self.global;
+        // (No per-link rules: skip building the key.)
+        if self.links.is_empty() {
+            return link;
+        }
         if let Some(c) = self.links.get(&(src.to_owned(), dest.to_owned())) {
             link.apply(c);
         }
@@ -160,7 +164,7 @@ impl FaultState {
         if self.down.contains(dest) {
             return Err(DropReason::Down);
         }
-        if self.cut.contains(&(src.to_owned(), dest.to_owned())) {
+        if !self.cut.is_empty() && self.cut.contains(&(src.to_owned(), dest.to_owned())) {
             return Err(DropReason::Partition);
         }
         let loss = self.link(src, dest).loss;
