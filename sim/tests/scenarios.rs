@@ -15,6 +15,11 @@ const SWEPT: &[&str] = &[
     "broadcast-efficient",
     "broadcast-efficient-partition",
     "echo",
+    "election-crash",
+    "election-nemesis",
+    "election-partition",
+    "election-pause",
+    "election-skew",
     "g-counter-partition",
     "unique-ids-faults",
     "unique-ids-nemesis",
@@ -145,4 +150,29 @@ fn broadcast_efficient() {
 #[test]
 fn broadcast_efficient_partition() {
     sweep("broadcast-efficient-partition");
+}
+
+#[test]
+fn election_partition() {
+    sweep("election-partition");
+}
+
+#[test]
+fn election_crash() {
+    sweep("election-crash");
+}
+
+#[test]
+fn election_pause() {
+    sweep("election-pause");
+}
+
+#[test]
+fn election_skew() {
+    sweep("election-skew");
+}
+
+#[test]
+fn election_nemesis() {
+    sweep("election-nemesis");
 }

@@ -4,6 +4,7 @@
 
 pub mod broadcast;
 pub mod echo;
+pub mod election;
 pub mod g_counter;
 pub mod unique_ids;
 
@@ -110,6 +111,18 @@ pub static SYSTEMS: &[System] = &[
                 g_counter::GCounter::new(cfg),
                 setup,
             )))
+        },
+    },
+    System {
+        name: "election",
+        // `naive` is the source's protocol (Scrap Worker): no terms, no quorum, split brain.
+        variants: &["default", "naive"],
+        spawn: |variant, cfg, setup| {
+            let cfg: election::ElectionConfig = config("election", cfg)?;
+            Ok(match variant {
+                "naive" => Box::new(NodeProcess::new(election::NaiveElection::new(cfg), setup)),
+                _ => Box::new(NodeProcess::new(election::Election::new(cfg), setup)),
+            })
         },
     },
 ];
