@@ -58,6 +58,11 @@ pub struct Election {
 enum Role {
     #[default]
     Follower,
+    /// Asking whether a majority would vote before standing (and binding voters).
+    PreCandidate {
+        yes: BTreeSet<String>,
+        max_term: u64,
+    },
     Candidate {
         votes: BTreeSet<String>,
         asked_at: LocalTime,
@@ -107,7 +112,7 @@ impl Election {
 
     fn role_name(&self) -> &'static str {
         match self.role {
-            Role::Follower => "follower",
+            Role::Follower | Role::PreCandidate { .. } => "follower",
             Role::Candidate { .. } => "candidate",
             Role::Leader(_) => "leader",
         }
@@ -162,9 +167,31 @@ impl Election {
         matches!(&self.role, Role::Leader(l) if now < l.lease_until)
     }
 
-    fn start_election(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// Asks the peers whether they would vote; stands once a majority would.
+    fn pre_vote(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.role = Role::PreCandidate {
+            yes: [ctx.id().to_owned()].into(),
+            max_term: self.term,
+        };
+        for p in ctx.peers().to_vec() {
+            ctx.send(&p, ElectionMsg::PreVote);
+        }
+        self.arm_election(ctx);
+        self.maybe_stand(ctx);
+    }
+
+    fn maybe_stand(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if let Role::PreCandidate { yes, max_term } = &self.role {
+            if yes.len() >= self.quorum() {
+                let max_term = *max_term;
+                self.start_election(ctx, max_term);
+            }
+        }
+    }
+
+    fn start_election(&mut self, ctx: &mut Ctx<'_, Self>, above: u64) {
         let n = self.size.max(1);
-        let mut term = self.term + 1;
+        let mut term = self.term.max(above) + 1;
         term += (self.index + n - term % n) % n;
         self.term = term;
         // No promise for its own vote: a candidate that votes for another moves to that
@@ -522,7 +549,10 @@ impl Election {
             return;
         }
         self.adopt_term(ctx, term);
-        if matches!(self.role, Role::Candidate { .. }) {
+        if matches!(
+            self.role,
+            Role::Candidate { .. } | Role::PreCandidate { .. }
+        ) {
             self.role = Role::Follower;
         }
         self.leader = Some(msg.src.clone());
@@ -687,6 +717,20 @@ impl Node for Election {
                 };
                 ctx.reply(&msg, reply);
             }
+            ElectionMsg::PreVote => {
+                let granted = self.recovered && ctx.now() >= self.promised_until;
+                let term = self.term;
+                ctx.reply(&msg, ElectionMsg::PreVoteReply { term, granted });
+            }
+            ElectionMsg::PreVoteReply { term, granted } => {
+                if let Role::PreCandidate { yes, max_term } = &mut self.role {
+                    if *granted {
+                        yes.insert(msg.src.clone());
+                        *max_term = (*max_term).max(*term);
+                        self.maybe_stand(ctx);
+                    }
+                }
+            }
             ElectionMsg::RequestVote { term } => {
                 let term = *term;
                 self.on_request_vote(ctx, &msg, term);
@@ -824,7 +868,7 @@ impl Node for Election {
                     self.arm_election(ctx);
                     return;
                 }
-                self.start_election(ctx);
+                self.pre_vote(ctx);
             }
             ElectionTimer::Heartbeat => {
                 if self.is_leader() {

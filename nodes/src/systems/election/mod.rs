@@ -48,6 +48,16 @@ pub enum ElectionMsg {
         /// The leader it follows, if it knows one.
         leader: Option<String>,
     },
+    /// Default: before standing, a node asks whether its peers would vote at all (they are
+    /// not bound by a promise and hold a complete table); nothing changes at the receiver.
+    PreVote,
+    /// Default: the answer to a `pre_vote`, with the answering node's term.
+    PreVoteReply {
+        /// The answering node's term.
+        term: u64,
+        /// Whether it would vote now.
+        granted: bool,
+    },
     /// Default: a candidate asks for a vote in `term`.
     RequestVote {
         /// The candidate's term.
