@@ -48,7 +48,11 @@ fn the_events_engine_is_deterministic_and_catches_the_planted_bugs() {
         assert!(r.ok, "{} seed 11: {:?}", s.name, r.checks);
     }
     let broken = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/broken");
-    for name in ["unique-ids-forgetful", "broadcast-amnesiac", "election-naive"] {
+    for name in [
+        "unique-ids-forgetful",
+        "broadcast-amnesiac",
+        "election-naive",
+    ] {
         let s = Scenario::load(&broken.join(format!("{name}.toml")))
             .unwrap()
             .engine(Engine::Events);
