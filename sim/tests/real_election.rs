@@ -8,13 +8,11 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-/// Asks one node for its view: (role, term, leader).
-fn status(
-    client: &UdpSocket,
-    to: SocketAddr,
-    node: &str,
-    id: u64,
-) -> Option<(String, u64, Option<String>)> {
+/// One node's view: (role, term, leader).
+type View = (String, u64, Option<String>);
+
+/// Asks one node for its view.
+fn status(client: &UdpSocket, to: SocketAddr, node: &str, id: u64) -> Option<View> {
     let req = format!(r#"{{"src":"c1","dest":"{node}","body":{{"msg_id":{id},"type":"status"}}}}"#);
     client.send_to(req.as_bytes(), to).ok()?;
     let mut buf = vec![0u8; 65536];
@@ -43,7 +41,7 @@ fn wait_for_leader(
 ) -> (usize, u64) {
     loop {
         assert!(Instant::now() < deadline, "no leader elected in time");
-        let views: Vec<(usize, Option<(String, u64, Option<String>)>)> = live
+        let views: Vec<(usize, Option<View>)> = live
             .iter()
             .map(|&i| {
                 *id += 1;

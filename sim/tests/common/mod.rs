@@ -39,6 +39,7 @@ impl Cluster {
 }
 
 /// Starts `n` processes of `system` (`highstorm node <system>`), each knowing all the others.
+#[allow(dead_code)]
 pub(crate) fn start(system: &str, n: usize) -> Cluster {
     start_with(system, n, &[])
 }

@@ -928,3 +928,151 @@ impl Node for Election {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Harness;
+    use crate::Process;
+
+    fn node(id: &str, boot: u64) -> Harness<Election> {
+        let peers: Vec<&str> = ["n0", "n1", "n2"]
+            .into_iter()
+            .filter(|p| *p != id)
+            .collect();
+        Harness::with_boot(Election::new(ElectionConfig::default()), id, &peers, boot)
+    }
+
+    fn reply(
+        h: &mut Harness<Election>,
+        src: &str,
+        to: &Message<ElectionMsg>,
+        body: ElectionMsg,
+    ) -> Vec<Message<ElectionMsg>> {
+        let bytes = crate::wire::encode(&crate::wire::Envelope {
+            src: src.into(),
+            dest: h.process().id().to_owned(),
+            body: crate::wire::Body {
+                msg_id: Some(1000),
+                in_reply_to: to.msg_id,
+                payload: body,
+            },
+        });
+        h.deliver_bytes(&bytes)
+    }
+
+    #[test]
+    fn a_node_stands_only_in_terms_it_owns_and_leads_on_a_majority() {
+        let mut h = node("n1", 0);
+        let sent = h.advance(Duration::from_millis(500));
+        let pre = sent
+            .iter()
+            .find(|m| m.body == ElectionMsg::PreVote)
+            .expect("pre-vote");
+        let after = reply(
+            &mut h,
+            "n0",
+            pre,
+            ElectionMsg::PreVoteReply {
+                term: 4,
+                granted: true,
+            },
+        );
+        let ask = after
+            .iter()
+            .find_map(|m| match m.body {
+                ElectionMsg::RequestVote { term } => Some((m.clone(), term)),
+                _ => None,
+            })
+            .expect("stands after a majority would vote");
+        // Above every term it heard of, and its own: term % 3 == index of n1.
+        assert_eq!(ask.1, 7);
+        let vote = ElectionMsg::Vote {
+            term: 7,
+            granted: true,
+            table: Some(Table::new()),
+        };
+        let beats = reply(&mut h, "n2", &ask.0, vote);
+        assert!(h.node().is_leader());
+        assert!(beats
+            .iter()
+            .any(|m| matches!(m.body, ElectionMsg::Heartbeat { term: 7, .. })));
+    }
+
+    #[test]
+    fn a_promised_node_refuses_votes_and_a_restarted_one_waits_to_recover() {
+        let mut h = node("n0", 0);
+        let beat = ElectionMsg::Heartbeat {
+            term: 2,
+            round: 1,
+            base: 0,
+            version: 1,
+            entries: Table::new(),
+        };
+        let ack = h.request("n2", 1, &beat);
+        assert!(matches!(
+            ack[0].body,
+            ElectionMsg::HeartbeatOk { ok: true, .. }
+        ));
+        let deny = h.request("n1", 2, &ElectionMsg::RequestVote { term: 4 });
+        assert!(matches!(
+            deny[0].body,
+            ElectionMsg::Vote {
+                granted: false,
+                term: 2,
+                ..
+            }
+        ));
+        h.advance(ElectionConfig::default().promise());
+        let grant = h.request("n1", 3, &ElectionMsg::RequestVote { term: 4 });
+        assert!(matches!(
+            grant[0].body,
+            ElectionMsg::Vote {
+                granted: true,
+                term: 4,
+                ..
+            }
+        ));
+
+        let mut restarted = node("n0", 1);
+        restarted.advance(ElectionConfig::default().promise() * 2);
+        let deny = restarted.request("n1", 1, &ElectionMsg::RequestVote { term: 4 });
+        assert!(
+            matches!(deny[0].body, ElectionMsg::Vote { granted: false, .. }),
+            "not recovered"
+        );
+    }
+
+    #[test]
+    fn an_assignment_from_an_older_term_is_refused() {
+        let mut h = node("n0", 0);
+        let beat = ElectionMsg::Heartbeat {
+            term: 5,
+            round: 1,
+            base: 0,
+            version: 1,
+            entries: Table::new(),
+        };
+        h.request("n2", 1, &beat);
+        let stale = ElectionMsg::Assign {
+            term: 4,
+            item: "x".into(),
+            attempt: Attempt(4, 1),
+        };
+        let out = h.request("n1", 2, &stale);
+        assert!(matches!(
+            out[0].body,
+            ElectionMsg::AssignRefused { term: 5, .. }
+        ));
+        let fresh = ElectionMsg::Assign {
+            term: 5,
+            item: "x".into(),
+            attempt: Attempt(5, 1),
+        };
+        h.request("n2", 3, &fresh);
+        let done = h.advance(Duration::from_millis(400));
+        assert!(done
+            .iter()
+            .any(|m| m.dest == "n2" && matches!(m.body, ElectionMsg::WorkDone { term: 5, .. })));
+    }
+}
