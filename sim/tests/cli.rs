@@ -34,7 +34,7 @@ fn run_passes_shipped_scenarios_and_prints_a_summary() {
     let out = highstorm(&["run", "scenarios/", "--seeds", "0..3"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("45 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("60 passed, 0 failed"), "{stdout}");
 }
 
 #[test]

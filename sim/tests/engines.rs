@@ -58,6 +58,7 @@ fn the_events_engine_is_deterministic_and_catches_the_planted_bugs() {
         "unique-ids-forgetful",
         "broadcast-amnesiac",
         "bridge-four-unfenced",
+        "election-naive",
     ] {
         let s = Scenario::load(&broken.join(format!("{name}.toml")))
             .unwrap()

@@ -21,6 +21,11 @@ const SWEPT: &[&str] = &[
     "broadcast-efficient",
     "broadcast-efficient-partition",
     "echo",
+    "election-crash",
+    "election-nemesis",
+    "election-partition",
+    "election-pause",
+    "election-skew",
     "g-counter-partition",
     "unique-ids-faults",
     "unique-ids-nemesis",
@@ -184,4 +189,29 @@ fn bridge_four_slow() {
 #[test]
 fn bridge_four_worker_kill() {
     sweep("bridge-four-worker-kill");
+}
+
+#[test]
+fn election_partition() {
+    sweep("election-partition");
+}
+
+#[test]
+fn election_crash() {
+    sweep("election-crash");
+}
+
+#[test]
+fn election_pause() {
+    sweep("election-pause");
+}
+
+#[test]
+fn election_skew() {
+    sweep("election-skew");
+}
+
+#[test]
+fn election_nemesis() {
+    sweep("election-nemesis");
 }

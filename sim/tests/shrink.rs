@@ -145,3 +145,45 @@ fn the_broadcast_checker_catches_a_node_without_anti_entropy() {
         assert!(r.ok, "seed {s}: {:?}", r.checks);
     }
 }
+
+#[test]
+fn a_sweep_finds_split_brain_in_the_naive_election_and_shrinks_it() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/broken/election-naive.toml");
+    let naive = Scenario::load(&file).unwrap();
+    let split_brain = |r: &highstorm::SeedReport| {
+        r.checks
+            .iter()
+            .any(|c| c.name == "leaders-never-overlap" && !c.ok)
+    };
+    let seed = (0..20)
+        .find(|&seed| split_brain(&run_seed(&naive, seed, Recheck::Once).unwrap()))
+        .expect("split brain is found within 20 seeds");
+
+    let shrunk = shrink(&naive, seed, 300).unwrap();
+    assert!(
+        shrunk.failing.contains(&"leaders-never-overlap".to_owned()),
+        "{:?}",
+        shrunk.failing
+    );
+    let text = shrunk.scenario.to_toml();
+    assert!(shrunk.scenario.faults.len() <= 2, "{text}");
+    assert!(shrunk.scenario.nemesis.is_none(), "{text}");
+    assert!(shrunk.scenario.nodes <= naive.nodes, "{text}");
+    assert!(shrunk.scenario.duration < naive.duration, "{text}");
+
+    // The minimal scenario file still shows the split brain at its seed.
+    let minimal = Scenario::from_toml("minimal.toml", &text).unwrap();
+    assert!(
+        split_brain(&run_seed(&minimal, seed, Recheck::Twice).unwrap()),
+        "{text}"
+    );
+
+    // The correct variant passes the very same sweep.
+    let mut correct = naive.clone();
+    correct.variant = None;
+    for s in 0..=seed.max(19) {
+        let r = run_seed(&correct, s, Recheck::Once).unwrap();
+        assert!(r.ok, "default variant failed at seed {s}: {:?}", r.checks);
+    }
+}

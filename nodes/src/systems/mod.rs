@@ -5,6 +5,7 @@
 pub mod bridge_four;
 pub mod broadcast;
 pub mod echo;
+pub mod election;
 pub mod g_counter;
 pub mod unique_ids;
 pub mod work_queue;
@@ -162,6 +163,20 @@ pub static SYSTEMS: &[System] = &[
             let cfg: work_queue::WorkQueueConfig = config("work-queue", cfg)?;
             let node = work_queue::WorkQueue::new(cfg, &setup.id);
             Ok(Box::new(NodeProcess::new(node, setup)))
+        },
+        work: None,
+        blobs: None,
+    },
+    System {
+        name: "election",
+        // `naive` is the source's protocol (Scrap Worker): no terms, no quorum, split brain.
+        variants: &["default", "naive"],
+        spawn: |variant, cfg, setup| {
+            let cfg: election::ElectionConfig = config("election", cfg)?;
+            Ok(match variant {
+                "naive" => Box::new(NodeProcess::new(election::NaiveElection::new(cfg), setup)),
+                _ => Box::new(NodeProcess::new(election::Election::new(cfg), setup)),
+            })
         },
         work: None,
         blobs: None,

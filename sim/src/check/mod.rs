@@ -5,6 +5,7 @@ mod availability;
 pub mod bridge_four;
 pub mod broadcast;
 mod echo;
+pub mod election;
 mod g_counter;
 mod history;
 mod unique_ids;
@@ -71,6 +72,13 @@ pub fn for_system(system: &str) -> Vec<Checker> {
             broadcast_converges,
             requests_answered_unless_faulted,
             msgs_per_op_within_budget,
+        ],
+        "election" => vec![
+            election::one_leader_per_term,
+            election::leaders_never_overlap,
+            election::leader_acts_within_lease,
+            election::leader_after_heal,
+            election::items_complete_once,
         ],
         _ => vec![requests_answered_unless_faulted],
     }

@@ -54,8 +54,12 @@ impl ClockModel {
         t
     }
 
-    /// Steps the clock by `offset_us` at true time `now` and sets its drift.
+    /// Steps the clock by `offset_us` at true time `now` and sets its drift. A backward step
+    /// makes the clock stand still at its reading at `now` (whether or not anybody read it
+    /// then), so the clock is a function of true time and its steps alone: a checker can
+    /// rebuild it from the trace.
     pub fn step(&mut self, now: Duration, offset_us: i64, drift: f64) {
+        self.last_us = self.last_us.max(self.raw_us(now));
         self.anchor_local_us = self.raw_us(now) + i128::from(offset_us);
         self.anchor_true_us = us(now);
         self.drift = drift;
@@ -67,7 +71,10 @@ impl ClockModel {
         if self.peek(now) >= local {
             return now;
         }
-        let target = us(local.as_duration()).max(self.last_us);
+        // Readings are whole microseconds; a deadline between two of them is first reached
+        // at the later one (a node without a clock model until a skew step may hold one).
+        let d = local.as_duration();
+        let target = (us(d) + i128::from(d.subsec_nanos() % 1000 != 0)).max(self.last_us);
         let true_us = self.anchor_true_us
             + ((target - self.anchor_local_us) as f64 / (1.0 + self.drift)).ceil() as i128;
         Duration::from_micros(true_us.max(us(now)) as u64)
@@ -101,6 +108,16 @@ mod tests {
             c.true_time_of(MS(1400), LocalTime::from_millis(1150)),
             MS(1450)
         );
+    }
+
+    #[test]
+    fn a_deadline_between_microseconds_is_reached_at_the_next_one() {
+        let c = ClockModel::new(0, 0.0);
+        let now = Duration::from_micros(10);
+        let local = LocalTime::from_duration(Duration::from_nanos(20_500));
+        let at = c.true_time_of(now, local);
+        assert_eq!(at, Duration::from_micros(21));
+        assert!(c.peek(at) >= local);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod bridge_four;
 mod broadcast;
 mod echo;
+mod election;
 mod g_counter;
 mod unique_ids;
 
@@ -25,6 +26,7 @@ use std::fmt::Debug;
 
 pub use broadcast::BroadcastOps;
 pub use echo::EchoOps;
+pub use election::ElectionOps;
 pub use g_counter::GCounterOps;
 pub use unique_ids::UniqueIdOps;
 
@@ -230,6 +232,7 @@ pub fn spawn_client(scenario: &Scenario, setup: ProcessSetup) -> Box<dyn Process
         "unique-ids" => client!(UniqueIdOps),
         "broadcast" => client!(BroadcastOps::new(index, w.clients.max(1) as u64)),
         "g-counter" => client!(GCounterOps),
+        "election" => client!(ElectionOps),
         _ => client!(EchoOps),
     }
 }

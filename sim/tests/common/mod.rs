@@ -29,8 +29,23 @@ fn free_addrs(n: usize) -> Vec<SocketAddr> {
     sockets.iter().map(|s| s.local_addr().unwrap()).collect()
 }
 
+impl Cluster {
+    /// Kills node `i` with SIGKILL (no chance to clean up) and waits for it to exit.
+    #[allow(dead_code)]
+    pub(crate) fn kill(&mut self, i: usize) {
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+    }
+}
+
 /// Starts `n` processes of `system` (`highstorm node <system>`), each knowing all the others.
+#[allow(dead_code)]
 pub(crate) fn start(system: &str, n: usize) -> Cluster {
+    start_with(system, n, &[])
+}
+
+/// Like [`start`], with extra arguments for every process.
+pub(crate) fn start_with(system: &str, n: usize, extra: &[&str]) -> Cluster {
     let addrs = free_addrs(n);
     let names: Vec<String> = (0..n).map(|i| format!("n{i}")).collect();
     let children = (0..n)
@@ -43,6 +58,7 @@ pub(crate) fn start(system: &str, n: usize) -> Cluster {
                 .args(["node", system, "--id", &names[i]])
                 .args(["--listen", &addrs[i].to_string()])
                 .args(["--peers", &peers.join(",")])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

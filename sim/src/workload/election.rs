@@ -1,0 +1,30 @@
+//! The election's workload: every operation submits a new work item (unique across clients)
+//! to a random node; the checker follows each acknowledged item to its recorded result.
+
+use super::Operations;
+use highstorm_nodes::systems::election::ElectionMsg;
+use serde_json::Value;
+
+/// Election operations.
+#[derive(Debug, Default)]
+pub struct ElectionOps;
+
+impl Operations for ElectionOps {
+    type Msg = ElectionMsg;
+
+    fn next(&mut self, client: &str, op: u64) -> (&'static str, Value, ElectionMsg) {
+        let item = format!("{client}-{op}");
+        let msg = ElectionMsg::Submit {
+            item: item.clone(),
+            forwarded: false,
+        };
+        ("submit", Value::from(item), msg)
+    }
+
+    fn result(&self, reply: &ElectionMsg) -> Option<Value> {
+        match reply {
+            ElectionMsg::SubmitOk => Some(Value::Null),
+            _ => None,
+        }
+    }
+}
