@@ -222,15 +222,25 @@ pub struct RealEnvironment {
 }
 
 /// A [`WorkRunner`] that runs a system's outside work on tokio's blocking pool over the blob
-/// directory `blobs` (real mode only: the simulator never uses threads).
-pub fn blocking_work_runner(work: crate::systems::WorkFn, blobs: DirBlobs) -> WorkRunner {
+/// directory `blobs` (real mode only: the simulator never uses threads). Each piece of work
+/// reports back no sooner than `at_least` after it started (zero for full speed; more for
+/// demos and tests that must catch a worker mid-task).
+pub fn blocking_work_runner(
+    work: crate::systems::WorkFn,
+    blobs: DirBlobs,
+    at_least: std::time::Duration,
+) -> WorkRunner {
     Box::new(move |req: &WorkRequest| {
         let req = req.clone();
         let mut blobs = blobs.clone();
+        let start = tokio::time::Instant::now();
         let task = tokio::task::spawn_blocking(move || work(&req, &mut blobs).result);
         Box::pin(async move {
-            task.await
-                .unwrap_or_else(|e| Err(format!("work did not finish: {e}")))
+            let result = task
+                .await
+                .unwrap_or_else(|e| Err(format!("work did not finish: {e}")));
+            tokio::time::sleep_until(start + at_least).await;
+            result
         })
     })
 }
