@@ -7,6 +7,8 @@
 
 pub mod bridge_four;
 
+pub use axum;
+
 use crate::run::GatewayError;
 use crate::ErrorCode;
 use axum::http::StatusCode;
