@@ -364,3 +364,84 @@ fn bad_http_input_gets_a_4xx_with_a_message() {
     assert_eq!(status, 200);
     assert_eq!(v["jobs"][0]["status"], "NotStarted", "{v}");
 }
+
+#[test]
+fn an_accepted_job_survives_the_leader_killed_mid_job() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sb = Sandbox::new("bridge-four-leader");
+    let blobs = sb.dir.join("blobs");
+    let spec = CorpusSpec {
+        files: 12,
+        words: 2000,
+        seed: 4,
+    };
+    let out = Command::new(BIN)
+        .args(["corpus", "--dir", &blobs.display().to_string()])
+        .args(["--files", "12", "--words", "2000", "--seed", "4"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut reference = BTreeMap::new();
+    let mut inputs = vec![];
+    for (path, text) in corpus(&spec) {
+        merge_counts(&mut reference, &word_count(&text));
+        inputs.push(path);
+    }
+
+    let udp = free_udp(3);
+    let web = free_tcp();
+    let dir = sb.dir.clone();
+    sb.spawn("leader", &leader_args(&dir, udp[0], web));
+    for (i, w) in ["w1", "w2"].iter().enumerate() {
+        sb.spawn(w, &worker_args(&dir, w, udp[i + 1], udp[0]));
+    }
+    loop {
+        let (_, c) = http(deadline, web, "GET", "/cluster", "");
+        if c["workers"].as_array().is_some_and(|w| w.len() == 2) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "workers never joined: {c}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let job = json!({"name": "survivor", "inputs": inputs}).to_string();
+    let (status, r) = http(deadline, web, "POST", "/jobs", &job);
+    assert_eq!(status, 202, "{r}");
+    let id = r["id"].as_u64().unwrap();
+
+    // Kill the leader once some tasks are done and others still run.
+    loop {
+        let (_, j) = http(deadline, web, "GET", &format!("/jobs/{id}"), "");
+        assert_ne!(
+            j["status"], "Done",
+            "the job finished before the leader was killed"
+        );
+        if j["done"].as_u64().unwrap_or(0) >= 2 {
+            sb.kill("leader");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress: {j}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sb.spawn("leader", &leader_args(&dir, udp[0], web));
+
+    let job = loop {
+        let (status, j) = http(deadline, web, "GET", &format!("/jobs/{id}"), "");
+        assert_eq!(status, 200, "the restarted leader knows job {id}: {j}");
+        if j["status"] == "Done" {
+            break j;
+        }
+        assert_ne!(j["status"], "Error", "{j}");
+        assert!(
+            Instant::now() < deadline,
+            "job not done by the deadline: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(job["done"], 12, "{job}");
+    let (status, data) = http(deadline, web, "GET", &format!("/jobs/{id}/data"), "");
+    assert_eq!(status, 200, "{data}");
+    let got: BTreeMap<String, u64> = serde_json::from_value(data).unwrap();
+    assert_eq!(got, reference, "the result equals the single-process count");
+    let (_, all) = http(deadline, web, "GET", "/jobs", "");
+    assert_eq!(all["jobs"].as_array().unwrap().len(), 1, "{all}");
+}
