@@ -39,6 +39,8 @@ mod timers;
 pub mod wire;
 
 #[cfg(feature = "run")]
+pub mod http;
+#[cfg(feature = "run")]
 pub mod run;
 
 pub use node::{

@@ -24,6 +24,7 @@
 pub mod check;
 pub mod engine;
 pub mod faults;
+pub mod http;
 pub mod metrics;
 pub mod runner;
 pub mod scenario;

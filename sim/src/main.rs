@@ -9,7 +9,12 @@ use highstorm::shrink;
 use highstorm::sweep::{self, RecheckPolicy, Shard};
 use highstorm::trace::{first_difference, Trace};
 use highstorm::{run_seed, Scenario, SeedReport};
-use highstorm_nodes::run::{stdio, udp, AddressBook};
+use highstorm_nodes::run::{
+    blocking_work_runner, drive, stdio, AddressBook, DirBlobs, DirStore, Gateway, RealEnvironment,
+    UdpTransport,
+};
+use highstorm_nodes::storage::Blobs as _;
+use highstorm_nodes::systems::bridge_four;
 use highstorm_nodes::ProcessSetup;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal as _;
@@ -17,6 +22,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -104,8 +110,12 @@ enum Command {
         context: usize,
     },
     /// Run one node for real: over UDP, or under Maelstrom's stdio protocol.
+    ///
+    /// Bridge Four: `bridge-four-leader --id leader --listen 127.0.0.1:7000 --http
+    /// 127.0.0.1:8080 --store DIR --peers w1=127.0.0.1:7001` and `bridge-four-worker --id w1
+    /// --listen 127.0.0.1:7001 --slots 4 --leader leader=127.0.0.1:7000 --blobs DIR`.
     Node {
-        /// The system (`echo`, `unique-ids`, ...).
+        /// The system (`echo`, `unique-ids`, ..., `bridge-four-leader`, `bridge-four-worker`).
         system: String,
         /// Speak Maelstrom's protocol on stdin/stdout instead of UDP.
         #[arg(long)]
@@ -129,6 +139,45 @@ enum Command {
         /// Seed for the node's rng (default: derived from the boot count).
         #[arg(long)]
         seed: Option<u64>,
+        /// The system's config as a JSON object (the scenario's `[config]`).
+        #[arg(long)]
+        config: Option<String>,
+        /// Keep the node's durable storage in this directory (created if missing; without
+        /// it, nothing survives a restart).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The blob directory outside work reads and writes (inputs, outputs).
+        #[arg(long, default_value = ".")]
+        blobs: PathBuf,
+        /// Serve the system's HTTP API here (Bridge Four leader: default 127.0.0.1:8080).
+        #[arg(long)]
+        http: Option<SocketAddr>,
+        /// Every piece of outside work takes at least this many milliseconds (demos and
+        /// tests: time to kill a worker mid-task).
+        #[arg(long, default_value_t = 0)]
+        min_work_ms: u64,
+        /// Bridge Four worker: task slots.
+        #[arg(long)]
+        slots: Option<u32>,
+        /// Bridge Four worker: the leader, `name=host:port`.
+        #[arg(long)]
+        leader: Option<String>,
+    },
+    /// Write the deterministic generated corpus Bridge Four's jobs count words in
+    /// (`DIR/corpus/file-00000.txt`, ...); prints the blob paths, one a line.
+    Corpus {
+        /// The blob directory to write into.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// How many files.
+        #[arg(long, default_value_t = 20)]
+        files: u32,
+        /// Words per file.
+        #[arg(long, default_value_t = 5000)]
+        words: u32,
+        /// The generator's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -180,7 +229,36 @@ fn main() -> ExitCode {
             variant,
             boot,
             seed,
-        } => node(&system, maelstrom, id, listen, &peers, variant, boot, seed),
+            config,
+            store,
+            blobs,
+            http,
+            min_work_ms,
+            slots,
+            leader,
+        } => node(NodeArgs {
+            system,
+            maelstrom,
+            id,
+            listen,
+            peers,
+            variant,
+            boot,
+            seed,
+            config,
+            store,
+            blobs,
+            http,
+            min_work_ms,
+            slots,
+            leader,
+        }),
+        Command::Corpus {
+            dir,
+            files,
+            words,
+            seed,
+        } => write_corpus(&dir, files, words, seed),
     };
     match result {
         Ok(code) => code,
@@ -457,58 +535,174 @@ fn diff(a: &Path, b: &Path, context: usize) -> anyhow::Result<ExitCode> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn node(
-    system: &str,
+struct NodeArgs {
+    system: String,
     maelstrom: bool,
     id: Option<String>,
     listen: SocketAddr,
-    peers: &[String],
+    peers: Vec<String>,
     variant: Option<String>,
     boot: Option<u64>,
     seed: Option<u64>,
-) -> anyhow::Result<ExitCode> {
+    config: Option<String>,
+    store: Option<PathBuf>,
+    blobs: PathBuf,
+    http: Option<SocketAddr>,
+    min_work_ms: u64,
+    slots: Option<u32>,
+    leader: Option<String>,
+}
+
+/// `name=host:port`.
+fn parse_peer(p: &str) -> anyhow::Result<(String, SocketAddr)> {
+    let (name, addr) = p
+        .split_once('=')
+        .with_context(|| format!("peer {p:?}: expected name=host:port"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("peer {p:?}: bad address"))?;
+    Ok((name.to_owned(), addr))
+}
+
+fn node(mut a: NodeArgs) -> anyhow::Result<ExitCode> {
     init_logs();
+    let mut config = match &a.config {
+        Some(text) => serde_json::from_str::<serde_json::Value>(text)
+            .context("--config: expected a JSON object")?,
+        None => serde_json::Value::Object(Default::default()),
+    };
+    let Some(cfg) = config.as_object_mut() else {
+        bail!("--config: expected a JSON object");
+    };
+    // Bridge Four's roles are one system, `bridge-four`, configured by who leads.
+    let system = match a.system.as_str() {
+        "bridge-four-leader" => {
+            let id = a.id.clone().context("--id is required")?;
+            cfg.insert("leader".into(), id.into());
+            a.http = a
+                .http
+                .or_else(|| Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
+            "bridge-four"
+        }
+        "bridge-four-worker" => {
+            let leader = a
+                .leader
+                .as_deref()
+                .context("--leader name=host:port is required")?;
+            let (name, _) = parse_peer(leader)?;
+            cfg.insert("leader".into(), name.into());
+            if let Some(slots) = a.slots {
+                cfg.insert("slots".into(), slots.into());
+            }
+            a.peers.push(leader.to_owned());
+            "bridge-four"
+        }
+        other => other,
+    };
     let sys = highstorm_nodes::systems::lookup(system)?;
-    let config = serde_json::Value::Object(Default::default());
     // Real mode is outside the simulation: the wall clock may name an incarnation.
-    let boot = boot.unwrap_or_else(|| {
+    let boot = a.boot.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
     });
-    let seed = seed.unwrap_or(boot);
+    let seed = a.seed.unwrap_or(boot);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    if maelstrom {
+    let variant = a.variant.as_deref();
+    if a.maelstrom {
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
         let stdout = tokio::io::stdout();
         rt.block_on(stdio::serve(stdin, stdout, seed, |setup| {
-            sys.spawn(variant.as_deref(), &config, setup)
+            sys.spawn(variant, &config, setup)
                 .map_err(std::io::Error::other)
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let id = id.context("--id is required without --maelstrom")?;
-    let mut book = vec![];
-    for p in peers {
-        let (name, addr) = p
-            .split_once('=')
-            .with_context(|| format!("--peers entry {p:?}: expected name=host:port"))?;
-        let addr: SocketAddr = addr
-            .parse()
-            .with_context(|| format!("--peers entry {p:?}: bad address"))?;
-        book.push((name.to_owned(), addr));
-    }
+    let id = a.id.context("--id is required without --maelstrom")?;
+    let book = a
+        .peers
+        .iter()
+        .map(|p| parse_peer(p))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("--peers")?;
+    let (store, durable) = match &a.store {
+        Some(dir) => {
+            let (store, durable) =
+                DirStore::open(dir).with_context(|| format!("--store {}", dir.display()))?;
+            (Some(store), durable)
+        }
+        None => (None, Default::default()),
+    };
     let setup = ProcessSetup {
-        id,
+        id: id.clone(),
         peers: book.iter().map(|(n, _)| n.clone()).collect(),
         seed,
         boot,
-        durable: Default::default(),
+        durable,
     };
-    let mut process = sys.spawn(variant.as_deref(), &config, setup)?;
-    rt.block_on(udp::serve(process.as_mut(), listen, AddressBook::new(book)))?;
+    let mut process = sys.spawn(variant, &config, setup)?;
+    let blobs = DirBlobs::new(&a.blobs);
+    let mut env = RealEnvironment {
+        work: sys.work.map(|w| {
+            let at_least = std::time::Duration::from_millis(a.min_work_ms);
+            blocking_work_runner(w, blobs.clone(), at_least)
+        }),
+        store,
+        ..RealEnvironment::default()
+    };
+    let http = a.http;
+    rt.block_on(async move {
+        let socket = tokio::net::UdpSocket::bind(a.listen)
+            .await
+            .with_context(|| format!("--listen {}", a.listen))?;
+        tracing::info!(node = %id, listen = %a.listen, "listening");
+        let transport = UdpTransport::new(socket, AddressBook::new(book));
+        let Some(http) = http else {
+            let mut transport = transport;
+            drive(process.as_mut(), &mut transport, &mut env).await?;
+            return anyhow::Ok(());
+        };
+        let router = match system {
+            "bridge-four" => {
+                let (gateway, client) = Gateway::new(transport, &id, "http");
+                let router = highstorm_nodes::http::bridge_four::router(client, Arc::new(blobs));
+                (gateway, router)
+            }
+            other => bail!("`{other}` has no HTTP API"),
+        };
+        let (mut gateway, router) = router;
+        let listener = tokio::net::TcpListener::bind(http)
+            .await
+            .with_context(|| format!("--http {http}"))?;
+        tracing::info!(node = %id, %http, "serving HTTP");
+        tokio::select! {
+            r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
+            r = highstorm_nodes::http::serve(listener, router) => r?,
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_corpus(dir: &Path, files: u32, words: u32, seed: u64) -> anyhow::Result<ExitCode> {
+    let spec = bridge_four::CorpusSpec { files, words, seed };
+    let mut blobs = DirBlobs::new(dir);
+    let mut paths = vec![];
+    for (path, text) in bridge_four::corpus(&spec) {
+        blobs
+            .write(&path, &text)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("writing into {}", dir.display()))?;
+        paths.push(path);
+    }
+    // Every file is written before anything is printed: a closed pipe cannot cut it short.
+    let mut out = std::io::stdout().lock();
+    for path in paths {
+        if writeln!(out, "{path}").is_err() {
+            break;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,8 @@
 //! ([`stdio`]). What differs between those worlds — the clock, fault injection, recording — is
 //! the [`Environment`].
 
+pub mod dir;
+pub mod gateway;
 pub mod stdio;
 pub mod udp;
 
@@ -18,6 +20,8 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 
+pub use dir::{DirBlobs, DirStore};
+pub use gateway::{Gateway, GatewayClient, GatewayError};
 pub use udp::{AddressBook, DatagramSocket, UdpTransport};
 
 /// Moves encoded messages between nodes.
@@ -205,13 +209,40 @@ impl RealClock {
 }
 
 /// Real mode: the real clock, every message sent, outputs logged through `tracing`, outside work
-/// run on the blocking pool by `work`.
+/// run on the blocking pool by `work`, durable writes kept in `store`.
 #[derive(Default)]
 pub struct RealEnvironment {
     /// The clock.
     pub clock: RealClock,
     /// Runs outside work, if this node needs any.
     pub work: Option<WorkRunner>,
+    /// The node's durable storage, if it has a directory. Without one, writes are dropped
+    /// (the node behaves as if every restart lost its disk).
+    pub store: Option<DirStore>,
+}
+
+/// A [`WorkRunner`] that runs a system's outside work on tokio's blocking pool over the blob
+/// directory `blobs` (real mode only: the simulator never uses threads). Each piece of work
+/// reports back no sooner than `at_least` after it started (zero for full speed; more for
+/// demos and tests that must catch a worker mid-task).
+pub fn blocking_work_runner(
+    work: crate::systems::WorkFn,
+    blobs: DirBlobs,
+    at_least: std::time::Duration,
+) -> WorkRunner {
+    Box::new(move |req: &WorkRequest| {
+        let req = req.clone();
+        let mut blobs = blobs.clone();
+        let start = tokio::time::Instant::now();
+        let task = tokio::task::spawn_blocking(move || work(&req, &mut blobs).result);
+        Box::pin(async move {
+            let result = task
+                .await
+                .unwrap_or_else(|e| Err(format!("work did not finish: {e}")));
+            tokio::time::sleep_until(start + at_least).await;
+            result
+        })
+    })
 }
 
 impl Environment for RealEnvironment {
@@ -233,6 +264,21 @@ impl Environment for RealEnvironment {
                 tracing::warn!(from = ?from, %reason, "discarded input")
             }
             Output::TimerFired { timer } => tracing::trace!(%timer, "timer"),
+            Output::Store(w) => {
+                if let Some(store) = &mut self.store {
+                    store.write(w.clone());
+                }
+            }
+            Output::Sync => {
+                if let Some(store) = &mut self.store {
+                    if let Err(e) = store.sync() {
+                        // The node is about to acknowledge what it believes durable: going on
+                        // would break that promise. Stop instead, as a crash would.
+                        tracing::error!(dir = %store.dir().display(), error = %e, "sync failed");
+                        panic!("durable storage in {} failed: {e}", store.dir().display());
+                    }
+                }
+            }
             other => tracing::debug!(?other, "output"),
         }
     }

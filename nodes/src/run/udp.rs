@@ -26,11 +26,14 @@ impl DatagramSocket for tokio::net::UdpSocket {
 }
 
 /// Node names to socket addresses: the configured peers, plus every sender heard from (so a
-/// client nobody configured gets its replies).
+/// client or worker nobody configured gets its replies). A learned address is replaced when the
+/// same name is heard from a new one (a process restarted on another port); a configured one
+/// never is.
 #[derive(Clone, Debug, Default)]
 pub struct AddressBook {
     by_name: BTreeMap<String, SocketAddr>,
     by_addr: BTreeMap<SocketAddr, String>,
+    configured: std::collections::BTreeSet<String>,
 }
 
 impl AddressBook {
@@ -43,12 +46,28 @@ impl AddressBook {
         book
     }
 
-    /// Adds or replaces an entry.
+    /// Adds or replaces a configured entry.
     pub fn insert(&mut self, name: String, addr: SocketAddr) {
+        self.configured.insert(name.clone());
+        self.put(name, addr);
+    }
+
+    /// Learns that `name` sent from `addr`, unless `name` is configured.
+    pub fn learn(&mut self, name: String, addr: SocketAddr) {
+        if !self.configured.contains(&name) && self.get(&name) != Some(addr) {
+            self.put(name, addr);
+        }
+    }
+
+    fn put(&mut self, name: String, addr: SocketAddr) {
         if let Some(old) = self.by_name.insert(name.clone(), addr) {
             self.by_addr.remove(&old);
         }
-        self.by_addr.insert(addr, name);
+        if let Some(other) = self.by_addr.insert(addr, name.clone()) {
+            if other != name {
+                self.by_name.remove(&other);
+            }
+        }
     }
 
     /// Where `name` is.
@@ -97,9 +116,7 @@ impl<S: DatagramSocket> Transport for UdpTransport<S> {
         if self.book.name_of(from).is_none() {
             // Learn who is behind a new address from the envelope's `src`.
             if let Ok(h) = serde_json::from_slice::<Header>(&bytes) {
-                if self.book.get(&h.src).is_none() {
-                    self.book.insert(h.src, from);
-                }
+                self.book.learn(h.src, from);
             }
         }
         Ok(Some(bytes))
@@ -127,4 +144,25 @@ pub async fn serve(
     let mut transport = UdpTransport::new(socket, peers);
     let mut env = super::RealEnvironment::default();
     super::drive(process, &mut transport, &mut env).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learned_addresses_follow_a_restart_configured_ones_stay() {
+        let a: SocketAddr = "127.0.0.1:7001".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:7002".parse().unwrap();
+        let c: SocketAddr = "127.0.0.1:7003".parse().unwrap();
+        let mut book = AddressBook::new([("leader".to_owned(), a)]);
+        book.learn("leader".into(), b);
+        assert_eq!(book.get("leader"), Some(a), "configured: kept");
+        book.learn("w1".into(), b);
+        assert_eq!(book.get("w1"), Some(b));
+        book.learn("w1".into(), c);
+        assert_eq!(book.get("w1"), Some(c), "restarted on another port");
+        assert_eq!(book.name_of(b), None);
+        assert_eq!(book.name_of(c), Some("w1"));
+    }
 }
