@@ -678,6 +678,7 @@ fn node(mut a: NodeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--http {http}"))?;
         tracing::info!(node = %id, %http, "serving HTTP");
         tokio::select! {
+            biased;
             r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
             r = highstorm_nodes::http::serve(listener, router) => r?,
         }

@@ -230,6 +230,7 @@ mod tests {
             (a, b, bad)
         };
         let (a, b, bad) = tokio::select! {
+            biased;
             r = driver => panic!("the driver stopped: {r:?}"),
             out = calls => out,
         };
