@@ -167,6 +167,34 @@ impl Blobs for MemBlobs {
     }
 }
 
+/// An in-memory blob store that several owners share: the simulator's engine (which runs
+/// work against it) and an HTTP API serving results from it. Clones share the same blobs.
+#[derive(Clone, Debug, Default)]
+pub struct SharedMemBlobs(std::sync::Arc<std::sync::Mutex<MemBlobs>>);
+
+impl SharedMemBlobs {
+    /// A shared store holding `blobs`.
+    pub fn new(blobs: MemBlobs) -> Self {
+        SharedMemBlobs(std::sync::Arc::new(std::sync::Mutex::new(blobs)))
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut MemBlobs) -> R) -> R {
+        // A panic while holding the lock cannot leave a map half-written: carry on.
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}
+
+impl Blobs for SharedMemBlobs {
+    fn read(&self, path: &str) -> Result<String, String> {
+        self.with(|b| b.read(path))
+    }
+
+    fn write(&mut self, path: &str, data: &str) -> Result<(), String> {
+        self.with(|b| b.write(path, data))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

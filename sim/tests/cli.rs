@@ -34,7 +34,7 @@ fn run_passes_shipped_scenarios_and_prints_a_summary() {
     let out = highstorm(&["run", "scenarios/", "--seeds", "0..3"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("60 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("63 passed, 0 failed"), "{stdout}");
 }
 
 #[test]
@@ -85,6 +85,42 @@ fn a_bad_scenario_exits_2_naming_file_line_and_key() {
     assert_eq!(out.status.code(), Some(2));
     let out = highstorm(&["run", "scenarios/echo.toml", "--seeds", "9..2"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn http_scenarios_refuse_the_events_engine_clearly() {
+    let file = std::fs::read_to_string(root().join("scenarios/bridge-four-http.toml")).unwrap();
+    let on_events = file.replace("engine = \"turmoil\"", "engine = \"events\"");
+    let line = on_events
+        .lines()
+        .position(|l| l.starts_with("api = "))
+        .unwrap()
+        + 1;
+    let bad = temp_file("http-on-events.toml", &on_events);
+    let out = highstorm(&["run", bad.to_str().unwrap(), "--seeds", "0..1"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("http-on-events.toml:{line}:7: `workload.api`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("only the turmoil engine serves"),
+        "{stderr}"
+    );
+
+    // The same from the command line's engine override.
+    let out = highstorm(&[
+        "run",
+        "scenarios/bridge-four-http.toml",
+        "--seeds",
+        "0..1",
+        "--engine",
+        "events",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--engine turmoil"), "{stderr}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! `events` engine is as deterministic as the turmoil one.
 
 use highstorm::engine::Engine;
+use highstorm::scenario::Api;
 use highstorm::{run_seed, Recheck, Scenario};
 use std::path::PathBuf;
 
@@ -17,6 +18,15 @@ fn shipped() -> Vec<Scenario> {
     files.iter().map(|f| Scenario::load(f).unwrap()).collect()
 }
 
+/// The scenario as the `events` engine can run it: clients over HTTP (which only turmoil
+/// serves) become clients over messages, the same operations on the same node logic.
+fn for_both_engines(mut s: Scenario) -> Scenario {
+    if highstorm::engine::supports(Engine::Events, &s).is_err() {
+        s.workload.api = Api::Messages;
+    }
+    s
+}
+
 fn verdicts(s: &Scenario, seed: u64) -> Vec<(String, bool)> {
     let r = run_seed(s, seed, Recheck::Once).unwrap();
     r.checks.into_iter().map(|c| (c.name, c.ok)).collect()
@@ -28,6 +38,7 @@ fn every_shipped_scenario_gets_the_same_verdicts_on_both_engines() {
         // turmoil cannot run 1000 nodes (every step scans every pair of hosts): compare the
         // same scenario shrunk to 25 nodes instead.
         let s = if s.nodes > 100 { s.nodes(25) } else { s };
+        let s = for_both_engines(s);
         // The 25-node scenarios cost seconds per seed on turmoil in a debug build: fewer seeds.
         let seeds = if s.nodes > 5 { 0..1 } else { 0..3 };
         for seed in seeds {
@@ -49,7 +60,7 @@ fn the_events_engine_is_deterministic_and_catches_the_planted_bugs() {
         // At 1000 nodes a debug-build run costs tens of seconds: `scenarios.rs` and the
         // snapshot already run it (with a determinism recheck); here, the same at 100 nodes.
         let s = if s.nodes > 100 { s.nodes(100) } else { s };
-        let s = s.engine(Engine::Events);
+        let s = for_both_engines(s).engine(Engine::Events);
         let r = run_seed(&s, 11, Recheck::Twice).unwrap();
         assert!(r.ok, "{} seed 11: {:?}", s.name, r.checks);
     }

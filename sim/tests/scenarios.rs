@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 /// Scenario files with a test below; a shipped file missing here fails `every_scenario_is_swept`.
 const SWEPT: &[&str] = &[
+    "bridge-four-http",
     "bridge-four-leader-crash",
     "bridge-four-nemesis",
     "bridge-four-partition",
@@ -36,10 +37,16 @@ fn scenarios_dir() -> PathBuf {
 }
 
 fn sweep(stem: &str) {
+    sweep_sample(stem, None);
+}
+
+/// Sweeps `stem` over its own seeds, or only over `sample` (for scenarios whose full sweep is
+/// too slow for a debug build; they are swept in release with `highstorm run`).
+fn sweep_sample(stem: &str, sample: Option<std::ops::Range<u64>>) {
     let scenario = Scenario::load(&scenarios_dir().join(format!("{stem}.toml")))
         .unwrap_or_else(|e| panic!("{e}"));
-    let seeds = seeds_from_env(scenario.seeds.clone(), &scenario.regressions)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let own = sample.unwrap_or(scenario.seeds.clone());
+    let seeds = seeds_from_env(own, &scenario.regressions).unwrap_or_else(|e| panic!("{e}"));
     let scenarios = [scenario];
     let plan = sweep::plan(&scenarios, |_| seeds.clone(), None);
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -164,6 +171,14 @@ fn broadcast_efficient() {
 #[test]
 fn broadcast_efficient_partition() {
     sweep("broadcast-efficient-partition");
+}
+
+/// Bridge Four over HTTP on turmoil (the real router over simulated TCP): 200 seeds cost about
+/// a minute of a debug build on 2 cores, so `cargo test` sweeps 40 of them (any others with
+/// `HIGHSTORM_SEEDS`); all 200 run with `highstorm run scenarios/bridge-four-http.toml`.
+#[test]
+fn bridge_four_http() {
+    sweep_sample("bridge-four-http", Some(0..40));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use highstorm_nodes::http::bridge_four::router;
 use highstorm_nodes::run::{
     drive, AddressBook, DatagramSocket, Gateway, RealEnvironment, UdpTransport, WorkRunner,
 };
-use highstorm_nodes::storage::{Blobs, MemBlobs};
+use highstorm_nodes::storage::{Blobs, SharedMemBlobs as SharedBlobs};
 use highstorm_nodes::systems::bridge_four::{
     self, corpus, merge_counts, word_count, BridgeFour, BridgeFourConfig, CorpusSpec,
 };
@@ -30,19 +30,6 @@ impl DatagramSocket for Udp {
     }
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.0.recv_from(buf).await
-    }
-}
-
-/// The simulated shared blob store (turmoil runs every host on one thread).
-#[derive(Clone, Default)]
-struct SharedBlobs(Arc<Mutex<MemBlobs>>);
-
-impl Blobs for SharedBlobs {
-    fn read(&self, path: &str) -> Result<String, String> {
-        self.0.lock().map_err(|e| e.to_string())?.read(path)
-    }
-    fn write(&mut self, path: &str, data: &str) -> Result<(), String> {
-        self.0.lock().map_err(|e| e.to_string())?.write(path, data)
     }
 }
 
@@ -121,12 +108,12 @@ fn the_bridge_four_api_serves_over_turmoil_tcp_through_a_worker_crash() -> turmo
         words: 400,
         seed: 3,
     };
-    let blobs = SharedBlobs::default();
+    let mut blobs = SharedBlobs::default();
     let mut reference = BTreeMap::new();
     let mut inputs = vec![];
     for (path, text) in corpus(&spec) {
         merge_counts(&mut reference, &word_count(&text));
-        blobs.0.lock().unwrap().blobs.insert(path.clone(), text);
+        blobs.write(&path, &text).unwrap();
         inputs.push(path);
     }
     let cfg = BridgeFourConfig {

@@ -12,10 +12,10 @@
 //! every answer comes from the sans-IO leader through the [`GatewayClient`], and results are
 //! read from the blob store the leader's aggregation wrote them to.
 
-use super::{expect_reply, ApiError};
+use super::{expect_reply, ApiError, HttpSetup, SharedBlobs};
 use crate::run::GatewayClient;
-use crate::storage::Blobs;
-use crate::systems::bridge_four::BridgeFourMsg;
+use crate::systems::bridge_four::{BridgeFourConfig, BridgeFourMsg};
+use crate::systems::{config, SpawnError};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,10 +24,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
-use std::sync::Arc;
-
-/// A blob store the API can share between its handlers.
-pub type SharedBlobs = Arc<dyn Blobs + Send + Sync>;
 
 #[derive(Clone)]
 struct Api {
@@ -56,6 +52,12 @@ fn default_name() -> String {
 
 fn default_kind() -> String {
     "wordcount".into()
+}
+
+/// The API on the node `setup` names: the router on the leader, nothing on a worker.
+pub fn api(setup: HttpSetup<'_>) -> Result<Option<Router>, SpawnError> {
+    let cfg: BridgeFourConfig = config("bridge-four", setup.config)?;
+    Ok((cfg.leader == setup.node).then(|| router(setup.gateway, setup.blobs)))
 }
 
 /// The API's router: talks to the leader through `leader`, reads results from `blobs`.

@@ -9,12 +9,43 @@ pub mod bridge_four;
 
 pub use axum;
 
-use crate::run::GatewayError;
+use crate::run::{GatewayClient, GatewayError};
+use crate::storage::Blobs;
+use crate::systems::SpawnError;
 use crate::ErrorCode;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
+use std::sync::Arc;
+
+/// A blob store an API can share between its handlers.
+pub type SharedBlobs = Arc<dyn Blobs + Send + Sync>;
+
+/// What a system's HTTP API is built from, on one node.
+pub struct HttpSetup<'a> {
+    /// The node the API runs beside.
+    pub node: &'a str,
+    /// The system's variant.
+    pub variant: &'a str,
+    /// The system's `[config]`.
+    pub config: &'a Value,
+    /// Reaches the node.
+    pub gateway: GatewayClient,
+    /// The blob store the node's work reads and writes.
+    pub blobs: SharedBlobs,
+}
+
+/// Builds a system's HTTP API for one node: `None` when that node serves none (a worker).
+pub type HttpFn = fn(HttpSetup<'_>) -> Result<Option<axum::Router>, SpawnError>;
+
+/// The HTTP APIs of the shipped systems, by system name.
+pub static APIS: &[(&str, HttpFn)] = &[("bridge-four", bridge_four::api)];
+
+/// The HTTP API of system `name`, if it has one.
+pub fn api(name: &str) -> Option<HttpFn> {
+    APIS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
 
 /// An HTTP error: a status and a JSON body `{"error": message}` (plus the Maelstrom `code`
 /// when the node sent one).

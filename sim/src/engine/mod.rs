@@ -29,6 +29,9 @@ pub enum EngineError {
     /// The simulator itself failed (a host returned an error).
     #[error("simulation failed: {0}")]
     Sim(String),
+    /// The engine cannot run this scenario.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Which engine runs a scenario.
@@ -62,8 +65,22 @@ impl std::str::FromStr for Engine {
     }
 }
 
+/// Whether `engine` can run `scenario`; if not, why, for people.
+pub fn supports(engine: Engine, scenario: &Scenario) -> Result<(), String> {
+    match (engine, scenario.workload.api) {
+        (Engine::Events, crate::scenario::Api::Http) => Err(format!(
+            "scenario `{}` drives its clients over HTTP (`workload.api = \"http\"`), which only \
+             the turmoil engine serves (the events engine runs sans-IO nodes, no async code): \
+             run it with `engine = \"turmoil\"` or `--engine turmoil`",
+            scenario.name
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs `scenario` at `seed` on its engine.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
+    supports(scenario.engine, scenario).map_err(EngineError::Unsupported)?;
     match scenario.engine {
         Engine::Turmoil => turmoil::run(scenario, seed),
         Engine::Events => events::run(scenario, seed),

@@ -18,10 +18,15 @@
 
 use super::{EngineError, RunOutput};
 use crate::faults::{faults_of_run, timeline, FaultState};
-use crate::scenario::{FaultAction, Scenario};
+use crate::http::TurmoilListener;
+use crate::scenario::{Api, FaultAction, Scenario};
 use crate::trace::{EventKind, Trace};
 use crate::workload;
-use highstorm_nodes::run::{drive, AddressBook, DatagramSocket, Environment, Fate, UdpTransport};
+use crate::workload::http::{HttpClient, Record, HTTP_PORT};
+use highstorm_nodes::http::{HttpFn, HttpSetup};
+use highstorm_nodes::run::{
+    drive, AddressBook, DatagramSocket, Environment, Fate, Gateway, UdpTransport,
+};
 use highstorm_nodes::wire::Header;
 use highstorm_nodes::{derive_seed, LocalTime, Output, Process, ProcessSetup, Transmit};
 use std::cell::RefCell;
@@ -34,6 +39,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 /// The UDP port every simulated process listens on.
 const PORT: u16 = 7000;
+
+/// The pseudo-client an HTTP API sends its requests to its node as.
+const GATEWAY: &str = "http";
 
 /// What every host of one run shares.
 struct World {
@@ -67,15 +75,19 @@ struct SimEnvironment {
     /// Messages that arrived and wait out the rest of their latency: (due, seq) -> bytes.
     held: BTreeMap<(Duration, u64), Vec<u8>>,
     seq: u64,
+    /// The pseudo-client an HTTP API beside the node sends its requests as: in-process, so
+    /// neither the network nor its faults stand between them.
+    local: Option<&'static str>,
 }
 
 impl SimEnvironment {
-    fn new(name: String, world: Shared) -> Self {
+    fn new(name: String, world: Shared, local: Option<&'static str>) -> Self {
         SimEnvironment {
             name,
             world,
             held: BTreeMap::new(),
             seq: 0,
+            local,
         }
     }
 }
@@ -128,6 +140,9 @@ impl Environment for SimEnvironment {
                 body: body_text(&t.bytes),
             },
         );
+        if self.local == Some(t.dest.as_str()) {
+            return Fate::Send;
+        }
         match w.faults.send(&t.src, &t.dest) {
             Err(reason) => {
                 w.trace.push(
@@ -147,6 +162,9 @@ impl Environment for SimEnvironment {
 
     fn inbound(&mut self, bytes: Vec<u8>) -> Option<Vec<u8>> {
         let (src, msg_id) = header(&bytes);
+        if self.local == Some(src.as_str()) {
+            return Some(bytes);
+        }
         let now = sim_now();
         let mut w = self.world.borrow_mut();
         let delays = w.faults.delays(&src, &self.name);
@@ -291,6 +309,23 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         .enable_random_order();
     let mut sim = builder.build();
 
+    let http = match scenario.workload.api {
+        Api::Http => {
+            let api = highstorm_nodes::http::api(&scenario.system);
+            let clients = workload::http::workload(&scenario.system);
+            match (api, clients) {
+                (Some(api), Some(clients)) => Some((api, clients)),
+                _ => {
+                    return Err(EngineError::Unsupported(format!(
+                        "system `{}` has no HTTP API and workload",
+                        scenario.system
+                    )))
+                }
+            }
+        }
+        Api::Messages => None,
+    };
+
     let everyone: Vec<String> = nodes.iter().chain(&clients).cloned().collect();
     for host_name in &nodes {
         let (world, name, everyone, peers) = (
@@ -300,6 +335,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
             nodes.clone(),
         );
         let scenario = scenario.clone();
+        let api = http.map(|(api, _)| api);
         sim.host(host_name.as_str(), move || {
             let boot = world.borrow().faults.boot(&name);
             let process = system
@@ -312,10 +348,38 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                     },
                 )
                 .map_err(|e| e.to_string());
-            host(name.clone(), everyone.clone(), world.clone(), process)
+            let api = api.map(|f| (f, scenario.clone()));
+            host(name.clone(), everyone.clone(), world.clone(), process, api)
         });
     }
-    for name in &clients {
+    if let Some((_, http_client)) = http {
+        for (index, name) in clients.iter().enumerate() {
+            let w = world.clone();
+            let client = name.clone();
+            let record = Box::new(move |r| {
+                let kind = match r {
+                    Record::Op(op) => EventKind::Client {
+                        client: client.clone(),
+                        op,
+                    },
+                    Record::Exchange(data) => EventKind::Note {
+                        node: client.clone(),
+                        kind: "http".into(),
+                        data,
+                    },
+                };
+                w.borrow_mut().trace.push(sim_now(), kind);
+            });
+            let resolve = |node: &str| SocketAddr::new(::turmoil::lookup(node), HTTP_PORT);
+            let c = HttpClient::new(name, scenario.workload.timeout, record, resolve);
+            let run = http_client(scenario, index as u64, c);
+            sim.client(name.as_str(), async move {
+                run.await;
+                Ok(())
+            });
+        }
+    }
+    for name in clients.iter().filter(|_| http.is_none()) {
         let process = Ok(workload::spawn_client(
             scenario,
             ProcessSetup {
@@ -334,7 +398,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                 .borrow_mut()
                 .take()
                 .unwrap_or_else(|| Err("client restarted".into()));
-            host(name2.clone(), everyone.clone(), world.clone(), process)
+            host(
+                name2.clone(),
+                everyone.clone(),
+                world.clone(),
+                process,
+                None,
+            )
         });
     }
 
@@ -344,6 +414,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         while schedule.front().is_some_and(|(at, _)| *at <= sim.elapsed()) {
             if let Some((_, action)) = schedule.pop_front() {
                 apply(&mut sim, &world, &action);
+                if http.is_some() {
+                    cut_tcp(&sim, &world, &clients, &nodes);
+                }
             }
         }
         sim.step().map_err(|e| EngineError::Sim(e.to_string()))?;
@@ -374,6 +447,7 @@ async fn host(
     everyone: Vec<String>,
     world: Shared,
     process: Result<Box<dyn Process>, String>,
+    api: Option<(HttpFn, Scenario)>,
 ) -> ::turmoil::Result {
     let mut process = process?;
     let socket = ::turmoil::net::UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT)).await?;
@@ -384,11 +458,58 @@ async fn host(
         )
     }));
     let mut transport = UdpTransport::new(TurmoilSocket(socket), book);
+    let Some((api, scenario)) = api else {
+        // From now on datagrams reach this process.
+        world.borrow_mut().faults.set_listening(&name, true);
+        let mut env = SimEnvironment::new(name, world, None);
+        drive(process.as_mut(), &mut transport, &mut env).await?;
+        return Ok(());
+    };
+    let (mut gateway, client) = Gateway::new(transport, &name, GATEWAY);
+    let blobs = world.borrow().faults.blobs();
+    let router = api(HttpSetup {
+        node: &name,
+        variant: scenario.variant.as_deref().unwrap_or("default"),
+        config: &scenario.config,
+        gateway: client,
+        blobs: std::sync::Arc::new(blobs),
+    })?;
+    let Some(router) = router else {
+        // No API on this node (a worker): it serves the network alone.
+        world.borrow_mut().faults.set_listening(&name, true);
+        let mut env = SimEnvironment::new(name, world, None);
+        drive(process.as_mut(), &mut gateway, &mut env).await?;
+        return Ok(());
+    };
+    let listener =
+        TurmoilListener::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), HTTP_PORT).into()).await?;
     // From now on datagrams reach this process.
     world.borrow_mut().faults.set_listening(&name, true);
-    let mut env = SimEnvironment::new(name, world);
-    drive(process.as_mut(), &mut transport, &mut env).await?;
+    let mut env = SimEnvironment::new(name, world, Some(GATEWAY));
+    tokio::select! {
+        biased;
+        r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
+        r = highstorm_nodes::http::serve(listener, router) => r?,
+    }
     Ok(())
+}
+
+/// Carries the partitions between clients and nodes over to turmoil's links, which carry the
+/// clients' TCP connections to the nodes' HTTP APIs (datagrams between nodes never take those
+/// links, and highstorm decides their fate itself).
+fn cut_tcp(sim: &::turmoil::Sim<'_>, world: &Shared, clients: &[String], nodes: &[String]) {
+    let w = world.borrow();
+    for c in clients {
+        for n in nodes {
+            for (from, to) in [(c, n), (n, c)] {
+                if w.faults.is_cut(from, to) {
+                    sim.partition_oneway(from.as_str(), to.as_str());
+                } else {
+                    sim.repair_oneway(from.as_str(), to.as_str());
+                }
+            }
+        }
+    }
 }
 
 /// Applies one fault between steps: the world's fault state, the trace, and for crashes and

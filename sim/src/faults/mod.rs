@@ -13,7 +13,7 @@ pub use nemesis::nemesis_faults;
 
 use crate::scenario::{Conditions, Distribution, Fault, FaultAction, Heal, Latency, Scenario};
 use crate::trace::EventKind;
-use highstorm_nodes::storage::{DurableStore, MemBlobs, Storage};
+use highstorm_nodes::storage::{DurableStore, MemBlobs, SharedMemBlobs, Storage};
 use highstorm_nodes::systems::WorkFn;
 use highstorm_nodes::{derive_seed, LocalTime, Output, WorkRequest, WorkResult};
 use rand::{Rng, SeedableRng};
@@ -80,7 +80,7 @@ pub struct FaultState {
     /// Each node's durable storage; survives its crashes as far as it was synced.
     disks: BTreeMap<String, DurableStore>,
     /// The blob store every node shares (input and output files).
-    blobs: MemBlobs,
+    blobs: SharedMemBlobs,
     /// The system's outside-work runner.
     work: Option<WorkFn>,
 }
@@ -112,16 +112,17 @@ impl FaultState {
             boots: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, "network", 0)),
             disks: BTreeMap::new(),
-            blobs: MemBlobs::default(),
+            blobs: SharedMemBlobs::default(),
             work: None,
         };
         if let Ok(system) = highstorm_nodes::systems::lookup(&scenario.system) {
             state.work = system.work;
             if let Some(blobs) = system.blobs {
                 // A bad config is reported when the nodes start; here it only means no blobs.
-                for (path, text) in blobs(&scenario.config).unwrap_or_default() {
-                    state.blobs.blobs.insert(path, text);
-                }
+                let blobs = blobs(&scenario.config).unwrap_or_default();
+                state.blobs = SharedMemBlobs::new(MemBlobs {
+                    blobs: blobs.into_iter().collect(),
+                });
             }
         }
         for rule in &n.links {
@@ -283,6 +284,16 @@ impl FaultState {
         let secs = outcome.bytes as f64 / WORK_BYTES_PER_SEC as f64;
         let took = (WORK_BASE + Duration::from_secs_f64(secs)).mul_f64(slowdown);
         (outcome.result, took)
+    }
+
+    /// The blob store every node shares (for an HTTP API that serves results from it).
+    pub fn blobs(&self) -> SharedMemBlobs {
+        self.blobs.clone()
+    }
+
+    /// Whether a partition cuts the link from `src` to `dest`.
+    pub fn is_cut(&self, src: &str, dest: &str) -> bool {
+        !self.cut.is_empty() && self.cut.contains(&(src.to_owned(), dest.to_owned()))
     }
 
     /// How many times `node` has restarted (its current boot count).

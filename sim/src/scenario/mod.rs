@@ -186,6 +186,8 @@ pub struct Workload {
     pub rate: f64,
     /// How long a client waits for a reply before recording the operation as indeterminate.
     pub timeout: Duration,
+    /// How clients reach the cluster.
+    pub api: Api,
 }
 
 impl Default for Workload {
@@ -194,6 +196,39 @@ impl Default for Workload {
             clients: 1,
             rate: 20.0,
             timeout: Duration::from_millis(500),
+            api: Api::Messages,
+        }
+    }
+}
+
+/// How a scenario's clients reach the cluster (`[workload] api = "http"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Api {
+    /// The system's own messages, as datagrams (both engines).
+    #[default]
+    Messages,
+    /// The system's HTTP API, served by its nodes over simulated TCP (the turmoil engine only:
+    /// the events engine runs no async code).
+    Http,
+}
+
+impl Api {
+    /// Its name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Messages => "messages",
+            Api::Http => "http",
+        }
+    }
+}
+
+impl std::str::FromStr for Api {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "messages" => Ok(Api::Messages),
+            "http" => Ok(Api::Http),
+            other => Err(format!("unknown api {other:?} (known: messages, http)")),
         }
     }
 }
@@ -541,8 +576,19 @@ impl Scenario {
                     ),
                 ));
             }
+            // Links may name clients too (a client cut off from the cluster); crashes, pauses
+            // and clocks only nodes.
+            let links = matches!(
+                f.action,
+                FaultAction::Partition(_)
+                    | FaultAction::PartitionOneway { .. }
+                    | FaultAction::Heal(_)
+                    | FaultAction::Network { .. }
+            );
             for n in f.action.nodes() {
-                known(&format!("{key}.{}", f.action.kind()), n)?;
+                if !(links && clients.contains(n)) {
+                    known(&format!("{key}.{}", f.action.kind()), n)?;
+                }
             }
             match &f.action {
                 FaultAction::Network { conditions, .. } => {
@@ -589,6 +635,19 @@ impl Scenario {
                     humantime::format_duration(w.timeout * 2 + quiet)
                 ),
             ));
+        }
+        if w.api == Api::Http {
+            if highstorm_nodes::http::api(&self.system).is_none()
+                || crate::workload::http::workload(&self.system).is_none()
+            {
+                return Err(invalid(
+                    "workload.api",
+                    format!("system `{}` has no HTTP API", self.system),
+                ));
+            }
+            if let Err(why) = crate::engine::supports(self.engine, self) {
+                return Err(invalid("workload.api", why));
+            }
         }
         if self.workload.clients > 100 {
             return Err(invalid("workload.clients", "must be 0..=100"));

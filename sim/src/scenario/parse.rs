@@ -102,6 +102,7 @@ struct RawWorkload {
     clients: Option<Spanned<i64>>,
     rate: Option<Spanned<f64>>,
     timeout: Option<Spanned<String>>,
+    api: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -397,6 +398,13 @@ fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
         }
         if let Some(t) = &w.timeout {
             s.workload.timeout = src.duration(t, "workload.timeout")?;
+        }
+        if let Some(a) = &w.api {
+            src.at("workload.api", a.span());
+            s.workload.api = a
+                .get_ref()
+                .parse()
+                .map_err(|e| src.error(a.span(), "workload.api", e))?;
         }
     }
     for (i, f) in raw.faults.iter().enumerate() {

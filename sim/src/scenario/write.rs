@@ -124,6 +124,9 @@ impl Scenario {
             float(wl.rate),
             duration(wl.timeout)
         );
+        if wl.api != crate::scenario::Api::Messages {
+            let _ = writeln!(w, "api = \"{}\"", wl.api.name());
+        }
         for f in &self.faults {
             let _ = writeln!(w, "\n[[faults]]\nat = \"{}\"", duration(f.at));
             let _ = match &f.action {

@@ -290,3 +290,105 @@ impl Node for JobClient {
         }
     }
 }
+
+/// Client number `index` of a Bridge Four scenario driven over HTTP: the same jobs and the same
+/// history as [`JobClient`], through the leader's API. It submits each job with a token
+/// (retrying with the same token until it gets an answer), asks once for the job's data while
+/// the job runs (the API must refuse it), polls `GET /jobs/{id}` until the job is final, and
+/// then fetches `GET /jobs/{id}/data`.
+pub fn http_client(
+    scenario: &crate::scenario::Scenario,
+    index: u64,
+    client: super::http::HttpClient,
+) -> super::http::ClientFuture {
+    let cfg: BridgeFourConfig =
+        highstorm_nodes::systems::config("bridge-four", &scenario.config).unwrap_or_default();
+    Box::pin(run_http_jobs(cfg, index, client))
+}
+
+async fn run_http_jobs(cfg: BridgeFourConfig, index: u64, mut c: super::http::HttpClient) {
+    let leader = cfg.leader.clone();
+    let poll = POLL;
+    // Give the workers a moment to register first.
+    c.sleep(Duration::from_millis(200)).await;
+    for j in 0..cfg.jobs {
+        let inputs = job_inputs(&cfg, index, j);
+        let token = format!("{}-job-{j}", c.name());
+        let body = json!({
+            "name": format!("wordcount {j}"),
+            "kind": "wordcount",
+            "inputs": inputs,
+            "token": token,
+        });
+        let id = loop {
+            let op = c.invoke(&leader, "submit", json!({"token": token, "inputs": inputs}));
+            match c.call(&leader, "POST", "/jobs", Some(&body)).await {
+                Ok(r) if r.status == 202 => match r.body.get("id").and_then(Value::as_u64) {
+                    Some(id) => {
+                        c.complete(op, OpPhase::Ok, &leader, "submit", json!({"job": id}));
+                        break Some(id);
+                    }
+                    None => {
+                        let why = format!("202 without an id: {}", r.body);
+                        c.complete(op, OpPhase::Info, &leader, "submit", json!(why));
+                    }
+                },
+                // Refused for good: the job will not run.
+                Ok(r) if (400..500).contains(&r.status) => {
+                    c.complete(op, OpPhase::Fail, &leader, "submit", json!(r.error()));
+                    break None;
+                }
+                Ok(r) => c.complete(op, OpPhase::Info, &leader, "submit", json!(r.error())),
+                Err(why) => c.complete(op, OpPhase::Info, &leader, "submit", json!(why)),
+            }
+            c.sleep(poll).await;
+        };
+        let Some(id) = id else { continue };
+        let mut probed = false;
+        // Poll until the job is final.
+        loop {
+            c.sleep(poll).await;
+            let status = match c.call(&leader, "GET", &format!("/jobs/{id}"), None).await {
+                Ok(r) if r.status == 200 => r.body.get("status").cloned(),
+                _ => None,
+            };
+            let status: Option<JobStatus> = status.and_then(|s| serde_json::from_value(s).ok());
+            if matches!(status, Some(JobStatus::Done | JobStatus::Error)) {
+                break;
+            }
+            if !probed && status.is_some() {
+                // Data before Done must be refused; if it ever is not, the history shows a
+                // result for an unfinished job and the checkers judge it.
+                probed = true;
+                let path = format!("/jobs/{id}/data");
+                if let Ok(r) = c.call(&leader, "GET", &path, None).await {
+                    if r.status == 200 {
+                        let op = c.invoke(&leader, "result", json!({"job": id}));
+                        let value = json!({"job": id, "counts": r.body});
+                        c.complete(op, OpPhase::Ok, &leader, "result", value);
+                    }
+                }
+            }
+        }
+        // Fetch the result.
+        loop {
+            let op = c.invoke(&leader, "result", json!({"job": id}));
+            let path = format!("/jobs/{id}/data");
+            match c.call(&leader, "GET", &path, None).await {
+                Ok(r) if r.status == 200 => {
+                    let value = json!({"job": id, "counts": r.body});
+                    c.complete(op, OpPhase::Ok, &leader, "result", value);
+                    break;
+                }
+                Ok(r) if (400..500).contains(&r.status) => {
+                    let value = json!({"job": id, "error": r.error()});
+                    c.complete(op, OpPhase::Fail, &leader, "result", value);
+                    break;
+                }
+                Ok(r) => c.complete(op, OpPhase::Info, &leader, "result", json!(r.error())),
+                Err(why) => c.complete(op, OpPhase::Info, &leader, "result", json!(why)),
+            }
+            c.sleep(poll).await;
+        }
+    }
+}

@@ -10,6 +10,7 @@ mod broadcast;
 mod echo;
 mod election;
 mod g_counter;
+pub mod http;
 mod unique_ids;
 
 use crate::scenario::Scenario;
