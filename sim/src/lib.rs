@@ -30,6 +30,8 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sweep;
+pub mod system;
+pub mod testing;
 pub mod trace;
 pub mod workload;
 

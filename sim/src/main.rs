@@ -438,22 +438,9 @@ fn write_shrunk(
     budget: usize,
 ) -> anyhow::Result<(PathBuf, usize)> {
     let shrunk = shrink::shrink(scenario, seed, budget)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
-    let path = dir.join(format!("{}-seed{seed}.toml", scenario.name));
-    std::fs::write(&path, shrunk_file(&shrunk)).with_context(|| format!("{}", path.display()))?;
+    let path = highstorm::testing::write_shrunk(&shrunk, dir)
+        .with_context(|| format!("writing into {}", dir.display()))?;
     Ok((path, shrunk.scenario.faults.len()))
-}
-
-fn shrunk_file(shrunk: &shrink::Shrunk) -> String {
-    format!(
-        "# Shrunk by highstorm from {} faults to {} in {} runs; fails {} at seed {}.\n{}",
-        shrunk.faults_before,
-        shrunk.scenario.faults.len(),
-        shrunk.runs,
-        shrunk.failing.join(", "),
-        shrunk.seed,
-        shrunk.scenario.to_toml()
-    )
 }
 
 fn shrink_command(
@@ -465,7 +452,7 @@ fn shrink_command(
     init_logs();
     let scenario = Scenario::load(path)?;
     let shrunk = shrink::shrink(&scenario, seed, budget)?;
-    std::fs::write(output, shrunk_file(&shrunk))
+    std::fs::write(output, highstorm::testing::shrunk_file(&shrunk))
         .with_context(|| format!("{}", output.display()))?;
     println!(
         "shrunk {} seed {seed}: {} faults -> {} in {} runs; still fails {}",

@@ -1,9 +1,7 @@
 //! Every shipped scenario, swept over its seeds (or `HIGHSTORM_SEED` / `HIGHSTORM_SEEDS`), with
 //! every run executed twice to check determinism. A failure prints the lines that reproduce it.
 
-use highstorm::runner::{describe_failure, seeds_from_env};
-use highstorm::shrink::shrink;
-use highstorm::sweep::{self, RecheckPolicy};
+use highstorm::testing::Sweep;
 use highstorm::Scenario;
 use std::path::PathBuf;
 
@@ -41,44 +39,17 @@ fn sweep(stem: &str) {
 }
 
 /// Sweeps `stem` over its own seeds, or only over `sample` (for scenarios whose full sweep is
-/// too slow for a debug build; they are swept in release with `highstorm run`).
+/// too slow for a debug build; they are swept in release with `highstorm run`). A failure
+/// panics with the repro lines and a shrunk scenario.
 fn sweep_sample(stem: &str, sample: Option<std::ops::Range<u64>>) {
     let scenario = Scenario::load(&scenarios_dir().join(format!("{stem}.toml")))
         .unwrap_or_else(|e| panic!("{e}"));
-    let own = sample.unwrap_or(scenario.seeds.clone());
-    let seeds = seeds_from_env(own, &scenario.regressions).unwrap_or_else(|e| panic!("{e}"));
-    let scenarios = [scenario];
-    let plan = sweep::plan(&scenarios, |_| seeds.clone(), None);
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Determinism is rechecked on every 5th seed and on every failure.
-    let reports = sweep::sweep(&scenarios, &plan, jobs, RecheckPolicy::Sample(5), &|_| {})
-        .unwrap_or_else(|e| panic!("{e}"));
-    let failures: Vec<_> = reports.iter().filter(|r| !r.ok).collect();
-    if let Some(first) = failures.first() {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrunk");
-        let shrunk = match shrink(&scenarios[0], first.seed, 200) {
-            Ok(s) => {
-                let path = dir.join(format!("{stem}-seed{}.toml", first.seed));
-                std::fs::create_dir_all(&dir).ok();
-                std::fs::write(&path, s.scenario.to_toml()).ok();
-                format!(
-                    "shrunk to {} faults: {} (highstorm replay {} --seed {})",
-                    s.scenario.faults.len(),
-                    path.display(),
-                    path.display(),
-                    first.seed
-                )
-            }
-            Err(e) => format!("could not shrink: {e}"),
-        };
-        let text: Vec<String> = failures.iter().map(|r| describe_failure(r)).collect();
-        panic!(
-            "{} of {} seeds failed:\n{}\n{shrunk}",
-            failures.len(),
-            seeds.len(),
-            text.join("\n")
-        );
-    }
+    let sweep = Sweep::new(&scenario);
+    let sweep = match sample {
+        Some(seeds) => sweep.seeds(seeds),
+        None => sweep,
+    };
+    let reports = sweep.run().reports;
     let rechecked = reports
         .iter()
         .filter(|r| r.checks.iter().any(|c| c.name == "deterministic"))
@@ -86,7 +57,7 @@ fn sweep_sample(stem: &str, sample: Option<std::ops::Range<u64>>) {
     let ops: usize = reports.iter().map(|r| r.metrics.ops_ok).sum();
     eprintln!(
         "{stem}: {} seeds passed ({rechecked} rechecked for determinism), {ops} operations ok",
-        seeds.len()
+        reports.len()
     );
 }
 

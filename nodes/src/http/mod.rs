@@ -39,14 +39,6 @@ pub struct HttpSetup<'a> {
 /// Builds a system's HTTP API for one node: `None` when that node serves none (a worker).
 pub type HttpFn = fn(HttpSetup<'_>) -> Result<Option<axum::Router>, SpawnError>;
 
-/// The HTTP APIs of the shipped systems, by system name.
-pub static APIS: &[(&str, HttpFn)] = &[("bridge-four", bridge_four::api)];
-
-/// The HTTP API of system `name`, if it has one.
-pub fn api(name: &str) -> Option<HttpFn> {
-    APIS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
-}
-
 /// An HTTP error: a status and a JSON body `{"error": message}` (plus the Maelstrom `code`
 /// when the node sent one).
 #[derive(Clone, Debug, PartialEq)]

@@ -7,6 +7,7 @@ pub mod broadcast;
 mod echo;
 pub mod election;
 mod g_counter;
+pub mod generic;
 mod history;
 mod unique_ids;
 
@@ -55,35 +56,6 @@ impl Verdict {
 /// A checker: a property of one run.
 pub type Checker = fn(&Scenario, &Trace, &[Operation]) -> Verdict;
 
-/// The checkers that apply to `system`.
-pub fn for_system(system: &str) -> Vec<Checker> {
-    match system {
-        "echo" => vec![echo_replies_match, requests_answered_unless_faulted],
-        "unique-ids" => vec![ids_unique, requests_answered_unless_faulted],
-        "g-counter" => vec![counter_converges, requests_answered_unless_faulted],
-        "bridge-four" => vec![
-            bridge_four::jobs_complete,
-            bridge_four::results_match_reference,
-            bridge_four::statuses_move_forward,
-            bridge_four::outputs_counted_once,
-            bridge_four::data_after_done,
-        ],
-        "broadcast" => vec![
-            broadcast_converges,
-            requests_answered_unless_faulted,
-            msgs_per_op_within_budget,
-        ],
-        "election" => vec![
-            election::one_leader_per_term,
-            election::leaders_never_overlap,
-            election::leader_acts_within_lease,
-            election::leader_after_heal,
-            election::items_complete_once,
-        ],
-        _ => vec![requests_answered_unless_faulted],
-    }
-}
-
 /// With `[checks] msgs_per_op_max`, node-to-node messages per operation stay within it.
 pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = "msgs-per-op-within-budget";
@@ -120,8 +92,8 @@ pub fn check(scenario: &Scenario, trace: &Trace) -> Vec<Verdict> {
 /// Runs every checker of the scenario's system over `trace` and its client history `ops`
 /// (read from it with [`history`]).
 pub fn check_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Vec<Verdict> {
-    for_system(&scenario.system)
-        .into_iter()
-        .map(|c| c(scenario, trace, ops))
-        .collect()
+    match crate::system::lookup(&scenario.system) {
+        Ok(system) => system.check_run(scenario, trace, ops),
+        Err(e) => vec![Verdict::fail("system-known", e.to_string())],
+    }
 }

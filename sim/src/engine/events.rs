@@ -18,7 +18,6 @@ use super::{EngineError, RunOutput};
 use crate::faults::{faults_of_run, timeline, FaultState};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{EventKind, Trace};
-use crate::workload;
 use highstorm_nodes::{MsgId, Output, Process, ProcessSetup, WorkId};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -91,7 +90,7 @@ struct Engine<'a> {
 
 /// Runs `scenario` at `seed` on the event queue.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
-    let system = highstorm_nodes::systems::lookup(&scenario.system)?;
+    let system = crate::system::lookup(&scenario.system)?;
     let nodes = scenario.node_names();
     let names: Vec<String> = nodes
         .iter()
@@ -130,7 +129,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         e.start(pid, process, 0);
     }
     for (i, name) in scenario.client_names().into_iter().enumerate() {
-        let process = workload::spawn_client(
+        let process = system.spawn_client(
             scenario,
             ProcessSetup {
                 id: name,
@@ -150,7 +149,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         match event {
             Event::Fault(i) => {
                 let action = e.timeline[i].1.clone();
-                e.apply(system, &action)?;
+                e.apply(&system, &action)?;
             }
             Event::Deliver {
                 to,
@@ -445,7 +444,7 @@ impl Engine<'_> {
 
     fn apply(
         &mut self,
-        system: &highstorm_nodes::systems::System,
+        system: &crate::system::System,
         action: &FaultAction,
     ) -> Result<(), EngineError> {
         let now = self.now;

@@ -21,7 +21,6 @@ use crate::faults::{faults_of_run, timeline, FaultState};
 use crate::http::TurmoilListener;
 use crate::scenario::{Api, FaultAction, Scenario};
 use crate::trace::{EventKind, Trace};
-use crate::workload;
 use crate::workload::http::{HttpClient, Record, HTTP_PORT};
 use highstorm_nodes::http::{HttpFn, HttpSetup};
 use highstorm_nodes::run::{
@@ -275,7 +274,7 @@ pub(crate) fn body_text(bytes: &[u8]) -> String {
 
 /// Runs `scenario` at `seed` on turmoil.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
-    let system = highstorm_nodes::systems::lookup(&scenario.system)?;
+    let system = crate::system::lookup(&scenario.system)?;
     let nodes = scenario.node_names();
     let clients = scenario.client_names();
     // Start one incarnation outside the simulation first, so a bad variant or config is a
@@ -310,19 +309,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     let mut sim = builder.build();
 
     let http = match scenario.workload.api {
-        Api::Http => {
-            let api = highstorm_nodes::http::api(&scenario.system);
-            let clients = workload::http::workload(&scenario.system);
-            match (api, clients) {
-                (Some(api), Some(clients)) => Some((api, clients)),
-                _ => {
-                    return Err(EngineError::Unsupported(format!(
-                        "system `{}` has no HTTP API and workload",
-                        scenario.system
-                    )))
-                }
+        Api::Http => match system.http_api() {
+            Some(http) => Some(http),
+            None => {
+                return Err(EngineError::Unsupported(format!(
+                    "system `{}` has no HTTP API and workload",
+                    scenario.system
+                )))
             }
-        }
+        },
         Api::Messages => None,
     };
 
@@ -336,6 +331,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         );
         let scenario = scenario.clone();
         let api = http.map(|(api, _)| api);
+        let system = system.clone();
         sim.host(host_name.as_str(), move || {
             let boot = world.borrow().faults.boot(&name);
             let process = system
@@ -380,7 +376,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         }
     }
     for name in clients.iter().filter(|_| http.is_none()) {
-        let process = Ok(workload::spawn_client(
+        let process = Ok(system.spawn_client(
             scenario,
             ProcessSetup {
                 id: name.clone(),

@@ -115,9 +115,9 @@ impl FaultState {
             blobs: SharedMemBlobs::default(),
             work: None,
         };
-        if let Ok(system) = highstorm_nodes::systems::lookup(&scenario.system) {
-            state.work = system.work;
-            if let Some(blobs) = system.blobs {
+        if let Ok(system) = crate::system::lookup(&scenario.system) {
+            state.work = system.work_fn();
+            if let Some(blobs) = system.blobs_fn() {
                 // A bad config is reported when the nodes start; here it only means no blobs.
                 let blobs = blobs(&scenario.config).unwrap_or_default();
                 state.blobs = SharedMemBlobs::new(MemBlobs {

@@ -513,16 +513,16 @@ impl Scenario {
     /// Checks everything that does not depend on where the scenario came from: known system
     /// and variant, known node names, faults within the run, probabilities within [0, 1].
     pub fn validate(&self) -> Result<(), Invalid> {
-        let system = highstorm_nodes::systems::lookup(&self.system)
-            .map_err(|e| invalid("system", e.to_string()))?;
+        let system =
+            crate::system::lookup(&self.system).map_err(|e| invalid("system", e.to_string()))?;
         if let Some(v) = &self.variant {
-            if !system.variants.contains(&v.as_str()) {
+            if !system.variant_names().contains(v) {
                 return Err(invalid(
                     "variant",
                     format!(
                         "system `{}` has no variant `{v}` (known: {})",
                         self.system,
-                        system.variants.join(", ")
+                        system.variant_names().join(", ")
                     ),
                 ));
             }
@@ -637,9 +637,7 @@ impl Scenario {
             ));
         }
         if w.api == Api::Http {
-            if highstorm_nodes::http::api(&self.system).is_none()
-                || crate::workload::http::workload(&self.system).is_none()
-            {
+            if system.http_api().is_none() {
                 return Err(invalid(
                     "workload.api",
                     format!("system `{}` has no HTTP API", self.system),

@@ -143,11 +143,3 @@ pub type ClientFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Starts client number `index` of a scenario's HTTP workload.
 pub type HttpWorkloadFn = fn(&Scenario, u64, HttpClient) -> ClientFuture;
-
-/// The HTTP workload of system `name`, if it has one.
-pub fn workload(name: &str) -> Option<HttpWorkloadFn> {
-    match name {
-        "bridge-four" => Some(super::bridge_four::http_client),
-        _ => None,
-    }
-}

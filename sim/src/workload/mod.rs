@@ -13,11 +13,9 @@ mod g_counter;
 pub mod http;
 mod unique_ids;
 
-use crate::scenario::Scenario;
 use highstorm_nodes::rand::Rng;
 use highstorm_nodes::{
-    ClientOp, Ctx, Duration, LocalTime, Message, MsgId, Node, NodeProcess, OpPhase, Process,
-    ProcessSetup, RpcReply,
+    ClientOp, Ctx, Duration, LocalTime, Message, MsgId, Node, OpPhase, RpcReply,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -195,45 +193,12 @@ impl<O: Operations> Node for Client<O> {
     }
 }
 
-/// Starts one client of `scenario`'s system. Final operations go out two timeouts before the
-/// end, so they complete within the run; regular operations stop one timeout before that, or
-/// `converge_within` before it when the scenario sets one, so the final reads see a settled
-/// system.
-pub fn spawn_client(scenario: &Scenario, setup: ProcessSetup) -> Box<dyn Process> {
-    let w = &scenario.workload;
-    let rate = w.rate / w.clients.max(1) as f64;
-    let at = |timeouts: u32| {
-        LocalTime::from_duration(scenario.duration.saturating_sub(w.timeout * timeouts))
-    };
-    let final_at = at(2);
-    let quiet = scenario
-        .checks
-        .converge_within
-        .unwrap_or_default()
-        .max(w.timeout);
-    let stop_at = final_at - quiet;
-    let index: u64 = setup.id.trim_start_matches('c').parse().unwrap_or(0);
-    macro_rules! client {
-        ($ops:expr) => {
-            Box::new(NodeProcess::new(
-                Client::new($ops, rate, w.timeout, stop_at, final_at),
-                setup,
-            ))
-        };
-    }
-    match scenario.system.as_str() {
-        "bridge-four" => {
-            let cfg = highstorm_nodes::systems::config("bridge-four", &scenario.config)
-                .unwrap_or_default();
-            Box::new(NodeProcess::new(
-                bridge_four::JobClient::new(cfg, index, w.timeout),
-                setup,
-            ))
-        }
-        "unique-ids" => client!(UniqueIdOps),
-        "broadcast" => client!(BroadcastOps::new(index, w.clients.max(1) as u64)),
-        "g-counter" => client!(GCounterOps),
-        "election" => client!(ElectionOps),
-        _ => client!(EchoOps),
-    }
+/// A client that does nothing (for a system without one).
+#[derive(Debug, Default)]
+pub struct Idle;
+
+impl Node for Idle {
+    type Msg = Value;
+    type Timer = highstorm_nodes::NoTimer;
+    fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<Value>) {}
 }

@@ -1,0 +1,481 @@
+//! Checkers for any system's history, parameterised by operation names: each returns a checker
+//! to hand to [`System::check`](crate::system::System::check).
+//!
+//! Operations are read from the history ([`Operation`]): `f` is the operation's name, and
+//! values are picked out of an operation's invocation or completion value with a JSON pointer
+//! (`""` for the whole value, `"/id"` for a field). Only operations that completed `ok` count
+//! as acknowledged; `fail` means it definitely did not happen, and an operation without a
+//! completion or with `info` may or may not have.
+//!
+//! ```
+//! use highstorm::check::generic;
+//! use highstorm::system::System;
+//! # use highstorm::nodes::systems::unique_ids::UniqueIds;
+//!
+//! let system = System::new("ids", |_, _| Ok(UniqueIds::default()))
+//!     .check(generic::unique("ids-unique", "generate", ""))
+//!     .check(generic::completes("generates-answered", "generate"));
+//! ```
+
+use super::{Operation, Verdict};
+use crate::scenario::Scenario;
+use crate::trace::Trace;
+use highstorm_nodes::OpPhase;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A checker built here.
+pub type Generic = Box<dyn Fn(&Scenario, &Trace, &[Operation]) -> Verdict + Send + Sync>;
+
+impl Operation {
+    /// Its result, if it completed `ok`.
+    pub fn ok_value(&self) -> Option<&Value> {
+        self.completion
+            .as_ref()
+            .filter(|c| c.phase == OpPhase::Ok)
+            .map(|c| &c.value)
+    }
+
+    /// Whether it definitely did not happen (completed `fail`).
+    pub fn failed(&self) -> bool {
+        self.completion
+            .as_ref()
+            .is_some_and(|c| c.phase == OpPhase::Fail)
+    }
+
+    /// Who did what, for messages: `c0 op3 write @n1`.
+    pub fn label(&self) -> String {
+        format!("{} op{} {} @{}", self.client, self.op, self.f, self.node)
+    }
+}
+
+fn pick<'v>(v: &'v Value, pointer: &str) -> Option<&'v Value> {
+    v.pointer(pointer)
+}
+
+/// No two acknowledged `f` operations returned the same value (at `pointer` in the result).
+pub fn unique(name: &str, f: &str, pointer: &str) -> Generic {
+    let (name, f, pointer) = (name.to_owned(), f.to_owned(), pointer.to_owned());
+    Box::new(move |_, _, ops| {
+        let mut seen: BTreeMap<String, &Operation> = BTreeMap::new();
+        for op in ops.iter().filter(|o| o.f == f) {
+            let Some(v) = op.ok_value().and_then(|v| pick(v, &pointer)) else {
+                continue;
+            };
+            if let Some(first) = seen.insert(v.to_string(), op) {
+                return Verdict::fail(
+                    &name,
+                    format!("{v} returned twice: {} and {}", first.label(), op.label()),
+                );
+            }
+        }
+        Verdict::pass(&name, format!("{} `{f}` results, all distinct", seen.len()))
+    })
+}
+
+/// Every `f` operation invoked completed (`ok` or a definite `fail`) by the end of the run.
+pub fn completes(name: &str, f: &str) -> Generic {
+    let (name, f) = (name.to_owned(), f.to_owned());
+    Box::new(move |_, _, ops| {
+        let mine: Vec<&Operation> = ops.iter().filter(|o| o.f == f).collect();
+        let open: Vec<&&Operation> = mine
+            .iter()
+            .filter(|o| o.ok_value().is_none() && !o.failed())
+            .collect();
+        match open.first() {
+            Some(o) => Verdict::fail(
+                &name,
+                format!(
+                    "{} of {} `{f}` operations never completed, first {} invoked at {}us",
+                    open.len(),
+                    mine.len(),
+                    o.label(),
+                    o.invoke_us
+                ),
+            ),
+            None if mine.is_empty() => Verdict::fail(
+                &name,
+                format!("no `{f}` operation ran: the run tested nothing"),
+            ),
+            None => Verdict::pass(&name, format!("{} `{f}` operations completed", mine.len())),
+        }
+    })
+}
+
+/// Sets converge: each client's last acknowledged `read` (its result at `read_pointer` is an
+/// array) contains every value an acknowledged `add` put in (its invocation value at
+/// `add_pointer`), and no read ever contains a value no `add` was invoked with.
+pub fn sets_converge(
+    name: &str,
+    add: &str,
+    add_pointer: &str,
+    read: &str,
+    read_pointer: &str,
+) -> Generic {
+    let (name, add, add_pointer, read, read_pointer) = (
+        name.to_owned(),
+        add.to_owned(),
+        add_pointer.to_owned(),
+        read.to_owned(),
+        read_pointer.to_owned(),
+    );
+    Box::new(move |_, _, ops| {
+        let mut invoked = BTreeSet::new();
+        let mut acked = BTreeSet::new();
+        for op in ops.iter().filter(|o| o.f == add) {
+            let Some(v) = pick(&op.value, &add_pointer) else {
+                continue;
+            };
+            invoked.insert(v.to_string());
+            if op.ok_value().is_some() {
+                acked.insert(v.to_string());
+            }
+        }
+        let mut last: BTreeMap<&str, &Operation> = BTreeMap::new();
+        for op in ops.iter().filter(|o| o.f == read) {
+            let Some(items) = op.ok_value().and_then(|v| pick(v, &read_pointer)) else {
+                continue;
+            };
+            if let Some(ghost) = items
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| !invoked.contains(&x.to_string()))
+            {
+                return Verdict::fail(
+                    &name,
+                    format!("{} read {ghost}, which nobody added", op.label()),
+                );
+            }
+            last.insert(&op.client, op);
+        }
+        if last.is_empty() {
+            return Verdict::fail(&name, format!("no `{read}` succeeded: nothing to judge"));
+        }
+        for op in last.values() {
+            let items: BTreeSet<String> = op
+                .ok_value()
+                .and_then(|v| pick(v, &read_pointer))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(Value::to_string)
+                .collect();
+            let missing: Vec<&String> = acked.difference(&items).collect();
+            if let Some(m) = missing.first() {
+                return Verdict::fail(
+                    &name,
+                    format!(
+                        "{}'s last read ({}) lacks {} acknowledged values, e.g. {m}",
+                        op.client,
+                        op.label(),
+                        missing.len()
+                    ),
+                );
+            }
+        }
+        Verdict::pass(
+            &name,
+            format!(
+                "{} acknowledged values in every client's last read",
+                acked.len()
+            ),
+        )
+    })
+}
+
+/// A counter: each client's last acknowledged `read` (a number at `read_pointer`) is at least
+/// the sum of acknowledged `add`s (their invocation value at `add_pointer`) and at most that
+/// plus every add that may have happened (not definitely failed).
+pub fn counter(
+    name: &str,
+    add: &str,
+    add_pointer: &str,
+    read: &str,
+    read_pointer: &str,
+) -> Generic {
+    let (name, add, add_pointer, read, read_pointer) = (
+        name.to_owned(),
+        add.to_owned(),
+        add_pointer.to_owned(),
+        read.to_owned(),
+        read_pointer.to_owned(),
+    );
+    Box::new(move |_, _, ops| {
+        let (mut low, mut high) = (0i64, 0i64);
+        for op in ops.iter().filter(|o| o.f == add) {
+            let n = pick(&op.value, &add_pointer)
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if op.ok_value().is_some() {
+                low += n;
+            }
+            if !op.failed() {
+                high += n;
+            }
+        }
+        let mut last: BTreeMap<&str, (&Operation, i64)> = BTreeMap::new();
+        for op in ops.iter().filter(|o| o.f == read) {
+            if let Some(n) = op
+                .ok_value()
+                .and_then(|v| pick(v, &read_pointer))
+                .and_then(Value::as_i64)
+            {
+                last.insert(&op.client, (op, n));
+            }
+        }
+        if last.is_empty() {
+            return Verdict::fail(&name, format!("no `{read}` succeeded: nothing to judge"));
+        }
+        for (op, n) in last.values() {
+            if *n < low || *n > high {
+                return Verdict::fail(
+                    &name,
+                    format!(
+                        "{} read {n}; acknowledged adds sum to {low}, possible ones to {high}",
+                        op.label()
+                    ),
+                );
+            }
+        }
+        Verdict::pass(&name, format!("last reads within [{low}, {high}]"))
+    })
+}
+
+/// Statuses only move forward: for each key (at `key_pointer` in the invocation value), the
+/// statuses acknowledged `f` operations observed (at `status_pointer` in the result), in the
+/// order they completed, never go back in `order` — except the moves listed in `allowed_back`
+/// (`("reserved", "queued")`, say). A status not in `order` is a violation too.
+pub fn monotonic(
+    name: &str,
+    f: &str,
+    key_pointer: &str,
+    status_pointer: &str,
+    order: &[&str],
+    allowed_back: &[(&str, &str)],
+) -> Generic {
+    let (name, f, key_pointer, status_pointer) = (
+        name.to_owned(),
+        f.to_owned(),
+        key_pointer.to_owned(),
+        status_pointer.to_owned(),
+    );
+    let order: Vec<String> = order.iter().map(|s| (*s).to_owned()).collect();
+    let back: BTreeSet<(String, String)> = allowed_back
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    Box::new(move |_, _, ops| {
+        let mut seen: Vec<(u64, String, String, &Operation)> = vec![];
+        for op in ops.iter().filter(|o| o.f == f) {
+            let (Some(c), Some(key)) = (
+                op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok),
+                pick(&op.value, &key_pointer),
+            ) else {
+                continue;
+            };
+            let Some(status) = pick(&c.value, &status_pointer).and_then(Value::as_str) else {
+                continue;
+            };
+            seen.push((c.at_us, key.to_string(), status.to_owned(), op));
+        }
+        seen.sort_by_key(|(at, ..)| *at);
+        let rank = |s: &str| order.iter().position(|o| o == s);
+        let mut last: BTreeMap<&str, (&str, &Operation)> = BTreeMap::new();
+        for (_, key, status, op) in &seen {
+            let Some(now) = rank(status) else {
+                return Verdict::fail(
+                    &name,
+                    format!("{} saw unknown status {status:?}", op.label()),
+                );
+            };
+            if let Some((before, first)) = last.get(key.as_str()) {
+                let was = rank(before).unwrap_or(0);
+                if now < was && !back.contains(&((*before).to_owned(), status.clone())) {
+                    return Verdict::fail(
+                        &name,
+                        format!(
+                            "{key} went back from {before} ({}) to {status} ({})",
+                            first.label(),
+                            op.label()
+                        ),
+                    );
+                }
+            }
+            last.insert(key, (status, op));
+        }
+        Verdict::pass(
+            &name,
+            format!(
+                "{} observations of {} keys, none backwards",
+                seen.len(),
+                last.len()
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Completion;
+    use serde_json::json;
+
+    fn op(
+        client: &str,
+        n: u64,
+        f: &str,
+        value: Value,
+        done: Option<(OpPhase, Value)>,
+    ) -> Operation {
+        Operation {
+            client: client.into(),
+            op: n,
+            node: "n0".into(),
+            f: f.into(),
+            invoke_us: n * 10,
+            value,
+            request: None,
+            completion: done.map(|(phase, value)| Completion {
+                at_us: n * 10 + 5,
+                phase,
+                value,
+            }),
+        }
+    }
+
+    fn run(c: &Generic, ops: &[Operation]) -> Verdict {
+        c(&Scenario::new("t", "echo"), &Trace::new(), ops)
+    }
+
+    #[test]
+    fn unique_finds_a_repeat() {
+        let c = unique("u", "gen", "/id");
+        let ok = |v| Some((OpPhase::Ok, json!({ "id": v })));
+        let good = [
+            op("c0", 0, "gen", json!(null), ok(1)),
+            op("c1", 1, "gen", json!(null), ok(2)),
+        ];
+        assert!(run(&c, &good).ok);
+        let bad = [
+            op("c0", 0, "gen", json!(null), ok(1)),
+            op("c1", 1, "gen", json!(null), ok(1)),
+        ];
+        let v = run(&c, &bad);
+        assert!(!v.ok && v.detail.contains("c1 op1"), "{v:?}");
+    }
+
+    #[test]
+    fn completes_finds_an_open_operation() {
+        let c = completes("done", "put");
+        let ops = [
+            op("c0", 0, "put", json!(1), Some((OpPhase::Ok, json!(null)))),
+            op("c0", 1, "put", json!(2), Some((OpPhase::Fail, json!("no")))),
+        ];
+        assert!(run(&c, &ops).ok);
+        let open = [op(
+            "c0",
+            0,
+            "put",
+            json!(1),
+            Some((OpPhase::Info, json!("timeout"))),
+        )];
+        assert!(!run(&c, &open).ok);
+        assert!(!run(&c, &[]).ok, "an empty history tests nothing");
+    }
+
+    #[test]
+    fn sets_converge_finds_lost_and_ghost_values() {
+        let c = sets_converge("sets", "add", "", "read", "");
+        let ok = |v: Value| Some((OpPhase::Ok, v));
+        let adds = [
+            op("c0", 0, "add", json!(1), ok(json!(null))),
+            op("c0", 1, "add", json!(2), None),
+        ];
+        let good = [
+            &adds[..],
+            &[op("c0", 2, "read", json!(null), ok(json!([1, 2])))],
+        ]
+        .concat();
+        assert!(run(&c, &good).ok);
+        let lost = [
+            &adds[..],
+            &[op("c0", 2, "read", json!(null), ok(json!([2])))],
+        ]
+        .concat();
+        assert!(!run(&c, &lost).ok);
+        let ghost = [
+            &adds[..],
+            &[op("c0", 2, "read", json!(null), ok(json!([1, 9])))],
+        ]
+        .concat();
+        assert!(!run(&c, &ghost).ok);
+    }
+
+    #[test]
+    fn counter_bounds_reads() {
+        let c = counter("count", "add", "/n", "read", "/value");
+        let ok = |v: Value| Some((OpPhase::Ok, v));
+        let adds = [
+            op("c0", 0, "add", json!({"n": 2}), ok(json!(null))),
+            op(
+                "c0",
+                1,
+                "add",
+                json!({"n": 5}),
+                Some((OpPhase::Info, json!("timeout"))),
+            ),
+            op(
+                "c0",
+                2,
+                "add",
+                json!({"n": 7}),
+                Some((OpPhase::Fail, json!("refused"))),
+            ),
+        ];
+        for (read, pass) in [(2, true), (7, true), (1, false), (9, false)] {
+            let ops = [
+                &adds[..],
+                &[op("c1", 3, "read", json!(null), ok(json!({"value": read})))],
+            ]
+            .concat();
+            assert_eq!(run(&c, &ops).ok, pass, "read {read}");
+        }
+    }
+
+    #[test]
+    fn monotonic_allows_only_the_listed_step_back() {
+        let c = monotonic(
+            "fwd",
+            "get",
+            "/id",
+            "/status",
+            &["queued", "reserved", "completed"],
+            &[("reserved", "queued")],
+        );
+        let get = |n, s: &str| {
+            op(
+                "c0",
+                n,
+                "get",
+                json!({"id": 1}),
+                Some((OpPhase::Ok, json!({"status": s}))),
+            )
+        };
+        assert!(
+            run(
+                &c,
+                &[
+                    get(0, "queued"),
+                    get(1, "reserved"),
+                    get(2, "queued"),
+                    get(3, "completed")
+                ]
+            )
+            .ok
+        );
+        let v = run(&c, &[get(0, "completed"), get(1, "queued")]);
+        assert!(!v.ok && v.detail.contains("went back"), "{v:?}");
+        assert!(!run(&c, &[get(0, "lost")]).ok);
+    }
+}
