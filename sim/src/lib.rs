@@ -39,3 +39,17 @@ pub use highstorm_nodes as nodes;
 pub use runner::{run_seed, seeds_from_env, Recheck, SeedReport};
 pub use scenario::{Fault, FaultAction, Scenario, ScenarioError};
 pub use trace::{Event, EventKind, Trace};
+
+/// What a test of your own system needs, in one `use highstorm::prelude::*;`.
+pub mod prelude {
+    pub use crate::check::{generic, Operation, Verdict};
+    pub use crate::scenario::Scenario;
+    pub use crate::system::{config, register, ClientSetup, System};
+    pub use crate::testing::Sweep;
+    pub use crate::trace::Trace;
+    pub use crate::workload::Operations;
+    pub use highstorm_nodes::systems::SpawnError;
+    pub use highstorm_nodes::{
+        Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, NoTimer, Node, RpcReply,
+    };
+}

@@ -115,6 +115,10 @@ pub fn determinism_verdict(first: &Trace, first_hash: u64, again: &Trace) -> Ver
 /// The commands that reproduce `scenario` at `seed`: the CLI form, and for the scenarios shipped
 /// in this repository's `scenarios/` the `cargo test` form (each has a test named after its file).
 pub fn repro_lines(scenario: &Scenario, seed: u64) -> Vec<String> {
+    if highstorm_nodes::systems::lookup(&scenario.system).is_err() {
+        // A user's system: only their tests know it (see `testing`).
+        return vec![crate::testing::test_command(None, seed)];
+    }
     let Some(path) = &scenario.path else {
         return vec![format!(
             "HIGHSTORM_SEED={seed} cargo test {}",

@@ -4,7 +4,11 @@
 //! Seeds come from the scenario (`seeds = "0..200"`, plus its pinned `regressions`) unless the
 //! environment says otherwise: `HIGHSTORM_SEED=1234` runs that seed alone, `HIGHSTORM_SEEDS=0..1000`
 //! widens or narrows the sweep. Shrunk scenarios go to `target/highstorm/shrunk/` (or
-//! `HIGHSTORM_SHRUNK_DIR`), where `highstorm replay FILE --seed N` runs them again.
+//! `HIGHSTORM_SHRUNK_DIR`). `HIGHSTORM_SCENARIO=FILE` makes a sweep of the same system run that
+//! file instead of its own scenario — how a shrunk scenario of your own system is replayed from
+//! the test that found it (the `highstorm` command line knows only the shipped systems) — and
+//! `HIGHSTORM_TRACE=1` prints the whole trace of the first failing seed. A failure's message
+//! gives both commands, with the test's name.
 //!
 //! ```
 //! use highstorm::testing::Sweep;
@@ -92,14 +96,19 @@ impl<'a> Sweep<'a> {
         let outcome = self.try_run();
         let failures: Vec<&SeedReport> = outcome.reports.iter().filter(|r| !r.ok).collect();
         if let Some(first) = failures.first() {
-            let failure = self.shrink((*first).clone());
+            if std::env::var_os("HIGHSTORM_TRACE").is_some() {
+                eprintln!("{}", first.trace.render());
+            }
+            let scenario = self.scenario();
+            let failure = self.shrink(&scenario, (*first).clone());
             let text: Vec<String> = failures.iter().map(|r| describe_failure(r)).collect();
             panic!(
-                "{} of {} seeds of `{}` failed:\n{}{}",
+                "{} of {} seeds of `{}` failed:\n{}  this seed again: {}\n{}",
                 failures.len(),
                 outcome.reports.len(),
-                self.scenario.name,
+                scenario.name,
                 text.join(""),
+                test_command(None, first.seed),
                 failure.summary()
             );
         }
@@ -109,24 +118,30 @@ impl<'a> Sweep<'a> {
     /// Runs the sweep and returns every report, failing or not (panics only if a run cannot be
     /// carried out: an unknown system, a bad config).
     pub fn try_run(&self) -> Outcome {
-        let default = self
-            .seeds
-            .clone()
-            .unwrap_or_else(|| self.scenario.seeds.clone());
+        let scenario = self.scenario();
+        let default = self.seeds.clone().unwrap_or_else(|| scenario.seeds.clone());
         let seeds =
-            seeds_from_env(default, &self.scenario.regressions).unwrap_or_else(|e| panic!("{e}"));
-        let scenarios = [self.scenario.clone()];
+            seeds_from_env(default, &scenario.regressions).unwrap_or_else(|e| panic!("{e}"));
+        let scenarios = [scenario];
         let plan = sweep::plan(&scenarios, |_| seeds.clone(), None);
         // Determinism is rechecked on every 5th seed; every failure is rechecked anyway.
-        let reports = sweep::sweep(
-            &scenarios,
-            &plan,
-            self.jobs,
-            RecheckPolicy::Sample(5),
-            &|_| {},
-        )
-        .unwrap_or_else(|e| panic!("`{}`: {e}", self.scenario.name));
+        let recheck = RecheckPolicy::Sample(5);
+        let reports = sweep::sweep(&scenarios, &plan, self.jobs, recheck, &|_| {})
+            .unwrap_or_else(|e| panic!("`{}`: {e}", scenarios[0].name));
         Outcome { reports }
+    }
+
+    /// The sweep's scenario, or `HIGHSTORM_SCENARIO`'s file when it names the same system.
+    fn scenario(&self) -> Scenario {
+        let Some(path) = std::env::var_os("HIGHSTORM_SCENARIO") else {
+            return self.scenario.clone();
+        };
+        let file = Scenario::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
+        if file.system == self.scenario.system {
+            file
+        } else {
+            self.scenario.clone()
+        }
     }
 
     /// The first failing seed among the sweep's, shrunk and written out; `None` if every seed
@@ -134,11 +149,11 @@ impl<'a> Sweep<'a> {
     pub fn find_failure(&self) -> Option<Failure> {
         let outcome = self.try_run();
         let first = outcome.reports.into_iter().find(|r| !r.ok)?;
-        Some(self.shrink(first))
+        Some(self.shrink(&self.scenario(), first))
     }
 
-    fn shrink(&self, report: SeedReport) -> Failure {
-        match shrink::shrink(self.scenario, report.seed, self.shrink_budget) {
+    fn shrink(&self, scenario: &Scenario, report: SeedReport) -> Failure {
+        match shrink::shrink(scenario, report.seed, self.shrink_budget) {
             Ok(shrunk) => {
                 let path = write_shrunk(&shrunk, &shrunk_dir()).ok();
                 Failure {
@@ -162,14 +177,20 @@ impl Failure {
     /// For people: what the shrinker made of it, and how to replay it.
     pub fn summary(&self) -> String {
         match (&self.shrunk, &self.path) {
-            (Some(s), Some(path)) => format!(
-                "shrunk from {} faults to {}: {}\n  replay: highstorm replay {} --seed {}\n",
-                s.faults_before,
-                s.scenario.faults.len(),
-                path.display(),
-                path.display(),
-                s.seed
-            ),
+            (Some(s), Some(path)) => {
+                let mut text = format!(
+                    "shrunk from {} faults to {}: {}\n  replay it: {}\n",
+                    s.faults_before,
+                    s.scenario.faults.len(),
+                    path.display(),
+                    test_command(Some(path), s.seed)
+                );
+                if highstorm_nodes::systems::lookup(&s.scenario.system).is_ok() {
+                    let cli = format!("highstorm replay {} --seed {}", path.display(), s.seed);
+                    text.push_str(&format!("  or: {cli}\n"));
+                }
+                text
+            }
             (Some(s), None) => format!(
                 "shrunk from {} faults to {} (could not write it):\n{}",
                 s.faults_before,
@@ -189,6 +210,25 @@ impl Outcome {
     pub fn failures(&self) -> impl Iterator<Item = &SeedReport> {
         self.reports.iter().filter(|r| !r.ok)
     }
+}
+
+/// The `cargo test` command that reruns the current test at `seed` (on the scenario file at
+/// `path`, if given): the test is the current thread's name, as `cargo test` names its threads.
+pub fn test_command(path: Option<&Path>, seed: u64) -> String {
+    let mut cmd = String::new();
+    if let Some(p) = path {
+        cmd.push_str(&format!("HIGHSTORM_SCENARIO={} ", p.display()));
+    }
+    cmd.push_str(&format!(
+        "HIGHSTORM_SEED={seed} HIGHSTORM_TRACE=1 cargo test"
+    ));
+    if let Ok(pkg) = std::env::var("CARGO_PKG_NAME") {
+        cmd.push_str(&format!(" -p {pkg}"));
+    }
+    if let Some(test) = std::thread::current().name().filter(|n| *n != "main") {
+        cmd.push_str(&format!(" {test} -- --exact"));
+    }
+    cmd
 }
 
 /// Where shrunk scenarios go: `HIGHSTORM_SHRUNK_DIR`, else `highstorm/shrunk` in the cargo

@@ -1,0 +1,371 @@
+//! A replicated register, written as a highstorm user would write their own system: only the
+//! public API of the `highstorm` crate, nothing private.
+//!
+//! Every node holds a copy of one register: a value and its [`Version`]. A client may ask any
+//! node to `write` or `read`. The node coordinates a quorum round (ABD without the read's
+//! write-back):
+//! - `read`: ask every peer for its copy; with answers from a majority (itself included),
+//!   answer the newest;
+//! - `write`: first read a majority to learn the newest version, then store the value under
+//!   the next version at a majority (each replica persists and syncs it before it answers).
+//!
+//! Any two majorities intersect, so a read that starts after a write was acknowledged sees that
+//! write or a newer one — through partitions, and through crashes, since acknowledged copies are
+//! on disk. That is the property [`reads_see_acknowledged_writes`] checks.
+//!
+//! The variant `local-reads` has a planted bug: a node answers reads from its own copy, which is
+//! stale when the node missed writes (cut off by a partition, or just slower than a majority).
+
+use highstorm::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// How long a coordinator waits for a replica.
+const RPC_TIMEOUT: Duration = Duration::from_millis(150);
+
+/// A value's version: ordered by counter, then by the writer's id (so two writers never make
+/// the same version).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Version {
+    /// The counter.
+    pub n: u64,
+    /// The node that wrote it.
+    pub node: String,
+}
+
+/// One copy of the register.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Copy {
+    /// The value (`None` before the first write).
+    pub value: Option<u64>,
+    /// Its version.
+    pub version: Version,
+}
+
+/// The register's messages: clients' requests and the replicas' protocol.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Msg {
+    /// Client -> any node: write `value`.
+    Write {
+        /// The value.
+        value: u64,
+    },
+    /// The write is stored at a majority under `version`.
+    WriteOk {
+        /// Its version.
+        version: Version,
+    },
+    /// Client -> any node: read the register.
+    Read,
+    /// The newest copy a majority had.
+    ReadOk {
+        /// The copy.
+        #[serde(flatten)]
+        copy: Copy,
+    },
+    /// Coordinator -> replica: your copy?
+    Get,
+    /// Replica -> coordinator: my copy.
+    GetOk {
+        /// The copy.
+        #[serde(flatten)]
+        copy: Copy,
+    },
+    /// Coordinator -> replica: keep this copy if it is newer than yours.
+    Put {
+        /// The copy.
+        #[serde(flatten)]
+        copy: Copy,
+    },
+    /// Replica -> coordinator: stored (and synced), or already had a newer one.
+    PutOk,
+}
+
+enum Phase {
+    /// Collecting copies from a majority.
+    Gather,
+    /// Storing the new copy at a majority.
+    Store(Copy),
+}
+
+/// One client request being coordinated.
+struct Round {
+    request: Message<Msg>,
+    write: Option<u64>,
+    phase: Phase,
+    newest: Copy,
+    acks: usize,
+    failures: usize,
+}
+
+/// One replica of the register.
+pub struct Register {
+    copy: Copy,
+    local_reads: bool,
+    rounds: BTreeMap<u64, Round>,
+    /// Each request to a replica: its round, and whether it was sent in the store phase.
+    rpcs: BTreeMap<MsgId, (u64, bool)>,
+    next_round: u64,
+}
+
+impl Register {
+    /// A replica; with `local_reads` it has the planted bug.
+    pub fn new(local_reads: bool) -> Self {
+        Register {
+            copy: Copy::default(),
+            local_reads,
+            rounds: BTreeMap::new(),
+            rpcs: BTreeMap::new(),
+            next_round: 0,
+        }
+    }
+
+    /// Keeps `copy` if it is newer, durably (synced before anyone is told).
+    fn keep(&mut self, ctx: &mut Ctx<'_, Self>, copy: &Copy) {
+        if copy.version > self.copy.version {
+            self.copy = copy.clone();
+            ctx.put_json("register", &self.copy);
+            ctx.sync();
+        }
+    }
+
+    fn majority(ctx: &Ctx<'_, Self>) -> usize {
+        (ctx.peers().len() + 1) / 2 + 1
+    }
+
+    /// Starts a round: this node counts as the first answer.
+    fn start(&mut self, ctx: &mut Ctx<'_, Self>, request: Message<Msg>, write: Option<u64>) {
+        let id = self.next_round;
+        self.next_round += 1;
+        self.rounds.insert(
+            id,
+            Round {
+                request,
+                write,
+                phase: Phase::Gather,
+                newest: self.copy.clone(),
+                acks: 1,
+                failures: 0,
+            },
+        );
+        self.broadcast(ctx, id, || Msg::Get);
+        self.advance(ctx, id);
+    }
+
+    fn broadcast(&mut self, ctx: &mut Ctx<'_, Self>, id: u64, body: impl Fn() -> Msg) {
+        for peer in ctx.peers().to_vec() {
+            let msg = body();
+            let store = matches!(msg, Msg::Put { .. });
+            let rpc = ctx.rpc(&peer, msg, RPC_TIMEOUT);
+            self.rpcs.insert(rpc, (id, store));
+        }
+    }
+
+    /// Moves round `id` on once a majority answered, or gives up once one cannot.
+    fn advance(&mut self, ctx: &mut Ctx<'_, Self>, id: u64) {
+        let majority = Self::majority(ctx);
+        let everyone = ctx.peers().len() + 1;
+        let Some(round) = self.rounds.get_mut(&id) else {
+            return;
+        };
+        if round.acks < majority {
+            if everyone - round.failures < majority {
+                let round = self.rounds.remove(&id).expect("present");
+                // Once copies went out, the write may still show up later: not definite.
+                let code = match round.phase {
+                    Phase::Gather => ErrorCode::TemporarilyUnavailable,
+                    Phase::Store(_) => ErrorCode::Timeout,
+                };
+                ctx.reply_error(&round.request, ErrorBody::new(code, "no majority answered"));
+            }
+            return;
+        }
+        match (&round.phase, round.write) {
+            (Phase::Gather, None) => {
+                let round = self.rounds.remove(&id).expect("present");
+                ctx.reply(&round.request, Msg::ReadOk { copy: round.newest });
+            }
+            (Phase::Gather, Some(value)) => {
+                let copy = Copy {
+                    value: Some(value),
+                    version: Version {
+                        n: round.newest.version.n.max(self.copy.version.n) + 1,
+                        node: ctx.id().to_owned(),
+                    },
+                };
+                round.phase = Phase::Store(copy.clone());
+                round.acks = 1;
+                round.failures = 0;
+                self.keep(ctx, &copy);
+                self.broadcast(ctx, id, || Msg::Put { copy: copy.clone() });
+                self.advance(ctx, id);
+            }
+            (Phase::Store(copy), _) => {
+                let version = copy.version.clone();
+                let round = self.rounds.remove(&id).expect("present");
+                ctx.reply(&round.request, Msg::WriteOk { version });
+            }
+        }
+    }
+}
+
+impl Node for Register {
+    type Msg = Msg;
+    type Timer = NoTimer;
+
+    fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+        // A restarted replica comes back with what it synced.
+        if let Some(Ok(copy)) = ctx.storage().get_json::<Copy>("register") {
+            self.copy = copy;
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+        match &msg.body {
+            Msg::Write { value } => {
+                let value = *value;
+                self.start(ctx, msg, Some(value));
+            }
+            Msg::Read if self.local_reads => {
+                let copy = self.copy.clone();
+                ctx.reply(&msg, Msg::ReadOk { copy });
+            }
+            Msg::Read => self.start(ctx, msg, None),
+            Msg::Get => {
+                let copy = self.copy.clone();
+                ctx.reply(&msg, Msg::GetOk { copy });
+            }
+            Msg::Put { copy } => {
+                let copy = copy.clone();
+                self.keep(ctx, &copy);
+                ctx.reply(&msg, Msg::PutOk);
+            }
+            Msg::WriteOk { .. } | Msg::ReadOk { .. } | Msg::GetOk { .. } | Msg::PutOk => {}
+        }
+    }
+
+    fn on_rpc_reply(&mut self, ctx: &mut Ctx<'_, Self>, request: MsgId, reply: RpcReply<Msg>) {
+        let Some((id, store)) = self.rpcs.remove(&request) else {
+            return;
+        };
+        let Some(round) = self.rounds.get_mut(&id) else {
+            return;
+        };
+        if store != matches!(round.phase, Phase::Store(_)) {
+            // A late answer to the gather phase of a round now storing: it no longer counts.
+            return;
+        }
+        match (reply, &round.phase) {
+            (RpcReply::Reply(m), Phase::Gather) => match m.body {
+                Msg::GetOk { copy } => {
+                    if copy.version > round.newest.version {
+                        round.newest = copy;
+                    }
+                    round.acks += 1;
+                }
+                _ => round.failures += 1,
+            },
+            (RpcReply::Reply(m), Phase::Store(_)) => match m.body {
+                Msg::PutOk => round.acks += 1,
+                _ => round.failures += 1,
+            },
+            (RpcReply::Error(_) | RpcReply::Timeout, _) => round.failures += 1,
+        }
+        self.advance(ctx, id);
+    }
+}
+
+/// What the clients do: alternate writes of values unique to the client and reads.
+#[derive(Debug, Default)]
+pub struct RegisterOps;
+
+impl Operations for RegisterOps {
+    type Msg = Msg;
+
+    fn next(&mut self, client: &str, op: u64) -> (&'static str, Value, Msg) {
+        if op % 2 == 0 {
+            // Unique across clients: c3's 10th write is 3_000_010.
+            let c: u64 = client.trim_start_matches('c').parse().unwrap_or(0);
+            let value = c * 1_000_000 + op;
+            ("write", json!({ "value": value }), Msg::Write { value })
+        } else {
+            ("read", Value::Null, Msg::Read)
+        }
+    }
+
+    fn result(&self, reply: &Msg) -> Option<Value> {
+        match reply {
+            Msg::WriteOk { version } => Some(json!({ "version": version })),
+            Msg::ReadOk { copy } => Some(json!({ "value": copy.value, "version": copy.version })),
+            _ => None,
+        }
+    }
+}
+
+fn version_of(v: Option<&Value>) -> Option<Version> {
+    serde_json::from_value(v?.get("version")?.clone()).ok()
+}
+
+/// The register's promise, as a plain function over the history: a read that starts after a
+/// write was acknowledged returns that write's version or a newer one.
+pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verdict {
+    const NAME: &str = "reads-see-acknowledged-writes";
+    // Acknowledged writes by completion time: (completed at, version, op).
+    let mut writes: Vec<(u64, Version, &Operation)> = ops
+        .iter()
+        .filter(|o| o.f == "write")
+        .filter_map(|o| {
+            let at = o.completion.as_ref()?.at_us;
+            Some((at, version_of(o.ok_value())?, o))
+        })
+        .collect();
+    writes.sort_by_key(|(at, ..)| *at);
+    let mut reads = 0;
+    for read in ops.iter().filter(|o| o.f == "read") {
+        let Some(seen) = version_of(read.ok_value()) else {
+            continue;
+        };
+        reads += 1;
+        // The newest write acknowledged before this read began.
+        let before = writes.iter().filter(|(at, ..)| *at < read.invoke_us);
+        if let Some((at, v, w)) = before.max_by(|a, b| a.1.cmp(&b.1)) {
+            if seen < *v {
+                return Verdict::fail(
+                    NAME,
+                    format!(
+                        "{} at {}us returned version {}/{}, but {} was acknowledged with \
+                         version {}/{} at {at}us",
+                        read.label(),
+                        read.invoke_us,
+                        seen.n,
+                        seen.node,
+                        w.label(),
+                        v.n,
+                        v.node
+                    ),
+                );
+            }
+        }
+    }
+    if reads == 0 {
+        return Verdict::fail(NAME, "no read succeeded: the run tested nothing");
+    }
+    Verdict::pass(
+        NAME,
+        format!("{reads} reads, none older than a write acknowledged before it"),
+    )
+}
+
+/// The system, ready to [`register`]: its nodes (variants `default` and `local-reads`), its
+/// clients and its checkers.
+pub fn system() -> System {
+    System::new("replicated-register", |variant, _config| {
+        Ok(Register::new(variant == "local-reads"))
+    })
+    .variants(&["default", "local-reads"])
+    .client(|c| c.steady(RegisterOps))
+    .check(reads_see_acknowledged_writes)
+    .check(generic::unique("versions-unique", "write", "/version"))
+}
