@@ -132,7 +132,8 @@ impl Register {
     }
 
     fn majority(ctx: &Ctx<'_, Self>) -> usize {
-        (ctx.peers().len() + 1) / 2 + 1
+        let nodes = ctx.peers().len() + 1;
+        nodes / 2 + 1
     }
 
     /// Starts a round: this node counts as the first answer.
