@@ -53,9 +53,28 @@ fn pick<'v>(v: &'v Value, pointer: &str) -> Option<&'v Value> {
     v.pointer(pointer)
 }
 
+fn owned<const N: usize>(strs: [&str; N]) -> [String; N] {
+    strs.map(str::to_owned)
+}
+
+/// Each client's last acknowledged `read`, with its result at `pointer`.
+fn last_reads<'o>(
+    ops: &'o [Operation],
+    read: &str,
+    pointer: &str,
+) -> BTreeMap<&'o str, (&'o Operation, &'o Value)> {
+    let mut last = BTreeMap::new();
+    for op in ops.iter().filter(|o| o.f == read) {
+        if let Some(v) = op.ok_value().and_then(|v| pick(v, pointer)) {
+            last.insert(op.client.as_str(), (op, v));
+        }
+    }
+    last
+}
+
 /// No two acknowledged `f` operations returned the same value (at `pointer` in the result).
 pub fn unique(name: &str, f: &str, pointer: &str) -> Generic {
-    let (name, f, pointer) = (name.to_owned(), f.to_owned(), pointer.to_owned());
+    let [name, f, pointer] = owned([name, f, pointer]);
     Box::new(move |_, _, ops| {
         let mut seen: BTreeMap<String, &Operation> = BTreeMap::new();
         for op in ops.iter().filter(|o| o.f == f) {
@@ -75,7 +94,7 @@ pub fn unique(name: &str, f: &str, pointer: &str) -> Generic {
 
 /// Every `f` operation invoked completed (`ok` or a definite `fail`) by the end of the run.
 pub fn completes(name: &str, f: &str) -> Generic {
-    let (name, f) = (name.to_owned(), f.to_owned());
+    let [name, f] = owned([name, f]);
     Box::new(move |_, _, ops| {
         let mine: Vec<&Operation> = ops.iter().filter(|o| o.f == f).collect();
         let open: Vec<&&Operation> = mine
@@ -112,13 +131,8 @@ pub fn sets_converge(
     read: &str,
     read_pointer: &str,
 ) -> Generic {
-    let (name, add, add_pointer, read, read_pointer) = (
-        name.to_owned(),
-        add.to_owned(),
-        add_pointer.to_owned(),
-        read.to_owned(),
-        read_pointer.to_owned(),
-    );
+    let [name, add, add_pointer, read, read_pointer] =
+        owned([name, add, add_pointer, read, read_pointer]);
     Box::new(move |_, _, ops| {
         let mut invoked = BTreeSet::new();
         let mut acked = BTreeSet::new();
@@ -131,7 +145,6 @@ pub fn sets_converge(
                 acked.insert(v.to_string());
             }
         }
-        let mut last: BTreeMap<&str, &Operation> = BTreeMap::new();
         for op in ops.iter().filter(|o| o.f == read) {
             let Some(items) = op.ok_value().and_then(|v| pick(v, &read_pointer)) else {
                 continue;
@@ -147,16 +160,14 @@ pub fn sets_converge(
                     format!("{} read {ghost}, which nobody added", op.label()),
                 );
             }
-            last.insert(&op.client, op);
         }
+        let last = last_reads(ops, &read, &read_pointer);
         if last.is_empty() {
             return Verdict::fail(&name, format!("no `{read}` succeeded: nothing to judge"));
         }
-        for op in last.values() {
-            let items: BTreeSet<String> = op
-                .ok_value()
-                .and_then(|v| pick(v, &read_pointer))
-                .and_then(Value::as_array)
+        for (op, items) in last.values() {
+            let items: BTreeSet<String> = items
+                .as_array()
                 .into_iter()
                 .flatten()
                 .map(Value::to_string)
@@ -194,13 +205,8 @@ pub fn counter(
     read: &str,
     read_pointer: &str,
 ) -> Generic {
-    let (name, add, add_pointer, read, read_pointer) = (
-        name.to_owned(),
-        add.to_owned(),
-        add_pointer.to_owned(),
-        read.to_owned(),
-        read_pointer.to_owned(),
-    );
+    let [name, add, add_pointer, read, read_pointer] =
+        owned([name, add, add_pointer, read, read_pointer]);
     Box::new(move |_, _, ops| {
         let (mut low, mut high) = (0i64, 0i64);
         for op in ops.iter().filter(|o| o.f == add) {
@@ -214,25 +220,17 @@ pub fn counter(
                 high += n;
             }
         }
-        let mut last: BTreeMap<&str, (&Operation, i64)> = BTreeMap::new();
-        for op in ops.iter().filter(|o| o.f == read) {
-            if let Some(n) = op
-                .ok_value()
-                .and_then(|v| pick(v, &read_pointer))
-                .and_then(Value::as_i64)
-            {
-                last.insert(&op.client, (op, n));
-            }
-        }
+        let last = last_reads(ops, &read, &read_pointer);
         if last.is_empty() {
             return Verdict::fail(&name, format!("no `{read}` succeeded: nothing to judge"));
         }
-        for (op, n) in last.values() {
-            if *n < low || *n > high {
+        for (op, raw) in last.values() {
+            let n = raw.as_i64().unwrap_or(i64::MIN);
+            if n < low || n > high {
                 return Verdict::fail(
                     &name,
                     format!(
-                        "{} read {n}; acknowledged adds sum to {low}, possible ones to {high}",
+                        "{} read {raw}; acknowledged adds sum to {low}, possible ones to {high}",
                         op.label()
                     ),
                 );
@@ -254,12 +252,7 @@ pub fn monotonic(
     order: &[&str],
     allowed_back: &[(&str, &str)],
 ) -> Generic {
-    let (name, f, key_pointer, status_pointer) = (
-        name.to_owned(),
-        f.to_owned(),
-        key_pointer.to_owned(),
-        status_pointer.to_owned(),
-    );
+    let [name, f, key_pointer, status_pointer] = owned([name, f, key_pointer, status_pointer]);
     let order: Vec<String> = order.iter().map(|s| (*s).to_owned()).collect();
     let back: BTreeSet<(String, String)> = allowed_back
         .iter()
