@@ -276,25 +276,7 @@ pub fn leader_after_heal(scenario: &Scenario, trace: &Trace, _: &[Operation]) ->
         .converge_within
         .unwrap_or(Duration::from_secs(5))
         .as_micros() as u64;
-    let last_fault = trace
-        .events()
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                EventKind::Crash { .. }
-                    | EventKind::Restart { .. }
-                    | EventKind::Cut { .. }
-                    | EventKind::Heal { .. }
-                    | EventKind::Pause { .. }
-                    | EventKind::Resume { .. }
-                    | EventKind::Network { .. }
-                    | EventKind::Skew { .. }
-            )
-        })
-        .map(|e| e.at_us)
-        .max()
-        .unwrap_or(0);
+    let last_fault = super::broadcast::last_fault_us(trace);
     let by = last_fault + bound;
     let end_of_run = scenario.duration.as_micros() as u64;
     if by > end_of_run {

@@ -14,7 +14,7 @@
 //! Traces therefore differ between engines; checker verdicts must not (see
 //! `sim/tests/engines.rs`).
 
-use super::{EngineError, RunOutput};
+use super::{setup, EngineError, RunOutput};
 use crate::faults::{faults_of_run, timeline, FaultState};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{EventKind, Trace};
@@ -203,15 +203,6 @@ fn body_text(src: &str, dest: &str, bytes: &[u8]) -> String {
     super::turmoil::body_text(bytes)
 }
 
-fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> ProcessSetup {
-    ProcessSetup {
-        id: id.to_owned(),
-        peers: nodes.iter().filter(|n| *n != id).cloned().collect(),
-        seed,
-        boot,
-        durable: Default::default(),
-    }
-}
 
 impl Engine<'_> {
     fn push(&mut self, at: Duration, event: Event) {

@@ -65,6 +65,17 @@ impl std::str::FromStr for Engine {
     }
 }
 
+/// How node `id` of a cluster of `nodes` starts (its durable storage is the engine's to fill).
+fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> highstorm_nodes::ProcessSetup {
+    highstorm_nodes::ProcessSetup {
+        id: id.to_owned(),
+        peers: nodes.iter().filter(|n| *n != id).cloned().collect(),
+        seed,
+        boot,
+        durable: Default::default(),
+    }
+}
+
 /// Whether `engine` can run `scenario`; if not, why, for people.
 pub fn supports(engine: Engine, scenario: &Scenario) -> Result<(), String> {
     match (engine, scenario.workload.api) {

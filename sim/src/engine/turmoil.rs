@@ -16,7 +16,7 @@
 //! host's driver loop: nothing is handled until it resumes, and what arrived meanwhile waits.
 //! Each node reads its own clock (skew and drift); trace stamps are true simulated time.
 
-use super::{EngineError, RunOutput};
+use super::{setup, EngineError, RunOutput};
 use crate::faults::{faults_of_run, timeline, FaultState};
 use crate::http::TurmoilListener;
 use crate::scenario::{Api, FaultAction, Scenario};
@@ -428,15 +428,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     })
 }
 
-fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> ProcessSetup {
-    ProcessSetup {
-        id: id.to_owned(),
-        peers: nodes.iter().filter(|n| *n != id).cloned().collect(),
-        seed,
-        boot,
-        durable: Default::default(),
-    }
-}
 
 async fn host(
     name: String,
