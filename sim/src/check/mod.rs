@@ -9,6 +9,7 @@ pub mod election;
 mod g_counter;
 mod history;
 mod unique_ids;
+pub mod work_queue;
 
 pub use availability::requests_answered_unless_faulted;
 pub use broadcast::broadcast_converges;
@@ -67,6 +68,13 @@ pub fn for_system(system: &str) -> Vec<Checker> {
             bridge_four::statuses_move_forward,
             bridge_four::outputs_counted_once,
             bridge_four::data_after_done,
+        ],
+        "work-queue" => vec![
+            work_queue::jobs_complete,
+            work_queue::results_never_lost,
+            work_queue::completed_once,
+            work_queue::statuses_move_forward,
+            work_queue::completions_fenced,
         ],
         "broadcast" => vec![
             broadcast_converges,

@@ -11,6 +11,7 @@ mod echo;
 mod election;
 mod g_counter;
 mod unique_ids;
+pub mod work_queue;
 
 use crate::scenario::Scenario;
 use highstorm_nodes::rand::Rng;
@@ -226,6 +227,18 @@ pub fn spawn_client(scenario: &Scenario, setup: ProcessSetup) -> Box<dyn Process
                 .unwrap_or_default();
             Box::new(NodeProcess::new(
                 bridge_four::JobClient::new(cfg, index, w.timeout),
+                setup,
+            ))
+        }
+        "work-queue" => {
+            let cfg: highstorm_nodes::systems::work_queue::WorkQueueConfig =
+                highstorm_nodes::systems::config("work-queue", &scenario.config)
+                    .unwrap_or_default();
+            // Puts stop a timeout earlier still, so even the last one is acknowledged
+            // `converge_within` before the final reads.
+            let puts_stop_at = stop_at - w.timeout;
+            Box::new(NodeProcess::new(
+                work_queue::QueueClient::new(cfg.manager, rate, w.timeout, puts_stop_at, final_at),
                 setup,
             ))
         }
