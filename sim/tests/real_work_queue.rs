@@ -1,8 +1,9 @@
 //! Real mode: a distributed-workers manager and three workers as processes on 127.0.0.1, 500
 //! jobs put over HTTP, one worker killed with SIGKILL while it holds a reservation and later
 //! restarted; every job must reach `completed` with the md5 of its payload, and the killed
-//! worker's reservation must have expired and gone back to the queue. And the HTTP API's
-//! answers to bad input. Bounded in time; every process is killed at the end, whatever happens.
+//! worker's reservation must have expired and gone back to the queue. The manager killed and
+//! restarted on its --store directory keeps every accepted job and every result. And the HTTP
+//! API's answers to bad input. Bounded in time; every process is killed at the end, whatever happens.
 
 use highstorm_nodes::systems::work_queue::result_of;
 use serde_json::{json, Value};
@@ -304,4 +305,75 @@ fn bad_http_input_gets_a_4xx_with_a_message() {
     let (status, j) = http(deadline, web, "GET", &format!("/jobs/{}", r["id"]), "");
     assert_eq!(status, 200);
     assert_eq!(j["status"], "queued", "{j}");
+}
+
+#[test]
+fn accepted_jobs_and_results_survive_the_manager_killed_and_restarted() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sb = Sandbox::new("work-queue-manager");
+    let udp = free_udp(3);
+    let web = free_tcp();
+    let dir = sb.dir.clone();
+    sb.spawn("manager", &manager_args(&dir, udp[0], web));
+    // w1 is the slow one (400 ms a job): the queue drains slowly enough to kill the manager
+    // while some jobs are completed and others are not.
+    for (i, w) in ["w1", "w2"].iter().enumerate() {
+        sb.spawn(w, &worker_args(w, udp[i + 1], udp[0]));
+    }
+    let mut payloads: BTreeMap<u64, Value> = BTreeMap::new();
+    for n in 0..100u64 {
+        let payload = json!({"n": n, "survives": true});
+        let (status, r) = http(deadline, web, "POST", "/jobs", &payload.to_string());
+        assert_eq!(status, 202, "{r}");
+        payloads.insert(r["id"].as_u64().unwrap(), payload);
+    }
+    // Kill the manager once some jobs are completed, remembering their results.
+    let completed: BTreeMap<u64, Value> = loop {
+        let mut done = BTreeMap::new();
+        for id in payloads.keys() {
+            let (_, j) = http(deadline, web, "GET", &format!("/jobs/{id}"), "");
+            if j["status"] == "completed" {
+                done.insert(*id, j["result"].clone());
+            }
+        }
+        if done.len() >= 10 {
+            assert!(done.len() < payloads.len(), "all done before the kill");
+            sb.kill("manager");
+            break done;
+        }
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    sb.spawn("manager", &manager_args(&dir, udp[0], web));
+    for (id, result) in &completed {
+        let (status, j) = http(deadline, web, "GET", &format!("/jobs/{id}"), "");
+        assert_eq!(status, 200, "the restarted manager knows job {id}: {j}");
+        assert_eq!(j["status"], "completed", "job {id}'s result survived: {j}");
+        assert_eq!(&j["result"], result);
+    }
+    // A new job gets the next id: none is reused after the restart.
+    let (status, first) = http(deadline, web, "POST", "/jobs", "{}");
+    assert_eq!(status, 202);
+    assert_eq!(first["id"], 101, "ids continue after the restart: {first}");
+    let mut pending: Vec<u64> = payloads.keys().copied().collect();
+    while !pending.is_empty() {
+        pending.retain(|id| {
+            let (status, j) = http(deadline, web, "GET", &format!("/jobs/{id}"), "");
+            assert_eq!(status, 200, "{j}");
+            if j["status"] != "completed" {
+                return true;
+            }
+            assert_eq!(
+                j["result"].as_str(),
+                Some(result_of(&payloads[id]).as_str())
+            );
+            false
+        });
+        assert!(
+            Instant::now() < deadline,
+            "{} jobs not completed by the deadline",
+            pending.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
