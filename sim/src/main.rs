@@ -114,8 +114,13 @@ enum Command {
     /// Bridge Four: `bridge-four-leader --id leader --listen 127.0.0.1:7000 --http
     /// 127.0.0.1:8080 --store DIR --peers w1=127.0.0.1:7001` and `bridge-four-worker --id w1
     /// --listen 127.0.0.1:7001 --slots 4 --leader leader=127.0.0.1:7000 --blobs DIR`.
+    ///
+    /// distributed-workers: `work-queue-manager --id n0 --listen 127.0.0.1:7100 --http
+    /// 127.0.0.1:8081 --store DIR` and `work-queue-worker --id w1 --listen 127.0.0.1:7101
+    /// --leader n0=127.0.0.1:7100` (workers join by asking the manager for jobs).
     Node {
-        /// The system (`echo`, `unique-ids`, ..., `bridge-four-leader`, `bridge-four-worker`).
+        /// The system (`echo`, `unique-ids`, ..., `bridge-four-leader`, `bridge-four-worker`,
+        /// `work-queue-manager`, `work-queue-worker`).
         system: String,
         /// Speak Maelstrom's protocol on stdin/stdout instead of UDP.
         #[arg(long)]
@@ -149,7 +154,8 @@ enum Command {
         /// The blob directory outside work reads and writes (inputs, outputs).
         #[arg(long, default_value = ".")]
         blobs: PathBuf,
-        /// Serve the system's HTTP API here (Bridge Four leader: default 127.0.0.1:8080).
+        /// Serve the system's HTTP API here (Bridge Four leader, work-queue manager: default
+        /// 127.0.0.1:8080).
         #[arg(long)]
         http: Option<SocketAddr>,
         /// Every piece of outside work takes at least this many milliseconds (demos and
@@ -159,7 +165,7 @@ enum Command {
         /// Bridge Four worker: task slots.
         #[arg(long)]
         slots: Option<u32>,
-        /// Bridge Four worker: the leader, `name=host:port`.
+        /// Bridge Four worker: the leader, `name=host:port` (work-queue worker: the manager).
         #[arg(long)]
         leader: Option<String>,
     },
@@ -584,6 +590,25 @@ fn node(mut a: NodeArgs) -> anyhow::Result<ExitCode> {
             a.peers.push(leader.to_owned());
             "bridge-four"
         }
+        // distributed-workers: one system, `work-queue`, configured by who manages.
+        "work-queue-manager" => {
+            let id = a.id.clone().context("--id is required")?;
+            cfg.insert("manager".into(), id.into());
+            a.http = a
+                .http
+                .or_else(|| Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
+            "work-queue"
+        }
+        "work-queue-worker" => {
+            let manager = a
+                .leader
+                .as_deref()
+                .context("--leader name=host:port (the manager) is required")?;
+            let (name, _) = parse_peer(manager)?;
+            cfg.insert("manager".into(), name.into());
+            a.peers.push(manager.to_owned());
+            "work-queue"
+        }
         other => other,
     };
     let sys = highstorm_nodes::systems::lookup(system)?;
@@ -656,6 +681,10 @@ fn node(mut a: NodeArgs) -> anyhow::Result<ExitCode> {
                 let (gateway, client) = Gateway::new(transport, &id, "http");
                 let router = highstorm_nodes::http::bridge_four::router(client, Arc::new(blobs));
                 (gateway, router)
+            }
+            "work-queue" => {
+                let (gateway, client) = Gateway::new(transport, &id, "http");
+                (gateway, highstorm_nodes::http::work_queue::router(client))
             }
             other => bail!("`{other}` has no HTTP API"),
         };

@@ -68,15 +68,35 @@ impl ClientSetup<'_> {
     /// before the end, so they complete within the run; regular operations stop
     /// `max(timeout, converge_within)` before that, so the final reads see a settled system.
     pub fn steady<O: Operations>(self, ops: O) -> Box<dyn Process> {
-        let s = self.scenario;
-        let w = &s.workload;
-        let rate = w.rate / w.clients.max(1) as f64;
-        let final_at = LocalTime::from_duration(s.duration.saturating_sub(w.timeout * 2));
-        let quiet = s.checks.converge_within.unwrap_or_default().max(w.timeout);
-        let stop_at = final_at - quiet;
-        let client = Client::new(ops, rate, w.timeout, stop_at, final_at);
+        let s = self.schedule();
+        let client = Client::new(ops, s.rate, self.timeout(), s.stop_at, s.final_at);
         Box::new(NodeProcess::new(client, self.setup))
     }
+
+    /// When this client works, as [`steady`](ClientSetup::steady) does it: its share of the
+    /// scenario's rate, when regular operations stop, when final operations go out.
+    pub fn schedule(&self) -> Schedule {
+        let s = self.scenario;
+        let w = &s.workload;
+        let final_at = LocalTime::from_duration(s.duration.saturating_sub(w.timeout * 2));
+        let quiet = s.checks.converge_within.unwrap_or_default().max(w.timeout);
+        Schedule {
+            rate: w.rate / w.clients.max(1) as f64,
+            stop_at: final_at - quiet,
+            final_at,
+        }
+    }
+}
+
+/// A client's schedule (see [`ClientSetup::schedule`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    /// Operations per second, this client's share.
+    pub rate: f64,
+    /// When regular operations stop (local time).
+    pub stop_at: LocalTime,
+    /// When final operations go out.
+    pub final_at: LocalTime,
 }
 
 /// A system under test.
@@ -293,10 +313,12 @@ pub fn lookup(name: &str) -> Result<Arc<System>, SpawnError> {
 /// [`highstorm_nodes::systems`], their clients from [`crate::workload`], their checkers from
 /// [`crate::check`].
 fn builtin(name: &str) -> Option<System> {
-    use crate::check::{bridge_four as b4, election as el};
+    use crate::check::{bridge_four as b4, election as el, work_queue as wq};
+    use crate::workload::work_queue::QueueClient;
     use crate::workload::{
         bridge_four, BroadcastOps, EchoOps, ElectionOps, GCounterOps, UniqueIdOps,
     };
+    use highstorm_nodes::systems::work_queue;
     let nodes = highstorm_nodes::systems::lookup(name).ok()?;
     let base = System::with_spawn(name, nodes.spawn).variants(nodes.variants);
     let base = match nodes.work {
@@ -345,6 +367,28 @@ fn builtin(name: &str) -> Option<System> {
             .check(b4::statuses_move_forward)
             .check(b4::outputs_counted_once)
             .check(b4::data_after_done),
+        "work-queue" => base
+            .client(|c| {
+                let cfg: work_queue::WorkQueueConfig =
+                    config("work-queue", &c.scenario.config).unwrap_or_default();
+                let s = c.schedule();
+                // Puts stop a timeout earlier still, so even the last one is acknowledged
+                // `converge_within` before the final reads.
+                let puts_stop_at = s.stop_at - c.timeout();
+                let timeout = c.timeout();
+                c.node(QueueClient::new(
+                    cfg.manager,
+                    s.rate,
+                    timeout,
+                    puts_stop_at,
+                    s.final_at,
+                ))
+            })
+            .check(wq::jobs_complete)
+            .check(wq::results_never_lost)
+            .check(wq::completed_once)
+            .check(wq::statuses_move_forward)
+            .check(wq::completions_fenced),
         "election" => base
             .client(|c| c.steady(ElectionOps))
             .check(el::one_leader_per_term)

@@ -70,6 +70,8 @@ fn the_events_engine_is_deterministic_and_catches_the_planted_bugs() {
         "broadcast-amnesiac",
         "bridge-four-unfenced",
         "election-naive",
+        "work-queue-forgetful",
+        "work-queue-unfenced",
     ] {
         let s = Scenario::load(&broken.join(format!("{name}.toml")))
             .unwrap()

@@ -28,6 +28,12 @@ const SWEPT: &[&str] = &[
     "g-counter-partition",
     "unique-ids-faults",
     "unique-ids-nemesis",
+    "work-queue-manager-crash",
+    "work-queue-nemesis",
+    "work-queue-partition",
+    "work-queue-pause",
+    "work-queue-skew",
+    "work-queue-worker-crash",
 ];
 
 fn scenarios_dir() -> PathBuf {
@@ -200,4 +206,34 @@ fn election_skew() {
 #[test]
 fn election_nemesis() {
     sweep("election-nemesis");
+}
+
+#[test]
+fn work_queue_manager_crash() {
+    sweep("work-queue-manager-crash");
+}
+
+#[test]
+fn work_queue_nemesis() {
+    sweep("work-queue-nemesis");
+}
+
+#[test]
+fn work_queue_partition() {
+    sweep("work-queue-partition");
+}
+
+#[test]
+fn work_queue_pause() {
+    sweep("work-queue-pause");
+}
+
+#[test]
+fn work_queue_skew() {
+    sweep("work-queue-skew");
+}
+
+#[test]
+fn work_queue_worker_crash() {
+    sweep("work-queue-worker-crash");
 }

@@ -6,6 +6,7 @@
 //! is served on any [`axum::serve::Listener`]: tokio's `TcpListener` for real.
 
 pub mod bridge_four;
+pub mod work_queue;
 
 pub use axum;
 

@@ -158,10 +158,17 @@ pub static SYSTEMS: &[System] = &[
     },
     System {
         name: "work-queue",
-        variants: &["default"],
-        spawn: |_, cfg, setup| {
+        // Planted bugs in the manager: `unfenced` accepts completions of expired reservations,
+        // `forgetful` does not journal completions.
+        variants: &["default", "unfenced", "forgetful"],
+        spawn: |variant, cfg, setup| {
             let cfg: work_queue::WorkQueueConfig = config("work-queue", cfg)?;
-            let node = work_queue::WorkQueue::new(cfg, &setup.id);
+            let bug = match variant {
+                "unfenced" => Some(work_queue::PlantedBug::Unfenced),
+                "forgetful" => Some(work_queue::PlantedBug::Forgetful),
+                _ => None,
+            };
+            let node = work_queue::WorkQueue::planted(cfg, &setup.id, bug);
             Ok(Box::new(NodeProcess::new(node, setup)))
         },
         work: None,

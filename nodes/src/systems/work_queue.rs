@@ -168,11 +168,25 @@ pub enum WorkQueue {
     Worker(QueueWorker),
 }
 
+/// A bug planted in the manager, for testing the harness's checkers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// Accepts a completion whatever its reservation, even one whose TTR expired.
+    Unfenced,
+    /// Records completions in memory only: a crash forgets them.
+    Forgetful,
+}
+
 impl WorkQueue {
     /// Node `id` of a queue configured by `cfg`.
     pub fn new(cfg: WorkQueueConfig, id: &str) -> Self {
+        Self::planted(cfg, id, None)
+    }
+
+    /// Node `id` of a queue configured by `cfg`, its manager with `bug` planted.
+    pub fn planted(cfg: WorkQueueConfig, id: &str, bug: Option<PlantedBug>) -> Self {
         if id == cfg.manager {
-            WorkQueue::Manager(Manager::new(cfg))
+            WorkQueue::Manager(Manager::new(cfg, bug))
         } else {
             WorkQueue::Worker(QueueWorker::new(cfg))
         }
@@ -201,6 +215,7 @@ pub struct Manager {
     deadlines: BTreeSet<(LocalTime, u64)>,
     tokens: BTreeMap<String, u64>,
     next_id: u64,
+    bug: Option<PlantedBug>,
 }
 
 fn key(id: u64) -> String {
@@ -208,7 +223,7 @@ fn key(id: u64) -> String {
 }
 
 impl Manager {
-    fn new(cfg: WorkQueueConfig) -> Self {
+    fn new(cfg: WorkQueueConfig, bug: Option<PlantedBug>) -> Self {
         Manager {
             cfg,
             jobs: BTreeMap::new(),
@@ -216,6 +231,7 @@ impl Manager {
             deadlines: BTreeSet::new(),
             tokens: BTreeMap::new(),
             next_id: 1,
+            bug,
         }
     }
 
@@ -349,17 +365,22 @@ impl Manager {
                 result,
             } => {
                 let id = *id;
+                let unfenced = self.bug == Some(PlantedBug::Unfenced);
                 let accepted = match self.jobs.get_mut(&id) {
                     Some((rec, deadline))
-                        if rec.status == JobStatus::Reserved && rec.reserves == *reservation =>
+                        if (rec.status == JobStatus::Reserved && rec.reserves == *reservation)
+                            || (unfenced && rec.status != JobStatus::Completed) =>
                     {
                         rec.status = JobStatus::Completed;
                         rec.result = Some(result.clone());
                         if let Some(d) = deadline.take() {
                             self.deadlines.remove(&(d, id));
                         }
+                        self.queued.remove(&id);
                         let rec = rec.clone();
-                        ctx.put_json(&key(id), &rec);
+                        if self.bug != Some(PlantedBug::Forgetful) {
+                            ctx.put_json(&key(id), &rec);
+                        }
                         ctx.note(
                             "completed",
                             serde_json::json!({"id": id, "reservation": reservation, "result": result}),
@@ -624,5 +645,92 @@ mod tests {
         };
         assert_eq!(state.status, JobStatus::Completed);
         assert_eq!(state.result.as_deref(), Some("r"));
+    }
+    fn manager(bug: Option<PlantedBug>) -> WorkQueue {
+        WorkQueue::planted(WorkQueueConfig::default(), "n0", bug)
+    }
+
+    fn get(h: &mut Harness<WorkQueue>, msg_id: MsgId, id: u64) -> JobState {
+        let g = h.request("c0", msg_id, &WorkQueueMsg::Get { id });
+        match &g[0].body {
+            WorkQueueMsg::GetOk { job } => job.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_retried_put_with_the_same_token_gets_the_same_job_even_after_a_crash() {
+        let mut h = Harness::new(manager(None), "n0", &["n1"]);
+        let put = |n: u64| WorkQueueMsg::Put {
+            payload: serde_json::json!({"n": n}),
+            token: Some(format!("c0-{n}")),
+        };
+        assert_eq!(
+            h.request("c0", 1, &put(1))[0].body,
+            WorkQueueMsg::PutOk { id: 1 }
+        );
+        assert_eq!(
+            h.request("c0", 2, &put(1))[0].body,
+            WorkQueueMsg::PutOk { id: 1 }
+        );
+        let mut h = h.crash_and_restart(manager(None));
+        assert_eq!(
+            h.request("c0", 3, &put(1))[0].body,
+            WorkQueueMsg::PutOk { id: 1 }
+        );
+        assert_eq!(
+            h.request("c0", 4, &put(2))[0].body,
+            WorkQueueMsg::PutOk { id: 2 }
+        );
+        assert_eq!(get(&mut h, 5, 1).payload, serde_json::json!({"n": 1}));
+        // An unknown job is an error reply, not a `get_ok`.
+        assert!(h.request("c0", 6, &WorkQueueMsg::Get { id: 9 }).is_empty());
+    }
+
+    fn put_reserve_expire(h: &mut Harness<WorkQueue>) {
+        let put = WorkQueueMsg::Put {
+            payload: serde_json::json!({"x": 1}),
+            token: None,
+        };
+        h.request("c0", 1, &put);
+        h.request("n1", 2, &WorkQueueMsg::Reserve);
+        h.advance(Duration::from_millis(600));
+    }
+
+    #[test]
+    fn the_planted_bugs_do_what_they_say() {
+        // unfenced: the expired reservation's completion is accepted.
+        let mut h = Harness::new(manager(Some(PlantedBug::Unfenced)), "n0", &["n1"]);
+        put_reserve_expire(&mut h);
+        let late = WorkQueueMsg::Complete {
+            id: 1,
+            reservation: 1,
+            result: "r".into(),
+        };
+        let ack = h.request("n1", 3, &late);
+        assert_eq!(
+            ack[0].body,
+            WorkQueueMsg::CompleteOk {
+                id: 1,
+                accepted: true
+            }
+        );
+        // forgetful: a completion is forgotten across a crash.
+        let mut h = Harness::new(manager(Some(PlantedBug::Forgetful)), "n0", &["n1"]);
+        let put = WorkQueueMsg::Put {
+            payload: serde_json::json!({"x": 1}),
+            token: None,
+        };
+        h.request("c0", 1, &put);
+        h.request("n1", 2, &WorkQueueMsg::Reserve);
+        let done = WorkQueueMsg::Complete {
+            id: 1,
+            reservation: 1,
+            result: "r".into(),
+        };
+        h.request("n1", 3, &done);
+        assert_eq!(get(&mut h, 4, 1).status, JobStatus::Completed);
+        let mut h = h.crash_and_restart(manager(Some(PlantedBug::Forgetful)));
+        assert_eq!(get(&mut h, 5, 1).status, JobStatus::Reserved);
     }
 }

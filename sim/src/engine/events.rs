@@ -203,7 +203,6 @@ fn body_text(src: &str, dest: &str, bytes: &[u8]) -> String {
     super::turmoil::body_text(bytes)
 }
 
-
 impl Engine<'_> {
     fn push(&mut self, at: Duration, event: Event) {
         self.seq += 1;

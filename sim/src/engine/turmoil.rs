@@ -428,7 +428,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     })
 }
 
-
 async fn host(
     name: String,
     everyone: Vec<String>,

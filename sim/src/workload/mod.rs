@@ -12,6 +12,7 @@ mod election;
 mod g_counter;
 pub mod http;
 mod unique_ids;
+pub mod work_queue;
 
 use highstorm_nodes::rand::Rng;
 use highstorm_nodes::{
