@@ -51,9 +51,24 @@ pub async fn request(
     path: &str,
     body: &str,
 ) -> io::Result<(u16, String)> {
+    request_with(to, method, path, &[], body).await
+}
+
+/// [`request`] with extra headers (`("Idempotency-Key", "c0-7")`).
+pub async fn request_with(
+    to: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> io::Result<(u16, String)> {
     let mut s = turmoil::net::TcpStream::connect(to).await?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\n{extra}\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );

@@ -76,7 +76,13 @@ impl ClientSetup<'_> {
     /// When this client works, as [`steady`](ClientSetup::steady) does it: its share of the
     /// scenario's rate, when regular operations stop, when final operations go out.
     pub fn schedule(&self) -> Schedule {
-        let s = self.scenario;
+        Schedule::of(self.scenario)
+    }
+}
+
+impl Schedule {
+    /// The schedule of every client of `scenario`.
+    pub fn of(s: &Scenario) -> Schedule {
         let w = &s.workload;
         let final_at = LocalTime::from_duration(s.duration.saturating_sub(w.timeout * 2));
         let quiet = s.checks.converge_within.unwrap_or_default().max(w.timeout);
@@ -314,7 +320,7 @@ pub fn lookup(name: &str) -> Result<Arc<System>, SpawnError> {
 /// [`crate::check`].
 fn builtin(name: &str) -> Option<System> {
     use crate::check::{bridge_four as b4, election as el, work_queue as wq};
-    use crate::workload::work_queue::QueueClient;
+    use crate::workload::work_queue::{http_client as work_queue_http, QueueClient};
     use crate::workload::{
         bridge_four, BroadcastOps, EchoOps, ElectionOps, GCounterOps, UniqueIdOps,
     };
@@ -384,6 +390,7 @@ fn builtin(name: &str) -> Option<System> {
                     s.final_at,
                 ))
             })
+            .http(highstorm_nodes::http::work_queue::api, work_queue_http)
             .check(wq::jobs_complete)
             .check(wq::results_never_lost)
             .check(wq::completed_once)

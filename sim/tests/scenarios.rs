@@ -28,6 +28,7 @@ const SWEPT: &[&str] = &[
     "g-counter-partition",
     "unique-ids-faults",
     "unique-ids-nemesis",
+    "work-queue-http",
     "work-queue-manager-crash",
     "work-queue-nemesis",
     "work-queue-partition",
@@ -236,4 +237,10 @@ fn work_queue_skew() {
 #[test]
 fn work_queue_worker_crash() {
     sweep("work-queue-worker-crash");
+}
+
+/// The queue over HTTP on turmoil: the manager's router over simulated TCP.
+#[test]
+fn work_queue_http() {
+    sweep("work-queue-http");
 }

@@ -26,6 +26,13 @@ use serde_json::Value;
 /// The header that makes a `POST /jobs` idempotent.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// The API on the node `setup` names: the router on the manager, nothing on a worker.
+pub fn api(setup: super::HttpSetup<'_>) -> Result<Option<Router>, crate::systems::SpawnError> {
+    let cfg: crate::systems::work_queue::WorkQueueConfig =
+        crate::systems::config("work-queue", setup.config)?;
+    Ok((cfg.manager == setup.node).then(|| router(setup.gateway)))
+}
+
 /// The API's router: talks to the queue's manager through `manager`.
 pub fn router(manager: GatewayClient) -> Router {
     Router::new()

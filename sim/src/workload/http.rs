@@ -7,7 +7,7 @@
 //! retransmission: a partition, a crashed server or a paused one breaks or stalls a connection,
 //! and clients retry with the idempotency token the API takes, as real clients must.
 
-use crate::http::request;
+use crate::http::request_with;
 use crate::scenario::Scenario;
 use highstorm_nodes::{ClientOp, OpPhase};
 use serde_json::Value;
@@ -112,9 +112,21 @@ impl HttpClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Response, String> {
+        self.call_with(node, method, path, &[], body).await
+    }
+
+    /// [`call`](HttpClient::call) with extra request headers.
+    pub async fn call_with(
+        &self,
+        node: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Response, String> {
         let to = (self.resolve)(node);
         let body = body.map(Value::to_string).unwrap_or_default();
-        let exchange = request(to, method, path, &body);
+        let exchange = request_with(to, method, path, headers, &body);
         let result = match tokio::time::timeout(self.timeout, exchange).await {
             Err(_) => Err(format!("no answer within {:?}", self.timeout)),
             Ok(Err(e)) => Err(format!("connection: {:?} ({e})", e.kind())),
@@ -130,6 +142,11 @@ impl HttpClient {
         }
         (self.record)(Record::Exchange(note));
         result
+    }
+
+    /// Simulated time since the run began (clients' clocks are true).
+    pub fn now(&self) -> Duration {
+        turmoil::sim_elapsed().unwrap_or_default()
     }
 
     /// Waits `d` of simulated time.

@@ -312,3 +312,144 @@ impl Node for QueueClient {
         }
     }
 }
+
+/// Client number `index` of a work-queue scenario driven over HTTP: the same jobs and the same
+/// history as [`QueueClient`], through the manager's API. Each round it puts the next job when
+/// one is due (`POST /jobs` with an `Idempotency-Key`, retried with the same key until it is
+/// answered), polls every accepted job not yet seen completed and re-reads one completed job
+/// (`GET /jobs/{id}`); at the final time it reads every accepted job once more.
+pub fn http_client(
+    scenario: &crate::scenario::Scenario,
+    index: u64,
+    client: crate::workload::http::HttpClient,
+) -> crate::workload::http::ClientFuture {
+    let cfg: highstorm_nodes::systems::work_queue::WorkQueueConfig =
+        highstorm_nodes::systems::config("work-queue", &scenario.config).unwrap_or_default();
+    let s = crate::system::Schedule::of(scenario);
+    let timeout = scenario.workload.timeout;
+    // As the message client: puts stop a timeout before regular operations do.
+    let puts_stop = s.stop_at.as_duration().saturating_sub(timeout);
+    let final_at = s.final_at.as_duration();
+    let interval = Duration::from_secs_f64(1.0 / s.rate.max(1e-3));
+    let _ = index;
+    Box::pin(run_http(
+        client,
+        cfg.manager,
+        interval,
+        puts_stop,
+        final_at,
+        timeout,
+    ))
+}
+
+async fn run_http(
+    mut c: crate::workload::http::HttpClient,
+    manager: String,
+    interval: Duration,
+    puts_stop: Duration,
+    final_at: Duration,
+    timeout: Duration,
+) {
+    let name = c.name().to_owned();
+    // Accepted jobs: id -> seen completed.
+    let mut jobs: BTreeMap<u64, bool> = BTreeMap::new();
+    let mut unacked: BTreeSet<u64> = BTreeSet::new();
+    let mut next_n = 0;
+    let mut next_put = POLL;
+    let mut reread = 0;
+    while c.now() < final_at {
+        let now = c.now();
+        if now < puts_stop {
+            if now >= next_put {
+                unacked.insert(next_n);
+                next_n += 1;
+                next_put += interval;
+            }
+            for n in unacked.clone() {
+                let (token, payload) = (job_token(&name, n), job_payload(&name, n));
+                let op = c.invoke(&manager, "put", json!({"token": token, "payload": payload}));
+                let headers = [("Idempotency-Key", token.as_str())];
+                let r = c
+                    .call_with(&manager, "POST", "/jobs", &headers, Some(&payload))
+                    .await;
+                let (phase, value) = match r {
+                    Ok(r) if r.status == 202 => match r.body.get("id").and_then(Value::as_u64) {
+                        Some(id) => {
+                            unacked.remove(&n);
+                            jobs.entry(id).or_insert(false);
+                            (OpPhase::Ok, json!({"id": id}))
+                        }
+                        None => (
+                            OpPhase::Info,
+                            json!(format!("202 without an id: {}", r.body)),
+                        ),
+                    },
+                    Ok(r) if (400..500).contains(&r.status) => {
+                        unacked.remove(&n);
+                        (OpPhase::Fail, json!(r.error()))
+                    }
+                    Ok(r) => (OpPhase::Info, json!(r.error())),
+                    Err(why) => (OpPhase::Info, json!(why)),
+                };
+                c.complete(op, phase, &manager, "put", value);
+            }
+        }
+        // Poll the unfinished jobs, and re-read one finished job in turn.
+        let done: Vec<u64> = jobs
+            .iter()
+            .filter(|(_, d)| **d)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut ids: Vec<u64> = jobs
+            .iter()
+            .filter(|(_, d)| !**d)
+            .map(|(id, _)| *id)
+            .collect();
+        if !done.is_empty() {
+            ids.push(done[reread % done.len()]);
+            reread += 1;
+        }
+        for id in ids {
+            if let Some(completed) = http_get(&mut c, &manager, id, false).await {
+                jobs.insert(id, completed || jobs[&id]);
+            }
+        }
+        c.sleep(POLL).await;
+    }
+    // The final read of every accepted job, retried while the run lasts.
+    for id in jobs.keys().copied().collect::<Vec<u64>>() {
+        while http_get(&mut c, &manager, id, true).await.is_none() && c.now() <= final_at + timeout
+        {
+            c.sleep(POLL).await;
+        }
+    }
+}
+
+/// One `GET /jobs/{id}`, recorded as a `get`: whether the job is completed, if it was read.
+async fn http_get(
+    c: &mut crate::workload::http::HttpClient,
+    manager: &str,
+    id: u64,
+    last: bool,
+) -> Option<bool> {
+    let value = if last {
+        json!({"id": id, "final": true})
+    } else {
+        json!({"id": id})
+    };
+    let op = c.invoke(manager, "get", value);
+    let (phase, value, completed) = match c.call(manager, "GET", &format!("/jobs/{id}"), None).await
+    {
+        Ok(r) if r.status == 200 => {
+            let completed = r.body.get("status").and_then(Value::as_str) == Some("completed");
+            (OpPhase::Ok, r.body, Some(completed))
+        }
+        Ok(r) if (400..500).contains(&r.status) => {
+            (OpPhase::Fail, json!({"id": id, "error": r.error()}), None)
+        }
+        Ok(r) => (OpPhase::Info, json!({"id": id, "error": r.error()}), None),
+        Err(why) => (OpPhase::Info, json!({"id": id, "error": why}), None),
+    };
+    c.complete(op, phase, manager, "get", value);
+    completed
+}
