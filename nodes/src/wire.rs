@@ -8,9 +8,10 @@
 //! "snake_case")]`), so matching is exhaustive and the JSON stays Maelstrom-compatible. The
 //! envelope is generic over that payload; `msg_id` and `in_reply_to` live beside it in the body.
 
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::marker::PhantomData;
 
 /// Largest message a node accepts or sends, in bytes (fits a UDP datagram on loopback).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -30,7 +31,12 @@ pub struct Envelope<P> {
 }
 
 /// A message body: the typed payload plus Maelstrom's message ids.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// It serializes with the payload's fields flattened beside the ids. It deserializes in one
+/// pass (see [`Body`]'s `Deserialize`): the ids are taken out of the object wherever they
+/// stand and everything else goes to the payload, which a derived `#[serde(flatten)]` would
+/// buffer twice.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Body<P> {
     /// The sender's id for this message, if it expects replies to refer to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +47,149 @@ pub struct Body<P> {
     /// The payload, tagged with `type`.
     #[serde(flatten)]
     pub payload: P,
+}
+
+/// One pass over a body object: `msg_id` and `in_reply_to` are taken out wherever they stand,
+/// and the payload's `Deserialize` sees the remaining entries as its own object. (A derived
+/// `#[serde(flatten)]` buffers every entry into serde's `Content`, and an internally tagged
+/// payload then buffers them again: a decode of a large message cost twice as much.)
+impl<'de, P: Deserialize<'de>> Deserialize<'de> for Body<P> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(BodyVisitor(PhantomData))
+    }
+}
+
+struct BodyVisitor<P>(PhantomData<P>);
+
+impl<'de, P: Deserialize<'de>> de::Visitor<'de> for BodyVisitor<P> {
+    type Value = Body<P>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a message body object")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Body<P>, A::Error> {
+        let mut ids = Ids::default();
+        let payload = P::deserialize(PayloadDeserializer {
+            map: PayloadEntries {
+                map: &mut map,
+                ids: &mut ids,
+            },
+        })?;
+        // A payload that stopped reading early leaves entries behind; ids may be among them.
+        let mut rest = PayloadEntries {
+            map: &mut map,
+            ids: &mut ids,
+        };
+        while de::MapAccess::next_key::<de::IgnoredAny>(&mut rest)?.is_some() {
+            de::MapAccess::next_value::<de::IgnoredAny>(&mut rest)?;
+        }
+        Ok(Body {
+            msg_id: ids.msg_id,
+            in_reply_to: ids.in_reply_to,
+            payload,
+        })
+    }
+}
+
+/// The ids found in a body so far.
+#[derive(Default)]
+struct Ids {
+    msg_id: Option<MsgId>,
+    in_reply_to: Option<MsgId>,
+}
+
+/// The entries of a body object other than its ids.
+struct PayloadEntries<'a, A> {
+    map: &'a mut A,
+    ids: &'a mut Ids,
+}
+
+/// A key as the input holds it: borrowed when it needs no unescaping.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v))
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for PayloadEntries<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::IntoDeserializer;
+        loop {
+            let Some(key) = self.map.next_key::<Key<'de>>()? else {
+                return Ok(None);
+            };
+            let name = match &key {
+                Key::Borrowed(s) => *s,
+                Key::Owned(s) => s.as_str(),
+            };
+            match name {
+                "msg_id" => self.ids.msg_id = self.map.next_value()?,
+                "in_reply_to" => self.ids.in_reply_to = self.map.next_value()?,
+                _ => {
+                    return match key {
+                        Key::Borrowed(s) => {
+                            seed.deserialize(de::value::BorrowedStrDeserializer::new(s))
+                        }
+                        Key::Owned(s) => seed.deserialize(s.into_deserializer()),
+                    }
+                    .map(Some)
+                }
+            }
+        }
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// The payload's view of a body: an object without the ids.
+struct PayloadDeserializer<'a, A> {
+    map: PayloadEntries<'a, A>,
+}
+
+impl<'de, A: de::MapAccess<'de>> de::Deserializer<'de> for PayloadDeserializer<'_, A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self.map)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 /// Maelstrom's error codes (<https://github.com/jepsen-io/maelstrom/blob/main/doc/protocol.md>).
@@ -341,6 +490,56 @@ mod tests {
             r#"{"src":"c1","dest":"n1","body":{"msg_id":1,"type":"echo","echo":"hi"}}"#
         );
         assert_eq!(decode::<Payload>(&bytes).unwrap(), env);
+    }
+
+    #[test]
+    fn body_ids_are_found_wherever_they_stand() {
+        let env = |body: &str| format!(r#"{{"src":"c1","dest":"n1","body":{body}}}"#);
+        let want = |msg_id, in_reply_to| Body {
+            msg_id,
+            in_reply_to,
+            payload: Payload::EchoOk {
+                echo: "a\"b".into(),
+            },
+        };
+        for (body, msg_id, in_reply_to) in [
+            (
+                r#"{"type":"echo_ok","echo":"a\"b","msg_id":7,"in_reply_to":3}"#,
+                Some(7),
+                Some(3),
+            ),
+            (
+                r#"{"in_reply_to":3,"echo":"a\"b","type":"echo_ok"}"#,
+                None,
+                Some(3),
+            ),
+            (
+                r#"{"msg_id":null,"type":"echo_ok","echo":"a\"b"}"#,
+                None,
+                None,
+            ),
+            // An escaped key is still the key it spells.
+            (
+                r#"{"msg\u005fid":9,"type":"echo_ok","echo":"a\"b"}"#,
+                Some(9),
+                None,
+            ),
+        ] {
+            let got = decode::<Payload>(env(body).as_bytes()).unwrap();
+            assert_eq!(got.body, want(msg_id, in_reply_to), "{body}");
+        }
+        // Ids never reach a payload that refuses unknown fields.
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(tag = "type", deny_unknown_fields)]
+        enum Strict {
+            #[serde(rename = "ping")]
+            Ping { n: u64 },
+        }
+        let got = decode::<Strict>(env(r#"{"msg_id":1,"type":"ping","n":2}"#).as_bytes());
+        assert_eq!(got.unwrap().body.payload, Strict::Ping { n: 2 });
+        // A bad id is a malformed message, not a panic.
+        let bad = decode::<Payload>(env(r#"{"msg_id":"x","type":"echo","echo":""}"#).as_bytes());
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -116,6 +116,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         outputs: vec![],
         work_results: BTreeMap::new(),
     };
+    // The fault state numbers the scenario's processes as the engine does.
+    for (pid, name) in e.names.iter().enumerate() {
+        assert_eq!(e.faults.ix(name), Some(pid), "process numbering of {name}");
+    }
     let fault_times: Vec<Duration> = e.timeline.iter().map(|(at, _)| *at).collect();
     for (i, at) in fault_times.into_iter().enumerate() {
         e.push(at, Event::Fault(i));
@@ -167,7 +171,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
                 let result = e.work_results.remove(&key);
                 // Work of an earlier incarnation finishes into the void; work of a paused
                 // node waits for it (turmoil's paused driver loop does not poll it either).
-                if e.faults.is_paused(&e.names[node]) {
+                if e.faults.is_paused_ix(node) {
                     if let Some(r) = result {
                         e.work_results.insert(key, r);
                         if let Some(slot) = e.slots[node].as_mut() {
@@ -210,9 +214,8 @@ impl Engine<'_> {
     }
 
     fn start(&mut self, pid: Pid, mut process: Box<dyn Process>, incarnation: u64) {
-        let name = &self.names[pid];
-        self.faults.set_listening(name, true);
-        let now = self.faults.local_time(name, self.now);
+        self.faults.set_listening(&self.names[pid], true);
+        let now = self.faults.local_time_ix(pid, self.now);
         process.handle_start(now);
         self.slots[pid] = Some(Slot {
             process,
@@ -242,7 +245,7 @@ impl Engine<'_> {
         let Some(local) = next else {
             return;
         };
-        let due = self.faults.true_time_of(&self.names[pid], self.now, local);
+        let due = self.faults.true_time_of_ix(pid, self.now, local);
         let slot = self.slots[pid].as_mut().expect("slot exists");
         if slot.wake.is_none_or(|w| due < w || w < self.now) {
             slot.wake = Some(due);
@@ -270,7 +273,13 @@ impl Engine<'_> {
                         in_reply_to: t.in_reply_to,
                     },
                 );
-                match self.faults.send(&t.src, &t.dest) {
+                // Every receiver is a process of the run (the network drops the rest).
+                let to = self.pids.get(&t.dest).copied();
+                let fate = match to {
+                    Some(to) => self.faults.send_ix(pid, to),
+                    None => self.faults.send(&t.src, &t.dest),
+                };
+                match fate {
                     Err(reason) => EventKind::Drop {
                         src: t.src,
                         dest: t.dest,
@@ -278,8 +287,11 @@ impl Engine<'_> {
                         reason: reason.as_str().to_owned(),
                     },
                     Ok(()) => {
-                        let delays = self.faults.delays(&t.src, &t.dest);
-                        if delays.len() > 1 {
+                        let Some(to) = to else {
+                            return;
+                        };
+                        let (first, second) = self.faults.delays_ix(pid, to);
+                        if second.is_some() {
                             self.trace.push(
                                 self.now,
                                 EventKind::Duplicate {
@@ -289,28 +301,35 @@ impl Engine<'_> {
                                 },
                             );
                         }
-                        // Every receiver the network lets through is a process of the run.
-                        let Some(&to) = self.pids.get(&t.dest) else {
-                            return;
-                        };
-                        let last = delays.len() - 1;
-                        let mut bytes = Some(t.bytes);
-                        for (i, d) in delays.into_iter().enumerate() {
-                            let bytes = if i == last {
-                                bytes.take().unwrap_or_default()
-                            } else {
-                                bytes.clone().unwrap_or_default()
+                        if let Some(d) = second {
+                            let copy = Event::Deliver {
+                                to,
+                                src: pid,
+                                msg_id: t.msg_id,
+                                bytes: t.bytes.clone(),
                             };
+                            // (The copy is queued second, as before: ties go to the original.)
                             self.push(
-                                self.now + d,
+                                self.now + first,
                                 Event::Deliver {
                                     to,
                                     src: pid,
                                     msg_id: t.msg_id,
-                                    bytes,
+                                    bytes: t.bytes,
                                 },
                             );
+                            self.push(self.now + d, copy);
+                            return;
                         }
+                        self.push(
+                            self.now + first,
+                            Event::Deliver {
+                                to,
+                                src: pid,
+                                msg_id: t.msg_id,
+                                bytes: t.bytes,
+                            },
+                        );
                         return;
                     }
                 }
@@ -360,7 +379,7 @@ impl Engine<'_> {
 
     fn deliver(&mut self, to: Pid, src: Pid, msg_id: Option<MsgId>, bytes: Vec<u8>) {
         let name = &self.names[to];
-        let paused = self.faults.is_paused(name);
+        let paused = self.faults.is_paused_ix(to);
         let Some(slot) = self.slots[to].as_mut() else {
             self.trace.push(
                 self.now,
@@ -385,7 +404,7 @@ impl Engine<'_> {
                 msg_id,
             },
         );
-        let now = self.faults.local_time(name, self.now);
+        let now = self.faults.local_time_ix(to, self.now);
         slot.process.handle_datagram(now, &bytes);
         self.after(to);
     }
@@ -398,7 +417,7 @@ impl Engine<'_> {
         result: Option<highstorm_nodes::WorkResult>,
     ) {
         let Some(result) = result else { return };
-        let now = self.faults.local_time(&self.names[pid], self.now);
+        let now = self.faults.local_time_ix(pid, self.now);
         if let Some(slot) = self.slots[pid]
             .as_mut()
             .filter(|s| s.incarnation == incarnation)
@@ -410,8 +429,7 @@ impl Engine<'_> {
 
     fn wake(&mut self, pid: Pid, incarnation: u64) {
         let now = self.now;
-        let name = &self.names[pid];
-        let paused = self.faults.is_paused(name);
+        let paused = self.faults.is_paused_ix(pid);
         let Some(slot) = self.slots[pid]
             .as_mut()
             .filter(|s| s.incarnation == incarnation && s.wake == Some(now))
@@ -422,7 +440,7 @@ impl Engine<'_> {
         if paused {
             return;
         }
-        let local = self.faults.local_time(name, now);
+        let local = self.faults.local_time_ix(pid, now);
         slot.process.handle_timeout(local);
         self.after(pid);
     }

@@ -166,8 +166,8 @@ impl Environment for SimEnvironment {
         }
         let now = sim_now();
         let mut w = self.world.borrow_mut();
-        let delays = w.faults.delays(&src, &self.name);
-        if delays.len() > 1 {
+        let (first, second) = w.faults.delays(&src, &self.name);
+        if second.is_some() {
             w.trace.push(
                 now,
                 EventKind::Duplicate {
@@ -179,7 +179,7 @@ impl Environment for SimEnvironment {
         }
         // turmoil already carried the datagram for one tick.
         let tick = w.tick;
-        for d in delays {
+        for d in std::iter::once(first).chain(second) {
             self.seq += 1;
             self.held
                 .insert((now + d.saturating_sub(tick), self.seq), bytes.clone());

@@ -18,7 +18,7 @@ use highstorm_nodes::systems::WorkFn;
 use highstorm_nodes::{derive_seed, LocalTime, Output, WorkRequest, WorkResult};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Why the network lost a message.
@@ -65,16 +65,29 @@ impl Link {
     }
 }
 
+/// A process's number in a [`FaultState`] (see [`FaultState::ix`]).
+pub type Ix = usize;
+
 /// The state of the simulated world's faults at one moment of a run.
 #[derive(Debug)]
 pub struct FaultState {
     global: Link,
+    /// Every process name the run knows, numbered ([`Ix`]): the scenario's nodes, then its
+    /// clients (the order the engines number their processes in), then any name met later.
+    names: Vec<String>,
+    index: BTreeMap<String, Ix>,
     /// Per directed link overrides, applied on top of `global`.
-    links: BTreeMap<(String, String), Conditions>,
-    cut: BTreeSet<(String, String)>,
-    down: BTreeSet<String>,
-    paused: BTreeSet<String>,
-    clocks: BTreeMap<String, ClockModel>,
+    links: BTreeMap<(Ix, Ix), Conditions>,
+    /// `cut[src]`: a bit per receiver whose link from `src` a partition cuts.
+    cut: Vec<Vec<u64>>,
+    /// How many links are cut (0: skip the lookup).
+    cuts: usize,
+    /// Crashed (or not yet listening), per process.
+    down: Vec<bool>,
+    /// Paused, per process.
+    paused: Vec<bool>,
+    /// Each process's clock model, once it has one (else it reads true time).
+    clocks: Vec<Option<ClockModel>>,
     boots: BTreeMap<String, u64>,
     rng: ChaCha8Rng,
     /// Each node's durable storage; survives its crashes as far as it was synced.
@@ -100,15 +113,14 @@ impl FaultState {
                 loss: n.loss,
                 duplicate: n.duplicate,
             },
+            names: vec![],
+            index: BTreeMap::new(),
             links: BTreeMap::new(),
-            cut: BTreeSet::new(),
-            down: BTreeSet::new(),
-            paused: BTreeSet::new(),
-            clocks: scenario
-                .clocks
-                .iter()
-                .map(|(node, c)| (node.clone(), ClockModel::new(c.skew_us, c.drift)))
-                .collect(),
+            cut: vec![],
+            cuts: 0,
+            down: vec![],
+            paused: vec![],
+            clocks: vec![],
             boots: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, "network", 0)),
             disks: BTreeMap::new(),
@@ -125,16 +137,76 @@ impl FaultState {
                 });
             }
         }
+        for name in scenario
+            .node_names()
+            .into_iter()
+            .chain(scenario.client_names())
+        {
+            state.intern(&name);
+        }
+        for (node, c) in &scenario.clocks {
+            let ix = state.intern(node);
+            state.clocks[ix] = Some(ClockModel::new(c.skew_us, c.drift));
+        }
         for rule in &n.links {
             state.set_links(&rule.from, &rule.to, &rule.conditions);
         }
         state
     }
 
+    /// The number of process `name` (the scenario's nodes count from 0, then its clients):
+    /// engines that number their processes the same way use the `*_ix` methods with it.
+    pub fn ix(&self, name: &str) -> Option<Ix> {
+        self.index.get(name).copied()
+    }
+
+    /// The number of `name`, numbering it if it is new.
+    fn intern(&mut self, name: &str) -> Ix {
+        if let Some(ix) = self.ix(name) {
+            return ix;
+        }
+        let ix = self.names.len();
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), ix);
+        self.cut.push(vec![]);
+        self.down.push(false);
+        self.paused.push(false);
+        self.clocks.push(None);
+        ix
+    }
+
+    fn is_cut_ix(&self, src: Ix, dest: Ix) -> bool {
+        self.cuts > 0
+            && self.cut[src]
+                .get(dest / 64)
+                .is_some_and(|w| w & (1 << (dest % 64)) != 0)
+    }
+
+    fn set_cut(&mut self, src: Ix, dest: Ix, cut: bool) {
+        let row = &mut self.cut[src];
+        if row.len() <= dest / 64 {
+            if !cut {
+                return;
+            }
+            row.resize(dest / 64 + 1, 0);
+        }
+        let bit = 1 << (dest % 64);
+        let was = row[dest / 64] & bit != 0;
+        if cut && !was {
+            row[dest / 64] |= bit;
+            self.cuts += 1;
+        } else if !cut && was {
+            row[dest / 64] &= !bit;
+            self.cuts -= 1;
+        }
+    }
+
     fn set_links(&mut self, from: &[String], to: &[String], c: &Conditions) {
-        for a in from {
-            for b in to {
-                let entry = self.links.entry((a.clone(), b.clone())).or_default();
+        let from: Vec<Ix> = from.iter().map(|a| self.intern(a)).collect();
+        let to: Vec<Ix> = to.iter().map(|b| self.intern(b)).collect();
+        for &a in &from {
+            for &b in &to {
+                let entry = self.links.entry((a, b)).or_default();
                 if c.latency.is_some() {
                     entry.latency = c.latency;
                 }
@@ -148,25 +220,37 @@ impl FaultState {
         }
     }
 
-    fn link(&self, src: &str, dest: &str) -> Link {
+    fn link(&self, src: Option<Ix>, dest: Option<Ix>) -> Link {
         let mut link = self.global;
-        // (No per-link rules: skip building the key.)
         if self.links.is_empty() {
             return link;
         }
-        if let Some(c) = self.links.get(&(src.to_owned(), dest.to_owned())) {
-            link.apply(c);
+        if let (Some(src), Some(dest)) = (src, dest) {
+            if let Some(c) = self.links.get(&(src, dest)) {
+                link.apply(c);
+            }
         }
         link
     }
 
     /// Decides, when `src` sends to `dest`, whether the network loses the message.
     pub fn send(&mut self, src: &str, dest: &str) -> Result<(), DropReason> {
-        if self.down.contains(dest) {
+        self.send_on(self.ix(src), self.ix(dest))
+    }
+
+    /// [`send`](FaultState::send) by process numbers ([`ix`](FaultState::ix)).
+    pub fn send_ix(&mut self, src: Ix, dest: Ix) -> Result<(), DropReason> {
+        self.send_on(Some(src), Some(dest))
+    }
+
+    fn send_on(&mut self, src: Option<Ix>, dest: Option<Ix>) -> Result<(), DropReason> {
+        if dest.is_some_and(|d| self.down[d]) {
             return Err(DropReason::Down);
         }
-        if !self.cut.is_empty() && self.cut.contains(&(src.to_owned(), dest.to_owned())) {
-            return Err(DropReason::Partition);
+        if let (Some(s), Some(d)) = (src, dest) {
+            if self.is_cut_ix(s, d) {
+                return Err(DropReason::Partition);
+            }
         }
         let loss = self.link(src, dest).loss;
         if loss > 0.0 && self.rng.random_bool(loss) {
@@ -175,15 +259,23 @@ impl FaultState {
         Ok(())
     }
 
-    /// How long each copy of a message from `src` to `dest` travels: one delay, or two when
-    /// the network duplicates it.
-    pub fn delays(&mut self, src: &str, dest: &str) -> Vec<Duration> {
+    /// How long each copy of a message from `src` to `dest` travels: one delay, and a second
+    /// when the network duplicates it.
+    pub fn delays(&mut self, src: &str, dest: &str) -> (Duration, Option<Duration>) {
+        self.delays_on(self.ix(src), self.ix(dest))
+    }
+
+    /// [`delays`](FaultState::delays) by process numbers.
+    pub fn delays_ix(&mut self, src: Ix, dest: Ix) -> (Duration, Option<Duration>) {
+        self.delays_on(Some(src), Some(dest))
+    }
+
+    fn delays_on(&mut self, src: Option<Ix>, dest: Option<Ix>) -> (Duration, Option<Duration>) {
         let link = self.link(src, dest);
-        let mut delays = vec![self.draw_latency(&link.latency)];
-        if link.duplicate > 0.0 && self.rng.random_bool(link.duplicate) {
-            delays.push(self.draw_latency(&link.latency));
-        }
-        delays
+        let first = self.draw_latency(&link.latency);
+        let second = (link.duplicate > 0.0 && self.rng.random_bool(link.duplicate))
+            .then(|| self.draw_latency(&link.latency));
+        (first, second)
     }
 
     fn draw_latency(&mut self, l: &Latency) -> Duration {
@@ -203,18 +295,15 @@ impl FaultState {
 
     /// Whether `node` is crashed.
     pub fn is_down(&self, node: &str) -> bool {
-        self.down.contains(node)
+        self.ix(node).is_some_and(|i| self.down[i])
     }
 
     /// Marks `node` as listening (its process is ready to receive) or not. Engines mark every
     /// node not listening at the start and after a crash, and listening once its process has
     /// started: messages sent to it in between are dropped as `down`, in the trace.
     pub fn set_listening(&mut self, node: &str, listening: bool) {
-        if listening {
-            self.down.remove(node);
-        } else {
-            self.down.insert(node.to_owned());
-        }
+        let ix = self.intern(node);
+        self.down[ix] = !listening;
     }
 
     /// Restarts `node` (crashing it first if `running`): returns its new boot count and the
@@ -293,7 +382,10 @@ impl FaultState {
 
     /// Whether a partition cuts the link from `src` to `dest`.
     pub fn is_cut(&self, src: &str, dest: &str) -> bool {
-        !self.cut.is_empty() && self.cut.contains(&(src.to_owned(), dest.to_owned()))
+        match (self.ix(src), self.ix(dest)) {
+            (Some(s), Some(d)) => self.is_cut_ix(s, d),
+            _ => false,
+        }
     }
 
     /// How many times `node` has restarted (its current boot count).
@@ -303,12 +395,25 @@ impl FaultState {
 
     /// Whether `node` is paused.
     pub fn is_paused(&self, node: &str) -> bool {
-        self.paused.contains(node)
+        self.ix(node).is_some_and(|i| self.paused[i])
+    }
+
+    /// [`is_paused`](FaultState::is_paused) by process number.
+    pub fn is_paused_ix(&self, ix: Ix) -> bool {
+        self.paused[ix]
     }
 
     /// `node`'s clock reading at true time `now` (recorded: later readings never go back).
     pub fn local_time(&mut self, node: &str, now: Duration) -> LocalTime {
-        match self.clocks.get_mut(node) {
+        match self.ix(node) {
+            Some(ix) => self.local_time_ix(ix, now),
+            None => LocalTime::from_duration(now),
+        }
+    }
+
+    /// [`local_time`](FaultState::local_time) by process number.
+    pub fn local_time_ix(&mut self, ix: Ix, now: Duration) -> LocalTime {
+        match &mut self.clocks[ix] {
             Some(c) => c.read(now),
             None => LocalTime::from_duration(now),
         }
@@ -316,7 +421,7 @@ impl FaultState {
 
     /// `node`'s clock reading at true time `at`, without recording it.
     pub fn local_time_at(&self, node: &str, at: Duration) -> LocalTime {
-        match self.clocks.get(node) {
+        match self.ix(node).and_then(|i| self.clocks[i].as_ref()) {
             Some(c) => c.peek(at),
             None => LocalTime::from_duration(at),
         }
@@ -324,7 +429,15 @@ impl FaultState {
 
     /// The earliest true time, from `now` on, at which `node`'s clock reads `local`.
     pub fn true_time_of(&self, node: &str, now: Duration, local: LocalTime) -> Duration {
-        match self.clocks.get(node) {
+        match self.ix(node) {
+            Some(ix) => self.true_time_of_ix(ix, now, local),
+            None => local.as_duration().max(now),
+        }
+    }
+
+    /// [`true_time_of`](FaultState::true_time_of) by process number.
+    pub fn true_time_of_ix(&self, ix: Ix, now: Duration, local: LocalTime) -> Duration {
+        match &self.clocks[ix] {
             Some(c) => c.true_time_of(now, local),
             None => local.as_duration().max(now),
         }
@@ -362,21 +475,26 @@ impl FaultState {
                 }]
             }
             FaultAction::Heal(Heal::All) => {
-                self.cut.clear();
+                for row in &mut self.cut {
+                    row.fill(0);
+                }
+                self.cuts = 0;
                 vec![EventKind::Heal {
                     scope: "all".into(),
                 }]
             }
             FaultAction::Heal(Heal::Link(a, b)) => {
-                self.cut.remove(&(a.clone(), b.clone()));
-                self.cut.remove(&(b.clone(), a.clone()));
+                let (a_ix, b_ix) = (self.intern(a), self.intern(b));
+                self.set_cut(a_ix, b_ix, false);
+                self.set_cut(b_ix, a_ix, false);
                 vec![EventKind::Heal {
                     scope: format!("{a}<->{b}"),
                 }]
             }
             FaultAction::Crash { node, .. } => {
-                self.down.insert(node.clone());
-                self.paused.remove(node);
+                let ix = self.intern(node);
+                self.down[ix] = true;
+                self.paused[ix] = false;
                 let mut events = vec![EventKind::Crash { node: node.clone() }];
                 let lost = self.disks.get_mut(node).map_or(0, DurableStore::crash);
                 if lost > 0 {
@@ -390,13 +508,16 @@ impl FaultState {
             // The node is up again once its new process listens: see `set_listening`.
             FaultAction::Restart(_) => vec![],
             FaultAction::Pause { node, .. } => {
-                if self.down.contains(node) || !self.paused.insert(node.clone()) {
+                let ix = self.intern(node);
+                if self.down[ix] || self.paused[ix] {
                     return vec![];
                 }
+                self.paused[ix] = true;
                 vec![EventKind::Pause { node: node.clone() }]
             }
             FaultAction::Resume(node) => {
-                if !self.paused.remove(node) {
+                let ix = self.intern(node);
+                if !std::mem::replace(&mut self.paused[ix], false) {
                     return vec![];
                 }
                 vec![EventKind::Resume { node: node.clone() }]
@@ -418,9 +539,9 @@ impl FaultState {
                 }]
             }
             FaultAction::Skew { node, clock } => {
-                self.clocks
-                    .entry(node.clone())
-                    .or_default()
+                let ix = self.intern(node);
+                self.clocks[ix]
+                    .get_or_insert_with(ClockModel::default)
                     .step(now, clock.skew_us, clock.drift);
                 vec![EventKind::Skew {
                     node: node.clone(),
@@ -432,10 +553,12 @@ impl FaultState {
     }
 
     fn cut_links(&mut self, from: &[String], to: &[String]) {
-        for a in from {
-            for b in to {
+        let from: Vec<Ix> = from.iter().map(|a| self.intern(a)).collect();
+        let to: Vec<Ix> = to.iter().map(|b| self.intern(b)).collect();
+        for &a in &from {
+            for &b in &to {
                 if a != b {
-                    self.cut.insert((a.clone(), b.clone()));
+                    self.set_cut(a, b, true);
                 }
             }
         }
@@ -570,9 +693,9 @@ mod tests {
                     lost += 1;
                     continue;
                 }
-                let d = net.delays("a", "b");
-                copies += d.len();
-                delays.extend(d);
+                let (first, second) = net.delays("a", "b");
+                copies += 1 + usize::from(second.is_some());
+                delays.extend(std::iter::once(first).chain(second));
             }
             (lost, copies, delays)
         };
@@ -593,7 +716,7 @@ mod tests {
         let s = Scenario::new("t", "echo")
             .latency_distribution(ms(0)..ms(100), Distribution::Exponential);
         let mut net = FaultState::new(&s, 9);
-        let d: Vec<Duration> = (0..10_000).flat_map(|_| net.delays("a", "b")).collect();
+        let d: Vec<Duration> = (0..10_000).map(|_| net.delays("a", "b").0).collect();
         assert!(d.iter().all(|d| *d <= ms(100)));
         let below_25 = d.iter().filter(|d| **d < ms(25)).count();
         assert!((5800..6900).contains(&below_25), "{below_25}");
