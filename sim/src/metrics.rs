@@ -121,7 +121,7 @@ pub fn measure_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) ->
                 let v = op.value.as_u64()?;
                 let last = nodes
                     .iter()
-                    .map(|n| held.get(n).and_then(|h| h.get(&v)).copied())
+                    .map(|n| held.first_held(n, v))
                     .collect::<Option<Vec<u64>>>()?
                     .into_iter()
                     .max()?;

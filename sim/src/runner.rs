@@ -86,7 +86,8 @@ pub fn recheck_determinism(
     report: &mut SeedReport,
 ) -> Result<(), EngineError> {
     let again = engine::run(scenario, report.seed)?;
-    let verdict = determinism_verdict(&report.trace, report.trace.hash(), &again.trace);
+    let first = u64::from_str_radix(&report.trace_hash, 16).unwrap_or_else(|_| report.trace.hash());
+    let verdict = determinism_verdict(&report.trace, first, &again.trace);
     report.ok &= verdict.ok;
     report.checks.push(verdict);
     Ok(())

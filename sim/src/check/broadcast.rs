@@ -11,28 +11,52 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// When each node came to hold each value: per node, the first `learn` note of the value since
 /// the node's last restart. A node that crashed and never restarted holds nothing.
-pub fn holdings(trace: &Trace) -> BTreeMap<String, BTreeMap<u64, u64>> {
-    let mut held: BTreeMap<String, BTreeMap<u64, u64>> = BTreeMap::new();
+pub fn holdings(trace: &Trace) -> Holdings {
+    let mut held: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
     for e in trace.events() {
         match &e.kind {
             EventKind::Note { node, kind, data } if kind == "learn" => {
-                let values = held.entry(node.clone()).or_default();
-                for v in data
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_u64)
-                {
-                    values.entry(v).or_insert(e.at_us);
-                }
+                let values = held.entry(node.as_str()).or_default();
+                let learnt = data.as_array().into_iter().flatten();
+                values.extend(learnt.filter_map(Value::as_u64).map(|v| (v, e.at_us)));
             }
-            EventKind::Crash { node } => {
-                held.insert(node.clone(), BTreeMap::new());
-            }
+            EventKind::Crash { node } => held.entry(node.as_str()).or_default().clear(),
             _ => {}
         }
     }
-    held
+    Holdings {
+        held: held
+            .into_iter()
+            .map(|(node, mut values)| {
+                // Pushed in time order; a stable sort by value keeps each value's first time
+                // first.
+                values.sort_by_key(|&(v, _)| v);
+                values.dedup_by_key(|&mut (v, _)| v);
+                (node.to_owned(), values)
+            })
+            .collect(),
+    }
+}
+
+/// What [`holdings`] found: per node, each value it holds and when it first held it.
+#[derive(Clone, Debug, Default)]
+pub struct Holdings {
+    /// Per node: (value, first held at µs), sorted by value.
+    held: BTreeMap<String, Vec<(u64, u64)>>,
+}
+
+impl Holdings {
+    /// When `node` first held `value` (since its last restart), if it holds it.
+    pub fn first_held(&self, node: &str, value: u64) -> Option<u64> {
+        let values = self.held.get(node)?;
+        let i = values.binary_search_by_key(&value, |&(v, _)| v).ok()?;
+        Some(values[i].1)
+    }
+
+    /// Whether no node holds anything.
+    pub fn is_empty(&self) -> bool {
+        self.held.values().all(Vec::is_empty)
+    }
 }
 
 /// When the last fault of the run ended (0 if there were none).
@@ -158,12 +182,7 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
             let deadline = acked_at.max(settled) + within;
             let stable = nodes
                 .iter()
-                .map(|n| {
-                    held.get(n)
-                        .and_then(|h| h.get(&v))
-                        .copied()
-                        .unwrap_or(u64::MAX)
-                })
+                .map(|n| held.first_held(n, v).unwrap_or(u64::MAX))
                 .max()
                 .unwrap_or(0);
             if stable > deadline {
