@@ -152,7 +152,16 @@ pub struct Broadcast {
     values: BTreeSet<u64>,
     /// Sum of per-value hashes: order-independent, updated as values arrive.
     hash: u64,
-    pending: BTreeMap<String, BTreeSet<u64>>,
+    /// Values waiting for the next flush, per target (by position in `all`; sized on first
+    /// use).
+    pending: Vec<Vec<u64>>,
+    /// The targets with values pending.
+    dirty: Vec<usize>,
+    /// This node's position in `all`.
+    me_at: Option<usize>,
+    /// Each position's rank in name order, the order a flush sends in (computed the first
+    /// time a flush has more than one target).
+    rank: Vec<usize>,
     flush_armed: bool,
     /// Client broadcasts waiting for a replica: replicate RPC -> (request, value, peers tried).
     unacked: BTreeMap<crate::MsgId, (Message<BroadcastMsg>, u64, Vec<String>)>,
@@ -183,7 +192,10 @@ impl Broadcast {
             amnesiac: false,
             values: BTreeSet::new(),
             hash: 0,
-            pending: BTreeMap::new(),
+            pending: vec![],
+            dirty: vec![],
+            me_at: None,
+            rank: vec![],
             flush_armed: false,
             unacked: BTreeMap::new(),
             syncing: None,
@@ -209,36 +221,55 @@ impl Broadcast {
     fn everyone(&mut self, ctx: &Ctx<'_, Self>) -> &[String] {
         if self.all.is_empty() {
             self.all = everyone(ctx);
+            self.me_at = self.position(ctx.id());
         }
         &self.all
     }
 
+    /// Where `node` stands in `all`.
+    fn position(&self, node: &str) -> Option<usize> {
+        self.all
+            .binary_search_by(|n| natural(n).cmp(&natural(node)))
+            .ok()
+    }
+
     /// Where values go next from this node, given how they arrived.
-    fn targets(&self, me: &str, arrival: Arrival<'_>) -> Vec<String> {
+    /// Where values that arrived as `arrival` go next: positions in `all`.
+    fn targets(&self, me: &str, arrival: Arrival<'_>) -> Vec<usize> {
         let all = self.all.as_slice();
-        let Some(hub) = all.first().map(String::as_str) else {
+        if all.is_empty() {
             return vec![];
-        };
+        }
         let (origin, from) = match arrival {
             Arrival::Origin { from } => (true, from),
             Arrival::Push { from } => (false, Some(from)),
         };
-        let mut out: Vec<String> = match self.config.strategy {
-            Strategy::Flood if origin => all.to_vec(),
+        let me_at = self
+            .me_at
+            .filter(|&i| all[i] == me)
+            .or_else(|| self.position(me));
+        let positions = |names: Vec<String>| -> Vec<usize> {
+            names.iter().filter_map(|n| self.position(n)).collect()
+        };
+        let mut out: Vec<usize> = match self.config.strategy {
+            Strategy::Flood if origin => (0..all.len()).collect(),
             Strategy::Flood => vec![],
             Strategy::Star | Strategy::Best => {
-                if me == hub {
-                    all.to_vec()
+                if me_at == Some(0) {
+                    (0..all.len()).collect()
                 } else if origin {
-                    vec![hub.to_owned()]
+                    vec![0]
                 } else {
                     vec![]
                 }
             }
-            Strategy::Tree => tree_neighbours(me, all, self.config.fanout.max(1)),
-            Strategy::Grid => grid_neighbours(me, all),
+            Strategy::Tree => positions(tree_neighbours(me, all, self.config.fanout.max(1))),
+            Strategy::Grid => positions(grid_neighbours(me, all)),
         };
-        out.retain(|n| n != me && Some(n.as_str()) != from);
+        if !out.is_empty() {
+            let from_at = from.and_then(|f| self.position(f));
+            out.retain(|&n| Some(n) != me_at && Some(n) != from_at);
+        }
         out
     }
 
@@ -264,14 +295,23 @@ impl Broadcast {
         }
         ctx.note("learn", &new);
         self.everyone(ctx);
+        let skip = skip.and_then(|s| self.position(s));
+        let mut queued = false;
         for target in self.targets(ctx.id(), arrival) {
-            if Some(target.as_str()) != skip {
-                self.pending.entry(target).or_default().extend(&new);
+            if Some(target) != skip {
+                if self.pending.len() < self.all.len() {
+                    self.pending.resize(self.all.len(), vec![]);
+                }
+                if self.pending[target].is_empty() {
+                    self.dirty.push(target);
+                }
+                self.pending[target].extend(&new);
+                queued = true;
             }
         }
         if self.config.batch_ms == 0 {
             self.flush(ctx);
-        } else if !self.flush_armed && !self.pending.is_empty() {
+        } else if !self.flush_armed && queued {
             self.flush_armed = true;
             ctx.set_timer(
                 Duration::from_millis(self.config.batch_ms),
@@ -281,13 +321,23 @@ impl Broadcast {
     }
 
     fn flush(&mut self, ctx: &mut Ctx<'_, Self>) {
-        for (target, values) in std::mem::take(&mut self.pending) {
-            ctx.send(
-                &target,
-                BroadcastMsg::Gossip {
-                    values: values.into_iter().collect(),
-                },
-            );
+        let mut dirty = std::mem::take(&mut self.dirty);
+        if dirty.len() > 1 {
+            if self.rank.is_empty() {
+                let mut by_name: Vec<usize> = (0..self.all.len()).collect();
+                by_name.sort_by(|&a, &b| self.all[a].cmp(&self.all[b]));
+                self.rank = vec![0; by_name.len()];
+                for (rank, &i) in by_name.iter().enumerate() {
+                    self.rank[i] = rank;
+                }
+            }
+            dirty.sort_by_key(|&i| self.rank[i]);
+        }
+        for target in dirty {
+            let mut values = std::mem::take(&mut self.pending[target]);
+            values.sort_unstable();
+            values.dedup();
+            ctx.send(&self.all[target], BroadcastMsg::Gossip { values });
         }
     }
 
@@ -302,7 +352,7 @@ impl Broadcast {
         }
         self.everyone(ctx);
         let partner = match self.targets(ctx.id(), client).into_iter().next() {
-            Some(p) => p,
+            Some(p) => self.all[p].clone(),
             None => ctx.random_peer().unwrap_or_default(),
         };
         self.learn(ctx, &[value], client, Some(&partner));
@@ -365,8 +415,14 @@ impl Broadcast {
 /// Every node of the cluster, this one included, sorted.
 fn everyone(ctx: &Ctx<'_, Broadcast>) -> Vec<String> {
     let mut all: Vec<String> = ctx.peers().to_vec();
-    all.push(ctx.id().to_owned());
-    all.sort_by(|a, b| natural(a).cmp(&natural(b)));
+    // Peers usually come in order already: then one insertion, not a sort, per node.
+    if all.is_sorted_by(|a, b| natural(a) <= natural(b)) {
+        let at = all.partition_point(|n| natural(n) < natural(ctx.id()));
+        all.insert(at, ctx.id().to_owned());
+    } else {
+        all.push(ctx.id().to_owned());
+        all.sort_by(|a, b| natural(a).cmp(&natural(b)));
+    }
     all
 }
 
@@ -426,9 +482,8 @@ impl Node for Broadcast {
         // Recover everything: an empty digest differs from any peer that holds values. Ask
         // every peer in a small cluster; in a big one, the hub (in a star) and random others.
         let hub = self.everyone(ctx)[0].clone();
-        let peers = ctx.peers().to_vec();
-        let ask: Vec<String> = if peers.len() <= RECOVERY_PEERS {
-            peers
+        let ask: Vec<String> = if ctx.peers().len() <= RECOVERY_PEERS {
+            ctx.peers().to_vec()
         } else {
             let star = matches!(self.config.strategy, Strategy::Star | Strategy::Best);
             let mut ask = vec![];
