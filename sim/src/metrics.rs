@@ -153,7 +153,7 @@ pub fn measure_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) ->
 /// both its first sighting and the last read that missed it (the latest read not among them),
 /// so the cost is the total size of the reads, not values x reads.
 fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
-    use std::collections::BTreeMap;
+    use crate::check::values::ValueIndex;
     // Successful reads: (invocation, completion, values seen), by invocation time.
     let mut reads: Vec<(u64, u64, &[serde_json::Value])> = ops
         .iter()
@@ -169,10 +169,20 @@ fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
     reads.sort_by_key(|(invoked, _, _)| *invoked);
     // Per value: the indexes (ascending, deduplicated) of the reads that saw it, and the
     // earliest completion among them.
-    let mut seen_by: BTreeMap<u64, (Vec<usize>, u64)> = BTreeMap::new();
+    // (Only broadcast values are asked about: a value nobody broadcast is the checker's
+    // business, not a latency.)
+    let values = ValueIndex::new(
+        ops.iter()
+            .filter(|op| op.f == "broadcast")
+            .filter_map(|op| op.value.as_u64()),
+    );
+    let mut seen_by: Vec<(Vec<usize>, u64)> = vec![(vec![], u64::MAX); values.len()];
     for (i, (_, done, seen)) in reads.iter().enumerate() {
         for v in seen.iter().filter_map(serde_json::Value::as_u64) {
-            let (idx, first) = seen_by.entry(v).or_insert((vec![], u64::MAX));
+            let Some(slot) = values.get(v) else {
+                continue;
+            };
+            let (idx, first) = &mut seen_by[slot];
             if idx.last() != Some(&i) {
                 idx.push(i);
             }
@@ -188,9 +198,10 @@ fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
                 .as_ref()
                 .filter(|c| c.phase == OpPhase::Ok)
                 .map(|c| c.at_us);
-            let (idx, first) = seen_by.get(&v).map_or((&[][..], None), |(idx, first)| {
-                (idx.as_slice(), Some(*first))
-            });
+            let (idx, first) = match values.get(v).map(|slot| &seen_by[slot]) {
+                Some((idx, first)) if !idx.is_empty() => (idx.as_slice(), Some(*first)),
+                _ => (&[][..], None),
+            };
             let known = match (acked, first) {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => a.or(b)?,

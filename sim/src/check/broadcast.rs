@@ -2,6 +2,7 @@
 //! `converge_within` of the later of its acknowledgement and the last fault), and no value
 //! appears that nobody broadcast.
 
+use super::values::ValueIndex;
 use super::{Operation, Verdict};
 use crate::scenario::Scenario;
 use crate::trace::{EventKind, Trace};
@@ -103,11 +104,11 @@ fn some(values: &[u64]) -> String {
 /// and, with `converge_within`, every acknowledged value reached every node by then.
 pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = "broadcast-converges";
-    let attempted: BTreeSet<u64> = ops
-        .iter()
-        .filter(|op| op.f == "broadcast")
-        .filter_map(|op| op.value.as_u64())
-        .collect();
+    let attempted = ValueIndex::new(
+        ops.iter()
+            .filter(|op| op.f == "broadcast")
+            .filter_map(|op| op.value.as_u64()),
+    );
     let acked: BTreeMap<u64, u64> = ops
         .iter()
         .filter(|op| op.f == "broadcast")
@@ -125,7 +126,7 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
             .collect();
         let phantom: Vec<u64> = read
             .into_iter()
-            .filter(|v| !attempted.contains(v))
+            .filter(|v| !attempted.contains(*v))
             .collect();
         if !phantom.is_empty() {
             return Verdict::fail(

@@ -10,6 +10,7 @@ mod g_counter;
 pub mod generic;
 mod history;
 mod unique_ids;
+pub mod values;
 pub mod work_queue;
 
 pub use availability::requests_answered_unless_faulted;
