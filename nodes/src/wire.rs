@@ -105,10 +105,23 @@ struct PayloadEntries<'a, A> {
     ids: &'a mut Ids,
 }
 
-/// A key as the input holds it: borrowed when it needs no unescaping.
-enum Key<'de> {
+/// A key (or short string) as the input holds it: borrowed when it needs no unescaping.
+#[doc(hidden)]
+pub enum Key<'de> {
+    /// Straight from the input.
     Borrowed(&'de str),
+    /// Unescaped.
     Owned(String),
+}
+
+impl Key<'_> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Key<'de> {
@@ -189,6 +202,177 @@ impl<'de, A: de::MapAccess<'de>> de::Deserializer<'de> for PayloadDeserializer<'
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf option unit unit_struct newtype_struct seq tuple
         tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// Implements `Deserialize` for an internally tagged message enum (`{"type": "...", fields}`)
+/// without serde's buffering, for the hot messages of a busy system.
+///
+/// A derived `#[serde(tag = "type")]` enum buffers every field into serde's `Content` before it
+/// knows the variant, whatever the order of the keys. Messages this crate encodes put `type`
+/// first among the payload's keys (the ids are taken out by [`Body`]), so the implementation
+/// this macro writes reads the tag and then each field straight into its type. A message whose
+/// `type` comes later (another implementation's) is buffered as JSON and decoded the same way.
+/// It behaves as the derive does: unknown fields are ignored, a missing field is an error unless
+/// it is an `Option` (then `None`) or marked `= default` (for `#[serde(default)]` fields), and
+/// an unknown tag is an "unknown variant" error (answered as Maelstrom's `not-supported`).
+///
+/// Derive `Serialize` with `#[serde(tag = "type")]` as usual, leave out `Deserialize`, and list
+/// every variant with its tag and field names:
+///
+/// ```
+/// use serde::Serialize;
+///
+/// #[derive(Debug, PartialEq, Serialize)]
+/// #[serde(tag = "type", rename_all = "snake_case")]
+/// enum Msg {
+///     Ping,
+///     Push { values: Vec<u64>, #[serde(default)] relay: bool, note: Option<String> },
+/// }
+/// highstorm_nodes::tagged_deserialize!(Msg {
+///     "ping" => Ping,
+///     "push" => Push { values, relay = default, note },
+/// });
+///
+/// let m: Msg = serde_json::from_str(r#"{"type":"push","values":[1,2]}"#).unwrap();
+/// assert_eq!(m, Msg::Push { values: vec![1, 2], relay: false, note: None });
+/// let m: Msg = serde_json::from_str(r#"{"values":[3],"relay":true,"type":"push"}"#).unwrap();
+/// assert_eq!(m, Msg::Push { values: vec![3], relay: true, note: None });
+/// assert!(serde_json::from_str::<Msg>(r#"{"type":"push"}"#).is_err());
+/// ```
+#[macro_export]
+macro_rules! tagged_deserialize {
+    ($ty:ident { $( $tag:literal => $variant:ident $({ $($field:ident $(= $default:ident)?),* $(,)? })? ),* $(,)? }) => {
+        const _: () = {
+            use $crate::wire::__tagged as t;
+            use t::de;
+
+            const VARIANTS: &[&str] = &[$($tag),*];
+
+            fn variant<'de, A: de::MapAccess<'de>>(tag: &str, mut map: A) -> Result<$ty, A::Error> {
+                match tag {
+                    $( $tag => $crate::tagged_deserialize!(@variant map, $ty, $variant $({ $($field $(= $default)?),* })?), )*
+                    other => Err(de::Error::unknown_variant(other, VARIANTS)),
+                }
+            }
+
+            fn slow(tag: &str, rest: t::Object) -> Result<$ty, t::JsonError> {
+                variant(tag, t::buffered(rest))
+            }
+
+            struct Visitor;
+            impl<'de> de::Visitor<'de> for Visitor {
+                type Value = $ty;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(concat!("a `", stringify!($ty), "` message object"))
+                }
+                fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<$ty, A::Error> {
+                    t::tagged(&mut map, |tag, map| variant(tag, map), slow)
+                }
+            }
+
+            impl<'de> t::de::Deserialize<'de> for $ty {
+                fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    d.deserialize_map(Visitor)
+                }
+            }
+        };
+    };
+    (@variant $map:ident, $ty:ident, $variant:ident) => {{
+        t::drain(&mut $map)?;
+        Ok($ty::$variant)
+    }};
+    (@variant $map:ident, $ty:ident, $variant:ident { $($field:ident $(= $default:ident)?),* }) => {{
+        $( let mut $field = None; )*
+        while let Some(key) = $map.next_key::<t::Key<'de>>()? {
+            match key.as_str() {
+                $( stringify!($field) => $field = Some($map.next_value()?), )*
+                _ => {
+                    $map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok($ty::$variant {
+            $( $field: match $field {
+                Some(v) => v,
+                None => $crate::tagged_deserialize!(@missing $field $(= $default)?),
+            }, )*
+        })
+    }};
+    (@missing $field:ident = default) => { ::std::default::Default::default() };
+    (@missing $field:ident) => {
+        de::Deserialize::deserialize(t::Missing(stringify!($field))).map_err(de::Error::custom)?
+    };
+}
+
+/// What [`tagged_deserialize!`] expands to uses (not API).
+#[doc(hidden)]
+pub mod __tagged {
+    pub use super::Key;
+    pub use serde::de;
+    use serde::de::MapAccess;
+    pub use serde_json::Error as JsonError;
+
+    /// A buffered JSON object.
+    pub type Object = serde_json::Map<String, serde_json::Value>;
+
+    /// Reads the tag (first, or from the buffered object when it comes later) and decodes the
+    /// variant: `fast` reads the remaining entries straight from `map`, `slow` from the
+    /// buffered rest.
+    pub fn tagged<'de, A: MapAccess<'de>, T>(
+        map: &mut A,
+        fast: impl FnOnce(&str, &mut A) -> Result<T, A::Error>,
+        slow: fn(&str, Object) -> Result<T, JsonError>,
+    ) -> Result<T, A::Error> {
+        let mut rest = serde_json::Map::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if key.as_str() == "type" {
+                let tag: Key<'de> = map.next_value()?;
+                if rest.is_empty() {
+                    return fast(tag.as_str(), map);
+                }
+                // Fields came before the tag: finish buffering, then decode the buffer.
+                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                    rest.insert(k, v);
+                }
+                return slow(tag.as_str(), rest).map_err(de::Error::custom);
+            }
+            let value: serde_json::Value = map.next_value()?;
+            rest.insert(key.as_str().to_owned(), value);
+        }
+        Err(de::Error::missing_field("type"))
+    }
+
+    /// The buffered fields of a message whose tag came late, as a map to decode a variant from.
+    pub fn buffered(rest: Object) -> impl MapAccess<'static, Error = JsonError> {
+        de::value::MapDeserializer::new(rest.into_iter())
+    }
+
+    /// Skips the remaining entries.
+    pub fn drain<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    /// The value of a field that is absent: `None` for an `Option`, else "missing field".
+    pub struct Missing(pub &'static str);
+
+    impl<'de> de::Deserializer<'de> for Missing {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::missing_field(self.0))
+        }
+        fn deserialize_option<V: de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            v.visit_none()
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf unit unit_struct newtype_struct seq tuple
+            tuple_struct map struct enum identifier ignored_any
+        }
     }
 }
 

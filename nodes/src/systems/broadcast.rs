@@ -18,7 +18,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Broadcast's messages: Maelstrom's client API plus the nodes' own gossip.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// (`Deserialize` comes from [`tagged_deserialize!`](crate::tagged_deserialize): the big
+/// `read_ok` and `everything` lists decode without serde's buffering.)
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BroadcastMsg {
     /// Client: please spread this value.
@@ -78,6 +81,22 @@ pub enum BroadcastMsg {
         values: Vec<u64>,
     },
 }
+
+crate::tagged_deserialize!(BroadcastMsg {
+    "broadcast" => Broadcast { message },
+    "broadcast_ok" => BroadcastOk,
+    "read" => Read,
+    "read_ok" => ReadOk { messages },
+    "topology" => Topology { topology },
+    "topology_ok" => TopologyOk,
+    "replicate" => Replicate { values, relay = default },
+    "replicate_ok" => ReplicateOk,
+    "gossip" => Gossip { values },
+    "digest" => Digest { count, hash },
+    "digest_ok" => DigestOk,
+    "everything" => Everything { values },
+    "repair" => Repair { values },
+});
 
 /// How values reached a node, which decides where it sends them next.
 #[derive(Clone, Copy, Debug)]
@@ -658,6 +677,70 @@ mod tests {
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn every_message_decodes_as_encoded_whatever_the_key_order() {
+        use crate::wire::{decode, encode_parts, DecodeError};
+        let all = vec![
+            BroadcastMsg::Broadcast { message: 7 },
+            BroadcastMsg::BroadcastOk,
+            BroadcastMsg::Read,
+            BroadcastMsg::ReadOk {
+                messages: vec![1, 2, u64::MAX],
+            },
+            BroadcastMsg::Topology {
+                topology: [("n1".to_owned(), vec!["n2".to_owned()])].into(),
+            },
+            BroadcastMsg::TopologyOk,
+            BroadcastMsg::Replicate {
+                values: vec![3],
+                relay: true,
+            },
+            BroadcastMsg::ReplicateOk,
+            BroadcastMsg::Gossip { values: vec![] },
+            BroadcastMsg::Digest { count: 2, hash: 9 },
+            BroadcastMsg::DigestOk,
+            BroadcastMsg::Everything { values: vec![5, 6] },
+            BroadcastMsg::Repair { values: vec![8] },
+        ];
+        for msg in all {
+            let bytes = encode_parts("n1", "n2", Some(4), Some(3), &msg);
+            let env = decode::<BroadcastMsg>(&bytes).unwrap();
+            assert_eq!(env.body.payload, msg);
+            assert_eq!((env.body.msg_id, env.body.in_reply_to), (Some(4), Some(3)));
+            // The tag last (another implementation's order): the buffered path.
+            let json = serde_json::to_string(&msg).unwrap();
+            let tag = serde_json::to_value(&msg).unwrap()["type"].clone();
+            let head = format!(r#"{{"type":{tag}"#);
+            let fields = json.strip_prefix(&head).unwrap().strip_suffix('}').unwrap();
+            let text =
+                format!(r#"{{"src":"n1","dest":"n2","body":{{"zz":1{fields},"type":{tag}}}}}"#);
+            let env = decode::<BroadcastMsg>(text.as_bytes()).unwrap();
+            assert_eq!(env.body.payload, msg, "{text}");
+        }
+        let body = |b: &str| format!(r#"{{"src":"c1","dest":"n1","body":{b}}}"#);
+        // A `#[serde(default)]` field may be missing; a required one may not.
+        let env = decode::<BroadcastMsg>(body(r#"{"type":"replicate","values":[1]}"#).as_bytes());
+        let want = BroadcastMsg::Replicate {
+            values: vec![1],
+            relay: false,
+        };
+        assert_eq!(env.unwrap().body.payload, want);
+        let err = decode::<BroadcastMsg>(body(r#"{"type":"gossip","msg_id":1}"#).as_bytes());
+        assert!(
+            matches!(&err, Err(DecodeError::Malformed { error, .. }) if error.to_string().contains("missing field `values`")),
+            "{err:?}"
+        );
+        let err = decode::<BroadcastMsg>(body(r#"{"type":"nope","msg_id":1}"#).as_bytes());
+        assert!(
+            matches!(err, Err(DecodeError::Unsupported { .. })),
+            "{err:?}"
+        );
+        let err = decode::<BroadcastMsg>(body(r#"{"messages":[1]}"#).as_bytes());
+        assert!(err.is_err());
+        let err = decode::<BroadcastMsg>(body(r#"{"type":"read_ok","messages":"x"}"#).as_bytes());
+        assert!(matches!(err, Err(DecodeError::Malformed { .. })), "{err:?}");
     }
 
     #[test]
