@@ -87,6 +87,10 @@ enum Command {
         /// The most simulation runs to spend.
         #[arg(long, default_value_t = 400)]
         budget: usize,
+        /// Run on this engine (`turmoil` or `events`) instead of the scenario's own (the
+        /// minimal scenario records it).
+        #[arg(long)]
+        engine: Option<Engine>,
     },
     /// Run one seed of a scenario and print its rendered trace.
     Replay {
@@ -98,6 +102,9 @@ enum Command {
         /// Also write the trace as JSON Lines to this file.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Run on this engine (`turmoil` or `events`) instead of the scenario's own.
+        #[arg(long)]
+        engine: Option<Engine>,
     },
     /// Show where two JSON Lines traces first differ.
     Diff {
@@ -219,12 +226,14 @@ fn main() -> ExitCode {
             seed,
             output,
             budget,
-        } => shrink_command(&scenario, seed, &output, budget),
+            engine,
+        } => shrink_command(&scenario, engine, seed, &output, budget),
         Command::Replay {
             scenario,
             seed,
             trace,
-        } => replay(&scenario, seed, trace.as_deref()),
+            engine,
+        } => replay(&scenario, engine, seed, trace.as_deref()),
         Command::Diff { a, b, context } => diff(&a, &b, context),
         Command::Node {
             system,
@@ -449,14 +458,24 @@ fn write_shrunk(
     Ok((path, shrunk.scenario.faults.len()))
 }
 
+/// Loads one scenario, on `engine` if given.
+fn load_on(path: &Path, engine: Option<Engine>) -> anyhow::Result<Scenario> {
+    let mut scenario = Scenario::load(path)?;
+    if let Some(engine) = engine {
+        scenario.engine = engine;
+    }
+    Ok(scenario)
+}
+
 fn shrink_command(
     path: &Path,
+    engine: Option<Engine>,
     seed: u64,
     output: &Path,
     budget: usize,
 ) -> anyhow::Result<ExitCode> {
     init_logs();
-    let scenario = Scenario::load(path)?;
+    let scenario = load_on(path, engine)?;
     let shrunk = shrink::shrink(&scenario, seed, budget)?;
     std::fs::write(output, highstorm::testing::shrunk_file(&shrunk))
         .with_context(|| format!("{}", output.display()))?;
@@ -476,9 +495,14 @@ fn shrink_command(
     Ok(ExitCode::SUCCESS)
 }
 
-fn replay(path: &Path, seed: u64, trace_out: Option<&Path>) -> anyhow::Result<ExitCode> {
+fn replay(
+    path: &Path,
+    engine: Option<Engine>,
+    seed: u64,
+    trace_out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     init_logs();
-    let scenario = Scenario::load(path)?;
+    let scenario = load_on(path, engine)?;
     let report = run_seed(&scenario, seed, Recheck::Twice)?;
     let mut out = std::io::stdout().lock();
     write!(out, "{}", report.trace.render())?;

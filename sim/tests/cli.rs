@@ -133,6 +133,47 @@ fn http_scenarios_refuse_the_events_engine_clearly() {
 }
 
 #[test]
+fn replay_takes_the_engine_override() {
+    let on = |engine| {
+        let out = highstorm(&[
+            "replay",
+            "scenarios/echo.toml",
+            "--seed",
+            "3",
+            "--engine",
+            engine,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let (turmoil, events) = (on("turmoil"), on("events"));
+    // Each engine's own trace (turmoil rounds to its 1 ms tick), the same verdicts.
+    let last = |t: &str| t.lines().last().unwrap().to_owned();
+    assert_ne!(last(&turmoil), last(&events));
+    let checks = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("check "))
+            .map(|l| l.split(':').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(checks(&turmoil), checks(&events));
+    assert!(
+        checks(&events).iter().all(|c| c.ends_with(" ok")),
+        "{events}"
+    );
+    let out = highstorm(&[
+        "replay",
+        "scenarios/bridge-four-http.toml",
+        "--seed",
+        "0",
+        "--engine",
+        "events",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--engine turmoil"));
+}
+
+#[test]
 fn a_failing_check_exits_1_with_repro_lines() {
     // Clients give up after 1 ms while every message takes at least 5 ms: no operation can
     // succeed, so the availability check must fail.
