@@ -22,6 +22,10 @@
 //! `HIGHSTORM_BENCH_REPEAT` (default 3): runs per seed, the fastest counted (turmoil: at most 2);
 //! `HIGHSTORM_BENCH_SWEEP` (default 1000): seeds in the sweep (0 skips it).
 
+/// The allocator the `highstorm` binary runs with.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use highstorm::check::{check_history, history};
 use highstorm::engine::{self, Engine};
 use highstorm::metrics::measure_history;

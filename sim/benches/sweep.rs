@@ -11,6 +11,10 @@
 //! (`failures` policy) so the figure is pure run throughput; the default `1/10` sampling costs
 //! about 10% more.
 
+/// The allocator the `highstorm` binary runs with.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use highstorm::scenario::{Nemesis, NemesisKind};
 use highstorm::sweep::{plan, sweep, RecheckPolicy};
 use highstorm::Scenario;

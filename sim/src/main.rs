@@ -1,5 +1,9 @@
 //! The `highstorm` command line: run scenarios, replay a seed, diff traces, run a node for real.
 
+/// mimalloc: simulated runs allocate small objects by the million (messages, trace events).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use highstorm::engine::Engine;
