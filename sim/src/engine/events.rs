@@ -301,35 +301,18 @@ impl Engine<'_> {
                                 },
                             );
                         }
-                        if let Some(d) = second {
-                            let copy = Event::Deliver {
-                                to,
-                                src: pid,
-                                msg_id: t.msg_id,
-                                bytes: t.bytes.clone(),
-                            };
-                            // (The copy is queued second, as before: ties go to the original.)
-                            self.push(
-                                self.now + first,
-                                Event::Deliver {
-                                    to,
-                                    src: pid,
-                                    msg_id: t.msg_id,
-                                    bytes: t.bytes,
-                                },
-                            );
-                            self.push(self.now + d, copy);
-                            return;
+                        let deliver = |bytes| Event::Deliver {
+                            to,
+                            src: pid,
+                            msg_id: t.msg_id,
+                            bytes,
+                        };
+                        // (A copy is queued second: at the same time, the original goes first.)
+                        let copy = second.map(|d| (d, t.bytes.clone()));
+                        self.push(self.now + first, deliver(t.bytes));
+                        if let Some((d, bytes)) = copy {
+                            self.push(self.now + d, deliver(bytes));
                         }
-                        self.push(
-                            self.now + first,
-                            Event::Deliver {
-                                to,
-                                src: pid,
-                                msg_id: t.msg_id,
-                                bytes: t.bytes,
-                            },
-                        );
                         return;
                     }
                 }
