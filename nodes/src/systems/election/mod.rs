@@ -317,6 +317,31 @@ pub enum ElectionTimer {
     },
 }
 
+/// Answers a client whose `submit` a non-leader forwarded to the leader, once the leader's
+/// reply (or its absence) is known. A timeout is indefinite: the item may have been recorded.
+fn answer_forwarded<T>(
+    ctx: &mut crate::Context<'_, ElectionMsg, T>,
+    client: &crate::Message<ElectionMsg>,
+    reply: crate::RpcReply<ElectionMsg>,
+) {
+    use crate::wire::{ErrorBody, ErrorCode};
+    match reply {
+        crate::RpcReply::Reply(m) if m.body == ElectionMsg::SubmitOk => {
+            ctx.reply(client, ElectionMsg::SubmitOk);
+        }
+        crate::RpcReply::Error(e) if e.code.is_definite() => {
+            ctx.reply_error(client, e);
+        }
+        _ => {
+            let e = ErrorBody::new(
+                ErrorCode::Timeout,
+                "the leader did not confirm; outcome unknown",
+            );
+            ctx.reply_error(client, e);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

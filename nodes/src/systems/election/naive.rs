@@ -334,18 +334,7 @@ impl Node for NaiveElection {
         let Some(client) = self.forwarded.remove(&request) else {
             return;
         };
-        match reply {
-            RpcReply::Reply(m) if m.body == ElectionMsg::SubmitOk => {
-                ctx.reply(&client, ElectionMsg::SubmitOk);
-            }
-            RpcReply::Error(e) if e.code.is_definite() => {
-                ctx.reply_error(&client, e);
-            }
-            _ => {
-                let e = ErrorBody::new(ErrorCode::Timeout, "the leader did not confirm");
-                ctx.reply_error(&client, e);
-            }
-        }
+        super::answer_forwarded(ctx, &client, reply);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: ElectionTimer) {
