@@ -15,7 +15,7 @@
 
 use crate::{Ctx, Duration, Message, Node};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Broadcast's messages: Maelstrom's client API plus the nodes' own gossip.
 ///
@@ -168,7 +168,8 @@ pub struct Broadcast {
     config: BroadcastConfig,
     /// Skip anti-entropy and restart recovery: the planted bug of variant `amnesiac`.
     amnesiac: bool,
-    values: BTreeSet<u64>,
+    /// The values held, ascending and distinct.
+    values: Vec<u64>,
     /// Sum of per-value hashes: order-independent, updated as values arrive.
     hash: u64,
     /// Values waiting for the next flush, per target (by position in `all`; sized on first
@@ -209,7 +210,7 @@ impl Broadcast {
         Broadcast {
             config,
             amnesiac: false,
-            values: BTreeSet::new(),
+            values: vec![],
             hash: 0,
             pending: vec![],
             dirty: vec![],
@@ -232,8 +233,41 @@ impl Broadcast {
     }
 
     /// The values held, ascending.
-    pub fn values(&self) -> &BTreeSet<u64> {
+    pub fn values(&self) -> &[u64] {
         &self.values
+    }
+
+    /// Adds `values` to those held; returns the ones that were new, in the order given (each
+    /// once). A long ascending list (a peer's `everything`) is merged in one pass.
+    fn insert(&mut self, values: &[u64]) -> Vec<u64> {
+        if values.len() > 16 && values.is_sorted() {
+            let mut new = vec![];
+            let mut merged = Vec::with_capacity(self.values.len() + values.len());
+            let mut held = self.values.iter().copied().peekable();
+            for &v in values {
+                while let Some(h) = held.next_if(|&h| h < v) {
+                    merged.push(h);
+                }
+                if held.peek() == Some(&v) || merged.last() == Some(&v) {
+                    continue;
+                }
+                merged.push(v);
+                new.push(v);
+            }
+            merged.extend(held);
+            if !new.is_empty() {
+                self.values = merged;
+            }
+            return new;
+        }
+        let mut new = vec![];
+        for &v in values {
+            if let Err(at) = self.values.binary_search(&v) {
+                self.values.insert(at, v);
+                new.push(v);
+            }
+        }
+        new
     }
 
     /// Every node, this one included, sorted.
@@ -301,11 +335,7 @@ impl Broadcast {
         arrival: Arrival<'_>,
         skip: Option<&str>,
     ) {
-        let new: Vec<u64> = values
-            .iter()
-            .copied()
-            .filter(|v| self.values.insert(*v))
-            .collect();
+        let new = self.insert(values);
         if new.is_empty() {
             return;
         }
@@ -415,8 +445,16 @@ impl Broadcast {
     /// A peer's answer to our digest: everything it holds. Learn what we lacked and send back
     /// what it lacked.
     fn everything(&mut self, ctx: &mut Ctx<'_, Self>, from: &str, values: &[u64]) {
-        let theirs: BTreeSet<u64> = values.iter().copied().collect();
-        let missing: Vec<u64> = self.values.difference(&theirs).copied().collect();
+        let mut theirs = values.to_vec();
+        theirs.sort_unstable();
+        let mut theirs = theirs.into_iter().peekable();
+        let mut missing = vec![];
+        for &v in &self.values {
+            while theirs.next_if(|&t| t < v).is_some() {}
+            if theirs.peek() != Some(&v) {
+                missing.push(v);
+            }
+        }
         self.learn(ctx, values, Arrival::Origin { from: Some(from) }, None);
         if !missing.is_empty() {
             ctx.send(from, BroadcastMsg::Repair { values: missing });
@@ -554,7 +592,7 @@ impl Node for Broadcast {
                 self.learn(ctx, &values, arrival, None);
             }
             BroadcastMsg::Read => {
-                let messages = self.values.iter().copied().collect();
+                let messages = self.values.clone();
                 ctx.reply(&msg, BroadcastMsg::ReadOk { messages });
             }
             BroadcastMsg::Topology { .. } => {
@@ -568,7 +606,7 @@ impl Node for Broadcast {
                 if (*count, *hash) != (self.values.len() as u64, self.hash)
                     && !self.values.is_empty()
                 {
-                    let values = self.values.iter().copied().collect();
+                    let values = self.values.clone();
                     ctx.reply(&msg, BroadcastMsg::Everything { values });
                 } else {
                     ctx.reply(&msg, BroadcastMsg::DigestOk);
@@ -677,6 +715,32 @@ mod tests {
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn held_values_merge_like_a_set() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..200 {
+            let mut node = Broadcast::new(BroadcastConfig::default());
+            let mut oracle = std::collections::BTreeSet::new();
+            for _ in 0..6 {
+                // Short unsorted batches and long ascending ones (with repeats), as gossip
+                // and `everything` deliver them.
+                let n = rng.random_range(0..60);
+                let mut batch: Vec<u64> = (0..n).map(|_| rng.random_range(0..80)).collect();
+                if rng.random_bool(0.5) {
+                    batch.sort_unstable();
+                }
+                let want: Vec<u64> = batch
+                    .iter()
+                    .copied()
+                    .filter(|v| oracle.insert(*v))
+                    .collect();
+                assert_eq!(node.insert(&batch), want, "{batch:?}");
+                assert!(node.values().iter().eq(oracle.iter()));
+            }
+        }
     }
 
     #[test]
