@@ -96,25 +96,24 @@ async fn get_job(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{drive, Gateway, RealEnvironment, Transport};
+    use crate::run::gateway::Silent;
+    use crate::run::{drive, Gateway, RealEnvironment};
     use crate::systems::work_queue::{result_of, WorkQueue, WorkQueueConfig, WorkQueueMsg};
-    use crate::Transmit;
     use crate::{NodeProcess, ProcessSetup};
     use axum::body::Body;
     use axum::http::Request;
-    use std::io;
     use tower::ServiceExt;
 
-    /// A network that never delivers anything: only the gateway talks to the manager.
-    struct Silent;
-
-    impl Transport for Silent {
-        async fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-            std::future::pending().await
-        }
-        async fn send(&mut self, _: &Transmit) -> io::Result<()> {
-            Ok(())
-        }
+    /// A manager `n0` with the default configuration.
+    fn manager() -> NodeProcess<WorkQueue> {
+        let setup = ProcessSetup {
+            id: "n0".into(),
+            peers: vec![],
+            seed: 0,
+            boot: 0,
+            durable: Default::default(),
+        };
+        NodeProcess::new(WorkQueue::new(WorkQueueConfig::default(), "n0"), setup)
     }
 
     async fn call(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
@@ -142,14 +141,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn jobs_are_put_read_and_refused_over_http() {
         let (mut gateway, client) = Gateway::new(Silent, "n0", "http");
-        let setup = ProcessSetup {
-            id: "n0".into(),
-            peers: vec![],
-            seed: 0,
-            boot: 0,
-            durable: Default::default(),
-        };
-        let mut process = NodeProcess::new(WorkQueue::new(WorkQueueConfig::default(), "n0"), setup);
+        let mut process = manager();
         let mut env = RealEnvironment::default();
         let driver = drive(&mut process, &mut gateway, &mut env);
         let router = router(client);
@@ -204,14 +196,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_reserved_job_shows_time_left_and_a_completed_one_its_md5() {
         let (mut gateway, client) = Gateway::new(Silent, "n0", "http");
-        let setup = ProcessSetup {
-            id: "n0".into(),
-            peers: vec![],
-            seed: 0,
-            boot: 0,
-            durable: Default::default(),
-        };
-        let mut process = NodeProcess::new(WorkQueue::new(WorkQueueConfig::default(), "n0"), setup);
+        let mut process = manager();
         let mut env = RealEnvironment::default();
         // A worker's side of the protocol goes through the gateway too (as `http`).
         let worker = client.clone();

@@ -165,6 +165,20 @@ impl<T: Transport> Transport for Gateway<T> {
     }
 }
 
+/// A network that never delivers anything: in tests, only a gateway talks to the node.
+#[cfg(test)]
+pub(crate) struct Silent;
+
+#[cfg(test)]
+impl Transport for Silent {
+    async fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+        std::future::pending().await
+    }
+    async fn send(&mut self, _: &Transmit) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,18 +203,6 @@ mod tests {
                 self.0 += n;
                 ctx.reply(&msg, Msg::AddOk { total: self.0 });
             }
-        }
-    }
-
-    /// A network that never delivers anything.
-    struct Silent;
-
-    impl Transport for Silent {
-        async fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-            std::future::pending().await
-        }
-        async fn send(&mut self, _: &Transmit) -> io::Result<()> {
-            Ok(())
         }
     }
 
