@@ -263,59 +263,71 @@ impl Engine<'_> {
         let node = || self.names[pid].clone();
         let kind = match out {
             Output::Transmit(t) => {
-                self.trace.push(
-                    self.now,
-                    EventKind::Send {
-                        body: body_text(&t.src, &t.dest, &t.bytes),
-                        src: t.src.clone(),
-                        dest: t.dest.clone(),
-                        msg_id: t.msg_id,
-                        in_reply_to: t.in_reply_to,
-                    },
-                );
                 // Every receiver is a process of the run (the network drops the rest).
                 let to = self.pids.get(&t.dest).copied();
                 let fate = match to {
                     Some(to) => self.faults.send_ix(pid, to),
                     None => self.faults.send(&t.src, &t.dest),
                 };
-                match fate {
-                    Err(reason) => EventKind::Drop {
-                        src: t.src,
-                        dest: t.dest,
-                        msg_id: t.msg_id,
-                        reason: reason.as_str().to_owned(),
-                    },
-                    Ok(()) => {
-                        let Some(to) = to else {
-                            return;
-                        };
-                        let (first, second) = self.faults.delays_ix(pid, to);
-                        if second.is_some() {
-                            self.trace.push(
-                                self.now,
-                                EventKind::Duplicate {
-                                    src: t.src.clone(),
-                                    dest: t.dest.clone(),
-                                    msg_id: t.msg_id,
-                                },
-                            );
-                        }
-                        let deliver = |bytes| Event::Deliver {
-                            to,
-                            src: pid,
-                            msg_id: t.msg_id,
-                            bytes,
-                        };
-                        // (A copy is queued second: at the same time, the original goes first.)
-                        let copy = second.map(|d| (d, t.bytes.clone()));
-                        self.push(self.now + first, deliver(t.bytes));
-                        if let Some((d, bytes)) = copy {
-                            self.push(self.now + d, deliver(bytes));
-                        }
+                let body = body_text(&t.src, &t.dest, &t.bytes);
+                let send = |src, dest| EventKind::Send {
+                    body,
+                    src,
+                    dest,
+                    msg_id: t.msg_id,
+                    in_reply_to: t.in_reply_to,
+                };
+                let to = match (fate, to) {
+                    (Ok(()), Some(to)) => to,
+                    (Ok(()), None) => {
+                        self.trace.push(self.now, send(t.src, t.dest));
                         return;
                     }
+                    // Dropped: the names go to the send and to the drop.
+                    (Err(reason), _) => {
+                        self.trace
+                            .push(self.now, send(t.src.clone(), t.dest.clone()));
+                        let drop = EventKind::Drop {
+                            src: t.src,
+                            dest: t.dest,
+                            msg_id: t.msg_id,
+                            reason: reason.as_str().to_owned(),
+                        };
+                        self.trace.push(self.now, drop);
+                        return;
+                    }
+                };
+                let (first, second) = self.faults.delays_ix(pid, to);
+                let (msg_id, bytes) = (t.msg_id, t.bytes);
+                match second {
+                    // The usual case: the send's names move into the trace.
+                    None => self.trace.push(self.now, send(t.src, t.dest)),
+                    Some(_) => {
+                        self.trace
+                            .push(self.now, send(t.src.clone(), t.dest.clone()));
+                        self.trace.push(
+                            self.now,
+                            EventKind::Duplicate {
+                                src: t.src,
+                                dest: t.dest,
+                                msg_id,
+                            },
+                        );
+                    }
                 }
+                let deliver = |bytes| Event::Deliver {
+                    to,
+                    src: pid,
+                    msg_id,
+                    bytes,
+                };
+                // (A copy is queued second: at the same time, the original goes first.)
+                let copy = second.map(|d| (d, bytes.clone()));
+                self.push(self.now + first, deliver(bytes));
+                if let Some((d, bytes)) = copy {
+                    self.push(self.now + d, deliver(bytes));
+                }
+                return;
             }
             Output::TimerFired { timer } => EventKind::Timer {
                 node: node(),
