@@ -22,7 +22,8 @@
 //! ```
 //! `HIGHSTORM_BENCH_SEEDS` (default 3): seeds per size and engine (turmoil runs one);
 //! `HIGHSTORM_BENCH_REPEAT` (default 3): runs per seed, the fastest counted (turmoil: at most 2);
-//! `HIGHSTORM_BENCH_SWEEP` (default 1000): seeds in the sweep (0 skips it).
+//! `HIGHSTORM_BENCH_SWEEP` (default 1000): seeds in the sweep (0 skips it);
+//! `HIGHSTORM_BENCH_PARTS` (default `1234`): which of the four parts to run.
 
 /// The allocator the `highstorm` binary runs with.
 #[global_allocator]
@@ -38,7 +39,7 @@ use highstorm_nodes::wire::{self, Body, Envelope};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn load(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../scenarios/{name}.toml"));
@@ -178,17 +179,6 @@ fn bare_pass(sends: &[(u64, Envelope<BroadcastMsg>)], latency_us: u64) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// The bare loop over the messages `trace` sent, fastest of three passes. Returns (messages
-/// delivered per wall second, messages).
-fn bare_loop(trace: &Trace, latency: Duration) -> (f64, usize) {
-    let sends = sends_of(trace);
-    let latency = latency.as_micros() as u64;
-    let best = (0..3)
-        .map(|_| bare_pass(&sends, latency))
-        .fold(f64::MAX, f64::min);
-    (sends.len() as f64 / best, sends.len())
-}
-
 /// The events engine and the bare loop on the same seeds, interleaved: each round runs the
 /// engine on a seed, then the bare loop over the messages that run sent, so both see the
 /// machine at the same speed (it drifts by half from minute to minute here). Each seed counts
@@ -228,6 +218,8 @@ fn main() {
     let seeds = env("HIGHSTORM_BENCH_SEEDS", 3).max(1);
     let repeat = env("HIGHSTORM_BENCH_REPEAT", 3).max(1);
     let sweep_seeds = env("HIGHSTORM_BENCH_SWEEP", 1000);
+    let parts = std::env::var("HIGHSTORM_BENCH_PARTS").unwrap_or_else(|_| "1234".into());
+    let part = |n: char| parts.contains(n);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "engines: release build, {cores} cores; x real time = simulated s / engine wall s \
@@ -237,60 +229,66 @@ fn main() {
     let calm = load("broadcast-efficient");
     let on_turmoil = calm.clone().engine(Engine::Turmoil);
     let on_events = calm.clone().engine(Engine::Events);
-    println!(
-        "\n1. {} ({} nodes, {:?}), turmoil 1 seed, events {seeds} seeds",
-        calm.name, calm.nodes, calm.duration
-    );
-    let (t_x, t_checks, t_rate, t_ok, _) = measure(&on_turmoil, 1, repeat.min(2));
-    let (e_x, e_checks, e_rate, e_ok, _) = measure(&on_events, seeds, repeat);
-    println!(
-        "   {:<8} {:>12} {:>16} {:>14} {:>8}",
-        "engine", "x real time", "checks s/run", "delivered/s", "verdicts"
-    );
-    let verdicts = |v: &[bool]| format!("{}/{} ok", v.iter().filter(|o| **o).count(), v.len());
-    println!(
-        "   {:<8} {t_x:>12.1} {t_checks:>16.3} {t_rate:>14.0} {:>8}",
-        "turmoil",
-        verdicts(&t_ok)
-    );
-    println!(
-        "   {:<8} {e_x:>12.1} {e_checks:>16.3} {e_rate:>14.0} {:>8}",
-        "events",
-        verdicts(&e_ok)
-    );
-    println!(
-        "   events / turmoil: {:.1}x (target >= 5x); events {:.0}x real time (target >= 500x)",
-        e_x / t_x,
-        e_x
-    );
-
     let big = load("broadcast-1000");
-    println!(
-        "\n2. {} ({} nodes, {:?}) on events, {seeds} seeds",
-        big.name, big.nodes, big.duration
-    );
-    let (b_x, b_checks, b_rate, b_ok, b_trace) = measure(&big, seeds, repeat);
-    println!(
+    let verdicts = |v: &[bool]| format!("{}/{} ok", v.iter().filter(|o| **o).count(), v.len());
+    if part('1') {
+        println!(
+            "\n1. {} ({} nodes, {:?}), turmoil 1 seed, events {seeds} seeds",
+            calm.name, calm.nodes, calm.duration
+        );
+        let (t_x, t_checks, t_rate, t_ok, _) = measure(&on_turmoil, 1, repeat.min(2));
+        let (e_x, e_checks, e_rate, e_ok, _) = measure(&on_events, seeds, repeat);
+        println!(
+            "   {:<8} {:>12} {:>16} {:>14} {:>8}",
+            "engine", "x real time", "checks s/run", "delivered/s", "verdicts"
+        );
+        println!(
+            "   {:<8} {t_x:>12.1} {t_checks:>16.3} {t_rate:>14.0} {:>8}",
+            "turmoil",
+            verdicts(&t_ok)
+        );
+        println!(
+            "   {:<8} {e_x:>12.1} {e_checks:>16.3} {e_rate:>14.0} {:>8}",
+            "events",
+            verdicts(&e_ok)
+        );
+        println!(
+            "   events / turmoil: {:.1}x (target >= 5x); events {:.0}x real time (target >= 500x)",
+            e_x / t_x,
+            e_x
+        );
+    }
+
+    if part('2') {
+        println!(
+            "\n2. {} ({} nodes, {:?}) on events, {seeds} seeds",
+            big.name, big.nodes, big.duration
+        );
+        let (b_x, b_checks, b_rate, b_ok, _) = measure(&big, seeds, repeat);
+        println!(
         "   {b_x:.1}x real time (target >= 10x); checks {b_checks:.2} s/run; {b_rate:.0} delivered/s; {}",
         verdicts(&b_ok)
     );
+    }
 
-    println!(
+    if part('3') {
+        println!(
         "\n3. messages delivered per wall second: events engine vs a bare encode/decode/queue loop"
     );
-    let (e_rate, bare, n) = side_by_side(&on_events, seeds, repeat.max(3));
-    println!(
+        let (e_rate, bare, n) = side_by_side(&on_events, seeds, repeat.max(3));
+        println!(
         "   25 nodes:   events {e_rate:>10.0}/s   bare loop {bare:>10.0}/s ({n} messages)   bare/events {:.2}x (target <= 2x; interleaved, each seed's fastest of {} rounds)",
         bare / e_rate,
         repeat.max(3)
     );
-    let (bare, n) = bare_loop(&b_trace, big.network.latency.max);
-    println!(
+        let (b_rate, bare, n) = side_by_side(&big, seeds, repeat.max(3));
+        println!(
         "   1000 nodes: events {b_rate:>10.0}/s   bare loop {bare:>10.0}/s ({n} messages)   bare/events {:.2}x",
         bare / b_rate
     );
+    }
 
-    if sweep_seeds > 0 {
+    if part('4') && sweep_seeds > 0 {
         let scenarios = [on_events];
         let runs = plan(&scenarios, |_| (0..sweep_seeds).collect(), None);
         let start = Instant::now();
