@@ -275,11 +275,11 @@ fn main() {
         println!(
         "\n3. messages delivered per wall second: events engine vs a bare encode/decode/queue loop"
     );
-        let (e_rate, bare, n) = side_by_side(&on_events, seeds, repeat.max(3));
+        let (e_rate, bare, n) = side_by_side(&on_events, seeds, repeat.max(5));
         println!(
         "   25 nodes:   events {e_rate:>10.0}/s   bare loop {bare:>10.0}/s ({n} messages)   bare/events {:.2}x (target <= 2x; interleaved, each seed's fastest of {} rounds)",
         bare / e_rate,
-        repeat.max(3)
+        repeat.max(5)
     );
         let (b_rate, bare, n) = side_by_side(&big, seeds, repeat.max(3));
         println!(

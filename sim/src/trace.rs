@@ -376,6 +376,14 @@ impl Trace {
         Trace::default()
     }
 
+    /// An empty trace with room for `events` events before it grows (an engine that knows
+    /// about how long its run will be saves copying a large trace as it doubles).
+    pub fn with_capacity(events: usize) -> Self {
+        Trace {
+            events: Vec::with_capacity(events),
+        }
+    }
+
     /// Appends an event at simulated time `at`.
     pub fn push(&mut self, at: Duration, kind: EventKind) {
         let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);

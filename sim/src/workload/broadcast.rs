@@ -44,7 +44,9 @@ impl Operations for BroadcastOps {
     fn result(&self, reply: &BroadcastMsg) -> Option<Value> {
         match reply {
             BroadcastMsg::BroadcastOk => Some(Value::Null),
-            BroadcastMsg::ReadOk { messages } => Some(Value::from(messages.clone())),
+            BroadcastMsg::ReadOk { messages } => {
+                Some(Value::Array(messages.iter().map(|&m| m.into()).collect()))
+            }
             _ => None,
         }
     }
