@@ -25,9 +25,8 @@
 //! `HIGHSTORM_BENCH_SWEEP` (default 1000): seeds in the sweep (0 skips it);
 //! `HIGHSTORM_BENCH_PARTS` (default `1234`): which of the four parts to run.
 
-/// The allocator the `highstorm` binary runs with.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use highstorm::check::{check_history, history};
 use highstorm::engine::{self, Engine};
@@ -215,6 +214,7 @@ fn side_by_side(s: &Scenario, seeds: u64, rounds: u64) -> (f64, f64, usize) {
 }
 
 fn main() {
+    allocator::keep_freed_memory();
     let seeds = env("HIGHSTORM_BENCH_SEEDS", 3).max(1);
     let repeat = env("HIGHSTORM_BENCH_REPEAT", 3).max(1);
     let sweep_seeds = env("HIGHSTORM_BENCH_SWEEP", 1000);

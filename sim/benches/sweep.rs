@@ -11,9 +11,8 @@
 //! (`failures` policy) so the figure is pure run throughput; the default `1/10` sampling costs
 //! about 10% more.
 
-/// The allocator the `highstorm` binary runs with.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use highstorm::scenario::{Nemesis, NemesisKind};
 use highstorm::sweep::{plan, sweep, RecheckPolicy};
@@ -52,6 +51,7 @@ fn seeds_per_second(s: &Scenario, seeds: u64, jobs: usize) -> f64 {
 }
 
 fn main() {
+    allocator::keep_freed_memory();
     let seeds: u64 = std::env::var("HIGHSTORM_BENCH_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -1,8 +1,7 @@
 //! The `highstorm` command line: run scenarios, replay a seed, diff traces, run a node for real.
 
-/// mimalloc: simulated runs allocate small objects by the million (messages, trace events).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "allocator.rs"]
+mod allocator;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
@@ -199,6 +198,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {
