@@ -21,7 +21,8 @@
 //! HIGHSTORM_BENCH_SEEDS=5 HIGHSTORM_BENCH_SWEEP=200 cargo bench -p highstorm --bench engines
 //! ```
 //! `HIGHSTORM_BENCH_SEEDS` (default 3): seeds per size and engine (turmoil runs one);
-//! `HIGHSTORM_BENCH_REPEAT` (default 3): runs per seed, the fastest counted (turmoil: at most 2);
+//! `HIGHSTORM_BENCH_REPEAT` (default 5): runs per seed, the fastest counted (turmoil: at most 2,
+//! 1000 nodes: at most 3);
 //! `HIGHSTORM_BENCH_SWEEP` (default 1000): seeds in the sweep (0 skips it);
 //! `HIGHSTORM_BENCH_PARTS` (default `1234`): which of the four parts to run.
 
@@ -216,7 +217,7 @@ fn side_by_side(s: &Scenario, seeds: u64, rounds: u64) -> (f64, f64, usize) {
 fn main() {
     allocator::keep_freed_memory();
     let seeds = env("HIGHSTORM_BENCH_SEEDS", 3).max(1);
-    let repeat = env("HIGHSTORM_BENCH_REPEAT", 3).max(1);
+    let repeat = env("HIGHSTORM_BENCH_REPEAT", 5).max(1);
     let sweep_seeds = env("HIGHSTORM_BENCH_SWEEP", 1000);
     let parts = std::env::var("HIGHSTORM_BENCH_PARTS").unwrap_or_else(|_| "1234".into());
     let part = |n: char| parts.contains(n);
@@ -264,7 +265,7 @@ fn main() {
             "\n2. {} ({} nodes, {:?}) on events, {seeds} seeds",
             big.name, big.nodes, big.duration
         );
-        let (b_x, b_checks, b_rate, b_ok, _) = measure(&big, seeds, repeat);
+        let (b_x, b_checks, b_rate, b_ok, _) = measure(&big, seeds, repeat.min(3));
         println!(
         "   {b_x:.1}x real time (target >= 10x); checks {b_checks:.2} s/run; {b_rate:.0} delivered/s; {}",
         verdicts(&b_ok)
@@ -275,13 +276,13 @@ fn main() {
         println!(
         "\n3. messages delivered per wall second: events engine vs a bare encode/decode/queue loop"
     );
-        let (e_rate, bare, n) = side_by_side(&on_events, seeds, repeat.max(5));
+        let (e_rate, bare, n) = side_by_side(&on_events, seeds, repeat);
         println!(
         "   25 nodes:   events {e_rate:>10.0}/s   bare loop {bare:>10.0}/s ({n} messages)   bare/events {:.2}x (target <= 2x; interleaved, each seed's fastest of {} rounds)",
         bare / e_rate,
-        repeat.max(5)
+        repeat
     );
-        let (b_rate, bare, n) = side_by_side(&big, seeds, repeat.max(3));
+        let (b_rate, bare, n) = side_by_side(&big, seeds, repeat.min(3));
         println!(
         "   1000 nodes: events {b_rate:>10.0}/s   bare loop {bare:>10.0}/s ({n} messages)   bare/events {:.2}x",
         bare / b_rate
