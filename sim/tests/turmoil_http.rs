@@ -3,35 +3,20 @@
 //! turmoil UDP; one worker crashed mid-job and brought back. The job must reach Done with the
 //! reference count, and bad input must get its 4xx.
 
-use highstorm::http::{request, TurmoilListener};
+#[path = "common/turmoil_api.rs"]
+mod turmoil_api;
+
 use highstorm_nodes::http::bridge_four::router;
-use highstorm_nodes::run::{
-    drive, AddressBook, DatagramSocket, Gateway, RealEnvironment, UdpTransport, WorkRunner,
-};
+use highstorm_nodes::run::{AddressBook, RealEnvironment, WorkRunner};
 use highstorm_nodes::storage::{Blobs, SharedMemBlobs as SharedBlobs};
 use highstorm_nodes::systems::bridge_four::{
     self, corpus, merge_counts, word_count, BridgeFour, BridgeFourConfig, CorpusSpec,
 };
-use highstorm_nodes::{NodeProcess, ProcessSetup, WorkRequest};
+use highstorm_nodes::{NodeProcess, WorkRequest};
 use std::collections::BTreeMap;
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const UDP: u16 = 7000;
-const HTTP: u16 = 8080;
-
-struct Udp(turmoil::net::UdpSocket);
-
-impl DatagramSocket for Udp {
-    async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.0.send_to(buf, to).await
-    }
-    async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.recv_from(buf).await
-    }
-}
+use turmoil_api::{book_with, serve, serve_api, setup};
 
 /// Runs Bridge Four's work at once against the shared store, reporting after 100 ms of
 /// simulated time.
@@ -46,59 +31,23 @@ fn sim_work(blobs: SharedBlobs) -> WorkRunner {
     })
 }
 
-fn any(port: u16) -> SocketAddr {
-    (IpAddr::V4(Ipv4Addr::UNSPECIFIED), port).into()
-}
-
-async fn node(
-    id: &str,
-    cfg: BridgeFourConfig,
-    book: AddressBook,
-    blobs: SharedBlobs,
-) -> turmoil::Result {
-    let setup = ProcessSetup {
-        id: id.to_owned(),
-        peers: vec![],
-        seed: 7,
-        boot: turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64,
-        durable: Default::default(),
-    };
+async fn node(id: &str, cfg: BridgeFourConfig, blobs: SharedBlobs) -> turmoil::Result {
     let leader = cfg.leader == id;
-    let mut process = NodeProcess::new(BridgeFour::new(cfg, id, false), setup);
-    let mut env = RealEnvironment {
+    let process = NodeProcess::new(BridgeFour::new(cfg, id, false), setup(id));
+    let env = RealEnvironment {
         work: Some(sim_work(blobs.clone())),
         ..RealEnvironment::default()
     };
-    let socket = Udp(turmoil::net::UdpSocket::bind(any(UDP)).await?);
-    let transport = UdpTransport::new(socket, book);
-    if !leader {
-        let mut transport = transport;
-        drive(&mut process, &mut transport, &mut env).await?;
-        return Ok(());
+    if leader {
+        let api = |client| router(client, Arc::new(blobs));
+        serve_api(id, process, env, AddressBook::default(), api).await
+    } else {
+        serve(process, env, book_with("leader")).await
     }
-    let (mut gateway, client) = Gateway::new(transport, id, "http");
-    let api = router(client, Arc::new(blobs));
-    let listener = TurmoilListener::bind(any(HTTP)).await?;
-    tokio::select! {
-        r = drive(&mut process, &mut gateway, &mut env) => r?,
-        r = highstorm_nodes::http::serve(listener, api) => r?,
-    }
-    Ok(())
 }
 
-/// An HTTP exchange, retried on connection errors (turmoil TCP breaks on faults).
 async fn http(method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let to: SocketAddr = (turmoil::lookup("leader"), HTTP).into();
-    for _ in 0..100 {
-        match request(to, method, path, body).await {
-            Ok((status, text)) => {
-                let v = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-                return (status, v);
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    panic!("{method} {path}: no answer");
+    turmoil_api::http("leader", method, path, body).await
 }
 
 #[test]
@@ -130,17 +79,7 @@ fn the_bridge_four_api_serves_over_turmoil_tcp_through_a_worker_crash() -> turmo
         let (cfg, blobs) = (cfg.clone(), blobs.clone());
         sim.host(id, move || {
             let (cfg, blobs) = (cfg.clone(), blobs.clone());
-            async move {
-                let book = if id == "leader" {
-                    AddressBook::default()
-                } else {
-                    AddressBook::new([(
-                        "leader".to_owned(),
-                        (turmoil::lookup("leader"), UDP).into(),
-                    )])
-                };
-                node(id, cfg, book, blobs).await
-            }
+            node(id, cfg, blobs)
         });
     }
     // When the job was submitted (simulated time), so the crash below hits it mid-job.

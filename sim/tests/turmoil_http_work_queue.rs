@@ -3,36 +3,17 @@
 //! turmoil UDP; one worker crashed while it holds a reservation and brought back. Every job
 //! must be completed with the md5 of its payload, and bad input must get its 4xx.
 
-use highstorm::http::{request, TurmoilListener};
+#[path = "common/turmoil_api.rs"]
+mod turmoil_api;
+
 use highstorm_nodes::http::work_queue::router;
-use highstorm_nodes::run::{
-    drive, AddressBook, DatagramSocket, Gateway, RealEnvironment, UdpTransport,
-};
+use highstorm_nodes::run::{AddressBook, RealEnvironment};
 use highstorm_nodes::systems::work_queue::{result_of, WorkQueue, WorkQueueConfig};
-use highstorm_nodes::{NodeProcess, ProcessSetup};
+use highstorm_nodes::NodeProcess;
 use std::collections::BTreeMap;
-use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const UDP: u16 = 7000;
-const HTTP: u16 = 8080;
-
-struct Udp(turmoil::net::UdpSocket);
-
-impl DatagramSocket for Udp {
-    async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.0.send_to(buf, to).await
-    }
-    async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.0.recv_from(buf).await
-    }
-}
-
-fn any(port: u16) -> SocketAddr {
-    (IpAddr::V4(Ipv4Addr::UNSPECIFIED), port).into()
-}
+use turmoil_api::{book_with, serve, serve_api, setup};
 
 fn config() -> WorkQueueConfig {
     WorkQueueConfig {
@@ -43,47 +24,18 @@ fn config() -> WorkQueueConfig {
     }
 }
 
-async fn node(id: &str, book: AddressBook) -> turmoil::Result {
-    let setup = ProcessSetup {
-        id: id.to_owned(),
-        peers: vec![],
-        seed: 7,
-        boot: turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64,
-        durable: Default::default(),
-    };
-    let mut process = NodeProcess::new(WorkQueue::new(config(), id), setup);
-    let mut env = RealEnvironment::default();
-    let socket = Udp(turmoil::net::UdpSocket::bind(any(UDP)).await?);
-    let transport = UdpTransport::new(socket, book);
-    if id != "manager" {
-        let mut transport = transport;
-        drive(&mut process, &mut transport, &mut env).await?;
-        return Ok(());
+async fn node(id: &str) -> turmoil::Result {
+    let process = NodeProcess::new(WorkQueue::new(config(), id), setup(id));
+    let env = RealEnvironment::default();
+    if id == "manager" {
+        serve_api(id, process, env, AddressBook::default(), router).await
+    } else {
+        serve(process, env, book_with("manager")).await
     }
-    let (mut gateway, client) = Gateway::new(transport, id, "http");
-    let api = router(client);
-    let listener = TurmoilListener::bind(any(HTTP)).await?;
-    tokio::select! {
-        biased;
-        r = drive(&mut process, &mut gateway, &mut env) => r?,
-        r = highstorm_nodes::http::serve(listener, api) => r?,
-    }
-    Ok(())
 }
 
-/// An HTTP exchange, retried on connection errors (turmoil TCP breaks on faults).
 async fn http(method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let to: SocketAddr = (turmoil::lookup("manager"), HTTP).into();
-    for _ in 0..100 {
-        match request(to, method, path, body).await {
-            Ok((status, text)) => {
-                let v = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-                return (status, v);
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    panic!("{method} {path}: no answer");
+    turmoil_api::http("manager", method, path, body).await
 }
 
 #[test]
@@ -93,17 +45,7 @@ fn the_work_queue_api_serves_over_turmoil_tcp_through_a_worker_crash() -> turmoi
         .rng_seed(5)
         .build();
     for id in ["manager", "w1", "w2"] {
-        sim.host(id, move || async move {
-            let book = if id == "manager" {
-                AddressBook::default()
-            } else {
-                AddressBook::new([(
-                    "manager".to_owned(),
-                    (turmoil::lookup("manager"), UDP).into(),
-                )])
-            };
-            node(id, book).await
-        });
+        sim.host(id, move || node(id));
     }
     let put: Arc<Mutex<Option<Duration>>> = Arc::default();
     let finished: Arc<Mutex<Option<(Duration, u64)>>> = Arc::default();
