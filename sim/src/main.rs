@@ -4,7 +4,7 @@
 mod allocator;
 
 use anyhow::{bail, Context as _};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use highstorm::engine::Engine;
 use highstorm::runner::{describe_failure, with_regressions, Recheck};
 use highstorm::scenario::parse_seed_range;
@@ -128,57 +128,7 @@ enum Command {
     /// distributed-workers: `work-queue-manager --id n0 --listen 127.0.0.1:7100 --http
     /// 127.0.0.1:8081 --store DIR` and `work-queue-worker --id w1 --listen 127.0.0.1:7101
     /// --leader n0=127.0.0.1:7100` (workers join by asking the manager for jobs).
-    Node {
-        /// The system (`echo`, `unique-ids`, ..., `bridge-four-leader`, `bridge-four-worker`,
-        /// `work-queue-manager`, `work-queue-worker`).
-        system: String,
-        /// Speak Maelstrom's protocol on stdin/stdout instead of UDP.
-        #[arg(long)]
-        maelstrom: bool,
-        /// This node's id (UDP mode).
-        #[arg(long, required_unless_present = "maelstrom")]
-        id: Option<String>,
-        /// Address to listen on (UDP mode); loopback unless told otherwise.
-        #[arg(long, default_value = "127.0.0.1:7001")]
-        listen: SocketAddr,
-        /// The other nodes, `n2=127.0.0.1:7002,n3=127.0.0.1:7003`.
-        #[arg(long, value_delimiter = ',')]
-        peers: Vec<String>,
-        /// The variant of the system's logic.
-        #[arg(long)]
-        variant: Option<String>,
-        /// This incarnation's boot count (default: milliseconds since the Unix epoch, so a
-        /// restarted process never reuses an earlier incarnation's number).
-        #[arg(long)]
-        boot: Option<u64>,
-        /// Seed for the node's rng (default: derived from the boot count).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// The system's config as a JSON object (the scenario's `[config]`).
-        #[arg(long)]
-        config: Option<String>,
-        /// Keep the node's durable storage in this directory (created if missing; without
-        /// it, nothing survives a restart).
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// The blob directory outside work reads and writes (inputs, outputs).
-        #[arg(long, default_value = ".")]
-        blobs: PathBuf,
-        /// Serve the system's HTTP API here (Bridge Four leader, work-queue manager: default
-        /// 127.0.0.1:8080).
-        #[arg(long)]
-        http: Option<SocketAddr>,
-        /// Every piece of outside work takes at least this many milliseconds (demos and
-        /// tests: time to kill a worker mid-task).
-        #[arg(long, default_value_t = 0)]
-        min_work_ms: u64,
-        /// Bridge Four worker: task slots.
-        #[arg(long)]
-        slots: Option<u32>,
-        /// Bridge Four worker: the leader, `name=host:port` (work-queue worker: the manager).
-        #[arg(long)]
-        leader: Option<String>,
-    },
+    Node(NodeArgs),
     /// Write the deterministic generated corpus Bridge Four's jobs count words in
     /// (`DIR/corpus/file-00000.txt`, ...); prints the blob paths, one a line.
     Corpus {
@@ -239,39 +189,7 @@ fn main() -> ExitCode {
             engine,
         } => replay(&scenario, engine, seed, trace.as_deref()),
         Command::Diff { a, b, context } => diff(&a, &b, context),
-        Command::Node {
-            system,
-            maelstrom,
-            id,
-            listen,
-            peers,
-            variant,
-            boot,
-            seed,
-            config,
-            store,
-            blobs,
-            http,
-            min_work_ms,
-            slots,
-            leader,
-        } => node(NodeArgs {
-            system,
-            maelstrom,
-            id,
-            listen,
-            peers,
-            variant,
-            boot,
-            seed,
-            config,
-            store,
-            blobs,
-            http,
-            min_work_ms,
-            slots,
-            leader,
-        }),
+        Command::Node(args) => node(args),
         Command::Corpus {
             dir,
             files,
@@ -556,21 +474,57 @@ fn diff(a: &Path, b: &Path, context: usize) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `highstorm node`'s arguments.
+#[derive(Args)]
 struct NodeArgs {
+    /// The system (`echo`, `unique-ids`, ..., `bridge-four-leader`, `bridge-four-worker`,
+    /// `work-queue-manager`, `work-queue-worker`).
     system: String,
+    /// Speak Maelstrom's protocol on stdin/stdout instead of UDP.
+    #[arg(long)]
     maelstrom: bool,
+    /// This node's id (UDP mode).
+    #[arg(long, required_unless_present = "maelstrom")]
     id: Option<String>,
+    /// Address to listen on (UDP mode); loopback unless told otherwise.
+    #[arg(long, default_value = "127.0.0.1:7001")]
     listen: SocketAddr,
+    /// The other nodes, `n2=127.0.0.1:7002,n3=127.0.0.1:7003`.
+    #[arg(long, value_delimiter = ',')]
     peers: Vec<String>,
+    /// The variant of the system's logic.
+    #[arg(long)]
     variant: Option<String>,
+    /// This incarnation's boot count (default: milliseconds since the Unix epoch, so a
+    /// restarted process never reuses an earlier incarnation's number).
+    #[arg(long)]
     boot: Option<u64>,
+    /// Seed for the node's rng (default: derived from the boot count).
+    #[arg(long)]
     seed: Option<u64>,
+    /// The system's config as a JSON object (the scenario's `[config]`).
+    #[arg(long)]
     config: Option<String>,
+    /// Keep the node's durable storage in this directory (created if missing; without
+    /// it, nothing survives a restart).
+    #[arg(long)]
     store: Option<PathBuf>,
+    /// The blob directory outside work reads and writes (inputs, outputs).
+    #[arg(long, default_value = ".")]
     blobs: PathBuf,
+    /// Serve the system's HTTP API here (Bridge Four leader, work-queue manager: default
+    /// 127.0.0.1:8080).
+    #[arg(long)]
     http: Option<SocketAddr>,
+    /// Every piece of outside work takes at least this many milliseconds (demos and
+    /// tests: time to kill a worker mid-task).
+    #[arg(long, default_value_t = 0)]
     min_work_ms: u64,
+    /// Bridge Four worker: task slots.
+    #[arg(long)]
     slots: Option<u32>,
+    /// Bridge Four worker: the leader, `name=host:port` (work-queue worker: the manager).
+    #[arg(long)]
     leader: Option<String>,
 }
 
