@@ -53,6 +53,35 @@ fn worker_args(dir: &Path, id: &str, udp: SocketAddr, leader: SocketAddr) -> Vec
     ])
 }
 
+/// Polls job `id` until it is `Done` (failing on `Error` or the deadline); returns it. Every
+/// poll must find the job, also across a leader restart.
+fn wait_done(deadline: Instant, web: SocketAddr, id: u64) -> serde_json::Value {
+    loop {
+        let (status, j) = http(deadline, web, "GET", &format!("/jobs/{id}"), "");
+        assert_eq!(status, 200, "the leader knows job {id}: {j}");
+        if j["status"] == "Done" {
+            return j;
+        }
+        assert_ne!(j["status"], "Error", "{j}");
+        assert!(
+            Instant::now() < deadline,
+            "job not done by the deadline: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Asserts that job `id`'s data equals the single-process count.
+fn assert_data(deadline: Instant, web: SocketAddr, id: u64, reference: &BTreeMap<String, u64>) {
+    let (status, data) = http(deadline, web, "GET", &format!("/jobs/{id}/data"), "");
+    assert_eq!(status, 200, "{data}");
+    let got: BTreeMap<String, u64> = serde_json::from_value(data).unwrap();
+    assert_eq!(
+        &got, reference,
+        "the result equals the single-process count"
+    );
+}
+
 #[test]
 fn a_job_survives_a_worker_killed_mid_job_and_matches_the_reference() {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -136,19 +165,7 @@ fn a_job_survives_a_worker_killed_mid_job_and_matches_the_reference() {
     std::thread::sleep(Duration::from_millis(300));
     sb.spawn("w1", &worker_args(&dir, "w1", udp[1], udp[0]));
 
-    let job = loop {
-        let (status, j) = http(deadline, web, "GET", &format!("/jobs/{id}"), "");
-        assert_eq!(status, 200, "{j}");
-        if j["status"] == "Done" {
-            break j;
-        }
-        assert_ne!(j["status"], "Error", "{j}");
-        assert!(
-            Instant::now() < deadline,
-            "job not done by the deadline: {j}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let job = wait_done(deadline, web, id);
     assert_eq!(job["done"], 20, "{job}");
     let tasks = job["tasks"].as_array().unwrap();
     assert!(
@@ -158,10 +175,7 @@ fn a_job_survives_a_worker_killed_mid_job_and_matches_the_reference() {
         "a task w1 was running when killed ran again: {job}"
     );
 
-    let (status, data) = http(deadline, web, "GET", &format!("/jobs/{id}/data"), "");
-    assert_eq!(status, 200, "{data}");
-    let got: BTreeMap<String, u64> = serde_json::from_value(data).unwrap();
-    assert_eq!(got, reference, "the result equals the single-process count");
+    assert_data(deadline, web, id, &reference);
 
     let (status, c) = http(deadline, web, "GET", "/cluster", "");
     assert_eq!(status, 200);
@@ -193,14 +207,7 @@ fn bad_http_input_gets_a_4xx_with_a_message() {
         ("GET", "/jobs/99/data", "", 404),
         ("GET", "/nowhere", "", 404),
     ];
-    for &(method, path, body, expected) in cases {
-        let (status, v) = http(deadline, web, method, path, body);
-        assert_eq!(status, expected, "{method} {path} {body}: {v}");
-        assert!(
-            v["error"].as_str().is_some_and(|m| !m.is_empty()),
-            "{method} {path}: a message: {v}"
-        );
-    }
+    assert_errors(deadline, web, cases);
 
     let (status, r) = http(
         deadline,
@@ -278,24 +285,9 @@ fn an_accepted_job_survives_the_leader_killed_mid_job() {
     }
     sb.spawn("leader", &leader_args(&dir, udp[0], web));
 
-    let job = loop {
-        let (status, j) = http(deadline, web, "GET", &format!("/jobs/{id}"), "");
-        assert_eq!(status, 200, "the restarted leader knows job {id}: {j}");
-        if j["status"] == "Done" {
-            break j;
-        }
-        assert_ne!(j["status"], "Error", "{j}");
-        assert!(
-            Instant::now() < deadline,
-            "job not done by the deadline: {j}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let job = wait_done(deadline, web, id);
     assert_eq!(job["done"], 12, "{job}");
-    let (status, data) = http(deadline, web, "GET", &format!("/jobs/{id}/data"), "");
-    assert_eq!(status, 200, "{data}");
-    let got: BTreeMap<String, u64> = serde_json::from_value(data).unwrap();
-    assert_eq!(got, reference, "the result equals the single-process count");
+    assert_data(deadline, web, id, &reference);
     let (_, all) = http(deadline, web, "GET", "/jobs", "");
     assert_eq!(all["jobs"].as_array().unwrap().len(), 1, "{all}");
 }

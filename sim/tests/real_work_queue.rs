@@ -144,14 +144,7 @@ fn bad_http_input_gets_a_4xx_with_a_message() {
         ("GET", "/jobs/abc", "", 404),
         ("GET", "/nowhere", "", 404),
     ];
-    for &(method, path, body, expected) in cases {
-        let (status, v) = http(deadline, web, method, path, body);
-        assert_eq!(status, expected, "{method} {path} {body}: {v}");
-        assert!(
-            v["error"].as_str().is_some_and(|m| !m.is_empty()),
-            "{method} {path}: a message: {v}"
-        );
-    }
+    assert_errors(deadline, web, cases);
     // Without workers a job stays queued.
     let (status, r) = http(deadline, web, "POST", "/jobs", r#"{"x": 1}"#);
     assert_eq!(status, 202, "{r}");

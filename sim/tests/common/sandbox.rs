@@ -164,3 +164,16 @@ pub(crate) fn http(
         }
     }
 }
+
+/// Asserts that each `(method, path, body, status)` gets that status and a JSON body with a
+/// non-empty `error` message.
+pub(crate) fn assert_errors(deadline: Instant, web: SocketAddr, cases: &[(&str, &str, &str, u16)]) {
+    for &(method, path, body, expected) in cases {
+        let (status, v) = http(deadline, web, method, path, body);
+        assert_eq!(status, expected, "{method} {path} {body}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{method} {path}: a message: {v}"
+        );
+    }
+}
