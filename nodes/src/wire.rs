@@ -158,11 +158,7 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for PayloadEntries<'_, A> {
             let Some(key) = self.map.next_key::<Key<'de>>()? else {
                 return Ok(None);
             };
-            let name = match &key {
-                Key::Borrowed(s) => *s,
-                Key::Owned(s) => s.as_str(),
-            };
-            match name {
+            match key.as_str() {
                 "msg_id" => self.ids.msg_id = self.map.next_value()?,
                 "in_reply_to" => self.ids.in_reply_to = self.map.next_value()?,
                 _ => {

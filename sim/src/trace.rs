@@ -268,18 +268,7 @@ impl Event {
     pub fn render_line(&self, out: &mut Vec<u8>) {
         use std::io::Write as _;
         fn num(out: &mut Vec<u8>, n: u64) {
-            let mut digits = [0u8; 20];
-            let mut i = digits.len();
-            let mut n = n;
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            out.extend_from_slice(&digits[i..]);
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         }
         fn id(out: &mut Vec<u8>, m: &Option<MsgId>) {
             match m {

@@ -286,8 +286,7 @@ impl Broadcast {
             .ok()
     }
 
-    /// Where values go next from this node, given how they arrived.
-    /// Where values that arrived as `arrival` go next: positions in `all`.
+    /// Where values that arrived as `arrival` go next from node `me`: positions in `all`.
     fn targets(&self, me: &str, arrival: Arrival<'_>) -> Vec<usize> {
         let all = self.all.as_slice();
         if all.is_empty() {
