@@ -72,6 +72,7 @@
 //! assert!(failure.is_some());
 //! ```
 
+pub mod build_hint;
 pub mod check;
 pub mod engine;
 pub mod faults;
