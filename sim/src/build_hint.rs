@@ -45,6 +45,9 @@ mod tests {
         // This workspace builds highstorm at opt-level 1 in dev and test (Cargo.toml), more
         // with --release: never 0.
         assert_ne!(OPT_LEVEL, "unknown");
-        assert_ne!(OPT_LEVEL, "0", "the workspace profile lost its opt-level for highstorm");
+        assert_ne!(
+            OPT_LEVEL, "0",
+            "the workspace profile lost its opt-level for highstorm"
+        );
     }
 }

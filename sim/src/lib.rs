@@ -1,6 +1,6 @@
 //! highstorm: deterministic simulation testing for distributed systems.
 //!
-//! Node logic is written once against [`Node`](highstorm_nodes::Node) and runs for real or
+//! Node logic is written once against [`Node`] and runs for real or
 //! inside a seeded simulation that injects partitions, crashes, pauses, clock skew, latency,
 //! loss and duplication, while checkers prove properties of the run. A [`Scenario`] says what
 //! runs and which faults hit it; [`run_seed`] runs it at one seed and returns a [`SeedReport`]
@@ -117,6 +117,9 @@ pub mod testing;
 pub mod trace;
 pub mod workload;
 
+pub use highstorm_nodes as nodes;
+#[doc(no_inline)]
+pub use highstorm_nodes::rand;
 /// The node contract, from the `highstorm-nodes` crate (also reachable whole as [`nodes`]):
 /// a [`Node`] is a sans-IO state machine; its handlers get a [`Context`] (`Ctx<'_, Self>`) to
 /// send, reply, make RPCs, set timers, draw random numbers, keep [`storage`] and note events.
@@ -125,9 +128,6 @@ pub use highstorm_nodes::{
     storage, ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId,
     NoTimer, Node, Note, OpPhase, RpcReply, TimerId, WorkId, WorkRequest, WorkResult,
 };
-#[doc(no_inline)]
-pub use highstorm_nodes::rand;
-pub use highstorm_nodes as nodes;
 pub use runner::{run_seed, seeds_from_env, Recheck, SeedReport};
 pub use scenario::{Fault, FaultAction, Scenario, ScenarioError};
 pub use trace::{Event, EventKind, Trace};
@@ -155,8 +155,8 @@ pub mod prelude {
     pub use crate::workload::{Operations, OpsRng};
     #[doc(no_inline)]
     pub use crate::{
-        ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId,
-        NoTimer, Node, OpPhase, RpcReply, TimerId,
+        ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, NoTimer,
+        Node, OpPhase, RpcReply, TimerId,
     };
     #[doc(no_inline)]
     pub use highstorm_nodes::systems::SpawnError;

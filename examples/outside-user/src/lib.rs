@@ -149,13 +149,17 @@ impl Node for Kv {
             return;
         };
         match reply {
-            RpcReply::Reply(answer) => ctx.reply(&client, answer.body),
-            RpcReply::Error(e) => ctx.reply_error(&client, e),
+            RpcReply::Reply(answer) => {
+                ctx.reply(&client, answer.body);
+            }
+            RpcReply::Error(e) => {
+                ctx.reply_error(&client, e);
+            }
             // The primary may have applied a write it never confirmed: not definite.
-            RpcReply::Timeout => ctx.reply_error(
-                &client,
-                ErrorBody::new(ErrorCode::Timeout, "the primary did not answer"),
-            ),
+            RpcReply::Timeout => {
+                let e = ErrorBody::new(ErrorCode::Timeout, "the primary did not answer");
+                ctx.reply_error(&client, e);
+            }
         }
     }
 }
@@ -173,11 +177,7 @@ impl Operations for KvOps {
             let c: u64 = client.trim_start_matches('c').parse().unwrap_or(0);
             let value = c * 1_000_000 + op;
             let v = json!({ "key": key, "value": value });
-            (
-                "write",
-                v,
-                Msg::Write { key, value },
-            )
+            ("write", v, Msg::Write { key, value })
         } else {
             ("read", json!({ "key": key }), Msg::Read { key })
         }
@@ -213,7 +213,9 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
         let acked_before = ops.iter().filter(|w| {
             w.f == "write"
                 && key_of(w) == Some(key)
-                && w.completion.as_ref().is_some_and(|c| c.at_us < read.invoke_us)
+                && w.completion
+                    .as_ref()
+                    .is_some_and(|c| c.at_us < read.invoke_us)
         });
         if let Some((w, v)) = acked_before
             .filter_map(|w| Some((w, version_of(w)?)))
@@ -236,14 +238,19 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
     if reads == 0 {
         return Verdict::fail(NAME, "no read succeeded: the run tested nothing");
     }
-    Verdict::pass(NAME, format!("{reads} reads, none older than an acknowledged write"))
+    Verdict::pass(
+        NAME,
+        format!("{reads} reads, none older than an acknowledged write"),
+    )
 }
 
 /// The store, ready to [`register`].
 pub fn system() -> System {
-    System::new("outside-kv", |variant, _config| Ok(Kv::new(variant == "async-ack")))
-        .variants(&["default", "async-ack"])
-        .client(|c| c.steady(KvOps))
-        .check(reads_see_acknowledged_writes)
-        .check(generic::unique("versions-unique", "write", "/version"))
+    System::new("outside-kv", |variant, _config| {
+        Ok(Kv::new(variant == "async-ack"))
+    })
+    .variants(&["default", "async-ack"])
+    .client(|c| c.steady(KvOps))
+    .check(reads_see_acknowledged_writes)
+    .check(generic::unique("versions-unique", "write", "/version"))
 }

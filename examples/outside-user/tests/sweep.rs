@@ -18,7 +18,11 @@ fn scenario(engine: Engine) -> Scenario {
         .crash_at(ms(2000), "n0", Some(ms(300)))
         .crash_at(ms(2900), "n1", Some(ms(200)))
         .nemesis(Nemesis::new(
-            &[NemesisKind::Partition, NemesisKind::Crash, NemesisKind::Pause],
+            &[
+                NemesisKind::Partition,
+                NemesisKind::Crash,
+                NemesisKind::Pause,
+            ],
             ms(1000),
         ))
 }
@@ -41,10 +45,16 @@ fn async_ack_is_found_on_both_engines() {
             .seeds(0..40)
             .shrink_budget(40)
             .find_failure()
-            .unwrap_or_else(|| panic!("{}: acknowledged writes lost within 40 seeds", engine.name()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: acknowledged writes lost within 40 seeds",
+                    engine.name()
+                )
+            });
         let summary = failure.summary();
         assert!(
-            summary.contains("reads-see-acknowledged-writes") || summary.contains("versions-unique"),
+            summary.contains("reads-see-acknowledged-writes")
+                || summary.contains("versions-unique"),
             "{summary}"
         );
     }

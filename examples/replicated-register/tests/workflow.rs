@@ -41,7 +41,9 @@ fn failures(output: &str) -> Vec<Printed> {
     let mut found: Vec<Printed> = vec![];
     for line in output.lines() {
         if let Some(rest) = line.strip_prefix("FAIL ") {
-            let (_, rest) = rest.split_once(" seed ").expect("FAIL NAME seed S (trace H)");
+            let (_, rest) = rest
+                .split_once(" seed ")
+                .expect("FAIL NAME seed S (trace H)");
             let (seed, trace) = rest.split_once(" (trace ").expect("(trace H)");
             found.push(Printed {
                 seed: seed.parse().expect("a seed"),
@@ -67,12 +69,16 @@ struct Run {
 /// shell would, stopping it if it runs past `limit`.
 fn run_line(line: &str, extra: &[(&str, &Path)], scratch: &Path, limit: StdDuration) -> Run {
     let words = shell_words(line);
-    let split = words.iter().position(|w| !w.contains('=')).expect("a command");
+    let split = words
+        .iter()
+        .position(|w| !w.contains('='))
+        .expect("a command");
     let (env, command) = words.split_at(split);
     assert_eq!(command[0], "cargo", "{line}");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(&command[1..]).current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args(&command[1..])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
     for (var, _) in std::env::vars_os() {
         if var.to_string_lossy().starts_with("HIGHSTORM_") {
             cmd.env_remove(var);
@@ -159,9 +165,17 @@ fn printed_repro_lines_rerun_each_failing_seed_alone() {
         &scratch,
         limit,
     );
-    assert!(!sweep.passed, "the planted bug must fail:\n{}", sweep.output);
+    assert!(
+        !sweep.passed,
+        "the planted bug must fail:\n{}",
+        sweep.output
+    );
     let failed = failures(&sweep.output);
-    assert!(failed.len() >= 2, "want two failing seeds:\n{}", sweep.output);
+    assert!(
+        failed.len() >= 2,
+        "want two failing seeds:\n{}",
+        sweep.output
+    );
     for f in &failed {
         let line = f.repro.first().expect("a repro line");
         let seed = format!("HIGHSTORM_SEED={} ", f.seed);
@@ -183,16 +197,30 @@ fn printed_repro_lines_rerun_each_failing_seed_alone() {
     // A seed that is not the first: its line reruns it alone, with the same trace, unshrunk.
     let other = &failed[1];
     let replay = run_line(&other.repro[0], &env, &scratch, limit);
-    assert!(!replay.passed, "seed {} must fail again:\n{}", other.seed, replay.output);
+    assert!(
+        !replay.passed,
+        "seed {} must fail again:\n{}",
+        other.seed, replay.output
+    );
     let again = failures(&replay.output);
-    assert_eq!(again.len(), 1, "only seed {} runs:\n{}", other.seed, replay.output);
+    assert_eq!(
+        again.len(),
+        1,
+        "only seed {} runs:\n{}",
+        other.seed,
+        replay.output
+    );
     assert_eq!((again[0].seed, &again[0].trace), (other.seed, &other.trace));
     assert!(
         replay.output.contains("not shrunk: a replay"),
         "{}",
         replay.output
     );
-    assert_eq!(snapshot(&shrunk_dir), before, "a replay touched the shrunk files");
+    assert_eq!(
+        snapshot(&shrunk_dir),
+        before,
+        "a replay touched the shrunk files"
+    );
 
     // The shrunk file replays the first seed; asked to shrink, it still keeps the file as is.
     let replay_it = sweep
@@ -215,5 +243,9 @@ fn printed_repro_lines_rerun_each_failing_seed_alone() {
         "{}",
         file_replay.output
     );
-    assert_eq!(snapshot(&shrunk_dir), before, "replaying the file rewrote it");
+    assert_eq!(
+        snapshot(&shrunk_dir),
+        before,
+        "replaying the file rewrote it"
+    );
 }

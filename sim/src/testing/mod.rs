@@ -225,14 +225,14 @@ impl<'a> Sweep<'a> {
             failure.shrink_note = Some(why);
             return failure;
         }
-        let shrunk = match shrink::shrink(&resolved.scenario, failure.report.seed, self.shrink_budget)
-        {
-            Ok(shrunk) => shrunk,
-            Err(e) => {
-                failure.shrink_note = Some(format!("could not shrink: {e}"));
-                return failure;
-            }
-        };
+        let shrunk =
+            match shrink::shrink(&resolved.scenario, failure.report.seed, self.shrink_budget) {
+                Ok(shrunk) => shrunk,
+                Err(e) => {
+                    failure.shrink_note = Some(format!("could not shrink: {e}"));
+                    return failure;
+                }
+            };
         let dir = shrunk_dir();
         let dest = dir.join(shrunk_file_name(&shrunk.scenario, shrunk.seed));
         let replayed = resolved.file.as_deref();
@@ -260,7 +260,10 @@ impl Failure {
     /// it, and how to replay it.
     pub fn summary(&self) -> String {
         let r = &self.report;
-        let mut text = format!("{} seed {} (trace {}) failed:\n", r.scenario, r.seed, r.trace_hash);
+        let mut text = format!(
+            "{} seed {} (trace {}) failed:\n",
+            r.scenario, r.seed, r.trace_hash
+        );
         for c in r.checks.iter().filter(|c| !c.ok) {
             text.push_str(&format!("  {}: {}\n", c.name, c.detail));
         }
@@ -289,7 +292,10 @@ impl Failure {
             )),
             (None, _) => {
                 text.push_str(note.unwrap_or("not shrunk"));
-                text.push_str(&format!("\n  this seed again: {}\n", self.command.line(r.seed)));
+                text.push_str(&format!(
+                    "\n  this seed again: {}\n",
+                    self.command.line(r.seed)
+                ));
             }
         }
         text

@@ -74,7 +74,10 @@ impl TestCommand {
     pub fn line(&self, seed: u64) -> String {
         let mut words: Vec<String> = vec![];
         if let Some(file) = &self.scenario_file {
-            words.push(format!("HIGHSTORM_SCENARIO={}", shell_word(&file.to_string_lossy())));
+            words.push(format!(
+                "HIGHSTORM_SCENARIO={}",
+                shell_word(&file.to_string_lossy())
+            ));
         }
         words.push(format!("HIGHSTORM_SEED={seed}"));
         words.push("HIGHSTORM_TRACE=1".into());
@@ -152,7 +155,10 @@ mod tests {
 
     #[test]
     fn cargo_hashes_are_stripped_from_test_binaries_only() {
-        assert_eq!(strip_cargo_hash("register-0397672a36b15b33"), Some("register"));
+        assert_eq!(
+            strip_cargo_hash("register-0397672a36b15b33"),
+            Some("register")
+        );
         assert_eq!(
             strip_cargo_hash("turmoil_http-0123456789abcdef"),
             Some("turmoil_http")

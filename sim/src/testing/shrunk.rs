@@ -160,7 +160,11 @@ mod tests {
             ]
         );
         for p in &paths {
-            assert!(p.is_file(), "{} was overwritten or never written", p.display());
+            assert!(
+                p.is_file(),
+                "{} was overwritten or never written",
+                p.display()
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -169,14 +173,23 @@ mod tests {
     fn replays_do_not_shrink_unless_asked() {
         use ShrinkPolicy::*;
         assert_eq!(ShrinkPolicy::decide(None, false, false).unwrap(), Shrink);
-        assert!(matches!(ShrinkPolicy::decide(None, true, false), Ok(Skip(_))));
-        assert!(matches!(ShrinkPolicy::decide(None, false, true), Ok(Skip(_))));
+        assert!(matches!(
+            ShrinkPolicy::decide(None, true, false),
+            Ok(Skip(_))
+        ));
+        assert!(matches!(
+            ShrinkPolicy::decide(None, false, true),
+            Ok(Skip(_))
+        ));
         assert_eq!(ShrinkPolicy::decide(Some("1"), true, true).unwrap(), Shrink);
         assert!(matches!(
             ShrinkPolicy::decide(Some("0"), false, false),
             Ok(Skip(_))
         ));
         let err = ShrinkPolicy::decide(Some("maybe"), false, false).unwrap_err();
-        assert!(err.to_string().contains("HIGHSTORM_SHRINK=\"maybe\""), "{err}");
+        assert!(
+            err.to_string().contains("HIGHSTORM_SHRINK=\"maybe\""),
+            "{err}"
+        );
     }
 }

@@ -12,7 +12,12 @@ pub struct ElectionOps;
 impl Operations for ElectionOps {
     type Msg = ElectionMsg;
 
-    fn next(&mut self, client: &str, op: u64, _: &mut OpsRng) -> (&'static str, Value, ElectionMsg) {
+    fn next(
+        &mut self,
+        client: &str,
+        op: u64,
+        _: &mut OpsRng,
+    ) -> (&'static str, Value, ElectionMsg) {
         let item = format!("{client}-{op}");
         let msg = ElectionMsg::Submit {
             item: item.clone(),

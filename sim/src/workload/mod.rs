@@ -37,7 +37,8 @@ pub trait Operations: 'static {
     /// The next operation (number `op` of `client`): its name and value for the history, and
     /// the request to send. Draw any randomness from `rng`: it is seeded from the run seed and
     /// the client's name, and only the operations draw from it, so a run stays reproducible.
-    fn next(&mut self, client: &str, op: u64, rng: &mut OpsRng) -> (&'static str, Value, Self::Msg);
+    fn next(&mut self, client: &str, op: u64, rng: &mut OpsRng)
+        -> (&'static str, Value, Self::Msg);
     /// The operation's result for the history, if `reply` is the expected answer.
     fn result(&self, reply: &Self::Msg) -> Option<Value>;
     /// An operation each client sends to every node once regular operations have stopped
@@ -48,7 +49,7 @@ pub trait Operations: 'static {
 }
 
 /// The random number generator [`Operations::next`] draws from (`use highstorm::prelude::*`
-/// brings [`Rng`](highstorm_nodes::rand::Rng) for its methods).
+/// brings [`Rng`] for its methods).
 pub type OpsRng = rand_chacha::ChaCha8Rng;
 
 /// The seed of a client's [`OpsRng`]: from the run seed, the client's name and boot count,
