@@ -1,12 +1,34 @@
 //! highstorm: deterministic simulation testing for distributed systems.
 //!
-//! Node logic is written once against [`Node`](highstorm_nodes::Node) and runs for real or
+//! Node logic is written once against [`Node`] and runs for real or
 //! inside a seeded simulation that injects partitions, crashes, pauses, clock skew, latency,
 //! loss and duplication, while checkers prove properties of the run. A [`Scenario`] says what
 //! runs and which faults hit it; [`run_seed`] runs it at one seed and returns a [`SeedReport`]
 //! with verdicts, metrics, the trace and its hash, and the line that reproduces it;
 //! [`testing::Sweep`] runs many seeds from `cargo test` and, when one fails, panics with the
 //! commands that replay it and a scenario shrunk to the fewest faults that still fail.
+//!
+//! # Make it fast first
+//!
+//! A sweep runs thousands of simulations inside `cargo test`. Built unoptimised, as `cargo
+//! test` builds by default, it runs about 7x slower; put this in your workspace's root
+//! `Cargo.toml` (debug assertions stay on, your own crate still builds fast):
+//!
+//! ```toml
+//! [profile.dev.package."*"]
+//! opt-level = 2
+//! debug = false
+//!
+//! [profile.dev.package.highstorm]
+//! opt-level = 1
+//!
+//! [profile.dev.package.highstorm-nodes]
+//! opt-level = 1
+//! ```
+//!
+//! A [`Sweep`](testing::Sweep) built without it prints a one-line hint once on stderr.
+//!
+//! # Testing your own system
 //!
 //! Testing your own system takes a node, a [`System`](system::System) that says how to start
 //! it, what its clients do and which checkers judge a run, and a scenario:
@@ -39,7 +61,7 @@
 //! struct NextOps;
 //! impl Operations for NextOps {
 //!     type Msg = Msg;
-//!     fn next(&mut self, _client: &str, _op: u64) -> (&'static str, serde_json::Value, Msg) {
+//!     fn next(&mut self, _: &str, _: u64, _: &mut OpsRng) -> (&'static str, serde_json::Value, Msg) {
 //!         ("next", serde_json::Value::Null, Msg::Next)
 //!     }
 //!     fn result(&self, reply: &Msg) -> Option<serde_json::Value> {
@@ -71,7 +93,16 @@
 //! let failure = Sweep::new(&scenario.variant("forgetful")).seeds(0..10).find_failure();
 //! assert!(failure.is_some());
 //! ```
+//!
+//! # When a seed fails
+//!
+//! The panic names every failing seed, its failed checks with their reasons, and a `repro:`
+//! line per seed: the exact `cargo test` command (package, test binary, test name, `--exact`)
+//! that reruns that seed alone with the same trace hash. Replaying a seed does not shrink it
+//! again; the first failure of a fresh sweep is shrunk into
+//! `target/highstorm/shrunk/SCENARIO.VARIANT.ENGINE.seedN.toml`. See [`testing`].
 
+pub mod build_hint;
 pub mod check;
 pub mod engine;
 pub mod faults;
@@ -87,20 +118,46 @@ pub mod trace;
 pub mod workload;
 
 pub use highstorm_nodes as nodes;
+#[doc(no_inline)]
+pub use highstorm_nodes::rand;
+/// The node contract, from the `highstorm-nodes` crate (also reachable whole as [`nodes`]):
+/// a [`Node`] is a sans-IO state machine; its handlers get a [`Context`] (`Ctx<'_, Self>`) to
+/// send, reply, make RPCs, set timers, draw random numbers, keep [`storage`] and note events.
+#[doc(inline)]
+pub use highstorm_nodes::{
+    storage, ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId,
+    NoTimer, Node, Note, OpPhase, RpcReply, TimerId, WorkId, WorkRequest, WorkResult,
+};
 pub use runner::{run_seed, seeds_from_env, Recheck, SeedReport};
 pub use scenario::{Fault, FaultAction, Scenario, ScenarioError};
 pub use trace::{Event, EventKind, Trace};
 
-/// What a test of your own system needs, in one `use highstorm::prelude::*;`.
+/// What a test of your own system needs, in one `use highstorm::prelude::*;`: the node
+/// contract, the client workload, checkers, the system and scenario, and the sweep.
 pub mod prelude {
+    #[doc(no_inline)]
     pub use crate::check::{generic, Operation, Verdict};
-    pub use crate::scenario::Scenario;
+    #[doc(no_inline)]
+    pub use crate::engine::Engine;
+    #[doc(no_inline)]
+    pub use crate::rand::Rng;
+    #[doc(no_inline)]
+    pub use crate::scenario::{Nemesis, NemesisKind, Scenario};
+    #[doc(no_inline)]
+    pub use crate::storage::Storage;
+    #[doc(no_inline)]
     pub use crate::system::{config, register, ClientSetup, System};
+    #[doc(no_inline)]
     pub use crate::testing::Sweep;
+    #[doc(no_inline)]
     pub use crate::trace::Trace;
-    pub use crate::workload::Operations;
-    pub use highstorm_nodes::systems::SpawnError;
-    pub use highstorm_nodes::{
-        Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, NoTimer, Node, RpcReply,
+    #[doc(no_inline)]
+    pub use crate::workload::{Operations, OpsRng};
+    #[doc(no_inline)]
+    pub use crate::{
+        ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, NoTimer,
+        Node, OpPhase, RpcReply, TimerId,
     };
+    #[doc(no_inline)]
+    pub use highstorm_nodes::systems::SpawnError;
 }

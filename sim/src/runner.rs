@@ -113,32 +113,41 @@ pub fn determinism_verdict(first: &Trace, first_hash: u64, again: &Trace) -> Ver
     )
 }
 
-/// The commands that reproduce `scenario` at `seed`: the CLI form, and for the scenarios shipped
-/// in this repository's `scenarios/` the `cargo test` form (each has a test named after its file).
+/// The commands that reproduce `scenario` at `seed`: the CLI form (a shipped system's
+/// scenario file), and the `cargo test` form: for a scenario shipped in this repository's
+/// `scenarios/` its test (each has one named after its file), otherwise the test running on
+/// this thread. [`Sweep`](crate::testing::Sweep) replaces the latter with the exact command of
+/// the test that ran the sweep.
 pub fn repro_lines(scenario: &Scenario, seed: u64) -> Vec<String> {
-    if highstorm_nodes::systems::lookup(&scenario.system).is_err() {
-        // A user's system: only their tests know it (see `testing`).
-        return vec![crate::testing::test_command(None, seed)];
-    }
-    let Some(path) = &scenario.path else {
-        return vec![format!(
-            "HIGHSTORM_SEED={seed} cargo test {}",
-            scenario.name.replace('-', "_")
-        )];
-    };
-    let mut lines = vec![format!("highstorm replay {} --seed {seed}", path.display())];
-    let shipped = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"));
-    let in_shipped = path
-        .parent()
-        .and_then(|p| p.canonicalize().ok())
-        .is_some_and(|p| shipped.canonicalize().is_ok_and(|s| s == p));
-    if let (true, Some(stem)) = (in_shipped, path.file_stem().and_then(|s| s.to_str())) {
-        lines.push(format!(
-            "HIGHSTORM_SEED={seed} cargo test -p highstorm --test scenarios {}",
-            stem.replace('-', "_")
-        ));
-    }
-    lines
+    let cli = cli_repro_line(scenario, seed);
+    let shipped_test = cli.as_ref().and(scenario.path.as_deref()).and_then(|path| {
+        let shipped = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"));
+        let in_shipped = path
+            .parent()
+            .and_then(|p| p.canonicalize().ok())
+            .is_some_and(|p| shipped.canonicalize().is_ok_and(|s| s == p));
+        let stem = path.file_stem()?.to_str()?;
+        in_shipped.then(|| {
+            format!(
+                "HIGHSTORM_SEED={seed} cargo test -p highstorm --test scenarios {} -- --exact",
+                stem.replace('-', "_")
+            )
+        })
+    });
+    let test = shipped_test.unwrap_or_else(|| crate::testing::TestCommand::current().line(seed));
+    cli.into_iter().chain(std::iter::once(test)).collect()
+}
+
+/// `highstorm replay FILE --seed S --engine E`, for a scenario of a shipped system that came
+/// from a file (the command line knows no other system).
+pub fn cli_repro_line(scenario: &Scenario, seed: u64) -> Option<String> {
+    highstorm_nodes::systems::lookup(&scenario.system).ok()?;
+    let path = scenario.path.as_ref()?;
+    Some(format!(
+        "highstorm replay {} --seed {seed} --engine {}",
+        path.display(),
+        scenario.engine.name()
+    ))
 }
 
 /// Why seeds from the environment could not be read.

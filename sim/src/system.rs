@@ -69,7 +69,9 @@ impl ClientSetup<'_> {
     /// `max(timeout, converge_within)` before that, so the final reads see a settled system.
     pub fn steady<O: Operations>(self, ops: O) -> Box<dyn Process> {
         let s = self.schedule();
-        let client = Client::new(ops, s.rate, self.timeout(), s.stop_at, s.final_at);
+        let seed = workload::ops_seed(self.setup.seed, &self.setup.id, self.setup.boot);
+        let rng = <workload::OpsRng as highstorm_nodes::rand::SeedableRng>::seed_from_u64(seed);
+        let client = Client::new(ops, rng, s.rate, self.timeout(), s.stop_at, s.final_at);
         Box::new(NodeProcess::new(client, self.setup))
     }
 

@@ -285,7 +285,7 @@ pub struct RegisterOps;
 impl Operations for RegisterOps {
     type Msg = Msg;
 
-    fn next(&mut self, client: &str, op: u64) -> (&'static str, Value, Msg) {
+    fn next(&mut self, client: &str, op: u64, _: &mut OpsRng) -> (&'static str, Value, Msg) {
         if op % 2 == 0 {
             // Unique across clients: c3's 10th write is 3_000_010.
             let c: u64 = client.trim_start_matches('c').parse().unwrap_or(0);

@@ -1,7 +1,7 @@
 //! Broadcast's workload: half broadcasts of values unique across clients, half reads, and a
 //! final read of every node.
 
-use super::Operations;
+use super::{Operations, OpsRng};
 use highstorm_nodes::systems::broadcast::BroadcastMsg;
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ impl BroadcastOps {
 impl Operations for BroadcastOps {
     type Msg = BroadcastMsg;
 
-    fn next(&mut self, _: &str, op: u64) -> (&'static str, Value, BroadcastMsg) {
+    fn next(&mut self, _: &str, op: u64, _: &mut OpsRng) -> (&'static str, Value, BroadcastMsg) {
         if op % 2 == 0 {
             let message = self.client + self.sent * self.clients;
             self.sent += 1;

@@ -1,6 +1,6 @@
 //! Echo's workload: each operation echoes a value unique to its client and number.
 
-use super::Operations;
+use super::{Operations, OpsRng};
 use highstorm_nodes::systems::echo::EchoMsg;
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ pub struct EchoOps;
 impl Operations for EchoOps {
     type Msg = EchoMsg;
 
-    fn next(&mut self, client: &str, op: u64) -> (&'static str, Value, EchoMsg) {
+    fn next(&mut self, client: &str, op: u64, _: &mut OpsRng) -> (&'static str, Value, EchoMsg) {
         let value = Value::String(format!("{client}-{op}"));
         ("echo", value.clone(), EchoMsg::Echo { echo: value })
     }

@@ -1,7 +1,7 @@
 //! The election's workload: every operation submits a new work item (unique across clients)
 //! to a random node; the checker follows each acknowledged item to its recorded result.
 
-use super::Operations;
+use super::{Operations, OpsRng};
 use highstorm_nodes::systems::election::ElectionMsg;
 use serde_json::Value;
 
@@ -12,7 +12,12 @@ pub struct ElectionOps;
 impl Operations for ElectionOps {
     type Msg = ElectionMsg;
 
-    fn next(&mut self, client: &str, op: u64) -> (&'static str, Value, ElectionMsg) {
+    fn next(
+        &mut self,
+        client: &str,
+        op: u64,
+        _: &mut OpsRng,
+    ) -> (&'static str, Value, ElectionMsg) {
         let item = format!("{client}-{op}");
         let msg = ElectionMsg::Submit {
             item: item.clone(),

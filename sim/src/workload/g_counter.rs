@@ -1,7 +1,7 @@
 //! The grow-only counter's workload: half adds of small deltas, half reads, and a final read
 //! of every node.
 
-use super::Operations;
+use super::{Operations, OpsRng};
 use highstorm_nodes::systems::g_counter::GCounterMsg;
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ pub struct GCounterOps;
 impl Operations for GCounterOps {
     type Msg = GCounterMsg;
 
-    fn next(&mut self, _: &str, op: u64) -> (&'static str, Value, GCounterMsg) {
+    fn next(&mut self, _: &str, op: u64, _: &mut OpsRng) -> (&'static str, Value, GCounterMsg) {
         if op % 2 == 0 {
             let delta = op * 7 % 9 + 1;
             ("add", Value::from(delta), GCounterMsg::Add { delta })

@@ -34,8 +34,11 @@ pub use unique_ids::UniqueIdOps;
 pub trait Operations: 'static {
     /// The system's messages.
     type Msg: Serialize + DeserializeOwned + Debug;
-    /// The next operation: its name and value for the history, and the request to send.
-    fn next(&mut self, client: &str, op: u64) -> (&'static str, Value, Self::Msg);
+    /// The next operation (number `op` of `client`): its name and value for the history, and
+    /// the request to send. Draw any randomness from `rng`: it is seeded from the run seed and
+    /// the client's name, and only the operations draw from it, so a run stays reproducible.
+    fn next(&mut self, client: &str, op: u64, rng: &mut OpsRng)
+        -> (&'static str, Value, Self::Msg);
     /// The operation's result for the history, if `reply` is the expected answer.
     fn result(&self, reply: &Self::Msg) -> Option<Value>;
     /// An operation each client sends to every node once regular operations have stopped
@@ -43,6 +46,17 @@ pub trait Operations: 'static {
     fn final_op(&mut self) -> Option<(&'static str, Value, Self::Msg)> {
         None
     }
+}
+
+/// The random number generator [`Operations::next`] draws from (`use highstorm::prelude::*`
+/// brings [`Rng`] for its methods).
+pub type OpsRng = rand_chacha::ChaCha8Rng;
+
+/// The seed of a client's [`OpsRng`]: from the run seed, the client's name and boot count,
+/// and kept apart from the client node's own rng (so a workload that draws nothing leaves a
+/// run exactly as it was).
+pub fn ops_seed(run_seed: u64, client: &str, boot: u64) -> u64 {
+    highstorm_nodes::derive_seed(run_seed, &format!("{client}/ops"), boot)
 }
 
 /// The client's timers.
@@ -58,6 +72,7 @@ pub enum ClientTimer {
 /// records every invocation and completion.
 pub struct Client<O> {
     ops: O,
+    ops_rng: OpsRng,
     interval: Duration,
     timeout: Duration,
     stop_at: LocalTime,
@@ -70,9 +85,11 @@ pub struct Client<O> {
 
 impl<O: Operations> Client<O> {
     /// A client issuing `rate` operations per second until `stop_at`, waiting `timeout` for
-    /// each reply, and sending its final operation (if any) to every node at `final_at`.
+    /// each reply, and sending its final operation (if any) to every node at `final_at`;
+    /// `ops_rng` is what its operations draw from (see [`ops_seed`]).
     pub fn new(
         ops: O,
+        ops_rng: OpsRng,
         rate: f64,
         timeout: Duration,
         stop_at: LocalTime,
@@ -80,6 +97,7 @@ impl<O: Operations> Client<O> {
     ) -> Self {
         Client {
             ops,
+            ops_rng,
             interval: Duration::from_secs_f64(1.0 / rate.max(1e-3)),
             timeout,
             stop_at,
@@ -144,7 +162,7 @@ impl<O: Operations> Node for Client<O> {
                 let n = ctx.peers().len();
                 let i = ctx.rng().random_range(0..n);
                 let node = ctx.peers()[i].clone();
-                let (f, value, request) = self.ops.next(ctx.id(), self.next_op);
+                let (f, value, request) = self.ops.next(ctx.id(), self.next_op, &mut self.ops_rng);
                 self.invoke(ctx, node, f, value, request);
                 ctx.set_timer(self.interval, ClientTimer::Invoke);
             }

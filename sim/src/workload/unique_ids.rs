@@ -1,6 +1,6 @@
 //! Unique ids' workload: each operation asks for a new id.
 
-use super::Operations;
+use super::{Operations, OpsRng};
 use highstorm_nodes::systems::unique_ids::UniqueIdsMsg;
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ pub struct UniqueIdOps;
 impl Operations for UniqueIdOps {
     type Msg = UniqueIdsMsg;
 
-    fn next(&mut self, _: &str, _: u64) -> (&'static str, Value, UniqueIdsMsg) {
+    fn next(&mut self, _: &str, _: u64, _: &mut OpsRng) -> (&'static str, Value, UniqueIdsMsg) {
         ("generate", Value::Null, UniqueIdsMsg::Generate)
     }
 

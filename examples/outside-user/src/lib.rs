@@ -1,0 +1,256 @@
+//! A tiny primary-backup key-value store, tested with highstorm from outside its workspace.
+//!
+//! `n0` is the primary: it applies every write under the next version, makes it durable and
+//! then acknowledges it, and answers reads from its copy. Every other node forwards clients'
+//! requests to the primary by RPC and relays the answer (or an error when the primary does
+//! not answer). The variant `async-ack` acknowledges a write before syncing it.
+
+use highstorm::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// The primary, which every other node forwards to.
+pub const PRIMARY: &str = "n0";
+/// How long a node waits for the primary.
+const FORWARD_TIMEOUT: Duration = Duration::from_millis(200);
+/// How often the `async-ack` primary syncs what it already acknowledged.
+const SYNC_EVERY: Duration = Duration::from_millis(500);
+
+/// The store's messages.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Msg {
+    /// Write `value` under `key`.
+    Write {
+        /// The key.
+        key: String,
+        /// The value.
+        value: u64,
+    },
+    /// The write is durable under `version`.
+    WriteOk {
+        /// Its version.
+        version: u64,
+    },
+    /// Read `key`.
+    Read {
+        /// The key.
+        key: String,
+    },
+    /// The key's value and version (0 and `None` before any write).
+    ReadOk {
+        /// The value.
+        value: Option<u64>,
+        /// Its version.
+        version: u64,
+    },
+}
+
+/// What the primary keeps durable.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Data {
+    /// Per key: (value, version).
+    keys: BTreeMap<String, (u64, u64)>,
+    /// The last version handed out.
+    version: u64,
+}
+
+/// The `async-ack` primary's timer.
+#[derive(Debug)]
+pub enum Sync {
+    /// Time to sync.
+    Now,
+}
+
+/// One node of the store.
+pub struct Kv {
+    data: Data,
+    async_ack: bool,
+    /// Requests forwarded to the primary, by the forward's id.
+    forwarded: BTreeMap<MsgId, Message<Msg>>,
+}
+
+impl Kv {
+    /// A node; with `async_ack` the primary has the planted bug.
+    pub fn new(async_ack: bool) -> Self {
+        Kv {
+            data: Data::default(),
+            async_ack,
+            forwarded: BTreeMap::new(),
+        }
+    }
+
+    fn serve(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+        match &msg.body {
+            Msg::Write { key, value } => {
+                self.data.version += 1;
+                let version = self.data.version;
+                self.data.keys.insert(key.clone(), (*value, version));
+                ctx.put_json("data", &self.data);
+                if !self.async_ack {
+                    ctx.sync();
+                }
+                ctx.reply(&msg, Msg::WriteOk { version });
+            }
+            Msg::Read { key } => {
+                let (value, version) = match self.data.keys.get(key) {
+                    Some(&(value, version)) => (Some(value), version),
+                    None => (None, 0),
+                };
+                ctx.reply(&msg, Msg::ReadOk { value, version });
+            }
+            Msg::WriteOk { .. } | Msg::ReadOk { .. } => {}
+        }
+    }
+
+    fn forward(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+        let copy = match &msg.body {
+            Msg::Write { key, value } => Msg::Write {
+                key: key.clone(),
+                value: *value,
+            },
+            Msg::Read { key } => Msg::Read { key: key.clone() },
+            Msg::WriteOk { .. } | Msg::ReadOk { .. } => return,
+        };
+        let id = ctx.rpc(PRIMARY, copy, FORWARD_TIMEOUT);
+        self.forwarded.insert(id, msg);
+    }
+}
+
+impl Node for Kv {
+    type Msg = Msg;
+    type Timer = Sync;
+
+    fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if let Some(Ok(data)) = ctx.storage().get_json::<Data>("data") {
+            self.data = data;
+        }
+        if self.async_ack && ctx.id() == PRIMARY {
+            ctx.set_timer(SYNC_EVERY, Sync::Now);
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+        if ctx.id() == PRIMARY {
+            self.serve(ctx, msg);
+        } else {
+            self.forward(ctx, msg);
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, Sync::Now: Sync) {
+        ctx.sync();
+        ctx.set_timer(SYNC_EVERY, Sync::Now);
+    }
+
+    fn on_rpc_reply(&mut self, ctx: &mut Ctx<'_, Self>, request: MsgId, reply: RpcReply<Msg>) {
+        let Some(client) = self.forwarded.remove(&request) else {
+            return;
+        };
+        match reply {
+            RpcReply::Reply(answer) => {
+                ctx.reply(&client, answer.body);
+            }
+            RpcReply::Error(e) => {
+                ctx.reply_error(&client, e);
+            }
+            // The primary may have applied a write it never confirmed: not definite.
+            RpcReply::Timeout => {
+                let e = ErrorBody::new(ErrorCode::Timeout, "the primary did not answer");
+                ctx.reply_error(&client, e);
+            }
+        }
+    }
+}
+
+/// Clients write unique values to and read three keys, picked from the seeded rng.
+#[derive(Debug, Default)]
+pub struct KvOps;
+
+impl Operations for KvOps {
+    type Msg = Msg;
+
+    fn next(&mut self, client: &str, op: u64, rng: &mut OpsRng) -> (&'static str, Value, Msg) {
+        let key = ["x", "y", "z"][rng.random_range(0..3)].to_owned();
+        if rng.random_bool(0.5) {
+            let c: u64 = client.trim_start_matches('c').parse().unwrap_or(0);
+            let value = c * 1_000_000 + op;
+            let v = json!({ "key": key, "value": value });
+            ("write", v, Msg::Write { key, value })
+        } else {
+            ("read", json!({ "key": key }), Msg::Read { key })
+        }
+    }
+
+    fn result(&self, reply: &Msg) -> Option<Value> {
+        match reply {
+            Msg::WriteOk { version } => Some(json!({ "version": version })),
+            Msg::ReadOk { value, version } => Some(json!({ "value": value, "version": version })),
+            _ => None,
+        }
+    }
+}
+
+fn key_of(op: &Operation) -> Option<&str> {
+    op.value.get("key")?.as_str()
+}
+
+fn version_of(op: &Operation) -> Option<u64> {
+    op.ok_value()?.get("version")?.as_u64()
+}
+
+/// The store's promise: a read returns a version at least as new as every write to its key
+/// acknowledged before the read began.
+pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verdict {
+    const NAME: &str = "reads-see-acknowledged-writes";
+    let mut reads = 0;
+    for read in ops.iter().filter(|o| o.f == "read") {
+        let (Some(key), Some(seen)) = (key_of(read), version_of(read)) else {
+            continue;
+        };
+        reads += 1;
+        let acked_before = ops.iter().filter(|w| {
+            w.f == "write"
+                && key_of(w) == Some(key)
+                && w.completion
+                    .as_ref()
+                    .is_some_and(|c| c.at_us < read.invoke_us)
+        });
+        if let Some((w, v)) = acked_before
+            .filter_map(|w| Some((w, version_of(w)?)))
+            .max_by_key(|(_, v)| *v)
+        {
+            if seen < v {
+                return Verdict::fail(
+                    NAME,
+                    format!(
+                        "{} of {key} at {}us returned version {seen}, but {} was acknowledged \
+                         with version {v} before it",
+                        read.label(),
+                        read.invoke_us,
+                        w.label()
+                    ),
+                );
+            }
+        }
+    }
+    if reads == 0 {
+        return Verdict::fail(NAME, "no read succeeded: the run tested nothing");
+    }
+    Verdict::pass(
+        NAME,
+        format!("{reads} reads, none older than an acknowledged write"),
+    )
+}
+
+/// The store, ready to [`register`].
+pub fn system() -> System {
+    System::new("outside-kv", |variant, _config| {
+        Ok(Kv::new(variant == "async-ack"))
+    })
+    .variants(&["default", "async-ack"])
+    .client(|c| c.steady(KvOps))
+    .check(reads_see_acknowledged_writes)
+    .check(generic::unique("versions-unique", "write", "/version"))
+}
