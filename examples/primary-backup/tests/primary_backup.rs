@@ -4,13 +4,37 @@
 
 use highstorm::engine::Engine;
 use highstorm::prelude::*;
-use highstorm::{run_seed, Recheck};
+use highstorm::{run_seed, EventKind, Recheck};
 use std::path::Path;
 
 fn scenario() -> Scenario {
     register(primary_backup::system());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/primary-backup-faults.toml");
     Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The sweeps below test what they claim: in most runs a backup restarts while the primary's
+/// answer to its earlier incarnation's forward is on its way, and that answer is discarded.
+#[test]
+fn the_scenario_forwards_across_restarts() {
+    let s = scenario();
+    for engine in [Engine::Events, Engine::Turmoil] {
+        const SEEDS: u64 = 20;
+        let stale = (0..SEEDS)
+            .filter(|&seed| {
+                let r = run_seed(&s.clone().engine(engine), seed, Recheck::Once).unwrap();
+                r.trace.events().iter().any(|e| {
+                    matches!(&e.kind, EventKind::Discard { node, from: Some(from), reason }
+                        if node != "n0" && from == "n0"
+                            && reason.contains("of an earlier incarnation"))
+                })
+            })
+            .count();
+        assert!(
+            stale as u64 * 2 >= SEEDS,
+            "{engine:?}: only {stale} of {SEEDS} runs had a forward answered across a restart"
+        );
+    }
 }
 
 #[test]
@@ -31,7 +55,7 @@ fn forwarding_survives_crashes_and_partitions_on_the_turmoil_engine() {
 #[test]
 fn both_engines_give_the_same_verdicts() {
     let s = scenario();
-    for seed in 0..20 {
+    for seed in 0..40 {
         let verdicts = |engine| {
             let r = run_seed(&s.clone().engine(engine), seed, Recheck::Once).unwrap();
             r.checks
