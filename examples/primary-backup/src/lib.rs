@@ -19,6 +19,10 @@
 //!   was invoked (every acknowledged write is synced on the primary, which orders all writes
 //!   and serves all reads, so this holds through crashes of any node).
 //!
+//! The store keeps no table of requests it already applied, so a duplicated `write` message
+//! would be applied twice: its scenario injects loss, partitions, pauses and crashes, not
+//! duplication.
+//!
 //! The variant `async-ack` has a planted bug: nodes acknowledge before they store — the
 //! primary answers a write at once and replicates in the background, everyone syncs on a timer
 //! — so a primary crash loses acknowledged writes and reads go back in time.
