@@ -29,6 +29,7 @@
 //! assert_eq!(replies[0].in_reply_to, Some(7));
 //! ```
 
+mod msg_ids;
 mod node;
 mod process;
 pub mod storage;

@@ -33,11 +33,14 @@ pub trait Node: 'static {
         let _ = ctx;
     }
 
-    /// A message arrived that is not the reply to one of this node's pending RPCs.
+    /// A message arrived that is not the reply to one of this node's pending RPCs. Replies to
+    /// messages this incarnation never sent (an earlier incarnation's) are discarded, not
+    /// delivered here.
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Self::Msg>);
 
     /// An RPC sent with [`Context::rpc`] was answered, failed, or timed out. Exactly one call per
-    /// RPC; a reply that arrives after the timeout is discarded (and counted).
+    /// RPC; a reply that arrives after the timeout is discarded (and counted), and so is a reply
+    /// to an earlier incarnation's request (msg ids never repeat across incarnations).
     fn on_rpc_reply(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -213,7 +216,8 @@ pub(crate) struct Core<M, T> {
     pub(crate) peers: Vec<String>,
     pub(crate) boot: u64,
     pub(crate) rng: ChaCha8Rng,
-    pub(crate) next_msg_id: MsgId,
+    /// This incarnation's message ids (unique across incarnations: see `msg_ids`).
+    pub(crate) msg_ids: crate::msg_ids::MsgIds,
     pub(crate) next_work_id: u64,
     pub(crate) timers: TimerTable<T>,
     /// Pending RPCs: request id -> its timeout timer.
@@ -243,7 +247,7 @@ impl<M: Serialize, T> Core<M, T> {
             peers,
             boot,
             rng,
-            next_msg_id: 1,
+            msg_ids: crate::msg_ids::MsgIds::for_boot(boot),
             next_work_id: 1,
             timers: TimerTable::default(),
             rpcs: BTreeMap::new(),
@@ -262,8 +266,7 @@ impl<M: Serialize, T> Core<M, T> {
         in_reply_to: Option<MsgId>,
         payload: &impl Serialize,
     ) -> MsgId {
-        let msg_id = self.next_msg_id;
-        self.next_msg_id += 1;
+        let msg_id = self.msg_ids.take();
         let bytes = crate::wire::encode_parts(&self.id, dest, Some(msg_id), in_reply_to, payload);
         if bytes.len() > MAX_MESSAGE_BYTES {
             self.oversized_sends += 1;
@@ -332,8 +335,12 @@ impl<M: Serialize, T> Context<'_, M, T> {
     }
 
     /// The `msg_id` the next `send`, `reply` or `rpc` will carry.
+    ///
+    /// Ids are unique across this node's incarnations: boot 0 counts 1, 2, 3, ... (as Maelstrom
+    /// nodes do); boot `b` counts from `(b mod 2^21) << 32 | 1`. Every id stays below 2^53, an
+    /// exact JSON integer in every language.
     pub fn next_msg_id(&self) -> MsgId {
-        self.core.next_msg_id
+        self.core.msg_ids.peek()
     }
 
     /// Sends `body` to `dest`; returns the message's id.
@@ -353,6 +360,8 @@ impl<M: Serialize, T> Context<'_, M, T> {
 
     /// Sends a request whose outcome arrives, exactly once, at
     /// [`Node::on_rpc_reply`]: the reply, an error, or [`RpcReply::Timeout`] after `timeout`.
+    /// A crash ends every pending RPC without an outcome; their replies, should they reach a
+    /// later incarnation, are discarded as stale.
     pub fn rpc(&mut self, dest: &str, body: M, timeout: Duration) -> MsgId {
         let id = self.core.transmit(dest, None, &body);
         let timer = self

@@ -40,7 +40,8 @@ impl ProcessSetup {
 /// Counters a host can read at any time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcessStats {
-    /// Messages handed to the node (including RPC replies).
+    /// Messages handed to the node (including RPC replies; not the late, stale or unsolicited
+    /// ones it never saw).
     pub delivered: u64,
     /// Messages sent.
     pub sent: u64,
@@ -52,6 +53,9 @@ pub struct ProcessStats {
     pub oversized: u64,
     /// Replies that arrived after their RPC timed out, and error replies nobody waited for.
     pub unsolicited: u64,
+    /// Replies (and error replies) to a request this incarnation never sent — in practice, to
+    /// an earlier incarnation's request. Never handed to the node.
+    pub stale: u64,
 }
 
 /// The host-facing side of a running node: bytes and time in, [`Output`]s out.
@@ -124,10 +128,10 @@ impl<N: Node> NodeProcess<N> {
 
     fn deliver(&mut self, now: LocalTime, env: Envelope<N::Msg>) {
         let msg = Message::from(env);
-        self.stats.delivered += 1;
         if let Some(request) = msg.in_reply_to {
             if let Some(timer) = self.core.rpcs.remove(&request) {
                 self.core.timers.remove(timer);
+                self.stats.delivered += 1;
                 let (node, mut ctx) = self.ctx(now);
                 node.on_rpc_reply(&mut ctx, request, RpcReply::Reply(msg));
                 return;
@@ -140,9 +144,29 @@ impl<N: Node> NodeProcess<N> {
                 );
                 return;
             }
+            if !self.core.msg_ids.has_issued(request) {
+                return self.discard_stale(msg.src, request);
+            }
         }
+        self.stats.delivered += 1;
         let (node, mut ctx) = self.ctx(now);
         node.on_message(&mut ctx, msg);
+    }
+
+    /// A reply to `request`, which this incarnation never sent: it answers an earlier
+    /// incarnation (whose ids lie in another range), or nobody. Handing it to the node would
+    /// pair it with whatever this incarnation sent under the same id.
+    fn discard_stale(&mut self, from: String, request: MsgId) {
+        self.stats.stale += 1;
+        let reason = if self.core.msg_ids.in_range(request) {
+            format!("reply to request {request}, which this incarnation never sent")
+        } else {
+            format!(
+                "reply to request {request} of an earlier incarnation (this is boot {})",
+                self.core.boot
+            )
+        };
+        self.discard(Some(from), reason);
     }
 
     fn reject(&mut self, now: LocalTime, err: DecodeError, bytes: &[u8]) {
@@ -180,18 +204,23 @@ impl<N: Node> NodeProcess<N> {
                 let (node, mut ctx) = self.ctx(now);
                 node.on_rpc_reply(&mut ctx, request, RpcReply::Error(error));
             }
-            None => {
-                self.stats.unsolicited += 1;
-                self.discard(
-                    Some(header.src.clone()),
-                    format!("{error} answers no pending RPC"),
-                );
-            }
+            None => match header.body.in_reply_to {
+                Some(r) if !self.core.msg_ids.has_issued(r) => {
+                    self.discard_stale(header.src.clone(), r)
+                }
+                _ => {
+                    self.stats.unsolicited += 1;
+                    self.discard(
+                        Some(header.src.clone()),
+                        format!("{error} answers no pending RPC"),
+                    );
+                }
+            },
         }
     }
 
     fn count_sends(&mut self) {
-        self.stats.sent = self.core.next_msg_id - 1;
+        self.stats.sent = self.core.msg_ids.issued();
         self.stats.oversized += std::mem::take(&mut self.core.oversized_sends);
     }
 }
@@ -284,10 +313,12 @@ mod tests {
         AskAgain,
     }
 
-    /// Asks n2 at start and on its timer; remembers how each RPC ended.
+    /// Asks n2 at start and on its timer; remembers how each RPC ended, and every other
+    /// message it was handed.
     #[derive(Default)]
     struct Asker {
         outcomes: Vec<(MsgId, String)>,
+        messages: Vec<Message<Msg>>,
     }
 
     impl Node for Asker {
@@ -297,7 +328,9 @@ mod tests {
             ctx.rpc("n2", Msg::Ask, Duration::from_millis(100));
             ctx.set_timer(Duration::from_millis(50), Timer::AskAgain);
         }
-        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<Msg>) {}
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+            self.messages.push(msg);
+        }
         fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: Timer) {
             ctx.rpc("n2", Msg::Ask, Duration::from_millis(100));
         }
@@ -341,15 +374,66 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_to_an_earlier_incarnation_never_reaches_the_new_one() {
+        let h = Harness::new(Asker::default(), "n1", &["n2"]);
+        let mut h = {
+            let mut h = h;
+            let sent = h.take_sent();
+            assert_eq!(
+                sent[0].msg_id,
+                Some(1),
+                "boot 0 numbers from 1, as Maelstrom does"
+            );
+            h.crash_and_restart(Asker::default())
+        };
+        let sent = h.take_sent();
+        assert_eq!(sent.len(), 1, "the new incarnation's first request");
+        let new_request = sent[0].msg_id.expect("requests carry an id");
+        assert_ne!(new_request, 1, "ids are not reused across incarnations");
+        // The old incarnation's request 1 is answered now, late, by n2 — as a reply and as an
+        // error reply.
+        h.deliver_bytes(&from_n2(1, &Msg::Answer));
+        let busy = crate::ErrorBody::new(ErrorCode::TemporarilyUnavailable, "busy");
+        h.deliver_bytes(&from_n2(1, &busy));
+        assert!(h.node().outcomes.is_empty(), "{:?}", h.node().outcomes);
+        assert!(h.node().messages.is_empty(), "{:?}", h.node().messages);
+        let stats = h.process().stats();
+        assert_eq!((stats.stale, stats.delivered, stats.unsolicited), (2, 0, 0));
+        let stale = |o: &Output| {
+            matches!(o, Output::Discarded { from: Some(f), reason }
+            if f == "n2" && reason.contains("reply to request 1 of an earlier incarnation"))
+        };
+        assert_eq!(h.outputs.iter().filter(|o| stale(o)).count(), 2);
+        // A reply to an id of this incarnation's range it has not issued yet is stale too.
+        h.deliver_bytes(&from_n2(new_request + 1, &Msg::Answer));
+        assert!(h.node().messages.is_empty());
+        assert_eq!(h.process().stats().stale, 3);
+        assert!(h
+            .outputs
+            .iter()
+            .any(|o| matches!(o, Output::Discarded { reason, .. }
+            if reason.contains("which this incarnation never sent"))));
+        // The new request's own reply is delivered, once.
+        h.deliver_bytes(&from_n2(new_request, &Msg::Answer));
+        assert_eq!(
+            h.node().outcomes,
+            vec![(new_request, "reply Answer".to_owned())]
+        );
+        assert_eq!(h.process().stats().delivered, 1);
+    }
+
+    #[test]
     fn error_replies_resolve_rpcs_and_are_never_answered() {
         let mut h = Harness::new(Asker::default(), "n1", &["n2"]);
         assert_eq!(h.take_sent().len(), 1, "the first request");
         let error = crate::ErrorBody::new(ErrorCode::TemporarilyUnavailable, "busy");
         assert!(h.deliver_bytes(&from_n2(1, &error)).is_empty());
-        assert!(h.deliver_bytes(&from_n2(77, &error)).is_empty()); // nobody asked
+        assert!(h.deliver_bytes(&from_n2(1, &error)).is_empty()); // answered already
+        assert!(h.deliver_bytes(&from_n2(77, &error)).is_empty()); // never sent
         assert_eq!(h.node().outcomes, vec![(1, "error 11".to_owned())]);
-        assert_eq!(h.process().stats().unsolicited, 1);
-        // No error was sent back for either.
+        let stats = h.process().stats();
+        assert_eq!((stats.unsolicited, stats.stale), (1, 1));
+        // No error was sent back for any.
         assert!(!h.outputs.iter().any(|o| matches!(o, Output::Transmit(_))));
     }
 

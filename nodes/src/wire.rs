@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 /// Largest message a node accepts or sends, in bytes (fits a UDP datagram on loopback).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
-/// A message id, unique per sender incarnation.
+/// A message id, unique per sender across its incarnations (see [`Context::next_msg_id`](crate::Context::next_msg_id)).
 pub type MsgId = u64;
 
 /// A message on the wire: who sent it, to whom, and its body.

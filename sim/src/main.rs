@@ -496,7 +496,9 @@ struct NodeArgs {
     #[arg(long)]
     variant: Option<String>,
     /// This incarnation's boot count (default: milliseconds since the Unix epoch, so a
-    /// restarted process never reuses an earlier incarnation's number).
+    /// restarted process never reuses an earlier incarnation's number). It also picks the
+    /// incarnation's msg id range (boot mod 2^21), so replies meant for an earlier incarnation
+    /// are discarded; Maelstrom mode always numbers from 1, as Maelstrom expects.
     #[arg(long)]
     boot: Option<u64>,
     /// Seed for the node's rng (default: derived from the boot count).
