@@ -259,15 +259,8 @@ pub fn write_shrunk(shrunk: &Shrunk, dir: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// A shrunk scenario as a file: a header saying what it came from, then the scenario.
+/// A shrunk scenario as a file: a header saying what it came from, what was removed and what
+/// the violation is ([`Shrunk::header`]), then the scenario.
 pub fn shrunk_file(shrunk: &Shrunk) -> String {
-    format!(
-        "# Shrunk by highstorm from {} faults to {} in {} runs; fails {} at seed {}.\n{}",
-        shrunk.faults_before,
-        shrunk.scenario.faults.len(),
-        shrunk.runs,
-        shrunk.failing.join(", "),
-        shrunk.seed,
-        shrunk.scenario.to_toml()
-    )
+    format!("{}{}", shrunk.header(), shrunk.scenario.to_toml())
 }
