@@ -13,6 +13,9 @@ use crate::scenario::{Clock, Conditions, Fault, FaultAction, Heal, Network, Scen
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+/// The links a network fault applies to: (senders, receivers).
+type Links = (Vec<String>, Vec<String>);
+
 /// The faults of `faults` grouped into episodes (indices into `faults`, ascending); every
 /// fault is in exactly one. `baseline` tells a restoration of the network from a new fault.
 pub(crate) fn episodes(faults: &[Fault], baseline: &Network) -> Vec<Vec<usize>> {
@@ -35,7 +38,8 @@ pub(crate) fn episodes(faults: &[Fault], baseline: &Network) -> Vec<Vec<usize>> 
     let mut down: BTreeMap<&str, usize> = BTreeMap::new();
     let mut paused: BTreeMap<&str, usize> = BTreeMap::new();
     let mut steps: BTreeMap<&str, Vec<(usize, Clock)>> = BTreeMap::new();
-    let mut worse: Vec<(usize, &Option<(Vec<String>, Vec<String>)>, Conditions)> = vec![];
+    // Open changes of link conditions: (fault, links, conditions).
+    let mut worse: Vec<(usize, &Option<Links>, Conditions)> = vec![];
     for i in order {
         match &faults[i].action {
             FaultAction::Partition(_) | FaultAction::PartitionOneway { .. } => cuts.push(i),

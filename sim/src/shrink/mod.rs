@@ -309,6 +309,7 @@ mod tests {
         s.config = serde_json::json!({ "slow": { "n3": 10.0 } });
         assert_eq!(min_nodes(&s), 4);
         assert_eq!(min_nodes(&Scenario::new("m", "election").nodes(5)), 3);
-        assert_eq!(min_nodes(&Scenario::new("m", "broadcast").nodes(5)), 1);
+        assert_eq!(min_nodes(&Scenario::new("m", "broadcast").nodes(5)), 2);
+        assert_eq!(min_nodes(&Scenario::new("m", "unique-ids").nodes(5)), 1);
     }
 }
