@@ -402,12 +402,14 @@ fn shrink_command(
     std::fs::write(output, highstorm::testing::shrunk_file(&shrunk))
         .with_context(|| format!("{}", output.display()))?;
     println!(
-        "shrunk {} seed {seed}: {} faults -> {} in {} runs; still fails {}",
+        "shrunk {} seed {seed}: {} faults -> {}, {} nodes -> {} in {} runs; still fails {}",
         scenario.name,
         shrunk.faults_before,
         shrunk.scenario.faults.len(),
+        shrunk.original.nodes,
+        shrunk.scenario.nodes,
         shrunk.runs,
-        shrunk.failing.join(", ")
+        shrunk.violation
     );
     println!("wrote {}", output.display());
     println!(

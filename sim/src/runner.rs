@@ -107,8 +107,9 @@ pub fn determinism_verdict(first: &Trace, first_hash: u64, again: &Trace) -> Ver
         Some(d) => d.to_string(),
         None => "hashes differ but renderings agree".to_owned(),
     };
-    Verdict::fail(
+    Verdict::violation(
         NAME,
+        "trace-differs",
         format!("rerun gave hash {again_hash:016x}, first run {first_hash:016x}; {detail}"),
     )
 }

@@ -40,6 +40,10 @@ pub type ClientFn = Arc<dyn Fn(ClientSetup<'_>) -> Box<dyn Process> + Send + Syn
 /// returning a verdict with its reason.
 pub type CheckFn = Arc<dyn Fn(&Scenario, &Trace, &[Operation]) -> Verdict + Send + Sync>;
 
+/// The fewest nodes a scenario of the system can run on and still test anything (see
+/// [`System::min_nodes`]).
+pub type MinNodesFn = Arc<dyn Fn(&Scenario) -> usize + Send + Sync>;
+
 /// What a client is started with.
 pub struct ClientSetup<'a> {
     /// The scenario being run.
@@ -119,6 +123,7 @@ pub struct System {
     blobs: Option<BlobsFn>,
     http: Option<HttpFn>,
     http_client: Option<workload::http::HttpWorkloadFn>,
+    min_nodes: Option<MinNodesFn>,
 }
 
 impl std::fmt::Debug for System {
@@ -166,6 +171,7 @@ impl System {
             blobs: None,
             http: None,
             http_client: None,
+            min_nodes: None,
         }
     }
 
@@ -214,6 +220,22 @@ impl System {
         self.http = Some(api);
         self.http_client = Some(client);
         self
+    }
+
+    /// The fewest nodes a scenario of it needs (default 1): a leader and a worker, say, or a
+    /// quorum that survives a fault. The shrinker never goes below it, nor below the nodes
+    /// the scenario's `[config]` names.
+    pub fn min_nodes<F>(mut self, min: F) -> Self
+    where
+        F: Fn(&Scenario) -> usize + Send + Sync + 'static,
+    {
+        self.min_nodes = Some(Arc::new(min));
+        self
+    }
+
+    /// The fewest nodes `scenario` can run on (see [`min_nodes`](System::min_nodes)).
+    pub fn min_nodes_for(&self, scenario: &Scenario) -> usize {
+        self.min_nodes.as_ref().map_or(1, |f| f(scenario)).max(1)
     }
 
     /// Its name.
@@ -349,6 +371,8 @@ fn builtin(name: &str) -> Option<System> {
             .check(answered),
         "g-counter" => base
             .client(|c| c.steady(GCounterOps))
+            // Nodes keep their state in memory: it survives a crash only on another node.
+            .min_nodes(|_| 2)
             .check(check::counter_converges)
             .check(answered),
         "broadcast" => base
@@ -357,6 +381,8 @@ fn builtin(name: &str) -> Option<System> {
                 let index = c.index;
                 c.steady(BroadcastOps::new(index, clients))
             })
+            // Nodes keep their values in memory: they survive a crash only on another node.
+            .min_nodes(|_| 2)
             .check(check::broadcast_converges)
             .check(answered)
             .check(check::msgs_per_op_within_budget),
@@ -370,6 +396,8 @@ fn builtin(name: &str) -> Option<System> {
                 highstorm_nodes::http::bridge_four::api,
                 bridge_four::http_client,
             )
+            // The leader and one worker.
+            .min_nodes(|_| 2)
             .check(b4::jobs_complete)
             .check(b4::results_match_reference)
             .check(b4::statuses_move_forward)
@@ -393,6 +421,8 @@ fn builtin(name: &str) -> Option<System> {
                 ))
             })
             .http(highstorm_nodes::http::work_queue::api, work_queue_http)
+            // The manager and one worker.
+            .min_nodes(|_| 2)
             .check(wq::jobs_complete)
             .check(wq::results_never_lost)
             .check(wq::completed_once)
@@ -400,6 +430,8 @@ fn builtin(name: &str) -> Option<System> {
             .check(wq::completions_fenced),
         "election" => base
             .client(|c| c.steady(ElectionOps))
+            // The smallest cluster whose majority survives a fault.
+            .min_nodes(|_| 3)
             .check(el::one_leader_per_term)
             .check(el::leaders_never_overlap)
             .check(el::leader_acts_within_lease)

@@ -333,8 +333,9 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
         let before = writes.iter().filter(|(at, ..)| *at < read.invoke_us);
         if let Some((at, v, w)) = before.max_by(|a, b| a.1.cmp(&b.1)) {
             if seen < *v {
-                return Verdict::fail(
+                return Verdict::violation(
                     NAME,
+                    "stale-read",
                     format!(
                         "{} at {}us returned version {}/{}, but {} was acknowledged with \
                          version {}/{} at {at}us",
@@ -351,7 +352,11 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
         }
     }
     if reads == 0 {
-        return Verdict::fail(NAME, "no read succeeded: the run tested nothing");
+        return Verdict::violation(
+            NAME,
+            "nothing-tested",
+            "no read succeeded: the run tested nothing",
+        );
     }
     Verdict::pass(
         NAME,

@@ -43,11 +43,41 @@ fn local_reads_are_caught_and_shrunk() {
         failure.summary()
     );
     assert!(shrunk.scenario.nemesis.is_none());
-    // The shrunk file replays the failure.
+    assert_eq!(shrunk.violation.check, "reads-see-acknowledged-writes");
+    assert_eq!(shrunk.violation.kind, "stale-read");
+    // The shrunk file replays the failure: the same violation.
     let path = failure.path.as_ref().expect("written");
     let replayed = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
-    let again = run_seed(&replayed, failure.report.seed, Recheck::Once).unwrap();
-    assert!(!again.ok, "the shrunk scenario must still fail");
+    let seed = failure.report.seed;
+    let again = run_seed(&replayed, seed, Recheck::Once).unwrap();
+    assert!(
+        again
+            .checks
+            .iter()
+            .any(|c| c.found().as_ref() == Some(&shrunk.violation)),
+        "the shrunk scenario must still fail the same way: {:?}",
+        again.checks
+    );
+    // The correct variant passes the shrunk file, at its seed and others.
+    let mut fixed = replayed.clone();
+    fixed.variant = None;
+    for s in seed..seed + 4 {
+        let r = run_seed(&fixed, s, Recheck::Once).unwrap();
+        assert!(
+            r.ok,
+            "the correct variant fails the shrunk file at seed {s}: {:?}",
+            r.checks
+        );
+    }
+    println!(
+        "| register-faults (local-reads) | {seed} | {} | {} -> {} | {} -> {} | {} runs |",
+        shrunk.violation,
+        shrunk.faults_before,
+        shrunk.scenario.faults.len(),
+        shrunk.original.nodes,
+        shrunk.scenario.nodes,
+        shrunk.runs
+    );
     // The correct variant passes the seeds the bug was found in.
     Sweep::new(&scenario()).seeds(0..50).run();
 }

@@ -77,8 +77,9 @@ pub fn requests_answered_unless_faulted(
             let how = c.map_or("never completed".to_owned(), |c| {
                 format!("{:?}: {}", c.phase, c.value)
             });
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "unanswered-request",
                 format!(
                     "{client} op{} (request #{}) to {node} at {}us: {how}; the request was not \
                      dropped, {node} did not crash, and {node} never answered it",
@@ -90,7 +91,11 @@ pub fn requests_answered_unless_faulted(
         }
     }
     if scenario.workload.clients > 0 && ok == 0 {
-        return Verdict::fail(NAME, format!("no operation succeeded out of {}", ops.len()));
+        return Verdict::violation(
+            NAME,
+            "nothing-succeeded",
+            format!("no operation succeeded out of {}", ops.len()),
+        );
     }
     Verdict::pass(
         NAME,

@@ -170,8 +170,9 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
     for (id, (inputs, acked_at)) in &jobs {
         let missing: Vec<&String> = inputs.iter().filter(|i| !files.contains(*i)).collect();
         if !notes.accepted.contains_key(id) {
-            problems.push(format!(
-                "job {id} was acknowledged but the leader never accepted it"
+            problems.push((
+                "job-not-accepted",
+                format!("job {id} was acknowledged but the leader never accepted it"),
             ));
             continue;
         }
@@ -182,16 +183,20 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
         };
         let want = if missing.is_empty() { "Done" } else { "Error" };
         let Some(&at) = finished else {
-            problems.push(format!(
-                "job {id} (acknowledged at {acked_at}us) never reached {want}"
+            problems.push((
+                "job-not-finished",
+                format!("job {id} (acknowledged at {acked_at}us) never reached {want}"),
             ));
             continue;
         };
         if let Some(bound) = scenario.checks.converge_within {
             let from = (*acked_at).max(last_fault);
             if at > from + bound.as_micros() as u64 {
-                problems.push(format!(
-                    "job {id} reached {want} at {at}us, more than {bound:?} after {from}us"
+                problems.push((
+                    "job-late",
+                    format!(
+                        "job {id} reached {want} at {at}us, more than {bound:?} after {from}us"
+                    ),
                 ));
             }
         }
@@ -210,13 +215,16 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
                 })
         });
         if got.is_none() {
-            problems.push(format!(
-                "job {id}'s client never got its {}",
-                if missing.is_empty() {
-                    "result".to_owned()
-                } else {
-                    format!("error naming {missing:?}")
-                }
+            problems.push((
+                "result-not-delivered",
+                format!(
+                    "job {id}'s client never got its {}",
+                    if missing.is_empty() {
+                        "result".to_owned()
+                    } else {
+                        format!("error naming {missing:?}")
+                    }
+                ),
             ));
         }
     }
@@ -225,13 +233,22 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
         .iter()
         .filter(|(id, _)| notes.error_at.contains_key(id))
     {
-        problems.push(format!("job {id} reached both Done and Error"));
+        problems.push((
+            "done-and-error",
+            format!("job {id} reached both Done and Error"),
+        ));
     }
     if jobs.is_empty() {
-        return Verdict::fail(NAME, "no job was acknowledged: the run tested nothing");
+        return Verdict::violation(
+            NAME,
+            "nothing-tested",
+            "no job was acknowledged: the run tested nothing",
+        );
     }
     match problems.first() {
-        Some(p) => Verdict::fail(NAME, format!("{p} ({} problems)", problems.len())),
+        Some((kind, p)) => {
+            Verdict::violation(NAME, kind, format!("{p} ({} problems)", problems.len()))
+        }
         None => Verdict::pass(
             NAME,
             format!(
@@ -254,7 +271,11 @@ pub fn results_match_reference(scenario: &Scenario, _: &Trace, ops: &[Operation]
         };
         let id = u(&op.value, "job").unwrap_or(0);
         let Some((inputs, _)) = jobs.get(&id) else {
-            return Verdict::fail(NAME, format!("a result for job {id}, never acknowledged"));
+            return Verdict::violation(
+                NAME,
+                "result-never-acknowledged",
+                format!("a result for job {id}, never acknowledged"),
+            );
         };
         let mut reference = BTreeMap::new();
         for i in inputs {
@@ -280,8 +301,9 @@ pub fn results_match_reference(scenario: &Scenario, _: &Trace, ops: &[Operation]
                     )
                 })
                 .collect();
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "wrong-count",
                 format!(
                     "job {id}: {} words counted, reference {}; first differences: {}",
                     got.values().sum::<u64>(),
@@ -300,7 +322,11 @@ pub fn statuses_move_forward(_: &Scenario, trace: &Trace, _: &[Operation]) -> Ve
     const NAME: &str = "statuses-move-forward";
     let notes = read_notes(trace);
     match notes.violations.first() {
-        Some(v) => Verdict::fail(NAME, format!("{v} ({} violations)", notes.violations.len())),
+        Some(v) => Verdict::violation(
+            NAME,
+            "status-backwards",
+            format!("{v} ({} violations)", notes.violations.len()),
+        ),
         None => Verdict::pass(
             NAME,
             "every task and job status change was a legal forward move",
@@ -313,12 +339,20 @@ pub fn outputs_counted_once(_: &Scenario, trace: &Trace, _: &[Operation]) -> Ver
     const NAME: &str = "outputs-counted-once";
     let notes = read_notes(trace);
     if let Some(((j, t), n)) = notes.outputs.iter().find(|(_, n)| **n > 1) {
-        return Verdict::fail(NAME, format!("job {j} task {t}: {n} outputs counted"));
+        return Verdict::violation(
+            NAME,
+            "output-counted-twice",
+            format!("job {j} task {t}: {n} outputs counted"),
+        );
     }
     for job in notes.done_at.keys() {
         let tasks = notes.tasks.get(job).copied().unwrap_or(0);
         if let Some(t) = (0..tasks).find(|t| !notes.outputs.contains_key(&(*job, *t))) {
-            return Verdict::fail(NAME, format!("job {job} is Done without task {t}'s output"));
+            return Verdict::violation(
+                NAME,
+                "output-missing",
+                format!("job {job} is Done without task {t}'s output"),
+            );
         }
     }
     Verdict::pass(
@@ -335,8 +369,9 @@ pub fn data_after_done(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdic
         match notes.done_at.get(job) {
             Some(done) if done <= at => {}
             _ => {
-                return Verdict::fail(
+                return Verdict::violation(
                     NAME,
+                    "data-before-done",
                     format!("job {job}'s data served at {at}us before it was Done"),
                 )
             }
@@ -346,8 +381,9 @@ pub fn data_after_done(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdic
         let job = u(&op.value, "job").unwrap_or(0);
         if let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) {
             if notes.done_at.get(&job).is_none_or(|d| *d > c.at_us) {
-                return Verdict::fail(
+                return Verdict::violation(
                     NAME,
+                    "result-before-done",
                     format!("a client got job {job}'s result before it was Done"),
                 );
             }

@@ -129,8 +129,9 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
             .filter(|v| !attempted.contains(*v))
             .collect();
         if !phantom.is_empty() {
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "phantom-value",
                 format!(
                     "{} read {} from {}: never broadcast",
                     op.client,
@@ -153,7 +154,11 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
     let nodes = scenario.node_names();
     if scenario.workload.clients > 0 {
         if let Some(n) = nodes.iter().find(|n| !finals.contains_key(n.as_str())) {
-            return Verdict::fail(NAME, format!("no final read of {n} succeeded"));
+            return Verdict::violation(
+                NAME,
+                "no-final-read",
+                format!("no final read of {n} succeeded"),
+            );
         }
     }
     for (node, read) in &finals {
@@ -163,8 +168,9 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
             .filter(|v| !read.contains(v))
             .collect();
         if !lost.is_empty() {
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "missing-value",
                 format!(
                     "{} acknowledged values missing from {node}'s final read: {}",
                     lost.len(),
@@ -191,8 +197,9 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
             }
         }
         if !late.is_empty() {
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "late-value",
                 format!(
                     "{} acknowledged values reached every node later than {}ms after the last \
                      fault or their acknowledgement: {}",

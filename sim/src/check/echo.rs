@@ -13,8 +13,9 @@ pub fn echo_replies_match(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verdict
         if let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) {
             checked += 1;
             if c.value != op.value {
-                return Verdict::fail(
+                return Verdict::violation(
                     NAME,
+                    "reply-mismatch",
                     format!(
                         "{} op{} on {}: sent {} but got back {}",
                         op.client, op.op, op.node, op.value, c.value

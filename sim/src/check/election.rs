@@ -195,7 +195,11 @@ pub fn one_leader_per_term(scenario: &Scenario, trace: &Trace, _: &[Operation]) 
         }
     }
     if let Some((t, nodes)) = by_term.iter().find(|(_, n)| n.len() > 1) {
-        return Verdict::fail(NAME, format!("term {t} has leaders {nodes:?}"));
+        return Verdict::violation(
+            NAME,
+            "two-leaders-one-term",
+            format!("term {t} has leaders {nodes:?}"),
+        );
     }
     Verdict::pass(
         NAME,
@@ -213,8 +217,9 @@ pub fn leaders_never_overlap(scenario: &Scenario, trace: &Trace, _: &[Operation]
                 continue;
             }
             if a.node != b.node && b.start_us < a.end_us && a.start_us < b.end_us {
-                return Verdict::fail(
+                return Verdict::violation(
                     NAME,
+                    "two-leaders-overlap",
                     format!(
                         "split brain: {} and {} both lead from {:.6}s",
                         describe(a),
@@ -253,8 +258,8 @@ pub fn leader_acts_within_lease(scenario: &Scenario, trace: &Trace, _: &[Operati
                 .filter(|c| c.node == *node)
                 .map(describe)
                 .collect();
-            return Verdict::fail(
-                NAME,
+            return Verdict::violation(
+                NAME, "acted-outside-lease",
                 format!(
                     "{node} noted {kind} {data} at {:.6}s outside its claims of term {term}: {mine:?}",
                     e.at_us as f64 / 1e6
@@ -302,8 +307,9 @@ pub fn leader_after_heal(scenario: &Scenario, trace: &Trace, _: &[Operation]) ->
                 describe(c)
             ),
         ),
-        None => Verdict::fail(
+        None => Verdict::violation(
             NAME,
+            "no-leader-after-heal",
             format!(
                 "no leader between the last fault at {:.3}s and {:.3}s",
                 last_fault as f64 / 1e6,
@@ -330,8 +336,9 @@ pub fn items_complete_once(scenario: &Scenario, trace: &Trace, ops: &[Operation]
         let result = (data["worker"].clone(), data["attempt"].clone());
         let list = records.entry(item.to_owned()).or_default();
         if let Some(first) = list.iter().find(|r| (&r.0, &r.1) != (&result.0, &result.1)) {
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "item-recorded-twice",
                 format!(
                     "item {item} recorded twice: by {} at {:.6}s (worker {}, attempt {}) and by \
                      {node} at {:.6}s (worker {}, attempt {})",
@@ -358,8 +365,9 @@ pub fn items_complete_once(scenario: &Scenario, trace: &Trace, ops: &[Operation]
         .filter_map(|op| op.value.as_str())
         .collect();
     if let Some(lost) = acked.iter().find(|i| !records.contains_key(**i)) {
-        return Verdict::fail(
+        return Verdict::violation(
             NAME,
+            "acknowledged-item-lost",
             format!(
                 "item {lost} was acknowledged but never completed ({} of {} acknowledged items \
                  completed)",
@@ -369,7 +377,7 @@ pub fn items_complete_once(scenario: &Scenario, trace: &Trace, ops: &[Operation]
         );
     }
     if scenario.workload.clients > 0 && acked.is_empty() {
-        return Verdict::fail(NAME, "no submit was acknowledged");
+        return Verdict::violation(NAME, "nothing-tested", "no submit was acknowledged");
     }
     Verdict::pass(
         NAME,

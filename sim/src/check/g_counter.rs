@@ -40,8 +40,9 @@ pub fn counter_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) 
     let mut by_node: BTreeMap<&str, Vec<(&Operation, u64, u64)>> = BTreeMap::new();
     for &(op, at, value) in &reads {
         if value > attempted {
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "read-exceeds-adds",
                 format!(
                     "{} read {value} from {} but only {attempted} was ever added",
                     op.client, op.node
@@ -64,8 +65,9 @@ pub fn counter_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) 
         for &(b, b_done, b_value) in list {
             for &(_, a_done, a_value) in list {
                 if a_done < b.invoke_us && b_value < a_value && !restarted_between(a_done, b_done) {
-                    return Verdict::fail(
+                    return Verdict::violation(
                         NAME,
+                        "read-went-backwards",
                         format!(
                             "{node} answered {b_value} to a read begun at {}us, after answering \
                              {a_value} to a read that ended at {a_done}us",
@@ -86,13 +88,18 @@ pub fn counter_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) 
             .iter()
             .find(|n| !finals.contains_key(n.as_str()))
         {
-            return Verdict::fail(NAME, format!("no final read of {n} succeeded"));
+            return Verdict::violation(
+                NAME,
+                "no-final-read",
+                format!("no final read of {n} succeeded"),
+            );
         }
     }
     for (node, &v) in &finals {
         if v < acked || v > acked + unknown {
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "final-read-out-of-bounds",
                 format!(
                     "{node}'s final read is {v}, outside [{acked}, {}]: acknowledged adds sum to \
                      {acked}, adds of unknown outcome to {unknown}",
@@ -103,7 +110,11 @@ pub fn counter_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) 
     }
     let distinct: std::collections::BTreeSet<u64> = finals.values().copied().collect();
     if distinct.len() > 1 {
-        return Verdict::fail(NAME, format!("final reads disagree: {finals:?}"));
+        return Verdict::violation(
+            NAME,
+            "final-reads-disagree",
+            format!("final reads disagree: {finals:?}"),
+        );
     }
     Verdict::pass(
         NAME,

@@ -82,8 +82,9 @@ pub fn unique(name: &str, f: &str, pointer: &str) -> Generic {
                 continue;
             };
             if let Some(first) = seen.insert(v.to_string(), op) {
-                return Verdict::fail(
+                return Verdict::violation(
                     &name,
+                    "duplicate-value",
                     format!("{v} returned twice: {} and {}", first.label(), op.label()),
                 );
             }
@@ -102,8 +103,9 @@ pub fn completes(name: &str, f: &str) -> Generic {
             .filter(|o| o.ok_value().is_none() && !o.failed())
             .collect();
         match open.first() {
-            Some(o) => Verdict::fail(
+            Some(o) => Verdict::violation(
                 &name,
+                "never-completed",
                 format!(
                     "{} of {} `{f}` operations never completed, first {} invoked at {}us",
                     open.len(),
@@ -112,8 +114,9 @@ pub fn completes(name: &str, f: &str) -> Generic {
                     o.invoke_us
                 ),
             ),
-            None if mine.is_empty() => Verdict::fail(
+            None if mine.is_empty() => Verdict::violation(
                 &name,
+                "nothing-tested",
                 format!("no `{f}` operation ran: the run tested nothing"),
             ),
             None => Verdict::pass(&name, format!("{} `{f}` operations completed", mine.len())),
@@ -155,15 +158,20 @@ pub fn sets_converge(
                 .flatten()
                 .find(|x| !invoked.contains(&x.to_string()))
             {
-                return Verdict::fail(
+                return Verdict::violation(
                     &name,
+                    "phantom-value",
                     format!("{} read {ghost}, which nobody added", op.label()),
                 );
             }
         }
         let last = last_reads(ops, &read, &read_pointer);
         if last.is_empty() {
-            return Verdict::fail(&name, format!("no `{read}` succeeded: nothing to judge"));
+            return Verdict::violation(
+                &name,
+                "nothing-tested",
+                format!("no `{read}` succeeded: nothing to judge"),
+            );
         }
         for (op, items) in last.values() {
             let items: BTreeSet<String> = items
@@ -174,8 +182,9 @@ pub fn sets_converge(
                 .collect();
             let missing: Vec<&String> = acked.difference(&items).collect();
             if let Some(m) = missing.first() {
-                return Verdict::fail(
+                return Verdict::violation(
                     &name,
+                    "missing-value",
                     format!(
                         "{}'s last read ({}) lacks {} acknowledged values, e.g. {m}",
                         op.client,
@@ -222,13 +231,18 @@ pub fn counter(
         }
         let last = last_reads(ops, &read, &read_pointer);
         if last.is_empty() {
-            return Verdict::fail(&name, format!("no `{read}` succeeded: nothing to judge"));
+            return Verdict::violation(
+                &name,
+                "nothing-tested",
+                format!("no `{read}` succeeded: nothing to judge"),
+            );
         }
         for (op, raw) in last.values() {
             let n = raw.as_i64().unwrap_or(i64::MIN);
             if n < low || n > high {
-                return Verdict::fail(
+                return Verdict::violation(
                     &name,
+                    "read-out-of-bounds",
                     format!(
                         "{} read {raw}; acknowledged adds sum to {low}, possible ones to {high}",
                         op.label()
@@ -277,16 +291,18 @@ pub fn monotonic(
         let mut last: BTreeMap<&str, (&str, &Operation)> = BTreeMap::new();
         for (_, key, status, op) in &seen {
             let Some(now) = rank(status) else {
-                return Verdict::fail(
+                return Verdict::violation(
                     &name,
+                    "unknown-status",
                     format!("{} saw unknown status {status:?}", op.label()),
                 );
             };
             if let Some((before, first)) = last.get(key.as_str()) {
                 let was = rank(before).unwrap_or(0);
                 if now < was && !back.contains(&((*before).to_owned(), status.clone())) {
-                    return Verdict::fail(
+                    return Verdict::violation(
                         &name,
+                        "status-backwards",
                         format!(
                             "{key} went back from {before} ({}) to {status} ({})",
                             first.label(),

@@ -31,9 +31,36 @@ pub struct Verdict {
     pub name: String,
     /// Whether it held.
     pub ok: bool,
+    /// When it failed, what kind of violation it was, in words that stay the same as a run
+    /// changes (`missing-value`, `budget-exceeded`), unlike `detail`'s numbers; empty when it
+    /// held.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub kind: String,
     /// Why it failed, or what was checked when it held.
     pub detail: String,
 }
+
+/// What a failed verdict found, without its numbers: the check and the kind of violation.
+/// The shrinker keeps a smaller run only if it fails with the same one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Violation {
+    /// The check that failed (`broadcast-converges`).
+    pub check: String,
+    /// The kind of violation (`missing-value`).
+    pub kind: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.check, self.kind)
+    }
+}
+
+/// The kind of a failed verdict made with [`Verdict::fail`], which names none.
+pub const UNSPECIFIED: &str = "violated";
+
+/// The kind of a metric that went over its budget: a cost, not a correctness failure.
+pub const BUDGET_EXCEEDED: &str = "budget-exceeded";
 
 impl Verdict {
     /// A property that held.
@@ -41,17 +68,35 @@ impl Verdict {
         Verdict {
             name: name.to_owned(),
             ok: true,
+            kind: String::new(),
             detail: detail.into(),
         }
     }
 
-    /// A property that failed.
+    /// A property that failed, without saying what kind of violation it was (its kind is
+    /// [`UNSPECIFIED`]); prefer [`Verdict::violation`].
     pub fn fail(name: &str, detail: impl Into<String>) -> Self {
+        Verdict::violation(name, UNSPECIFIED, detail)
+    }
+
+    /// A property that failed with a violation of `kind`: a short stable name
+    /// (`two-leaders-overlap`) that does not change with the run's numbers, which go in
+    /// `detail`.
+    pub fn violation(name: &str, kind: &str, detail: impl Into<String>) -> Self {
         Verdict {
             name: name.to_owned(),
             ok: false,
+            kind: kind.to_owned(),
             detail: detail.into(),
         }
+    }
+
+    /// The violation it found (`None` when it held).
+    pub fn found(&self) -> Option<Violation> {
+        (!self.ok).then(|| Violation {
+            check: self.name.clone(),
+            kind: self.kind.clone(),
+        })
     }
 }
 
@@ -69,8 +114,9 @@ pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Oper
         server as f64 / ops.len() as f64
     };
     match scenario.checks.msgs_per_op_max {
-        Some(max) if msgs_per_op > max => Verdict::fail(
+        Some(max) if msgs_per_op > max => Verdict::violation(
             NAME,
+            BUDGET_EXCEEDED,
             format!(
                 "{msgs_per_op:.2} node-to-node messages per operation, over the budget of {max}"
             ),
@@ -96,6 +142,10 @@ pub fn check(scenario: &Scenario, trace: &Trace) -> Vec<Verdict> {
 pub fn check_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Vec<Verdict> {
     match crate::system::lookup(&scenario.system) {
         Ok(system) => system.check_run(scenario, trace, ops),
-        Err(e) => vec![Verdict::fail("system-known", e.to_string())],
+        Err(e) => vec![Verdict::violation(
+            "system-known",
+            "unknown-system",
+            e.to_string(),
+        )],
     }
 }

@@ -16,8 +16,9 @@ pub fn ids_unique(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verdict {
         };
         let id = c.value.to_string();
         if let Some(first) = seen.insert(id.clone(), op) {
-            return Verdict::fail(
+            return Verdict::violation(
                 NAME,
+                "duplicate-id",
                 format!(
                     "id {id} issued twice: to {} op{} by {} and to {} op{} by {}",
                     first.client, first.op, first.node, op.client, op.op, op.node

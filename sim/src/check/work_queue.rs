@@ -36,7 +36,7 @@ struct Accepted {
 }
 
 /// Accepted jobs by id, and what was wrong with the acknowledgements themselves.
-fn accepted(ops: &[Operation]) -> (BTreeMap<u64, Accepted>, Vec<String>) {
+fn accepted(ops: &[Operation]) -> (BTreeMap<u64, Accepted>, Vec<Problem>) {
     let mut jobs: BTreeMap<u64, Accepted> = BTreeMap::new();
     let mut by_token: BTreeMap<String, u64> = BTreeMap::new();
     let mut problems = vec![];
@@ -45,19 +45,25 @@ fn accepted(ops: &[Operation]) -> (BTreeMap<u64, Accepted>, Vec<String>) {
             continue;
         };
         let Some(id) = u(&c.value, "id") else {
-            problems.push(format!("a put acknowledged without an id: {}", c.value));
+            problems.push((
+                "put-without-id",
+                format!("a put acknowledged without an id: {}", c.value),
+            ));
             continue;
         };
         let token = op.value["token"].as_str().unwrap_or("").to_owned();
         if let Some(other) = by_token.insert(token.clone(), id).filter(|o| *o != id) {
-            problems.push(format!(
-                "token {token} queued two jobs, {other} and {id}: a retry was not idempotent"
+            problems.push((
+                "retry-not-idempotent",
+                format!(
+                    "token {token} queued two jobs, {other} and {id}: a retry was not idempotent"
+                ),
             ));
         }
         match jobs.get(&id) {
-            Some(a) if a.token != token => problems.push(format!(
-                "job id {id} was given to two puts, {} and {token}",
-                a.token
+            Some(a) if a.token != token => problems.push((
+                "id-reused",
+                format!("job id {id} was given to two puts, {} and {token}", a.token),
             )),
             Some(_) => {}
             None => {
@@ -134,9 +140,15 @@ fn completions(trace: &Trace) -> Vec<(u64, u64, String, u64)> {
         .collect()
 }
 
-fn verdict(name: &str, problems: &[String], pass: String) -> Verdict {
+/// A problem a checker found: its kind (see [`Verdict::kind`]) and its description.
+type Problem = (&'static str, String);
+
+/// Fails with the first problem's kind and text, if there is one.
+fn verdict(name: &str, problems: &[Problem], pass: String) -> Verdict {
     match problems.first() {
-        Some(p) => Verdict::fail(name, format!("{p} ({} problems)", problems.len())),
+        Some((kind, p)) => {
+            Verdict::violation(name, kind, format!("{p} ({} problems)", problems.len()))
+        }
         None => Verdict::pass(name, pass),
     }
 }
@@ -146,7 +158,11 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
     const NAME: &str = "jobs-complete";
     let (jobs, mut problems) = accepted(ops);
     if jobs.is_empty() {
-        return Verdict::fail(NAME, "no job was accepted: the run tested nothing");
+        return Verdict::violation(
+            NAME,
+            "nothing-tested",
+            "no job was accepted: the run tested nothing",
+        );
     }
     let reads = reads(ops);
     let mut recorded: BTreeMap<u64, u64> = BTreeMap::new();
@@ -160,20 +176,29 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
         let reads = reads.get(id).unwrap_or(&none);
         for r in reads {
             match &r.state {
-                Ok(s) if s.payload != job.payload => problems.push(format!(
-                    "job {id} was put with {} but a get at {}us shows {}",
-                    job.payload, r.at_us, s.payload
+                Ok(s) if s.payload != job.payload => problems.push((
+                    "wrong-payload",
+                    format!(
+                        "job {id} was put with {} but a get at {}us shows {}",
+                        job.payload, r.at_us, s.payload
+                    ),
                 )),
                 Ok(s) if s.status == JobStatus::Completed && s.result.as_ref() != Some(&want) => {
-                    problems.push(format!(
+                    problems.push((
+                        "wrong-result",
+                        format!(
                         "job {id} completed with result {:?}, but the md5 of its payload is {want}",
                         s.result
+                    ),
                     ))
                 }
                 Ok(_) => {}
-                Err(e) => problems.push(format!(
-                    "the manager did not know accepted job {id} at {}us: {e}",
-                    r.at_us
+                Err(e) => problems.push((
+                    "job-forgotten",
+                    format!(
+                        "the manager did not know accepted job {id} at {}us: {e}",
+                        r.at_us
+                    ),
                 )),
             }
         }
@@ -188,17 +213,21 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
                 .map_or("never read".to_owned(), |s| {
                     format!("last seen {:?}, {} reserves", s.status, s.reserves)
                 });
-            problems.push(format!(
-                "job {id} (accepted at {}us) was never seen completed ({last})",
-                job.acked_us
+            problems.push((
+                "job-not-done",
+                format!(
+                    "job {id} (accepted at {}us) was never seen completed ({last})",
+                    job.acked_us
+                ),
             ));
             continue;
         }
         if let (Some(bound), Some(&at)) = (scenario.checks.converge_within, recorded.get(id)) {
             let from = job.acked_us.max(last_fault);
             if at > from + bound.as_micros() as u64 {
-                problems.push(format!(
-                    "job {id} was completed at {at}us, more than {bound:?} after {from}us"
+                problems.push((
+                    "job-late",
+                    format!("job {id} was completed at {at}us, more than {bound:?} after {from}us"),
                 ));
             }
         }
@@ -227,14 +256,14 @@ pub fn results_never_lost(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verdict
             checked += 1;
             match &b.state {
                 Ok(after) if after.status == JobStatus::Completed && after.result == before.result => {}
-                Ok(after) => problems.push(format!(
+                Ok(after) => problems.push(("result-lost", format!(
                     "job {} was completed ({:?}) at {}us, but a get at {}us shows {:?} with result {:?}",
                     a.id, before.result, a.at_us, b.at_us, after.status, after.result
-                )),
-                Err(e) => problems.push(format!(
+                ))),
+                Err(e) => problems.push(("result-lost", format!(
                     "job {} was completed at {}us, but at {}us the manager did not know it: {e}",
                     a.id, a.at_us, b.at_us
-                )),
+                ))),
             }
         }
     }
@@ -268,17 +297,20 @@ pub fn completed_once(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict
     let mut problems = vec![];
     for (id, rs) in &results {
         if rs.len() > 1 {
-            problems.push(format!(
-                "job {id} was completed with {} results: {rs:?}",
-                rs.len()
+            problems.push((
+                "two-results",
+                format!("job {id} was completed with {} results: {rs:?}", rs.len()),
             ));
         }
     }
     for (id, recs) in &records {
         if recs.len() > 1 {
-            problems.push(format!(
-                "job {id}'s completion was recorded {} times (reservation, us): {recs:?}",
-                recs.len()
+            problems.push((
+                "recorded-twice",
+                format!(
+                    "job {id}'s completion was recorded {} times (reservation, us): {recs:?}",
+                    recs.len()
+                ),
             ));
         }
     }
@@ -336,9 +368,12 @@ pub fn statuses_move_forward(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verd
             };
             pairs += 1;
             if let Some(why) = backwards(before, after) {
-                problems.push(format!(
-                    "job {}: {why} between gets answered at {}us and {}us",
-                    a.id, a.at_us, b.at_us
+                problems.push((
+                    "status-backwards",
+                    format!(
+                        "job {}: {why} between gets answered at {}us and {}us",
+                        a.id, a.at_us, b.at_us
+                    ),
                 ));
             }
         }
@@ -374,16 +409,19 @@ pub fn completions_fenced(_: &Scenario, trace: &Trace, _: &[Operation]) -> Verdi
             "stale-completion" => fenced += 1,
             "completed" => {
                 if expired.contains(&(id, r)) {
-                    problems.push(format!(
+                    problems.push((
+                        "expired-completion",
+                        format!(
                         "job {id} completed at {}us under reservation {r}, whose TTR had expired",
                         e.at_us
+                    ),
                     ));
                 } else if current.get(&id) != Some(&r) {
-                    problems.push(format!(
+                    problems.push(("stale-completion", format!(
                         "job {id} completed at {}us under reservation {r}, not its current one {:?}",
                         e.at_us,
                         current.get(&id)
-                    ));
+                    )));
                 }
             }
             _ => {}

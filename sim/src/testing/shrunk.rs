@@ -100,15 +100,7 @@ pub fn write_shrunk(shrunk: &Shrunk, dir: &Path) -> std::io::Result<PathBuf> {
 
 /// A shrunk scenario as a file: a header saying what it came from, then the scenario.
 pub fn shrunk_file(shrunk: &Shrunk) -> String {
-    format!(
-        "# Shrunk by highstorm from {} faults to {} in {} runs; fails {} at seed {}.\n{}",
-        shrunk.faults_before,
-        shrunk.scenario.faults.len(),
-        shrunk.runs,
-        shrunk.failing.join(", "),
-        shrunk.seed,
-        shrunk.scenario.to_toml()
-    )
+    format!("{}{}", shrunk.header(), shrunk.scenario.to_toml())
 }
 
 /// Whether `a` and `b` name the same existing file.
@@ -126,8 +118,14 @@ mod tests {
 
     fn shrunk(scenario: Scenario) -> Shrunk {
         Shrunk {
+            original: scenario.clone(),
             scenario,
             seed: 7,
+            violation: crate::check::Violation {
+                check: "unique".into(),
+                kind: "duplicate-id".into(),
+            },
+            reason: "id 1 issued twice".into(),
             failing: vec!["unique".into()],
             faults_before: 3,
             runs: 5,
