@@ -390,6 +390,53 @@ impl NemesisKind {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
+
+    /// The family it belongs to: faults of one family undo each other (a heal repairs every
+    /// cut), so an overlapping nemesis schedules each family on its own.
+    pub fn family(self) -> FaultFamily {
+        match self {
+            NemesisKind::Partition | NemesisKind::PartitionOneway => FaultFamily::Cut,
+            NemesisKind::Crash => FaultFamily::Crash,
+            NemesisKind::Pause => FaultFamily::Pause,
+            NemesisKind::Skew => FaultFamily::Skew,
+            NemesisKind::Loss => FaultFamily::Loss,
+            NemesisKind::Duplicate => FaultFamily::Duplicate,
+            NemesisKind::Latency => FaultFamily::Latency,
+        }
+    }
+}
+
+/// Nemesis kinds whose faults share one schedule when faults overlap (see
+/// [`Nemesis::overlap`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultFamily {
+    /// Partitions, both ways and one way (healed by one `heal = "all"`).
+    Cut,
+    /// Crashes with restarts.
+    Crash,
+    /// Pauses with resumes.
+    Pause,
+    /// Clock steps and their reversal.
+    Skew,
+    /// Bursts of loss.
+    Loss,
+    /// Bursts of duplication.
+    Duplicate,
+    /// Bursts of latency.
+    Latency,
+}
+
+impl FaultFamily {
+    /// Every family, in order.
+    pub const ALL: [FaultFamily; 7] = [
+        FaultFamily::Cut,
+        FaultFamily::Crash,
+        FaultFamily::Pause,
+        FaultFamily::Skew,
+        FaultFamily::Loss,
+        FaultFamily::Duplicate,
+        FaultFamily::Latency,
+    ];
 }
 
 /// Random faults drawn from the run seed: every `every`, with probability `intensity`, one
@@ -408,6 +455,13 @@ pub struct Nemesis {
     pub start: Duration,
     /// No faults after this time (default: 80% of the run, leaving time to converge).
     pub stop: Option<Duration>,
+    /// Faults of different families overlap (`overlap = true`): each family (cuts, crashes,
+    /// pauses, clock steps, loss, duplication, latency) draws its own schedule from its own
+    /// stream of the seed, so a node may crash while it is cut off, or be paused while the
+    /// network is lossy. Faults of one family never overlap each other. Without it (the
+    /// default) one schedule draws every kind and at most one fault is active when
+    /// `fault_duration <= every`.
+    pub overlap: bool,
 }
 
 impl Nemesis {
@@ -420,7 +474,15 @@ impl Nemesis {
             fault_duration: every / 2,
             start: Duration::ZERO,
             stop: None,
+            overlap: false,
         }
+    }
+
+    /// The same nemesis with faults of different families overlapping (see
+    /// [`overlap`](Nemesis::overlap)).
+    pub fn overlapping(mut self) -> Self {
+        self.overlap = true;
+        self
     }
 }
 
@@ -612,6 +674,29 @@ impl Scenario {
             }
             if n.start > self.duration || n.stop.is_some_and(|s| s > self.duration) {
                 return Err(invalid("nemesis", "start and stop must be within the run"));
+            }
+            if n.fault_duration.is_zero() {
+                return Err(invalid("nemesis.fault_duration", "must be positive"));
+            }
+            if n.overlap {
+                if n.fault_duration > n.every {
+                    return Err(invalid(
+                        "nemesis.fault_duration",
+                        "with `overlap = true` must not exceed `every`: faults of one family \
+                         never overlap each other (their undoing would end the other early)",
+                    ));
+                }
+                let mut families: Vec<_> = n.kinds.iter().map(|k| k.family()).collect();
+                families.dedup();
+                families.sort();
+                families.dedup();
+                if families.len() < 2 {
+                    return Err(invalid(
+                        "nemesis.overlap",
+                        "needs kinds of at least two families to overlap (`partition` and \
+                         `partition-oneway` are one family, cuts)",
+                    ));
+                }
             }
         }
         if let Some(m) = self.checks.msgs_per_op_max {

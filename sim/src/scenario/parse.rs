@@ -154,6 +154,7 @@ struct RawNemesis {
     fault_duration: Option<Spanned<String>>,
     start: Option<Spanned<String>>,
     stop: Option<Spanned<String>>,
+    overlap: Option<Spanned<bool>>,
 }
 
 /// The document being read: turns spans into `file:line:col` and remembers each key's span.
@@ -570,6 +571,10 @@ fn nemesis(src: &mut Source<'_>, n: &Spanned<RawNemesis>) -> Result<Nemesis, Sce
     if let Some(d) = &raw.stop {
         nemesis.stop = Some(src.duration(d, "nemesis.stop")?);
     }
+    if let Some(o) = &raw.overlap {
+        src.at("nemesis.overlap", o.span());
+        nemesis.overlap = *o.get_ref();
+    }
     Ok(nemesis)
 }
 
@@ -758,6 +763,24 @@ fault_duration = "700ms"
             "{GOOD}[nemesis]\nkinds = [\"crash\"]\nevery = \"1s\"\nintensity = 0\n"
         ));
         assert_eq!(e.key(), Some("nemesis.intensity"));
+
+        let overlap = |extra: &str| {
+            format!("{GOOD}[nemesis]\nkinds = [\"crash\", \"partition\"]\nevery = \"1s\"\n{extra}")
+        };
+        let s = Scenario::from_toml("x.toml", &overlap("overlap = true\n")).unwrap();
+        assert!(s.nemesis.is_some_and(|n| n.overlap));
+        let e = err(&overlap("overlap = true\nfault_duration = \"2s\"\n"));
+        assert_eq!(e.key(), Some("nemesis.fault_duration"));
+        assert!(e.to_string().starts_with("x.toml:27:18: "), "{e}");
+        let e = err(&overlap("overlap = \"yes\"\n"));
+        assert!(e.to_string().starts_with("x.toml:26:"), "{e}");
+        let e = err(&overlap("fault_duration = \"0s\"\n"));
+        assert_eq!(e.key(), Some("nemesis.fault_duration"));
+        let e = err(&format!(
+            "{GOOD}[nemesis]\nkinds = [\"partition\"]\nevery = \"1s\"\noverlap = true\n"
+        ));
+        assert_eq!(e.key(), Some("nemesis.overlap"));
+        assert!(e.to_string().starts_with("x.toml:26:11: "), "{e}");
 
         let e = err(&GOOD.replace("loss = 0.01", "loss = 0.01\nduplicate = -1"));
         assert_eq!(e.key(), Some("network.duplicate"));

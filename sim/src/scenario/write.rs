@@ -198,6 +198,9 @@ impl Scenario {
             if let Some(stop) = nm.stop {
                 let _ = writeln!(w, "stop = \"{}\"", duration(stop));
             }
+            if nm.overlap {
+                let _ = writeln!(w, "overlap = true");
+            }
         }
         if self.checks != super::Checks::default() {
             let _ = writeln!(w, "\n[checks]");
@@ -272,7 +275,7 @@ mod tests {
             )
             .nemesis(Nemesis {
                 stop: Some(ms(5000)),
-                ..Nemesis::new(&[NemesisKind::Crash, NemesisKind::Skew], ms(1500))
+                ..Nemesis::new(&[NemesisKind::Crash, NemesisKind::Skew], ms(1500)).overlapping()
             });
         let mut s = s;
         s.regressions = vec![9, 11];
