@@ -84,6 +84,40 @@ pub struct Checks {
     pub converge_within: Option<Duration>,
     /// At most this many node-to-node messages per client operation.
     pub msgs_per_op_max: Option<f64>,
+    /// Bounds on the latency of successful client operations (`latency = { p50 = "..", .. }`).
+    pub latency: Option<LatencyTargets>,
+    /// Bounds on stable latency: the time from a value's broadcast until every node holds it
+    /// (`stable_latency = { p50 = "..", max = ".." }`; systems whose nodes note `learn`).
+    pub stable_latency: Option<LatencyTargets>,
+}
+
+/// Upper bounds on percentiles of a latency (nearest rank, as the run's metrics report
+/// them); unset ones are not checked, and at least one is set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencyTargets {
+    /// The median is at most this.
+    pub p50: Option<Duration>,
+    /// The 95th percentile is at most this.
+    pub p95: Option<Duration>,
+    /// The 99th percentile is at most this.
+    pub p99: Option<Duration>,
+    /// Every value is at most this.
+    pub max: Option<Duration>,
+}
+
+impl LatencyTargets {
+    /// The bounds that are set, by name, in percentile order.
+    pub fn bounds(&self) -> Vec<(&'static str, Duration)> {
+        [
+            ("p50", self.p50),
+            ("p95", self.p95),
+            ("p99", self.p99),
+            ("max", self.max),
+        ]
+        .into_iter()
+        .filter_map(|(name, d)| Some((name, d?)))
+        .collect()
+    }
 }
 
 /// How one-way message latency is distributed between `min` and `max`.
@@ -704,6 +738,14 @@ impl Scenario {
                 return Err(invalid("checks.msgs_per_op_max", "must be positive"));
             }
         }
+        for (key, targets) in [
+            ("checks.latency", &self.checks.latency),
+            ("checks.stable_latency", &self.checks.stable_latency),
+        ] {
+            if let Some(t) = targets {
+                check_targets(key, t)?;
+            }
+        }
         let w = &self.workload;
         let quiet = self
             .checks
@@ -979,6 +1021,36 @@ fn check_drift(key: &str, drift: f64) -> Result<(), Invalid> {
             format!("drift {drift} is outside (-0.5, 0.5)"),
         ))
     }
+}
+
+fn check_targets(key: &str, t: &LatencyTargets) -> Result<(), Invalid> {
+    let bounds = t.bounds();
+    if bounds.is_empty() {
+        return Err(invalid(key, "must set at least one of p50, p95, p99, max"));
+    }
+    for (name, d) in &bounds {
+        if d.is_zero() || *d > Duration::from_secs(24 * 3600) {
+            return Err(invalid(
+                format!("{key}.{name}"),
+                "must be positive and at most 24h",
+            ));
+        }
+    }
+    for pair in bounds.windows(2) {
+        let ((lo, a), (hi, b)) = (pair[0], pair[1]);
+        if a > b {
+            return Err(invalid(
+                format!("{key}.{hi}"),
+                format!(
+                    "{hi} bound {} is below the {lo} bound {}: a higher percentile cannot be \
+                     smaller",
+                    humantime::format_duration(b),
+                    humantime::format_duration(a)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_conditions(key: &str, c: &Conditions) -> Result<(), Invalid> {

@@ -7,8 +7,8 @@
 //! any problem back to its span.
 
 use super::{
-    Clock, Conditions, Distribution, Fault, FaultAction, Heal, Latency, LinkRule, Nemesis,
-    NemesisKind, Scenario, ScenarioError,
+    Clock, Conditions, Distribution, Fault, FaultAction, Heal, Latency, LatencyTargets, LinkRule,
+    Nemesis, NemesisKind, Scenario, ScenarioError,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -45,6 +45,17 @@ struct RawScenario {
 struct RawChecks {
     converge_within: Option<Spanned<String>>,
     msgs_per_op_max: Option<Spanned<f64>>,
+    latency: Option<Spanned<RawTargets>>,
+    stable_latency: Option<Spanned<RawTargets>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargets {
+    p50: Option<Spanned<String>>,
+    p95: Option<Spanned<String>>,
+    p99: Option<Spanned<String>>,
+    max: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -421,6 +432,12 @@ fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
         if let Some(m) = &c.msgs_per_op_max {
             s.checks.msgs_per_op_max = Some(src.number(m, "checks.msgs_per_op_max"));
         }
+        if let Some(t) = &c.latency {
+            s.checks.latency = Some(targets(src, t, "checks.latency")?);
+        }
+        if let Some(t) = &c.stable_latency {
+            s.checks.stable_latency = Some(targets(src, t, "checks.stable_latency")?);
+        }
     }
     if let Some(config) = raw.config {
         s.config = serde_json::to_value(config)
@@ -537,6 +554,26 @@ fn fault(src: &mut Source<'_>, i: usize, f: &Spanned<RawFault>) -> Result<Fault,
             "has more than one action: use one [[faults]] entry per action",
         )),
     }
+}
+
+fn targets(
+    src: &mut Source<'_>,
+    t: &Spanned<RawTargets>,
+    key: &str,
+) -> Result<LatencyTargets, ScenarioError> {
+    src.at(key, t.span());
+    let raw = t.get_ref();
+    let mut bound = |v: &Option<Spanned<String>>, name: &str| {
+        v.as_ref()
+            .map(|d| src.duration(d, &format!("{key}.{name}")))
+            .transpose()
+    };
+    Ok(LatencyTargets {
+        p50: bound(&raw.p50, "p50")?,
+        p95: bound(&raw.p95, "p95")?,
+        p99: bound(&raw.p99, "p99")?,
+        max: bound(&raw.max, "max")?,
+    })
 }
 
 fn nemesis(src: &mut Source<'_>, n: &Spanned<RawNemesis>) -> Result<Nemesis, ScenarioError> {
@@ -781,6 +818,29 @@ fault_duration = "700ms"
         ));
         assert_eq!(e.key(), Some("nemesis.overlap"));
         assert!(e.to_string().starts_with("x.toml:26:11: "), "{e}");
+
+        let checks = |t: &str| format!("{GOOD}[checks]\n{t}\n");
+        let s = Scenario::from_toml(
+            "x.toml",
+            &checks("stable_latency = { p50 = \"200ms\", max = \"400ms\" }"),
+        )
+        .unwrap();
+        let t = s.checks.stable_latency.unwrap();
+        assert_eq!((t.p50, t.p95), (Some(Duration::from_millis(200)), None));
+        let e = err(&checks(
+            "stable_latency = { p50 = \"500ms\", max = \"400ms\" }",
+        ));
+        assert_eq!(e.key(), Some("checks.stable_latency.max"));
+        assert!(e.to_string().starts_with("x.toml:24:41: "), "{e}");
+        assert!(e.to_string().contains("below the p50 bound"), "{e}");
+        let e = err(&checks("latency = { p99 = \"0s\" }"));
+        assert_eq!(e.key(), Some("checks.latency.p99"));
+        let e = err(&checks("latency = {}"));
+        assert_eq!(e.key(), Some("checks.latency"));
+        let e = err(&checks("latency = { p90 = \"1s\" }"));
+        assert!(e.to_string().contains("p90"), "{e}");
+        let e = err(&checks("latency = { p50 = \"soon\" }"));
+        assert_eq!(e.key(), Some("checks.latency.p50"));
 
         let e = err(&GOOD.replace("loss = 0.01", "loss = 0.01\nduplicate = -1"));
         assert_eq!(e.key(), Some("network.duplicate"));
