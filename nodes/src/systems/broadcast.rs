@@ -168,6 +168,8 @@ pub struct Broadcast {
     config: BroadcastConfig,
     /// Skip anti-entropy and restart recovery: the planted bug of variant `amnesiac`.
     amnesiac: bool,
+    /// Push nothing, leaving every value to anti-entropy: the planted bug of variant `silent`.
+    silent: bool,
     /// The values held, ascending and distinct.
     values: Vec<u64>,
     /// Sum of per-value hashes: order-independent, updated as values arrive.
@@ -210,6 +212,7 @@ impl Broadcast {
         Broadcast {
             config,
             amnesiac: false,
+            silent: false,
             values: vec![],
             hash: 0,
             pending: vec![],
@@ -228,6 +231,16 @@ impl Broadcast {
     pub fn amnesiac(config: BroadcastConfig) -> Self {
         Broadcast {
             amnesiac: true,
+            ..Broadcast::new(config)
+        }
+    }
+
+    /// The variant `silent`, with a planted bug for testing the harness: it relays nothing
+    /// (no pushes along the topology), so values spread only by anti-entropy. It converges,
+    /// slowly: only a latency target tells it from a correct node.
+    pub fn silent(config: BroadcastConfig) -> Self {
+        Broadcast {
+            silent: true,
             ..Broadcast::new(config)
         }
     }
@@ -289,7 +302,7 @@ impl Broadcast {
     /// Where values that arrived as `arrival` go next from node `me`: positions in `all`.
     fn targets(&self, me: &str, arrival: Arrival<'_>) -> Vec<usize> {
         let all = self.all.as_slice();
-        if all.is_empty() {
+        if all.is_empty() || self.silent {
             return vec![];
         }
         let (origin, from) = match arrival {
