@@ -287,7 +287,6 @@ mod tests {
                 other => panic!("the nemesis does not inject {other:?}"),
             }
         }
-        drop(toggle);
         assert!(open.is_empty(), "faults never undone: {open:?}");
         out
     }
