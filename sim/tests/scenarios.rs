@@ -258,21 +258,17 @@ fn unique_ids_overlap() {
     sweep("unique-ids-overlap");
 }
 
-/// FINDING (open): broadcast keeps its values in memory only, so when the nodes that held a
-/// value crash one after another while partitions keep them from re-replicating, the value
-/// is gone (seed 52 of 0..100: n0's final read misses acknowledged 43, 45, 49). Fixing it
-/// needs durable storage in the node; until then this sweep fails and is not run by default.
+/// Seed 52 of 0..100 once lost acknowledged values 43, 45, 49: both of their holders (n0, n1)
+/// crashed, one after the other, while a cut kept them from the rest. Nodes now write what they
+/// vouch for to durable storage before answering and recover it on restart.
 #[test]
-#[ignore = "finding: broadcast loses acknowledged values under overlapping crashes and cuts (seed 52)"]
 fn broadcast_5_overlap() {
     sweep("broadcast-5-overlap");
 }
 
-/// FINDING (open): g-counter keeps its counts in memory only; seed 24 of 0..100 crashes every
-/// node in turn while cuts keep the survivors from passing the counts on, and the final read
-/// is 13 of an acknowledged 172. Fixing it needs durable storage in the node.
+/// Seed 24 of 0..100 once crashed every node in turn while cuts kept the survivors from passing
+/// the counts on (final read 13 of an acknowledged 172); counts are now durable before an ack.
 #[test]
-#[ignore = "finding: g-counter loses acknowledged adds under overlapping crashes and cuts (seed 24)"]
 fn g_counter_overlap() {
     sweep("g-counter-overlap");
 }
