@@ -281,12 +281,17 @@ impl System {
         }
     }
 
-    /// Runs every checker over a run.
+    /// Runs every checker over a run, then checks the targets the scenario sets in
+    /// `[checks]` (latency, stable latency, messages per operation) whatever the system.
     pub fn check_run(&self, scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Vec<Verdict> {
-        self.checkers
+        let mut verdicts: Vec<Verdict> = self
+            .checkers
             .iter()
             .map(|c| c(scenario, trace, ops))
-            .collect()
+            .collect();
+        let targets = check::targets::targets_met(scenario, trace, ops, &verdicts);
+        verdicts.extend(targets);
+        verdicts
     }
 
     /// Its outside-work runner.

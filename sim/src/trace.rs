@@ -396,7 +396,9 @@ impl Trace {
 
     /// A readable summary: every fault, discard and unsuccessful client operation as its own
     /// line, and the routine (sends, deliveries, drops by reason, duplicates, timers,
-    /// successful operations, notes by kind) counted per second of simulated time.
+    /// successful operations, storage syncs, notes by kind) counted per second of simulated
+    /// time. Syncs are listed only in seconds that have some, so the outline of a run without
+    /// durable writes does not mention them.
     pub fn outline(&self) -> String {
         #[derive(Default)]
         struct Counts {
@@ -405,6 +407,7 @@ impl Trace {
             duplicates: usize,
             timers: usize,
             ok: usize,
+            syncs: usize,
             drops: std::collections::BTreeMap<String, usize>,
             notes: std::collections::BTreeMap<String, usize>,
         }
@@ -427,6 +430,11 @@ impl Trace {
                 c.ok,
                 list(&c.notes)
             );
+            if c.syncs > 0 {
+                // Inserted before the line's end so the common case stays one `writeln!`.
+                out.pop();
+                let _ = writeln!(out, " syncs={}", c.syncs);
+            }
         }
         let mut out = String::new();
         let mut second = 0;
@@ -443,6 +451,7 @@ impl Trace {
                 EventKind::Deliver { .. } => counts.delivers += 1,
                 EventKind::Duplicate { .. } => counts.duplicates += 1,
                 EventKind::Timer { .. } => counts.timers += 1,
+                EventKind::Sync { .. } => counts.syncs += 1,
                 EventKind::Drop { reason, .. } => {
                     *counts.drops.entry(reason.clone()).or_default() += 1
                 }

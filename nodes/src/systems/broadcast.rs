@@ -2,9 +2,12 @@
 //! through loss, duplication, partitions and crashes.
 //!
 //! A client's `broadcast` is acknowledged only once a second node holds the value (a
-//! `replicate` RPC to the first node it would push to, retried elsewhere on timeout), so an
-//! acknowledged value survives the crash of the node that accepted it. Then two mechanisms,
-//! each doing one job:
+//! `replicate` RPC to the first node it would push to, retried elsewhere on timeout). Both
+//! nodes write the value to durable storage (one key per value, synced) before they answer, and
+//! a restarted node takes its stored values back and spreads them again: an acknowledged value
+//! survives both of its holders crashing before it spread (which overlapping cuts and crashes
+//! do, `scenarios/broadcast-5-overlap.toml` seed 52). Values a node merely heard of are not
+//! written; a restart recovers them from peers. Then two mechanisms, each doing one job:
 //! - **Push**, for speed: new values are batched per neighbour and sent every `batch` interval
 //!   along the strategy's topology (`flood`, `grid`, `tree`, `star`, or `best`).
 //! - **Anti-entropy**, for safety: every `anti_entropy` interval a node sends a random peer a
@@ -168,6 +171,8 @@ pub struct Broadcast {
     config: BroadcastConfig,
     /// Skip anti-entropy and restart recovery: the planted bug of variant `amnesiac`.
     amnesiac: bool,
+    /// Push nothing, leaving every value to anti-entropy: the planted bug of variant `silent`.
+    silent: bool,
     /// The values held, ascending and distinct.
     values: Vec<u64>,
     /// Sum of per-value hashes: order-independent, updated as values arrive.
@@ -200,6 +205,14 @@ const RECOVERY_PEERS: usize = 8;
 /// How many times an anti-entropy digest whose answer never came is sent again.
 const SYNC_RETRIES: u32 = 2;
 
+/// Where a value this node acknowledged (or helped acknowledge) is kept: one durable key per
+/// value, holding nothing, so writing it again is harmless.
+const HELD_PREFIX: &str = "held/";
+
+fn held_key(v: u64) -> String {
+    format!("{HELD_PREFIX}{v}")
+}
+
 fn value_hash(v: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&v.to_le_bytes())
 }
@@ -210,6 +223,7 @@ impl Broadcast {
         Broadcast {
             config,
             amnesiac: false,
+            silent: false,
             values: vec![],
             hash: 0,
             pending: vec![],
@@ -228,6 +242,16 @@ impl Broadcast {
     pub fn amnesiac(config: BroadcastConfig) -> Self {
         Broadcast {
             amnesiac: true,
+            ..Broadcast::new(config)
+        }
+    }
+
+    /// The variant `silent`, with a planted bug for testing the harness: it relays nothing
+    /// (no pushes along the topology), so values spread only by anti-entropy. It converges,
+    /// slowly: only a latency target tells it from a correct node.
+    pub fn silent(config: BroadcastConfig) -> Self {
+        Broadcast {
+            silent: true,
             ..Broadcast::new(config)
         }
     }
@@ -270,6 +294,38 @@ impl Broadcast {
         new
     }
 
+    /// Makes `values` durable before this node vouches for them (a client's ack, a replica's
+    /// `replicate_ok`): writes those not yet stored and syncs once.
+    fn persist(&mut self, ctx: &mut Ctx<'_, Self>, values: &[u64]) {
+        if self.amnesiac {
+            return;
+        }
+        for &v in values {
+            let key = held_key(v);
+            if ctx.storage().get(&key).is_none() {
+                ctx.put(&key, vec![]);
+            }
+        }
+        ctx.sync();
+    }
+
+    /// The values an earlier incarnation made durable, ascending.
+    fn recover(ctx: &mut Ctx<'_, Self>) -> Vec<u64> {
+        let mut held = vec![];
+        let mut unreadable = vec![];
+        for (key, _) in ctx.storage().prefixed(HELD_PREFIX) {
+            match key[HELD_PREFIX.len()..].parse::<u64>() {
+                Ok(v) => held.push(v),
+                Err(_) => unreadable.push(key.to_owned()),
+            }
+        }
+        if !unreadable.is_empty() {
+            ctx.note("unreadable-storage", &unreadable);
+        }
+        held.sort_unstable();
+        held
+    }
+
     /// Every node, this one included, sorted.
     fn everyone(&mut self, ctx: &Ctx<'_, Self>) -> &[String] {
         if self.all.is_empty() {
@@ -289,7 +345,7 @@ impl Broadcast {
     /// Where values that arrived as `arrival` go next from node `me`: positions in `all`.
     fn targets(&self, me: &str, arrival: Arrival<'_>) -> Vec<usize> {
         let all = self.all.as_slice();
-        if all.is_empty() {
+        if all.is_empty() || self.silent {
             return vec![];
         }
         let (origin, from) = match arrival {
@@ -393,6 +449,7 @@ impl Broadcast {
     /// replica holds it.
     fn accept(&mut self, ctx: &mut Ctx<'_, Self>, request: Message<BroadcastMsg>, value: u64) {
         let client = Arrival::Origin { from: None };
+        self.persist(ctx, &[value]);
         if ctx.peers().is_empty() || self.amnesiac {
             ctx.reply(&request, BroadcastMsg::BroadcastOk);
             self.learn(ctx, &[value], client, None);
@@ -535,9 +592,13 @@ impl Node for Broadcast {
         if self.amnesiac {
             return;
         }
-        // Recover everything: an empty digest differs from any peer that holds values. Ask
-        // every peer in a small cluster; in a big one, the hub (in a star) and random others.
+        // What an earlier incarnation vouched for comes back from storage and spreads again,
+        // as if a client had just sent it (its other holder may be gone too).
         let hub = self.everyone(ctx)[0].clone();
+        let held = Self::recover(ctx);
+        self.learn(ctx, &held, Arrival::Origin { from: None }, None);
+        // Recover everything else: a digest differs from any peer that holds more. Ask every
+        // peer in a small cluster; in a big one, the hub (in a star) and random others.
         let ask: Vec<String> = if ctx.peers().len() <= RECOVERY_PEERS {
             ctx.peers().to_vec()
         } else {
@@ -573,6 +634,7 @@ impl Node for Broadcast {
             }
             BroadcastMsg::Replicate { values, relay } => {
                 let values = values.clone();
+                self.persist(ctx, &values);
                 ctx.reply(&msg, BroadcastMsg::ReplicateOk);
                 let arrival = if *relay {
                     Arrival::Origin {
@@ -967,6 +1029,55 @@ mod tests {
             leaf.node().values().contains(&5),
             "the value is kept for anti-entropy"
         );
+    }
+
+    #[test]
+    fn what_a_node_vouched_for_survives_its_crash_and_spreads_again() {
+        let cfg = BroadcastConfig {
+            strategy: Strategy::Star,
+            anti_entropy_ms: 60_000,
+            ..BroadcastConfig::default()
+        };
+        let mut hub = Harness::new(Broadcast::new(cfg.clone()), "n0", &["n1", "n2"]);
+        hub.take_sent();
+        // As a replica: durable before its answer goes out.
+        let relay = BroadcastMsg::Replicate {
+            values: vec![4, 6],
+            relay: false,
+        };
+        let answer = hub.request("n1", 1, &relay);
+        assert_eq!(answer[0].body, BroadcastMsg::ReplicateOk);
+        // As the node a client chose: durable before the replicate (and so the ack).
+        hub.request("c0", 1, &BroadcastMsg::Broadcast { message: 9 });
+        // Heard of only: not written.
+        hub.request("n2", 2, &BroadcastMsg::Gossip { values: vec![7] });
+        assert_eq!(hub.synced().len(), 3);
+        let mut hub = hub.crash_and_restart(Broadcast::new(cfg));
+        assert_eq!(hub.node().values(), [4, 6, 9]);
+        // The restarted hub pushes them to everyone again.
+        let sent = hub.advance(Duration::from_millis(50));
+        let pushed: Vec<_> = sent
+            .iter()
+            .filter(|m| matches!(&m.body, BroadcastMsg::Gossip { values } if values == &[4, 6, 9]))
+            .map(|m| m.dest.as_str())
+            .collect();
+        assert_eq!(pushed, ["n1", "n2"]);
+    }
+
+    #[test]
+    fn the_amnesiac_variant_writes_nothing() {
+        let mut n = Harness::new(
+            Broadcast::amnesiac(BroadcastConfig::default()),
+            "n0",
+            &["n1"],
+        );
+        n.request("c0", 1, &BroadcastMsg::Broadcast { message: 9 });
+        let relay = BroadcastMsg::Replicate {
+            values: vec![4],
+            relay: false,
+        };
+        n.request("n1", 1, &relay);
+        assert!(n.synced().is_empty());
     }
 
     #[test]

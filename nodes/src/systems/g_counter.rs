@@ -10,8 +10,11 @@
 //! (client, msg_id) of the adds it applied (the most recent 100,000) and ignores repeats.
 //!
 //! An `add` is acknowledged only once a peer holds the new count (a `replicate` RPC, retried
-//! elsewhere on timeout; an indefinite error if nobody answers), so an acknowledged add
-//! survives the crash of the node that took it. Changed state is pushed to every peer every
+//! elsewhere on timeout; an indefinite error if nobody answers). Both the node that took the
+//! add and the replica write their counts to durable storage (one key, synced) before they
+//! answer, and a restarted node starts from what it wrote: an acknowledged add survives every
+//! node crashing in turn while cuts keep the survivors from passing it on
+//! (`scenarios/g-counter-overlap.toml` seed 24). Changed state is pushed to every peer every
 //! `gossip_ms`; every `anti_entropy_ms` a node also sends its state to one random peer, which
 //! answers with its own when it knows more, and a (re)starting node asks every peer for theirs.
 
@@ -100,6 +103,9 @@ pub struct GCounter {
 /// How many applied adds a node remembers to ignore duplicates.
 const REMEMBERED_ADDS: usize = 100_000;
 
+/// The durable key holding a node's counts (incarnation -> count, as JSON).
+const COUNTS_KEY: &str = "counts";
+
 impl GCounter {
     /// A counter node with `config`.
     pub fn new(config: GCounterConfig) -> Self {
@@ -126,6 +132,13 @@ impl GCounter {
         }
         self.changed |= grew;
         grew
+    }
+
+    /// Makes the counts durable before this node vouches for them (a client's `add_ok`, a
+    /// replica's `replicate_ok`).
+    fn persist(&self, ctx: &mut Ctx<'_, Self>) {
+        ctx.put_json(COUNTS_KEY, &self.counts);
+        ctx.sync();
     }
 
     fn replicate(&mut self, ctx: &mut Ctx<'_, Self>, request: Message<GCounterMsg>, tries: usize) {
@@ -158,12 +171,20 @@ impl Node for GCounter {
     type Timer = GCounterTimer;
 
     fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
-        // Recover what every peer knows (including this node's earlier incarnations' counts).
+        // Start from what earlier incarnations made durable, then offer it to every peer and
+        // ask for what they know beyond it.
+        match ctx.storage().get_json::<BTreeMap<String, u64>>(COUNTS_KEY) {
+            Some(Ok(stored)) => {
+                self.merge(&stored);
+            }
+            Some(Err(e)) => ctx.note("unreadable-storage", e),
+            None => {}
+        }
         for p in ctx.peers().to_vec() {
             ctx.send(
                 &p,
                 GCounterMsg::State {
-                    counts: BTreeMap::new(),
+                    counts: self.counts.clone(),
                     reply: true,
                 },
             );
@@ -199,6 +220,7 @@ impl Node for GCounter {
                 let k = key(ctx);
                 *self.counts.entry(k).or_insert(0) += *delta;
                 self.changed = true;
+                self.persist(ctx);
                 if ctx.peers().is_empty() {
                     ctx.reply(&msg, GCounterMsg::AddOk);
                 } else {
@@ -212,6 +234,7 @@ impl Node for GCounter {
             GCounterMsg::Replicate { counts } => {
                 let counts = counts.clone();
                 self.merge(&counts);
+                self.persist(ctx);
                 ctx.reply(&msg, GCounterMsg::ReplicateOk);
             }
             GCounterMsg::State { counts, reply } => {
@@ -329,6 +352,36 @@ mod tests {
         peer.merge(&first.node().counts);
         peer.merge(&second.node().counts);
         assert_eq!(peer.value(), 7);
+    }
+
+    #[test]
+    fn counts_a_node_vouched_for_survive_its_crash() {
+        // The node that took the add: durable before its replicate goes out.
+        let mut n = Harness::new(GCounter::default(), "n1", &["n2"]);
+        n.request("c0", 1, &GCounterMsg::Add { delta: 5 });
+        let n = n.crash_and_restart(GCounter::default());
+        assert_eq!(n.node().value(), 5);
+        // The replica: durable before its answer.
+        let mut r = Harness::new(GCounter::default(), "n2", &["n1"]);
+        r.take_sent();
+        let held = GCounterMsg::Replicate {
+            counts: counts(&[("n1/0", 5), ("n3/1", 2)]),
+        };
+        assert_eq!(r.request("n1", 1, &held)[0].body, GCounterMsg::ReplicateOk);
+        let mut r = r.crash_and_restart(GCounter::default());
+        assert_eq!(r.node().value(), 7);
+        // The restarted replica offers what it kept to its peers.
+        r.take_sent();
+        let mut again = r.crash_and_restart(GCounter::default());
+        let offered = again.take_sent();
+        assert!(
+            offered.iter().any(|m| m.body
+                == GCounterMsg::State {
+                    counts: counts(&[("n1/0", 5), ("n3/1", 2)]),
+                    reply: true
+                }),
+            "{offered:?}"
+        );
     }
 
     #[test]

@@ -118,12 +118,14 @@ pub static SYSTEMS: &[System] = &[
     },
     System {
         name: "broadcast",
-        // `amnesiac` has a planted bug (no anti-entropy, no recovery after a restart).
-        variants: &["default", "amnesiac"],
+        // Planted bugs: `amnesiac` (no anti-entropy, no recovery after a restart) and `silent`
+        // (no pushes: values spread by anti-entropy alone).
+        variants: &["default", "amnesiac", "silent"],
         spawn: |variant, cfg, setup| {
             let cfg: broadcast::BroadcastConfig = config("broadcast", cfg)?;
             let node = match variant {
                 "amnesiac" => broadcast::Broadcast::amnesiac(cfg),
+                "silent" => broadcast::Broadcast::silent(cfg),
                 _ => broadcast::Broadcast::new(cfg),
             };
             Ok(Box::new(NodeProcess::new(node, setup)))

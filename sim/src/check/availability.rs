@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Every operation completed `ok`, or the trace explains why not: its node did answer (late,
 /// or the answer was lost), its request was dropped, or its node crashed after it was sent —
 /// while it was in flight, or after the client gave up while the node was still working on it
-/// (waiting for a replica, say). A request that reached a running node and was never answered is a bug, and so is
-/// a definite failure. At least one operation must succeed when clients ran, so a dead cluster
+/// (waiting for a replica, say), or its node was cut off for the rest of the run (a partition
+/// around it that never healed: it may retry forever behind it). A request that reached a
+/// running node and was never answered is a bug, and so is a definite failure. At least one operation must succeed when clients ran, so a dead cluster
 /// cannot pass.
 pub fn requests_answered_unless_faulted(
     scenario: &Scenario,
@@ -44,7 +45,8 @@ pub fn requests_answered_unless_faulted(
             _ => {}
         }
     }
-    let (mut ok, mut late, mut lost, mut crashed) = (0, 0, 0, 0);
+    let isolated = cut_off_at_the_end(trace);
+    let (mut ok, mut late, mut lost, mut crashed, mut cut) = (0, 0, 0, 0, 0);
     for op in ops {
         let c = op.completion.as_ref();
         if c.is_some_and(|c| c.phase == OpPhase::Ok) {
@@ -71,6 +73,10 @@ pub fn requests_answered_unless_faulted(
                     crashed += 1;
                     true
                 }
+                _ if isolated.contains(node) => {
+                    cut += 1;
+                    true
+                }
                 _ => false,
             };
         if !explained {
@@ -82,7 +88,8 @@ pub fn requests_answered_unless_faulted(
                 "unanswered-request",
                 format!(
                     "{client} op{} (request #{}) to {node} at {}us: {how}; the request was not \
-                     dropped, {node} did not crash, and {node} never answered it",
+                     dropped, {node} did not crash, was not cut off for good, and never \
+                     answered it",
                     op.op,
                     op.request.map_or("?".into(), |r| r.to_string()),
                     op.invoke_us
@@ -97,11 +104,133 @@ pub fn requests_answered_unless_faulted(
             format!("no operation succeeded out of {}", ops.len()),
         );
     }
+    // (The count of requests excused by a lasting cut is only named when there are some, so
+    // verdicts of runs without one read as they always have.)
+    let cut = if cut > 0 {
+        format!(", {cut} node cut off for good")
+    } else {
+        String::new()
+    };
     Verdict::pass(
         NAME,
         format!(
             "{ok} ok; not ok but explained: {late} answered late or answer lost, \
-             {lost} request dropped, {crashed} node crashed"
+             {lost} request dropped, {crashed} node crashed{cut}"
         ),
     )
+}
+
+/// The processes a partition still cuts off (some link to or from them is cut) when the run
+/// ends: cut at some point and never healed since.
+fn cut_off_at_the_end(trace: &Trace) -> BTreeSet<&str> {
+    let mut cut: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for e in trace.events() {
+        match &e.kind {
+            EventKind::Cut { from, to, .. } => {
+                for a in from {
+                    for b in to {
+                        cut.insert((a.as_str(), b.as_str()));
+                    }
+                }
+            }
+            EventKind::Heal { scope } => match scope.split_once("<->") {
+                Some((a, b)) => {
+                    cut.remove(&(a, b));
+                    cut.remove(&(b, a));
+                }
+                None => cut.clear(),
+            },
+            _ => {}
+        }
+    }
+    cut.into_iter().flat_map(|(a, b)| [a, b]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Completion;
+    use std::time::Duration;
+
+    fn op(node: &str, invoke_us: u64, phase: Option<OpPhase>) -> Operation {
+        Operation {
+            client: "c0".into(),
+            op: invoke_us,
+            node: node.into(),
+            f: "broadcast".into(),
+            invoke_us,
+            value: serde_json::json!(1),
+            request: Some(invoke_us),
+            completion: phase.map(|phase| Completion {
+                at_us: invoke_us + 500,
+                phase,
+                value: serde_json::Value::Null,
+            }),
+        }
+    }
+
+    fn cut(trace: &mut Trace, at_ms: u64, from: &[&str], to: &[&str]) {
+        trace.push(
+            Duration::from_millis(at_ms),
+            EventKind::Cut {
+                from: from.iter().map(|n| (*n).to_owned()).collect(),
+                to: to.iter().map(|n| (*n).to_owned()).collect(),
+                cause: "partition".into(),
+            },
+        );
+    }
+
+    fn heal(trace: &mut Trace, at_ms: u64, scope: &str) {
+        trace.push(
+            Duration::from_millis(at_ms),
+            EventKind::Heal {
+                scope: scope.into(),
+            },
+        );
+    }
+
+    #[test]
+    fn a_node_cut_off_for_the_rest_of_the_run_is_excused_and_a_healed_one_is_not() {
+        let s = Scenario::new("t", "broadcast");
+        // n1 takes a request at 2 s and never answers; n0 answers one.
+        let ops = [
+            op("n0", 1_000_000, Some(OpPhase::Ok)),
+            op("n1", 2_000_000, Some(OpPhase::Info)),
+        ];
+        let verdict = |trace: &Trace| requests_answered_unless_faulted(&s, trace, &ops);
+
+        // No fault at all: a bug.
+        let v = verdict(&Trace::new());
+        assert!(
+            !v.ok && v.detail.contains("to n1 at 2000000us"),
+            "{}",
+            v.detail
+        );
+
+        // Cut off from its peers at 1.5 s and never healed: excused.
+        let mut never_healed = Trace::new();
+        cut(&mut never_healed, 1500, &["n1"], &["n0", "n2"]);
+        cut(&mut never_healed, 1500, &["n0", "n2"], &["n1"]);
+        let v = verdict(&never_healed);
+        assert!(
+            v.ok && v.detail.ends_with("1 node cut off for good"),
+            "{}",
+            v.detail
+        );
+
+        // The same cut, healed before the end: the node had time to answer, so not excused;
+        // nor by a heal of the one link that does not involve it.
+        let mut healed = never_healed.clone();
+        heal(&mut healed, 4000, "all");
+        assert!(!verdict(&healed).ok);
+        let mut healed_link = never_healed.clone();
+        heal(&mut healed_link, 4000, "n1<->n0");
+        heal(&mut healed_link, 4000, "n2<->n1");
+        assert!(!verdict(&healed_link).ok);
+
+        // Another node's lasting cut does not excuse n1.
+        let mut elsewhere = Trace::new();
+        cut(&mut elsewhere, 1500, &["n0"], &["n2"]);
+        assert!(!verdict(&elsewhere).ok);
+    }
 }

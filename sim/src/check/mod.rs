@@ -9,6 +9,7 @@ pub mod election;
 mod g_counter;
 pub mod generic;
 mod history;
+pub mod targets;
 mod unique_ids;
 pub mod values;
 pub mod work_queue;
@@ -103,9 +104,12 @@ impl Verdict {
 /// A checker: a property of one run.
 pub type Checker = fn(&Scenario, &Trace, &[Operation]) -> Verdict;
 
+/// The verdict name of [`msgs_per_op_within_budget`].
+pub const MSGS_PER_OP: &str = "msgs-per-op-within-budget";
+
 /// With `[checks] msgs_per_op_max`, node-to-node messages per operation stay within it.
 pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
-    const NAME: &str = "msgs-per-op-within-budget";
+    const NAME: &str = MSGS_PER_OP;
     // As the `msgs_per_op` metric: node-to-node sends over operations invoked.
     let (server, _) = crate::metrics::message_counts(trace);
     let msgs_per_op = if ops.is_empty() {

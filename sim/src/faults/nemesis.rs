@@ -4,11 +4,15 @@
 //! kinds and a random target, and schedules the fault together with its undoing
 //! `fault_duration` later (never past `stop`): a partition and a heal, a crash with a restart,
 //! a pause with a resume, a clock step and its reversal, worse link conditions and their
-//! restoration to the scenario's. The result is an ordinary fault list, so a failing run's
-//! nemesis faults can be written into a scenario file and shrunk like scripted ones.
+//! restoration to the scenario's. With `overlap = true` each family of kinds (cuts, crashes,
+//! pauses, clock steps, loss, duplication, latency) runs such a schedule of its own, from its
+//! own stream of the seed, so faults of different families overlap. The result is an
+//! ordinary fault list, so a failing run's nemesis faults can be written into a scenario file
+//! and shrunk like scripted ones.
 
 use crate::scenario::{
-    Clock, Conditions, Fault, FaultAction, Heal, Latency, NemesisKind, Scenario,
+    Clock, Conditions, Fault, FaultAction, FaultFamily, Heal, Latency, Nemesis, NemesisKind,
+    Scenario,
 };
 use highstorm_nodes::derive_seed;
 use rand::seq::SliceRandom;
@@ -21,15 +25,56 @@ pub fn nemesis_faults(scenario: &Scenario, seed: u64) -> Vec<Fault> {
     let Some(n) = &scenario.nemesis else {
         return vec![];
     };
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, "nemesis", 0));
+    let mut faults = vec![];
+    if n.overlap {
+        // One schedule per family, each from its own stream of the seed and starting at its
+        // own offset into the first period, so families overlap without moving in step.
+        for (i, family) in FaultFamily::ALL.into_iter().enumerate() {
+            let kinds: Vec<NemesisKind> = n
+                .kinds
+                .iter()
+                .copied()
+                .filter(|k| k.family() == family)
+                .collect();
+            if kinds.is_empty() {
+                continue;
+            }
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, "nemesis", 1 + i as u64));
+            let offset = n.every.mul_f64(rng.random_range(0.0..1.0));
+            draw(scenario, n, &kinds, n.start + offset, &mut rng, &mut faults);
+        }
+    } else {
+        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, "nemesis", 0));
+        draw(
+            scenario,
+            n,
+            &n.kinds,
+            n.start + n.every,
+            &mut rng,
+            &mut faults,
+        );
+    }
+    faults.sort_by_key(|f| f.at);
+    faults
+}
+
+/// One schedule: a chance every `n.every` from `first` until the nemesis stops, each drawing
+/// one of `kinds` with probability `n.intensity`.
+fn draw(
+    scenario: &Scenario,
+    n: &Nemesis,
+    kinds: &[NemesisKind],
+    first: Duration,
+    rng: &mut ChaCha8Rng,
+    faults: &mut Vec<Fault>,
+) {
     let nodes = scenario.node_names();
     let stop = n.stop.unwrap_or(scenario.duration.mul_f64(0.8));
     let baseline = &scenario.network;
-    let mut faults = vec![];
-    let mut at = n.start + n.every;
+    let mut at = first;
     while at < stop {
         if rng.random_bool(n.intensity) {
-            let kind = n.kinds[rng.random_range(0..n.kinds.len())];
+            let kind = kinds[rng.random_range(0..kinds.len())];
             let undo_at = (at + n.fault_duration).min(stop);
             let held = undo_at - at;
             let node = nodes[rng.random_range(0..nodes.len())].clone();
@@ -37,7 +82,7 @@ pub fn nemesis_faults(scenario: &Scenario, seed: u64) -> Vec<Fault> {
             match kind {
                 NemesisKind::Partition | NemesisKind::PartitionOneway if nodes.len() > 1 => {
                     let mut shuffled = nodes.clone();
-                    shuffled.shuffle(&mut rng);
+                    shuffled.shuffle(rng);
                     let split = rng.random_range(1..shuffled.len());
                     let (a, b) = shuffled.split_at(split);
                     let (mut a, mut b) = (a.to_vec(), b.to_vec());
@@ -127,8 +172,6 @@ pub fn nemesis_faults(scenario: &Scenario, seed: u64) -> Vec<Fault> {
         }
         at += n.every;
     }
-    faults.sort_by_key(|f| f.at);
-    faults
 }
 
 fn network(
@@ -195,6 +238,133 @@ mod tests {
                 }
             )));
         }
+    }
+
+    /// The windows `[fault, undo)` of each fault with its family: a partition to its heal, a
+    /// network change to its restoration, a crash or pause over its `_after`, a skew to its
+    /// reversal.
+    fn windows(faults: &[Fault]) -> Vec<(FaultFamily, Duration, Duration)> {
+        let mut out = vec![];
+        let mut open: Vec<(FaultFamily, Duration)> = vec![];
+        // A fault of a family that is open undoes it (the nemesis never overlaps a family with
+        // itself, which is what the tests below check on the windows).
+        let mut toggle = |family, at: Duration, out: &mut Vec<_>| match open
+            .iter()
+            .position(|(f, _)| *f == family)
+        {
+            Some(i) => {
+                let (_, from) = open.remove(i);
+                out.push((family, from, at));
+            }
+            None => open.push((family, at)),
+        };
+        for f in faults {
+            match &f.action {
+                FaultAction::Partition(_)
+                | FaultAction::PartitionOneway { .. }
+                | FaultAction::Heal(_) => toggle(FaultFamily::Cut, f.at, &mut out),
+                FaultAction::Crash { restart_after, .. } => out.push((
+                    FaultFamily::Crash,
+                    f.at,
+                    f.at + restart_after.expect("restarted"),
+                )),
+                FaultAction::Pause { resume_after, .. } => out.push((
+                    FaultFamily::Pause,
+                    f.at,
+                    f.at + resume_after.expect("resumed"),
+                )),
+                FaultAction::Skew { .. } => toggle(FaultFamily::Skew, f.at, &mut out),
+                FaultAction::Network { conditions, .. } => {
+                    let family = if conditions.loss.is_some() {
+                        FaultFamily::Loss
+                    } else if conditions.duplicate.is_some() {
+                        FaultFamily::Duplicate
+                    } else {
+                        FaultFamily::Latency
+                    };
+                    toggle(family, f.at, &mut out)
+                }
+                other => panic!("the nemesis does not inject {other:?}"),
+            }
+        }
+        assert!(open.is_empty(), "faults never undone: {open:?}");
+        out
+    }
+
+    /// Pairs of windows active at the same time: (same family, different families).
+    fn overlaps(w: &[(FaultFamily, Duration, Duration)]) -> (usize, usize) {
+        let (mut same, mut across) = (0, 0);
+        for (i, a) in w.iter().enumerate() {
+            for b in &w[i + 1..] {
+                if a.1 < b.2 && b.1 < a.2 {
+                    if a.0 == b.0 {
+                        same += 1;
+                    } else {
+                        across += 1;
+                    }
+                }
+            }
+        }
+        (same, across)
+    }
+
+    #[test]
+    fn without_overlap_one_fault_at_a_time() {
+        let s = scenario(&NemesisKind::ALL);
+        for seed in 0..50 {
+            let w = windows(&nemesis_faults(&s, seed));
+            assert!(!w.is_empty());
+            assert_eq!(overlaps(&w), (0, 0), "seed {seed}: {w:?}");
+        }
+    }
+
+    #[test]
+    fn with_overlap_families_overlap_but_never_themselves() {
+        let mut s = scenario(&NemesisKind::ALL);
+        s.nemesis = s.nemesis.map(|n| Nemesis {
+            fault_duration: Duration::from_millis(1500),
+            ..n.overlapping()
+        });
+        s.validate().unwrap();
+        let mut across = 0;
+        let mut crash_while_cut = 0;
+        for seed in 0..50 {
+            let f = nemesis_faults(&s, seed);
+            assert_eq!(f, nemesis_faults(&s, seed));
+            assert!(f.iter().all(|f| f.at <= Duration::from_secs(16)), "{f:?}");
+            let w = windows(&f);
+            let (same, a) = overlaps(&w);
+            assert_eq!(same, 0, "seed {seed}: a family overlaps itself: {w:?}");
+            across += a;
+            let cuts: Vec<_> = w.iter().filter(|x| x.0 == FaultFamily::Cut).collect();
+            crash_while_cut += w
+                .iter()
+                .filter(|x| x.0 == FaultFamily::Crash)
+                .filter(|c| cuts.iter().any(|p| p.1 <= c.1 && c.1 < p.2))
+                .count();
+        }
+        // Seven families, each active 75% of the time: overlaps are the rule.
+        assert!(across > 50 * 20, "{across} overlapping pairs over 50 seeds");
+        assert!(
+            crash_while_cut > 50,
+            "{crash_while_cut} crashes while cut off"
+        );
+    }
+
+    #[test]
+    fn overlap_needs_two_families_and_faults_no_longer_than_every() {
+        // With one family only, overlapping is refused: there is nothing to overlap with.
+        let mut s = scenario(&[NemesisKind::Partition, NemesisKind::PartitionOneway]);
+        s.nemesis = s.nemesis.map(Nemesis::overlapping);
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.key, "nemesis.overlap");
+        let mut s = scenario(&[NemesisKind::Partition, NemesisKind::Crash]);
+        s.nemesis = s.nemesis.map(|n| Nemesis {
+            fault_duration: Duration::from_secs(3),
+            ..n.overlapping()
+        });
+        let e = s.validate().unwrap_err();
+        assert_eq!(e.key, "nemesis.fault_duration");
     }
 
     #[test]

@@ -84,6 +84,40 @@ pub struct Checks {
     pub converge_within: Option<Duration>,
     /// At most this many node-to-node messages per client operation.
     pub msgs_per_op_max: Option<f64>,
+    /// Bounds on the latency of successful client operations (`latency = { p50 = "..", .. }`).
+    pub latency: Option<LatencyTargets>,
+    /// Bounds on stable latency: the time from a value's broadcast until every node holds it
+    /// (`stable_latency = { p50 = "..", max = ".." }`; systems whose nodes note `learn`).
+    pub stable_latency: Option<LatencyTargets>,
+}
+
+/// Upper bounds on percentiles of a latency (nearest rank, as the run's metrics report
+/// them); unset ones are not checked, and at least one is set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencyTargets {
+    /// The median is at most this.
+    pub p50: Option<Duration>,
+    /// The 95th percentile is at most this.
+    pub p95: Option<Duration>,
+    /// The 99th percentile is at most this.
+    pub p99: Option<Duration>,
+    /// Every value is at most this.
+    pub max: Option<Duration>,
+}
+
+impl LatencyTargets {
+    /// The bounds that are set, by name, in percentile order.
+    pub fn bounds(&self) -> Vec<(&'static str, Duration)> {
+        [
+            ("p50", self.p50),
+            ("p95", self.p95),
+            ("p99", self.p99),
+            ("max", self.max),
+        ]
+        .into_iter()
+        .filter_map(|(name, d)| Some((name, d?)))
+        .collect()
+    }
 }
 
 /// How one-way message latency is distributed between `min` and `max`.
@@ -390,6 +424,53 @@ impl NemesisKind {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
+
+    /// The family it belongs to: faults of one family undo each other (a heal repairs every
+    /// cut), so an overlapping nemesis schedules each family on its own.
+    pub fn family(self) -> FaultFamily {
+        match self {
+            NemesisKind::Partition | NemesisKind::PartitionOneway => FaultFamily::Cut,
+            NemesisKind::Crash => FaultFamily::Crash,
+            NemesisKind::Pause => FaultFamily::Pause,
+            NemesisKind::Skew => FaultFamily::Skew,
+            NemesisKind::Loss => FaultFamily::Loss,
+            NemesisKind::Duplicate => FaultFamily::Duplicate,
+            NemesisKind::Latency => FaultFamily::Latency,
+        }
+    }
+}
+
+/// Nemesis kinds whose faults share one schedule when faults overlap (see
+/// [`Nemesis::overlap`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultFamily {
+    /// Partitions, both ways and one way (healed by one `heal = "all"`).
+    Cut,
+    /// Crashes with restarts.
+    Crash,
+    /// Pauses with resumes.
+    Pause,
+    /// Clock steps and their reversal.
+    Skew,
+    /// Bursts of loss.
+    Loss,
+    /// Bursts of duplication.
+    Duplicate,
+    /// Bursts of latency.
+    Latency,
+}
+
+impl FaultFamily {
+    /// Every family, in order.
+    pub const ALL: [FaultFamily; 7] = [
+        FaultFamily::Cut,
+        FaultFamily::Crash,
+        FaultFamily::Pause,
+        FaultFamily::Skew,
+        FaultFamily::Loss,
+        FaultFamily::Duplicate,
+        FaultFamily::Latency,
+    ];
 }
 
 /// Random faults drawn from the run seed: every `every`, with probability `intensity`, one
@@ -408,6 +489,13 @@ pub struct Nemesis {
     pub start: Duration,
     /// No faults after this time (default: 80% of the run, leaving time to converge).
     pub stop: Option<Duration>,
+    /// Faults of different families overlap (`overlap = true`): each family (cuts, crashes,
+    /// pauses, clock steps, loss, duplication, latency) draws its own schedule from its own
+    /// stream of the seed, so a node may crash while it is cut off, or be paused while the
+    /// network is lossy. Faults of one family never overlap each other. Without it (the
+    /// default) one schedule draws every kind and at most one fault is active when
+    /// `fault_duration <= every`.
+    pub overlap: bool,
 }
 
 impl Nemesis {
@@ -420,7 +508,15 @@ impl Nemesis {
             fault_duration: every / 2,
             start: Duration::ZERO,
             stop: None,
+            overlap: false,
         }
+    }
+
+    /// The same nemesis with faults of different families overlapping (see
+    /// [`overlap`](Nemesis::overlap)).
+    pub fn overlapping(mut self) -> Self {
+        self.overlap = true;
+        self
     }
 }
 
@@ -613,10 +709,41 @@ impl Scenario {
             if n.start > self.duration || n.stop.is_some_and(|s| s > self.duration) {
                 return Err(invalid("nemesis", "start and stop must be within the run"));
             }
+            if n.fault_duration.is_zero() {
+                return Err(invalid("nemesis.fault_duration", "must be positive"));
+            }
+            if n.overlap {
+                if n.fault_duration > n.every {
+                    return Err(invalid(
+                        "nemesis.fault_duration",
+                        "with `overlap = true` must not exceed `every`: faults of one family \
+                         never overlap each other (their undoing would end the other early)",
+                    ));
+                }
+                let mut families: Vec<_> = n.kinds.iter().map(|k| k.family()).collect();
+                families.dedup();
+                families.sort();
+                families.dedup();
+                if families.len() < 2 {
+                    return Err(invalid(
+                        "nemesis.overlap",
+                        "needs kinds of at least two families to overlap (`partition` and \
+                         `partition-oneway` are one family, cuts)",
+                    ));
+                }
+            }
         }
         if let Some(m) = self.checks.msgs_per_op_max {
             if !(m.is_finite() && m > 0.0) {
                 return Err(invalid("checks.msgs_per_op_max", "must be positive"));
+            }
+        }
+        for (key, targets) in [
+            ("checks.latency", &self.checks.latency),
+            ("checks.stable_latency", &self.checks.stable_latency),
+        ] {
+            if let Some(t) = targets {
+                check_targets(key, t)?;
             }
         }
         let w = &self.workload;
@@ -894,6 +1021,36 @@ fn check_drift(key: &str, drift: f64) -> Result<(), Invalid> {
             format!("drift {drift} is outside (-0.5, 0.5)"),
         ))
     }
+}
+
+fn check_targets(key: &str, t: &LatencyTargets) -> Result<(), Invalid> {
+    let bounds = t.bounds();
+    if bounds.is_empty() {
+        return Err(invalid(key, "must set at least one of p50, p95, p99, max"));
+    }
+    for (name, d) in &bounds {
+        if d.is_zero() || *d > Duration::from_secs(24 * 3600) {
+            return Err(invalid(
+                format!("{key}.{name}"),
+                "must be positive and at most 24h",
+            ));
+        }
+    }
+    for pair in bounds.windows(2) {
+        let ((lo, a), (hi, b)) = (pair[0], pair[1]);
+        if a > b {
+            return Err(invalid(
+                format!("{key}.{hi}"),
+                format!(
+                    "{hi} bound {} is below the {lo} bound {}: a higher percentile cannot be \
+                     smaller",
+                    humantime::format_duration(b),
+                    humantime::format_duration(a)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_conditions(key: &str, c: &Conditions) -> Result<(), Invalid> {

@@ -7,8 +7,8 @@
 //! any problem back to its span.
 
 use super::{
-    Clock, Conditions, Distribution, Fault, FaultAction, Heal, Latency, LinkRule, Nemesis,
-    NemesisKind, Scenario, ScenarioError,
+    Clock, Conditions, Distribution, Fault, FaultAction, Heal, Latency, LatencyTargets, LinkRule,
+    Nemesis, NemesisKind, Scenario, ScenarioError,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -45,6 +45,17 @@ struct RawScenario {
 struct RawChecks {
     converge_within: Option<Spanned<String>>,
     msgs_per_op_max: Option<Spanned<f64>>,
+    latency: Option<Spanned<RawTargets>>,
+    stable_latency: Option<Spanned<RawTargets>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargets {
+    p50: Option<Spanned<String>>,
+    p95: Option<Spanned<String>>,
+    p99: Option<Spanned<String>>,
+    max: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +165,7 @@ struct RawNemesis {
     fault_duration: Option<Spanned<String>>,
     start: Option<Spanned<String>>,
     stop: Option<Spanned<String>>,
+    overlap: Option<Spanned<bool>>,
 }
 
 /// The document being read: turns spans into `file:line:col` and remembers each key's span.
@@ -420,6 +432,12 @@ fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
         if let Some(m) = &c.msgs_per_op_max {
             s.checks.msgs_per_op_max = Some(src.number(m, "checks.msgs_per_op_max"));
         }
+        if let Some(t) = &c.latency {
+            s.checks.latency = Some(targets(src, t, "checks.latency")?);
+        }
+        if let Some(t) = &c.stable_latency {
+            s.checks.stable_latency = Some(targets(src, t, "checks.stable_latency")?);
+        }
     }
     if let Some(config) = raw.config {
         s.config = serde_json::to_value(config)
@@ -538,6 +556,26 @@ fn fault(src: &mut Source<'_>, i: usize, f: &Spanned<RawFault>) -> Result<Fault,
     }
 }
 
+fn targets(
+    src: &mut Source<'_>,
+    t: &Spanned<RawTargets>,
+    key: &str,
+) -> Result<LatencyTargets, ScenarioError> {
+    src.at(key, t.span());
+    let raw = t.get_ref();
+    let mut bound = |v: &Option<Spanned<String>>, name: &str| {
+        v.as_ref()
+            .map(|d| src.duration(d, &format!("{key}.{name}")))
+            .transpose()
+    };
+    Ok(LatencyTargets {
+        p50: bound(&raw.p50, "p50")?,
+        p95: bound(&raw.p95, "p95")?,
+        p99: bound(&raw.p99, "p99")?,
+        max: bound(&raw.max, "max")?,
+    })
+}
+
 fn nemesis(src: &mut Source<'_>, n: &Spanned<RawNemesis>) -> Result<Nemesis, ScenarioError> {
     src.at("nemesis", n.span());
     let raw = n.get_ref();
@@ -569,6 +607,10 @@ fn nemesis(src: &mut Source<'_>, n: &Spanned<RawNemesis>) -> Result<Nemesis, Sce
     }
     if let Some(d) = &raw.stop {
         nemesis.stop = Some(src.duration(d, "nemesis.stop")?);
+    }
+    if let Some(o) = &raw.overlap {
+        src.at("nemesis.overlap", o.span());
+        nemesis.overlap = *o.get_ref();
     }
     Ok(nemesis)
 }
@@ -758,6 +800,47 @@ fault_duration = "700ms"
             "{GOOD}[nemesis]\nkinds = [\"crash\"]\nevery = \"1s\"\nintensity = 0\n"
         ));
         assert_eq!(e.key(), Some("nemesis.intensity"));
+
+        let overlap = |extra: &str| {
+            format!("{GOOD}[nemesis]\nkinds = [\"crash\", \"partition\"]\nevery = \"1s\"\n{extra}")
+        };
+        let s = Scenario::from_toml("x.toml", &overlap("overlap = true\n")).unwrap();
+        assert!(s.nemesis.is_some_and(|n| n.overlap));
+        let e = err(&overlap("overlap = true\nfault_duration = \"2s\"\n"));
+        assert_eq!(e.key(), Some("nemesis.fault_duration"));
+        assert!(e.to_string().starts_with("x.toml:27:18: "), "{e}");
+        let e = err(&overlap("overlap = \"yes\"\n"));
+        assert!(e.to_string().starts_with("x.toml:26:"), "{e}");
+        let e = err(&overlap("fault_duration = \"0s\"\n"));
+        assert_eq!(e.key(), Some("nemesis.fault_duration"));
+        let e = err(&format!(
+            "{GOOD}[nemesis]\nkinds = [\"partition\"]\nevery = \"1s\"\noverlap = true\n"
+        ));
+        assert_eq!(e.key(), Some("nemesis.overlap"));
+        assert!(e.to_string().starts_with("x.toml:26:11: "), "{e}");
+
+        let checks = |t: &str| format!("{GOOD}[checks]\n{t}\n");
+        let s = Scenario::from_toml(
+            "x.toml",
+            &checks("stable_latency = { p50 = \"200ms\", max = \"400ms\" }"),
+        )
+        .unwrap();
+        let t = s.checks.stable_latency.unwrap();
+        assert_eq!((t.p50, t.p95), (Some(Duration::from_millis(200)), None));
+        let e = err(&checks(
+            "stable_latency = { p50 = \"500ms\", max = \"400ms\" }",
+        ));
+        assert_eq!(e.key(), Some("checks.stable_latency.max"));
+        assert!(e.to_string().starts_with("x.toml:24:41: "), "{e}");
+        assert!(e.to_string().contains("below the p50 bound"), "{e}");
+        let e = err(&checks("latency = { p99 = \"0s\" }"));
+        assert_eq!(e.key(), Some("checks.latency.p99"));
+        let e = err(&checks("latency = {}"));
+        assert_eq!(e.key(), Some("checks.latency"));
+        let e = err(&checks("latency = { p90 = \"1s\" }"));
+        assert!(e.to_string().contains("p90"), "{e}");
+        let e = err(&checks("latency = { p50 = \"soon\" }"));
+        assert_eq!(e.key(), Some("checks.latency.p50"));
 
         let e = err(&GOOD.replace("loss = 0.01", "loss = 0.01\nduplicate = -1"));
         assert_eq!(e.key(), Some("network.duplicate"));

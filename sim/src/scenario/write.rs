@@ -198,6 +198,9 @@ impl Scenario {
             if let Some(stop) = nm.stop {
                 let _ = writeln!(w, "stop = \"{}\"", duration(stop));
             }
+            if nm.overlap {
+                let _ = writeln!(w, "overlap = true");
+            }
         }
         if self.checks != super::Checks::default() {
             let _ = writeln!(w, "\n[checks]");
@@ -206,6 +209,19 @@ impl Scenario {
             }
             if let Some(m) = self.checks.msgs_per_op_max {
                 let _ = writeln!(w, "msgs_per_op_max = {}", float(m));
+            }
+            for (key, targets) in [
+                ("latency", &self.checks.latency),
+                ("stable_latency", &self.checks.stable_latency),
+            ] {
+                if let Some(t) = targets {
+                    let bounds: Vec<String> = t
+                        .bounds()
+                        .into_iter()
+                        .map(|(name, d)| format!("{name} = \"{}\"", duration(d)))
+                        .collect();
+                    let _ = writeln!(w, "{key} = {{ {} }}", bounds.join(", "));
+                }
             }
         }
         if self.config.as_object().is_some_and(|c| !c.is_empty()) {
@@ -272,13 +288,23 @@ mod tests {
             )
             .nemesis(Nemesis {
                 stop: Some(ms(5000)),
-                ..Nemesis::new(&[NemesisKind::Crash, NemesisKind::Skew], ms(1500))
+                ..Nemesis::new(&[NemesisKind::Crash, NemesisKind::Skew], ms(1500)).overlapping()
             });
         let mut s = s;
         s.regressions = vec![9, 11];
         s.engine = crate::engine::Engine::Events;
         s.checks.converge_within = Some(ms(3000));
         s.checks.msgs_per_op_max = Some(30.0);
+        s.checks.latency = Some(crate::scenario::LatencyTargets {
+            p99: Some(ms(900)),
+            ..Default::default()
+        });
+        s.checks.stable_latency = Some(crate::scenario::LatencyTargets {
+            p50: Some(ms(200)),
+            p95: Some(ms(300)),
+            max: Some(ms(400)),
+            ..Default::default()
+        });
         s.config = serde_json::json!({"strategy": "tree", "fanout": 4});
         s.clocks.insert(
             "n3".into(),
