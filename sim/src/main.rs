@@ -10,6 +10,7 @@ use highstorm::runner::{describe_failure, with_regressions, Recheck};
 use highstorm::scenario::parse_seed_range;
 use highstorm::shrink;
 use highstorm::sweep::{self, RecheckPolicy, Shard};
+use highstorm::system::{Registry, System};
 use highstorm::trace::{first_difference, Trace};
 use highstorm::{run_seed, Scenario, SeedReport};
 use highstorm_nodes::run::{
@@ -150,6 +151,8 @@ enum Command {
 fn main() -> ExitCode {
     allocator::keep_freed_memory();
     let cli = Cli::parse();
+    let registry = highstorm::shipped::registry();
+    let registry = &registry;
     let result = match cli.command {
         Command::Run {
             paths,
@@ -162,34 +165,37 @@ fn main() -> ExitCode {
             recheck,
             shrink_dir,
             no_shrink,
-        } => run(RunArgs {
-            paths,
-            seed,
-            seeds,
-            json,
-            engine,
-            jobs: jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-            }),
-            shard,
-            recheck,
-            shrink_dir: (!no_shrink).then_some(shrink_dir),
-        }),
+        } => run(
+            registry,
+            RunArgs {
+                paths,
+                seed,
+                seeds,
+                json,
+                engine,
+                jobs: jobs.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                }),
+                shard,
+                recheck,
+                shrink_dir: (!no_shrink).then_some(shrink_dir),
+            },
+        ),
         Command::Shrink {
             scenario,
             seed,
             output,
             budget,
             engine,
-        } => shrink_command(&scenario, engine, seed, &output, budget),
+        } => shrink_command(registry, &scenario, engine, seed, &output, budget),
         Command::Replay {
             scenario,
             seed,
             trace,
             engine,
-        } => replay(&scenario, engine, seed, trace.as_deref()),
+        } => replay(registry, &scenario, engine, seed, trace.as_deref()),
         Command::Diff { a, b, context } => diff(&a, &b, context),
-        Command::Node(args) => node(args),
+        Command::Node(args) => node(registry, args),
         Command::Corpus {
             dir,
             files,
@@ -251,13 +257,17 @@ struct RunArgs {
     shrink_dir: Option<PathBuf>,
 }
 
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     init_logs();
     let files = scenario_files(&args.paths)?;
     // Load everything first: a bad scenario is a usage error before anything runs.
     let mut scenarios = files
         .iter()
         .map(|f| Scenario::load(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let systems = scenarios
+        .iter()
+        .map(|s| registry.resolve(s))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(engine) = args.engine {
         for s in &mut scenarios {
@@ -291,7 +301,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let failures = std::sync::atomic::AtomicUsize::new(0);
     let wall = std::time::Instant::now();
-    let reports = sweep::sweep(&scenarios, &plan, args.jobs, args.recheck, &|r| {
+    let reports = sweep::sweep(&systems, &scenarios, &plan, args.jobs, args.recheck, &|r| {
         if !r.ok {
             let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             bar.set_message(format!("{n} failed"));
@@ -320,10 +330,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             if !shrunk_scenarios.insert(r.scenario.clone()) {
                 continue;
             }
-            let Some(s) = scenarios.iter().find(|s| s.name == r.scenario) else {
+            let Some(i) = scenarios.iter().position(|s| s.name == r.scenario) else {
                 continue;
             };
-            match write_shrunk(s, r.seed, dir, 200) {
+            match write_shrunk(systems[i], &scenarios[i], r.seed, dir, 200) {
                 Ok((path, faults)) => eprintln!(
                     "shrunk {} seed {} to {faults} faults: {} (replay: highstorm replay {} --seed {})",
                     r.scenario,
@@ -369,27 +379,34 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// Shrinks a failing seed and writes the minimal scenario into `dir`; returns its path and
 /// fault count.
 fn write_shrunk(
+    system: &System,
     scenario: &Scenario,
     seed: u64,
     dir: &Path,
     budget: usize,
 ) -> anyhow::Result<(PathBuf, usize)> {
-    let shrunk = shrink::shrink(scenario, seed, budget)?;
+    let shrunk = shrink::shrink(system, scenario, seed, budget)?;
     let path = highstorm::testing::write_shrunk(&shrunk, dir)
         .with_context(|| format!("writing into {}", dir.display()))?;
     Ok((path, shrunk.scenario.faults.len()))
 }
 
-/// Loads one scenario, on `engine` if given.
-fn load_on(path: &Path, engine: Option<Engine>) -> anyhow::Result<Scenario> {
+/// Loads one scenario, on `engine` if given, and resolves its system.
+fn load_on<'r>(
+    registry: &'r Registry,
+    path: &Path,
+    engine: Option<Engine>,
+) -> anyhow::Result<(&'r System, Scenario)> {
     let mut scenario = Scenario::load(path)?;
+    let system = registry.resolve(&scenario)?;
     if let Some(engine) = engine {
         scenario.engine = engine;
     }
-    Ok(scenario)
+    Ok((system, scenario))
 }
 
 fn shrink_command(
+    registry: &Registry,
     path: &Path,
     engine: Option<Engine>,
     seed: u64,
@@ -397,8 +414,8 @@ fn shrink_command(
     budget: usize,
 ) -> anyhow::Result<ExitCode> {
     init_logs();
-    let scenario = load_on(path, engine)?;
-    let shrunk = shrink::shrink(&scenario, seed, budget)?;
+    let (system, scenario) = load_on(registry, path, engine)?;
+    let shrunk = shrink::shrink(system, &scenario, seed, budget)?;
     std::fs::write(output, highstorm::testing::shrunk_file(&shrunk))
         .with_context(|| format!("{}", output.display()))?;
     println!(
@@ -420,14 +437,15 @@ fn shrink_command(
 }
 
 fn replay(
+    registry: &Registry,
     path: &Path,
     engine: Option<Engine>,
     seed: u64,
     trace_out: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     init_logs();
-    let scenario = load_on(path, engine)?;
-    let report = run_seed(&scenario, seed, Recheck::Twice)?;
+    let (system, scenario) = load_on(registry, path, engine)?;
+    let report = run_seed(system, &scenario, seed, Recheck::Twice)?;
     let mut out = std::io::stdout().lock();
     write!(out, "{}", report.trace.render())?;
     if let Some(p) = trace_out {
@@ -543,7 +561,7 @@ fn parse_peer(p: &str) -> anyhow::Result<(String, SocketAddr)> {
     Ok((name.to_owned(), addr))
 }
 
-fn node(mut a: NodeArgs) -> anyhow::Result<ExitCode> {
+fn node(registry: &Registry, mut a: NodeArgs) -> anyhow::Result<ExitCode> {
     init_logs();
     let mut config = match &a.config {
         Some(text) => serde_json::from_str::<serde_json::Value>(text)
@@ -597,7 +615,7 @@ fn node(mut a: NodeArgs) -> anyhow::Result<ExitCode> {
         }
         other => other,
     };
-    let sys = highstorm_nodes::systems::lookup(system)?;
+    let sys = registry.get(system)?;
     // Real mode is outside the simulation: the wall clock may name an incarnation.
     let boot = a.boot.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -643,7 +661,7 @@ fn node(mut a: NodeArgs) -> anyhow::Result<ExitCode> {
     let mut process = sys.spawn(variant, &config, setup)?;
     let blobs = DirBlobs::new(&a.blobs);
     let mut env = RealEnvironment {
-        work: sys.work.map(|w| {
+        work: sys.work_fn().map(|w| {
             let at_least = std::time::Duration::from_millis(a.min_work_ms);
             blocking_work_runner(w, blobs.clone(), at_least)
         }),

@@ -51,7 +51,7 @@ fn sweep(stem: &str) {
 fn sweep_sample(stem: &str, sample: Option<std::ops::Range<u64>>) {
     let scenario = Scenario::load(&scenarios_dir().join(format!("{stem}.toml")))
         .unwrap_or_else(|e| panic!("{e}"));
-    let sweep = Sweep::new(&scenario);
+    let sweep = Sweep::new(system(&scenario), &scenario);
     let sweep = match sample {
         Some(seeds) => sweep.seeds(seeds),
         None => sweep,
@@ -243,4 +243,13 @@ fn work_queue_worker_crash() {
 #[test]
 fn work_queue_http() {
     sweep("work-queue-http");
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -131,21 +131,3 @@ pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Oper
         ),
     }
 }
-
-/// Runs every checker of the scenario's system.
-pub fn check(scenario: &Scenario, trace: &Trace) -> Vec<Verdict> {
-    check_history(scenario, trace, &history(trace))
-}
-
-/// Runs every checker of the scenario's system over `trace` and its client history `ops`
-/// (read from it with [`history`]).
-pub fn check_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Vec<Verdict> {
-    match crate::system::lookup(&scenario.system) {
-        Ok(system) => system.check_run(scenario, trace, ops),
-        Err(e) => vec![Verdict::violation(
-            "system-known",
-            "unknown-system",
-            e.to_string(),
-        )],
-    }
-}

@@ -8,6 +8,7 @@ pub mod events;
 pub mod turmoil;
 
 use crate::scenario::Scenario;
+use crate::system::System;
 use crate::trace::Trace;
 use highstorm_nodes::systems::SpawnError;
 
@@ -89,11 +90,11 @@ pub fn supports(engine: Engine, scenario: &Scenario) -> Result<(), String> {
     }
 }
 
-/// Runs `scenario` at `seed` on its engine.
-pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
+/// Runs `scenario` of `system` at `seed` on its engine.
+pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     supports(scenario.engine, scenario).map_err(EngineError::Unsupported)?;
     match scenario.engine {
-        Engine::Turmoil => turmoil::run(scenario, seed),
-        Engine::Events => events::run(scenario, seed),
+        Engine::Turmoil => turmoil::run(system, scenario, seed),
+        Engine::Events => events::run(system, scenario, seed),
     }
 }
