@@ -103,6 +103,7 @@
 
 pub mod build_hint;
 pub mod check;
+pub mod cli;
 pub mod engine;
 pub mod faults;
 pub mod http;
