@@ -108,6 +108,7 @@ pub mod engine;
 pub mod faults;
 pub mod http;
 pub mod metrics;
+mod repro;
 pub mod runner;
 pub mod scenario;
 pub mod shipped;

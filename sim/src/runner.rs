@@ -138,7 +138,7 @@ pub fn repro_lines(scenario: &Scenario, seed: u64) -> Vec<String> {
             )
         })
     });
-    let test = shipped_test.unwrap_or_else(|| crate::testing::TestCommand::current().line(seed));
+    let test = shipped_test.unwrap_or_else(|| crate::repro::TestCommand::current().line(seed));
     cli.into_iter().chain(std::iter::once(test)).collect()
 }
 

@@ -107,7 +107,7 @@ pub type Checker = fn(&Scenario, &Trace, &[Operation]) -> Verdict;
 pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = "msgs-per-op-within-budget";
     // As the `msgs_per_op` metric: node-to-node sends over operations invoked.
-    let (server, _) = crate::metrics::message_counts(trace);
+    let (server, _) = crate::trace::message_counts(trace);
     let msgs_per_op = if ops.is_empty() {
         0.0
     } else {

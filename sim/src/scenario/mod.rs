@@ -27,6 +27,7 @@
 //! every = "2s"
 //! ```
 
+pub(crate) mod engine_kind;
 mod parse;
 mod write;
 
@@ -60,7 +61,7 @@ pub struct Scenario {
     /// The simulator's step (turmoil's tick).
     pub tick: Duration,
     /// Which engine runs it.
-    pub engine: crate::engine::Engine,
+    pub engine: engine_kind::Engine,
     /// The network's behaviour between faults.
     pub network: Network,
     /// Per-node clock skew and drift at the start.
@@ -528,7 +529,7 @@ impl Scenario {
             seeds: 0..100,
             regressions: vec![],
             tick: Duration::from_millis(1),
-            engine: crate::engine::Engine::default(),
+            engine: engine_kind::Engine::default(),
             network: Network::default(),
             clocks: BTreeMap::new(),
             workload: Workload::default(),
@@ -654,7 +655,7 @@ impl Scenario {
             ));
         }
         if w.api == Api::Http {
-            if let Err(why) = crate::engine::supports(self.engine, self) {
+            if let Err(why) = engine_kind::supports(self.engine, self) {
                 return Err(invalid("workload.api", why));
             }
         }
@@ -686,7 +687,7 @@ impl Scenario {
     }
 
     /// Sets the engine.
-    pub fn engine(mut self, engine: crate::engine::Engine) -> Self {
+    pub fn engine(mut self, engine: engine_kind::Engine) -> Self {
         self.engine = engine;
         self
     }

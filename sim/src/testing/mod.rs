@@ -36,10 +36,9 @@
 //! assert_eq!(outcome.reports.len(), 8);
 //! ```
 
-mod repro;
 mod shrunk;
 
-pub use repro::{TestCommand, TestTarget};
+pub use crate::repro::{TestCommand, TestTarget};
 pub use shrunk::{
     shrunk_dir, shrunk_file, shrunk_file_name, write_shrunk, ShrinkEnvError, ShrinkPolicy,
 };
