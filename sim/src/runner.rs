@@ -143,7 +143,8 @@ pub fn repro_lines(scenario: &Scenario, seed: u64) -> Vec<String> {
 }
 
 /// `highstorm replay FILE --seed S --engine E`, for a scenario of a shipped system that came
-/// from a file (the command line knows no other system).
+/// from a file (the `highstorm` binary knows no other system; a user's own binary built with
+/// [`crate::cli`] has its own name).
 pub fn cli_repro_line(scenario: &Scenario, seed: u64) -> Option<String> {
     if !crate::shipped::NAMES.contains(&scenario.system.as_str()) {
         return None;

@@ -5,7 +5,7 @@
 //! environment says otherwise: `HIGHSTORM_SEED=1234` runs that seed alone, `HIGHSTORM_SEEDS=0..1000`
 //! widens or narrows the sweep. `HIGHSTORM_SCENARIO=FILE` makes a sweep of the same system run
 //! that file instead of its own scenario — how a shrunk scenario of your own system is replayed
-//! from the test that found it (the `highstorm` command line knows only the shipped systems) —
+//! from the test that found it (or from your own binary built with [`crate::cli`]) —
 //! and `HIGHSTORM_TRACE=1` prints the whole trace of the first failing seed.
 //!
 //! Every failing seed gets its own `repro:` line, the exact `cargo test` command that reruns
