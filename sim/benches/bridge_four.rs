@@ -45,9 +45,9 @@ fn big_job(tasks: u32) -> Scenario {
 fn full_run(tasks: u32) {
     let s = big_job(tasks);
     let start = Instant::now();
-    let r = run_seed(&s, 1, Recheck::Once).expect("runs");
+    let r = run_seed(system(&s), &s, 1, Recheck::Once).expect("runs");
     let wall = start.elapsed().as_secs_f64();
-    let out = highstorm::engine::run(&s, 1).expect("runs");
+    let out = highstorm::engine::run(system(&s), &s, 1).expect("runs");
     let done_at = out
         .trace
         .events()
@@ -164,4 +164,13 @@ fn main() {
             per / base
         );
     }
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

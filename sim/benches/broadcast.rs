@@ -70,7 +70,7 @@ fn main() {
         let s = with_strategy(&calm, strategy);
         for seed in 0..seeds {
             let start = Instant::now();
-            let r = run_seed(&s, seed, Recheck::Once).expect("runs");
+            let r = run_seed(system(&s), &s, seed, Recheck::Once).expect("runs");
             wall += start.elapsed().as_secs_f64();
             sim += r.sim_time_s;
             let converged = |r: &highstorm::SeedReport| {
@@ -93,7 +93,7 @@ fn main() {
         }
         let s = with_strategy(&stormy, strategy);
         let converged = (0..seeds).all(|seed| {
-            let r = run_seed(&s, seed, Recheck::Once).expect("runs");
+            let r = run_seed(system(&s), &s, seed, Recheck::Once).expect("runs");
             r.checks
                 .iter()
                 .any(|c| c.name == "broadcast-converges" && c.ok)
@@ -122,4 +122,13 @@ fn main() {
         "M-p50/M-max: Maelstrom's read-sampled definition (acknowledged -> last read missing it)."
     );
     println!("msgs/op and percentiles are means over seeds; max is the worst over seeds.");
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -29,7 +29,7 @@
 #[path = "../src/allocator.rs"]
 mod allocator;
 
-use highstorm::check::{check_history, history};
+use highstorm::check::history;
 use highstorm::engine::{self, Engine};
 use highstorm::metrics::measure_history;
 use highstorm::sweep::{plan, sweep, RecheckPolicy};
@@ -64,11 +64,11 @@ struct Timed {
 
 fn run(s: &Scenario, seed: u64) -> Timed {
     let start = Instant::now();
-    let out = engine::run(s, seed).expect("the scenario runs");
+    let out = engine::run(system(s), s, seed).expect("the scenario runs");
     let engine_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let ops = history(&out.trace);
-    let verdicts = check_history(s, &out.trace, &ops);
+    let verdicts = system(s).check_run(s, &out.trace, &ops);
     let metrics = measure_history(s, &out.trace, &ops);
     let hash = out.trace.hash();
     let checks_s = start.elapsed().as_secs_f64();
@@ -193,7 +193,7 @@ fn side_by_side(s: &Scenario, seeds: u64, rounds: u64) -> (f64, f64, usize) {
         let mut hash = None;
         for _ in 0..rounds.max(1) {
             let start = Instant::now();
-            let out = engine::run(s, seed).expect("the scenario runs");
+            let out = engine::run(system(s), s, seed).expect("the scenario runs");
             best_engine = best_engine.min(start.elapsed().as_secs_f64());
             let h = out.trace.hash();
             assert_eq!(*hash.get_or_insert(h), h, "seed {seed} is deterministic");
@@ -293,8 +293,16 @@ fn main() {
         let scenarios = [on_events];
         let runs = plan(&scenarios, |_| (0..sweep_seeds).collect(), None);
         let start = Instant::now();
-        let reports = sweep(&scenarios, &runs, 2, RecheckPolicy::Sample(10), &|_| {})
-            .expect("the sweep runs");
+        let systems = [system(&scenarios[0])];
+        let reports = sweep(
+            &systems,
+            &scenarios,
+            &runs,
+            2,
+            RecheckPolicy::Sample(10),
+            &|_| {},
+        )
+        .expect("the sweep runs");
         let wall = start.elapsed().as_secs_f64();
         let failed: Vec<u64> = reports.iter().filter(|r| !r.ok).map(|r| r.seed).collect();
         println!(
@@ -303,4 +311,13 @@ fn main() {
             sweep_seeds as f64 / wall
         );
     }
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

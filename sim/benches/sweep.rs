@@ -42,8 +42,16 @@ fn seeds_per_second(s: &Scenario, seeds: u64, jobs: usize) -> f64 {
     let scenarios = [s.clone()];
     let runs = plan(&scenarios, |_| (0..seeds).collect(), None);
     let start = Instant::now();
-    let reports =
-        sweep(&scenarios, &runs, jobs, RecheckPolicy::Failures, &|_| {}).expect("sweep runs");
+    let systems = [system(s)];
+    let reports = sweep(
+        &systems,
+        &scenarios,
+        &runs,
+        jobs,
+        RecheckPolicy::Failures,
+        &|_| {},
+    )
+    .expect("sweep runs");
     let secs = start.elapsed().as_secs_f64();
     let failed = reports.iter().filter(|r| !r.ok).count();
     assert_eq!(failed, 0, "the benchmark scenario must pass");
@@ -74,4 +82,13 @@ fn main() {
             two * 20.0
         );
     }
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -112,7 +112,7 @@ fn run_highstorm(nodes: usize) -> Measure {
         .workload(CLIENTS, RATE)
         .client_timeout(TIMEOUT);
     let start = Instant::now();
-    let out = highstorm::engine::run(&scenario, SEED).expect("highstorm run");
+    let out = highstorm::engine::run(system(&scenario), &scenario, SEED).expect("highstorm run");
     let wall = start.elapsed();
     let round_trips = highstorm::check::history(&out.trace)
         .iter()
@@ -321,4 +321,13 @@ fn main() {
             format!("{}/{}", hs.round_trips, bare.round_trips)
         );
     }
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

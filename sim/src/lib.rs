@@ -72,14 +72,12 @@
 //!     }
 //! }
 //!
-//! register(
-//!     System::new("ids", |variant, _config| {
-//!         Ok(Ids { issued: 0, forgetful: variant == "forgetful" })
-//!     })
-//!     .variants(&["default", "forgetful"])
-//!     .client(|c| c.steady(NextOps))
-//!     .check(generic::unique("ids-unique", "next", "")),
-//! );
+//! let system = System::new("ids", |variant, _config| {
+//!     Ok(Ids { issued: 0, forgetful: variant == "forgetful" })
+//! })
+//! .variants(&["default", "forgetful"])
+//! .client(|c| c.steady(NextOps))
+//! .check(generic::unique("ids-unique", "next", ""));
 //!
 //! let ms = std::time::Duration::from_millis;
 //! let scenario = Scenario::new("ids-crash", "ids")
@@ -88,9 +86,10 @@
 //!     .workload(2, 40.0)
 //!     .crash_at(ms(1000), "n1", Some(ms(200)));
 //! // Every seed passes (set HIGHSTORM_SEEDS=0..1000 for more)...
-//! Sweep::new(&scenario).seeds(0..10).run();
+//! Sweep::new(&system, &scenario).seeds(0..10).run();
 //! // ... and the planted bug is found, with a shrunk scenario to replay.
-//! let failure = Sweep::new(&scenario.variant("forgetful")).seeds(0..10).find_failure();
+//! let buggy = scenario.variant("forgetful");
+//! let failure = Sweep::new(&system, &buggy).seeds(0..10).find_failure();
 //! assert!(failure.is_some());
 //! ```
 //!
@@ -104,12 +103,15 @@
 
 pub mod build_hint;
 pub mod check;
+pub mod cli;
 pub mod engine;
 pub mod faults;
 pub mod http;
 pub mod metrics;
+mod repro;
 pub mod runner;
 pub mod scenario;
+pub mod shipped;
 pub mod shrink;
 pub mod sweep;
 pub mod system;
@@ -146,7 +148,7 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::storage::Storage;
     #[doc(no_inline)]
-    pub use crate::system::{config, register, ClientSetup, System};
+    pub use crate::system::{config, ClientSetup, Registry, System};
     #[doc(no_inline)]
     pub use crate::testing::Sweep;
     #[doc(no_inline)]

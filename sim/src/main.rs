@@ -1,696 +1,126 @@
-//! The `highstorm` command line: run scenarios, replay a seed, diff traces, run a node for real.
+//! The `highstorm` binary: the command line of [`highstorm::cli`] with the shipped systems, the
+//! node roles of Bridge Four and the work queue, and Bridge Four's `corpus` subcommand.
 
 #[path = "allocator.rs"]
 mod allocator;
 
-use anyhow::{bail, Context as _};
-use clap::{Args, Parser, Subcommand};
-use highstorm::engine::Engine;
-use highstorm::runner::{describe_failure, with_regressions, Recheck};
-use highstorm::scenario::parse_seed_range;
-use highstorm::shrink;
-use highstorm::sweep::{self, RecheckPolicy, Shard};
-use highstorm::trace::{first_difference, Trace};
-use highstorm::{run_seed, Scenario, SeedReport};
-use highstorm_nodes::run::{
-    blocking_work_runner, drive, stdio, AddressBook, DirBlobs, DirStore, Gateway, RealEnvironment,
-    UdpTransport,
-};
+use anyhow::Context as _;
+use clap::{value_parser, Arg, ArgMatches};
+use highstorm::cli::{parse_peer, Cli, NodeArgs};
+use highstorm_nodes::run::DirBlobs;
 use highstorm_nodes::storage::Blobs as _;
 use highstorm_nodes::systems::bridge_four;
-use highstorm_nodes::ProcessSetup;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal as _;
+use serde_json::{Map, Value};
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-
-#[derive(Parser)]
-#[command(
-    name = "highstorm",
-    version,
-    about = "Deterministic simulation testing for distributed systems"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run scenario files (or every *.toml in a directory) over seeds and check them.
-    ///
-    /// Exit status: 0 all passed, 1 a check failed, 2 bad usage or a bad scenario.
-    Run {
-        /// Scenario files or directories.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Run one seed.
-        #[arg(long, conflicts_with = "seeds")]
-        seed: Option<u64>,
-        /// Run a half-open range of seeds, `A..B` (default: each scenario's `seeds`).
-        #[arg(long)]
-        seeds: Option<String>,
-        /// Print one JSON object per seed (with metrics) instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Run on this engine (`turmoil` or `events`) instead of each scenario's own.
-        #[arg(long)]
-        engine: Option<Engine>,
-        /// Parallel runs (default: the number of cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run only part `K` of `N` of the sweep (0-based: `0/4` .. `3/4`), for CI matrices
-        /// and Kubernetes Indexed Jobs.
-        #[arg(long)]
-        shard: Option<Shard>,
-        /// Which runs execute twice to check determinism: `all`, `failures`, or `1/N` (every
-        /// N-th run, plus every failure).
-        #[arg(long, default_value = "1/10")]
-        recheck: RecheckPolicy,
-        /// Where shrunk scenarios of failing seeds are written.
-        #[arg(long, default_value = "target/highstorm/shrunk")]
-        shrink_dir: PathBuf,
-        /// Do not shrink failing seeds.
-        #[arg(long)]
-        no_shrink: bool,
-    },
-    /// Shrink a failing seed to a minimal scenario file that still fails.
-    Shrink {
-        /// The scenario file.
-        scenario: PathBuf,
-        /// The failing seed.
-        #[arg(long)]
-        seed: u64,
-        /// Where to write the minimal scenario.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// The most simulation runs to spend.
-        #[arg(long, default_value_t = 400)]
-        budget: usize,
-        /// Run on this engine (`turmoil` or `events`) instead of the scenario's own (the
-        /// minimal scenario records it).
-        #[arg(long)]
-        engine: Option<Engine>,
-    },
-    /// Run one seed of a scenario and print its rendered trace.
-    Replay {
-        /// The scenario file.
-        scenario: PathBuf,
-        /// The seed.
-        #[arg(long)]
-        seed: u64,
-        /// Also write the trace as JSON Lines to this file.
-        #[arg(long)]
-        trace: Option<PathBuf>,
-        /// Run on this engine (`turmoil` or `events`) instead of the scenario's own.
-        #[arg(long)]
-        engine: Option<Engine>,
-    },
-    /// Show where two JSON Lines traces first differ.
-    Diff {
-        /// One trace.
-        a: PathBuf,
-        /// The other.
-        b: PathBuf,
-        /// Common events to show before the divergence.
-        #[arg(long, default_value_t = 5)]
-        context: usize,
-    },
-    /// Run one node for real: over UDP, or under Maelstrom's stdio protocol.
-    ///
-    /// Bridge Four: `bridge-four-leader --id leader --listen 127.0.0.1:7000 --http
-    /// 127.0.0.1:8080 --store DIR --peers w1=127.0.0.1:7001` and `bridge-four-worker --id w1
-    /// --listen 127.0.0.1:7001 --slots 4 --leader leader=127.0.0.1:7000 --blobs DIR`.
-    ///
-    /// distributed-workers: `work-queue-manager --id n0 --listen 127.0.0.1:7100 --http
-    /// 127.0.0.1:8081 --store DIR` and `work-queue-worker --id w1 --listen 127.0.0.1:7101
-    /// --leader n0=127.0.0.1:7100` (workers join by asking the manager for jobs).
-    Node(NodeArgs),
-    /// Write the deterministic generated corpus Bridge Four's jobs count words in
-    /// (`DIR/corpus/file-00000.txt`, ...); prints the blob paths, one a line.
-    Corpus {
-        /// The blob directory to write into.
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-        /// How many files.
-        #[arg(long, default_value_t = 20)]
-        files: u32,
-        /// Words per file.
-        #[arg(long, default_value_t = 5000)]
-        words: u32,
-        /// The generator's seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
-}
 
 fn main() -> ExitCode {
     allocator::keep_freed_memory();
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run {
-            paths,
-            seed,
-            seeds,
-            json,
-            engine,
-            jobs,
-            shard,
-            recheck,
-            shrink_dir,
-            no_shrink,
-        } => run(RunArgs {
-            paths,
-            seed,
-            seeds,
-            json,
-            engine,
-            jobs: jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-            }),
-            shard,
-            recheck,
-            shrink_dir: (!no_shrink).then_some(shrink_dir),
-        }),
-        Command::Shrink {
-            scenario,
-            seed,
-            output,
-            budget,
-            engine,
-        } => shrink_command(&scenario, engine, seed, &output, budget),
-        Command::Replay {
-            scenario,
-            seed,
-            trace,
-            engine,
-        } => replay(&scenario, engine, seed, trace.as_deref()),
-        Command::Diff { a, b, context } => diff(&a, &b, context),
-        Command::Node(args) => node(args),
-        Command::Corpus {
-            dir,
-            files,
-            words,
-            seed,
-        } => write_corpus(&dir, files, words, seed),
+    Cli::new(highstorm::shipped::registry())
+        .role("bridge-four-leader", "bridge-four", leader)
+        .role("bridge-four-worker", "bridge-four", worker)
+        .role("work-queue-manager", "work-queue", manager)
+        .role("work-queue-worker", "work-queue", queue_worker)
+        .command(corpus_command(), corpus)
+        .main()
+}
+
+/// Where a leader or manager serves its HTTP API unless `--http` says otherwise.
+fn default_http(a: &mut NodeArgs) {
+    a.http = a
+        .http
+        .or_else(|| Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
+}
+
+/// Bridge Four's leader: `leader` is its own id.
+fn leader(a: &mut NodeArgs, cfg: &mut Map<String, Value>) -> anyhow::Result<()> {
+    let id = a.id.clone().context("--id is required")?;
+    cfg.insert("leader".into(), id.into());
+    default_http(a);
+    Ok(())
+}
+
+/// A Bridge Four worker: `--leader name=host:port` is its leader (and a peer), `--slots` its
+/// task slots.
+fn worker(a: &mut NodeArgs, cfg: &mut Map<String, Value>) -> anyhow::Result<()> {
+    let leader = a
+        .leader
+        .clone()
+        .context("--leader name=host:port is required")?;
+    let (name, _) = parse_peer(&leader)?;
+    cfg.insert("leader".into(), name.into());
+    if let Some(slots) = a.slots {
+        cfg.insert("slots".into(), slots.into());
+    }
+    a.peers.push(leader);
+    Ok(())
+}
+
+/// The work queue's manager (distributed-workers): `manager` is its own id.
+fn manager(a: &mut NodeArgs, cfg: &mut Map<String, Value>) -> anyhow::Result<()> {
+    let id = a.id.clone().context("--id is required")?;
+    cfg.insert("manager".into(), id.into());
+    default_http(a);
+    Ok(())
+}
+
+/// A work-queue worker: `--leader name=host:port` is its manager (and a peer).
+fn queue_worker(a: &mut NodeArgs, cfg: &mut Map<String, Value>) -> anyhow::Result<()> {
+    let manager = a
+        .leader
+        .clone()
+        .context("--leader name=host:port (the manager) is required")?;
+    let (name, _) = parse_peer(&manager)?;
+    cfg.insert("manager".into(), name.into());
+    a.peers.push(manager);
+    Ok(())
+}
+
+fn corpus_command() -> clap::Command {
+    clap::Command::new("corpus")
+        .about(
+            "Write the deterministic generated corpus Bridge Four's jobs count words in \
+             (`DIR/corpus/file-00000.txt`, ...); prints the blob paths, one a line.",
+        )
+        .arg(
+            Arg::new("dir")
+                .long("dir")
+                .help("The blob directory to write into.")
+                .default_value(".")
+                .value_parser(value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("files")
+                .long("files")
+                .help("How many files.")
+                .default_value("20")
+                .value_parser(value_parser!(u32)),
+        )
+        .arg(
+            Arg::new("words")
+                .long("words")
+                .help("Words per file.")
+                .default_value("5000")
+                .value_parser(value_parser!(u32)),
+        )
+        .arg(
+            Arg::new("seed")
+                .long("seed")
+                .help("The generator's seed.")
+                .default_value("1")
+                .value_parser(value_parser!(u64)),
+        )
+}
+
+fn corpus(m: &ArgMatches) -> anyhow::Result<ExitCode> {
+    let dir = m.get_one::<PathBuf>("dir").context("--dir")?;
+    let spec = bridge_four::CorpusSpec {
+        files: *m.get_one::<u32>("files").context("--files")?,
+        words: *m.get_one::<u32>("words").context("--words")?,
+        seed: *m.get_one::<u64>("seed").context("--seed")?,
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("highstorm: {e:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HIGHSTORM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-/// Every scenario file named by `paths` (directories expand to their `*.toml`, sorted).
-fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = vec![];
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("{}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                bail!("{}: no *.toml scenario files", p.display());
-            }
-            files.extend(found);
-        } else if p.exists() {
-            files.push(p.clone());
-        } else {
-            bail!("{}: no such file or directory", p.display());
-        }
-    }
-    Ok(files)
-}
-
-struct RunArgs {
-    paths: Vec<PathBuf>,
-    seed: Option<u64>,
-    seeds: Option<String>,
-    json: bool,
-    engine: Option<Engine>,
-    jobs: usize,
-    shard: Option<Shard>,
-    recheck: RecheckPolicy,
-    shrink_dir: Option<PathBuf>,
-}
-
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    init_logs();
-    let files = scenario_files(&args.paths)?;
-    // Load everything first: a bad scenario is a usage error before anything runs.
-    let mut scenarios = files
-        .iter()
-        .map(|f| Scenario::load(f))
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some(engine) = args.engine {
-        for s in &mut scenarios {
-            s.engine = engine;
-        }
-    }
-    let range = args
-        .seeds
-        .as_deref()
-        .map(parse_seed_range)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let plan = sweep::plan(
-        &scenarios,
-        |s| match (args.seed, &range) {
-            (Some(one), _) => vec![one],
-            (None, Some(r)) => r.clone().collect(),
-            (None, None) => with_regressions(s.seeds.clone(), &s.regressions),
-        },
-        args.shard,
-    );
-    let bar = if std::io::stderr().is_terminal() && !args.json {
-        let bar = ProgressBar::new(plan.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let failures = std::sync::atomic::AtomicUsize::new(0);
-    let wall = std::time::Instant::now();
-    let reports = sweep::sweep(&scenarios, &plan, args.jobs, args.recheck, &|r| {
-        if !r.ok {
-            let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            bar.set_message(format!("{n} failed"));
-        }
-        bar.inc(1);
-    })?;
-    bar.finish_and_clear();
-    let secs = wall.elapsed().as_secs_f64();
-
-    let mut out = std::io::stdout().lock();
-    let mut failed: Vec<&SeedReport> = vec![];
-    for r in &reports {
-        if args.json {
-            writeln!(out, "{}", serde_json::to_string(r)?)?;
-        } else if !r.ok {
-            write!(out, "{}", describe_failure(r))?;
-        }
-        if !r.ok {
-            failed.push(r);
-        }
-    }
-    // Shrink the first failing seed of each scenario.
-    if let Some(dir) = &args.shrink_dir {
-        let mut shrunk_scenarios = std::collections::BTreeSet::new();
-        for r in &failed {
-            if !shrunk_scenarios.insert(r.scenario.clone()) {
-                continue;
-            }
-            let Some(s) = scenarios.iter().find(|s| s.name == r.scenario) else {
-                continue;
-            };
-            match write_shrunk(s, r.seed, dir, 200) {
-                Ok((path, faults)) => eprintln!(
-                    "shrunk {} seed {} to {faults} faults: {} (replay: highstorm replay {} --seed {})",
-                    r.scenario,
-                    r.seed,
-                    path.display(),
-                    path.display(),
-                    r.seed
-                ),
-                Err(e) => eprintln!("could not shrink {} seed {}: {e:#}", r.scenario, r.seed),
-            }
-        }
-    }
-    let passed = reports.len() - failed.len();
-    let line = format!(
-        "{passed} passed, {} failed ({} seeds in {secs:.1}s, {:.1} seeds/s, {} jobs)",
-        failed.len(),
-        reports.len(),
-        reports.len() as f64 / secs.max(1e-9),
-        args.jobs
-    );
-    if args.json {
-        // Keep stdout pure JSON Lines; the summary goes to stderr.
-        eprintln!("{line}");
-    } else {
-        for f in &failed {
-            writeln!(
-                out,
-                "failed: {} seed {}: {}",
-                f.scenario,
-                f.seed,
-                f.repro.first().map_or("", String::as_str)
-            )?;
-        }
-        writeln!(out, "{line}")?;
-    }
-    Ok(if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// Shrinks a failing seed and writes the minimal scenario into `dir`; returns its path and
-/// fault count.
-fn write_shrunk(
-    scenario: &Scenario,
-    seed: u64,
-    dir: &Path,
-    budget: usize,
-) -> anyhow::Result<(PathBuf, usize)> {
-    let shrunk = shrink::shrink(scenario, seed, budget)?;
-    let path = highstorm::testing::write_shrunk(&shrunk, dir)
-        .with_context(|| format!("writing into {}", dir.display()))?;
-    Ok((path, shrunk.scenario.faults.len()))
-}
-
-/// Loads one scenario, on `engine` if given.
-fn load_on(path: &Path, engine: Option<Engine>) -> anyhow::Result<Scenario> {
-    let mut scenario = Scenario::load(path)?;
-    if let Some(engine) = engine {
-        scenario.engine = engine;
-    }
-    Ok(scenario)
-}
-
-fn shrink_command(
-    path: &Path,
-    engine: Option<Engine>,
-    seed: u64,
-    output: &Path,
-    budget: usize,
-) -> anyhow::Result<ExitCode> {
-    init_logs();
-    let scenario = load_on(path, engine)?;
-    let shrunk = shrink::shrink(&scenario, seed, budget)?;
-    std::fs::write(output, highstorm::testing::shrunk_file(&shrunk))
-        .with_context(|| format!("{}", output.display()))?;
-    println!(
-        "shrunk {} seed {seed}: {} faults -> {}, {} nodes -> {} in {} runs; still fails {}",
-        scenario.name,
-        shrunk.faults_before,
-        shrunk.scenario.faults.len(),
-        shrunk.original.nodes,
-        shrunk.scenario.nodes,
-        shrunk.runs,
-        shrunk.violation
-    );
-    println!("wrote {}", output.display());
-    println!(
-        "replay: highstorm replay {} --seed {seed}",
-        output.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn replay(
-    path: &Path,
-    engine: Option<Engine>,
-    seed: u64,
-    trace_out: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
-    init_logs();
-    let scenario = load_on(path, engine)?;
-    let report = run_seed(&scenario, seed, Recheck::Twice)?;
-    let mut out = std::io::stdout().lock();
-    write!(out, "{}", report.trace.render())?;
-    if let Some(p) = trace_out {
-        std::fs::write(p, report.trace.to_jsonl()).with_context(|| format!("{}", p.display()))?;
-    }
-    for c in &report.checks {
-        writeln!(
-            out,
-            "check {} {}: {}",
-            c.name,
-            if c.ok { "ok" } else { "FAILED" },
-            c.detail
-        )?;
-    }
-    writeln!(
-        out,
-        "trace {} ({} events)",
-        report.trace_hash, report.events
-    )?;
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-fn diff(a: &Path, b: &Path, context: usize) -> anyhow::Result<ExitCode> {
-    let load = |p: &Path| -> anyhow::Result<Trace> {
-        let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
-        Trace::from_jsonl(&text).with_context(|| format!("{}", p.display()))
-    };
-    let (ta, tb) = (load(a)?, load(b)?);
-    match first_difference(&ta, &tb, context) {
-        None => {
-            println!(
-                "identical: {} events, trace {:016x}",
-                ta.events().len(),
-                ta.hash()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(d) => {
-            println!("--- {}\n+++ {}\n{d}", a.display(), b.display());
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-/// `highstorm node`'s arguments.
-#[derive(Args)]
-struct NodeArgs {
-    /// The system (`echo`, `unique-ids`, ..., `bridge-four-leader`, `bridge-four-worker`,
-    /// `work-queue-manager`, `work-queue-worker`).
-    system: String,
-    /// Speak Maelstrom's protocol on stdin/stdout instead of UDP.
-    #[arg(long)]
-    maelstrom: bool,
-    /// This node's id (UDP mode).
-    #[arg(long, required_unless_present = "maelstrom")]
-    id: Option<String>,
-    /// Address to listen on (UDP mode); loopback unless told otherwise.
-    #[arg(long, default_value = "127.0.0.1:7001")]
-    listen: SocketAddr,
-    /// The other nodes, `n2=127.0.0.1:7002,n3=127.0.0.1:7003`.
-    #[arg(long, value_delimiter = ',')]
-    peers: Vec<String>,
-    /// The variant of the system's logic.
-    #[arg(long)]
-    variant: Option<String>,
-    /// This incarnation's boot count (default: milliseconds since the Unix epoch, so a
-    /// restarted process never reuses an earlier incarnation's number). It also picks the
-    /// incarnation's msg id range (boot mod 2^21), so replies meant for an earlier incarnation
-    /// are discarded; Maelstrom mode always numbers from 1, as Maelstrom expects.
-    #[arg(long)]
-    boot: Option<u64>,
-    /// Seed for the node's rng (default: derived from the boot count).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// The system's config as a JSON object (the scenario's `[config]`).
-    #[arg(long)]
-    config: Option<String>,
-    /// Keep the node's durable storage in this directory (created if missing; without
-    /// it, nothing survives a restart).
-    #[arg(long)]
-    store: Option<PathBuf>,
-    /// The blob directory outside work reads and writes (inputs, outputs).
-    #[arg(long, default_value = ".")]
-    blobs: PathBuf,
-    /// Serve the system's HTTP API here (Bridge Four leader, work-queue manager: default
-    /// 127.0.0.1:8080).
-    #[arg(long)]
-    http: Option<SocketAddr>,
-    /// Every piece of outside work takes at least this many milliseconds (demos and
-    /// tests: time to kill a worker mid-task).
-    #[arg(long, default_value_t = 0)]
-    min_work_ms: u64,
-    /// Bridge Four worker: task slots.
-    #[arg(long)]
-    slots: Option<u32>,
-    /// Bridge Four worker: the leader, `name=host:port` (work-queue worker: the manager).
-    #[arg(long)]
-    leader: Option<String>,
-}
-
-/// `name=host:port`.
-fn parse_peer(p: &str) -> anyhow::Result<(String, SocketAddr)> {
-    let (name, addr) = p
-        .split_once('=')
-        .with_context(|| format!("peer {p:?}: expected name=host:port"))?;
-    let addr: SocketAddr = addr
-        .parse()
-        .with_context(|| format!("peer {p:?}: bad address"))?;
-    Ok((name.to_owned(), addr))
-}
-
-fn node(mut a: NodeArgs) -> anyhow::Result<ExitCode> {
-    init_logs();
-    let mut config = match &a.config {
-        Some(text) => serde_json::from_str::<serde_json::Value>(text)
-            .context("--config: expected a JSON object")?,
-        None => serde_json::Value::Object(Default::default()),
-    };
-    let Some(cfg) = config.as_object_mut() else {
-        bail!("--config: expected a JSON object");
-    };
-    // Bridge Four's roles are one system, `bridge-four`, configured by who leads.
-    let system = match a.system.as_str() {
-        "bridge-four-leader" => {
-            let id = a.id.clone().context("--id is required")?;
-            cfg.insert("leader".into(), id.into());
-            a.http = a
-                .http
-                .or_else(|| Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
-            "bridge-four"
-        }
-        "bridge-four-worker" => {
-            let leader = a
-                .leader
-                .as_deref()
-                .context("--leader name=host:port is required")?;
-            let (name, _) = parse_peer(leader)?;
-            cfg.insert("leader".into(), name.into());
-            if let Some(slots) = a.slots {
-                cfg.insert("slots".into(), slots.into());
-            }
-            a.peers.push(leader.to_owned());
-            "bridge-four"
-        }
-        // distributed-workers: one system, `work-queue`, configured by who manages.
-        "work-queue-manager" => {
-            let id = a.id.clone().context("--id is required")?;
-            cfg.insert("manager".into(), id.into());
-            a.http = a
-                .http
-                .or_else(|| Some(SocketAddr::from(([127, 0, 0, 1], 8080))));
-            "work-queue"
-        }
-        "work-queue-worker" => {
-            let manager = a
-                .leader
-                .as_deref()
-                .context("--leader name=host:port (the manager) is required")?;
-            let (name, _) = parse_peer(manager)?;
-            cfg.insert("manager".into(), name.into());
-            a.peers.push(manager.to_owned());
-            "work-queue"
-        }
-        other => other,
-    };
-    let sys = highstorm_nodes::systems::lookup(system)?;
-    // Real mode is outside the simulation: the wall clock may name an incarnation.
-    let boot = a.boot.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-    });
-    let seed = a.seed.unwrap_or(boot);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let variant = a.variant.as_deref();
-    if a.maelstrom {
-        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-        let stdout = tokio::io::stdout();
-        rt.block_on(stdio::serve(stdin, stdout, seed, |setup| {
-            sys.spawn(variant, &config, setup)
-                .map_err(std::io::Error::other)
-        }))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let id = a.id.context("--id is required without --maelstrom")?;
-    let book = a
-        .peers
-        .iter()
-        .map(|p| parse_peer(p))
-        .collect::<anyhow::Result<Vec<_>>>()
-        .context("--peers")?;
-    let (store, durable) = match &a.store {
-        Some(dir) => {
-            let (store, durable) =
-                DirStore::open(dir).with_context(|| format!("--store {}", dir.display()))?;
-            (Some(store), durable)
-        }
-        None => (None, Default::default()),
-    };
-    let setup = ProcessSetup {
-        id: id.clone(),
-        peers: book.iter().map(|(n, _)| n.clone()).collect(),
-        seed,
-        boot,
-        durable,
-    };
-    let mut process = sys.spawn(variant, &config, setup)?;
-    let blobs = DirBlobs::new(&a.blobs);
-    let mut env = RealEnvironment {
-        work: sys.work.map(|w| {
-            let at_least = std::time::Duration::from_millis(a.min_work_ms);
-            blocking_work_runner(w, blobs.clone(), at_least)
-        }),
-        store,
-        ..RealEnvironment::default()
-    };
-    let http = a.http;
-    rt.block_on(async move {
-        let socket = tokio::net::UdpSocket::bind(a.listen)
-            .await
-            .with_context(|| format!("--listen {}", a.listen))?;
-        tracing::info!(node = %id, listen = %a.listen, "listening");
-        let transport = UdpTransport::new(socket, AddressBook::new(book));
-        let Some(http) = http else {
-            let mut transport = transport;
-            drive(process.as_mut(), &mut transport, &mut env).await?;
-            return anyhow::Ok(());
-        };
-        let router = match system {
-            "bridge-four" => {
-                let (gateway, client) = Gateway::new(transport, &id, "http");
-                let router = highstorm_nodes::http::bridge_four::router(client, Arc::new(blobs));
-                (gateway, router)
-            }
-            "work-queue" => {
-                let (gateway, client) = Gateway::new(transport, &id, "http");
-                (gateway, highstorm_nodes::http::work_queue::router(client))
-            }
-            other => bail!("`{other}` has no HTTP API"),
-        };
-        let (mut gateway, router) = router;
-        let listener = tokio::net::TcpListener::bind(http)
-            .await
-            .with_context(|| format!("--http {http}"))?;
-        tracing::info!(node = %id, %http, "serving HTTP");
-        tokio::select! {
-            biased;
-            r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
-            r = highstorm_nodes::http::serve(listener, router) => r?,
-        }
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn write_corpus(dir: &Path, files: u32, words: u32, seed: u64) -> anyhow::Result<ExitCode> {
-    let spec = bridge_four::CorpusSpec { files, words, seed };
     let mut blobs = DirBlobs::new(dir);
     let mut paths = vec![];
     for (path, text) in bridge_four::corpus(&spec) {

@@ -15,7 +15,7 @@
 
 use crate::check::{history, Operation};
 use crate::scenario::Scenario;
-use crate::trace::{EventKind, Trace};
+use crate::trace::Trace;
 use highstorm_nodes::OpPhase;
 use serde::Serialize;
 
@@ -71,24 +71,7 @@ pub struct Metrics {
     pub maelstrom_stable_latency_ms: Option<Percentiles>,
 }
 
-/// Whether a process name is a client's (`c0`, `c1`, ...).
-fn is_client(name: &str) -> bool {
-    name.starts_with('c')
-}
-
-/// Messages sent: (node-to-node, all).
-pub fn message_counts(trace: &Trace) -> (usize, usize) {
-    let (mut server, mut all) = (0usize, 0usize);
-    for e in trace.events() {
-        if let EventKind::Send { src, dest, .. } = &e.kind {
-            all += 1;
-            if !is_client(src) && !is_client(dest) {
-                server += 1;
-            }
-        }
-    }
-    (server, all)
-}
+pub use crate::trace::message_counts;
 
 /// Measures `trace` of a run of `scenario`.
 pub fn measure(scenario: &Scenario, trace: &Trace) -> Metrics {

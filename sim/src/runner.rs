@@ -5,6 +5,7 @@ use crate::check::{self, Verdict};
 use crate::engine::{self, EngineError};
 use crate::metrics::{self, Metrics};
 use crate::scenario::{parse_seed_range, Scenario};
+use crate::system::System;
 use crate::trace::{first_difference, Trace};
 use serde::Serialize;
 use std::time::Instant;
@@ -49,14 +50,15 @@ pub enum Recheck {
 /// Runs `scenario` at `seed`, checks it, and (with [`Recheck::Twice`]) checks that a second
 /// execution produces the identical trace.
 pub fn run_seed(
+    system: &System,
     scenario: &Scenario,
     seed: u64,
     recheck: Recheck,
 ) -> Result<SeedReport, EngineError> {
     let wall = Instant::now();
-    let out = engine::run(scenario, seed)?;
+    let out = engine::run(system, scenario, seed)?;
     let ops = check::history(&out.trace);
-    let checks = check::check_history(scenario, &out.trace, &ops);
+    let checks = system.check_run(scenario, &out.trace, &ops);
     let metrics = metrics::measure_history(scenario, &out.trace, &ops);
     drop(ops);
     let hash = out.trace.hash();
@@ -74,7 +76,7 @@ pub fn run_seed(
         trace: out.trace,
     };
     if recheck == Recheck::Twice {
-        recheck_determinism(scenario, &mut report)?;
+        recheck_determinism(system, scenario, &mut report)?;
     }
     report.wall_s = wall.elapsed().as_secs_f64();
     Ok(report)
@@ -82,10 +84,11 @@ pub fn run_seed(
 
 /// Runs the report's seed once more and adds the `deterministic` verdict.
 pub fn recheck_determinism(
+    system: &System,
     scenario: &Scenario,
     report: &mut SeedReport,
 ) -> Result<(), EngineError> {
-    let again = engine::run(scenario, report.seed)?;
+    let again = engine::run(system, scenario, report.seed)?;
     let first = u64::from_str_radix(&report.trace_hash, 16).unwrap_or_else(|_| report.trace.hash());
     let verdict = determinism_verdict(&report.trace, first, &again.trace);
     report.ok &= verdict.ok;
@@ -135,14 +138,17 @@ pub fn repro_lines(scenario: &Scenario, seed: u64) -> Vec<String> {
             )
         })
     });
-    let test = shipped_test.unwrap_or_else(|| crate::testing::TestCommand::current().line(seed));
+    let test = shipped_test.unwrap_or_else(|| crate::repro::TestCommand::current().line(seed));
     cli.into_iter().chain(std::iter::once(test)).collect()
 }
 
 /// `highstorm replay FILE --seed S --engine E`, for a scenario of a shipped system that came
-/// from a file (the command line knows no other system).
+/// from a file (the `highstorm` binary knows no other system; a user's own binary built with
+/// [`crate::cli`] has its own name).
 pub fn cli_repro_line(scenario: &Scenario, seed: u64) -> Option<String> {
-    highstorm_nodes::systems::lookup(&scenario.system).ok()?;
+    if !crate::shipped::NAMES.contains(&scenario.system.as_str()) {
+        return None;
+    }
     let path = scenario.path.as_ref()?;
     Some(format!(
         "highstorm replay {} --seed {seed} --engine {}",

@@ -5,6 +5,7 @@
 use crate::engine::EngineError;
 use crate::runner::{recheck_determinism, run_seed, Recheck, SeedReport};
 use crate::scenario::Scenario;
+use crate::system::System;
 use crate::trace::Trace;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,9 +85,10 @@ pub fn plan(
 }
 
 /// Runs every planned run on `jobs` threads; calls `done` as each finishes (from the worker
-/// thread). Returns the reports in plan order. Passing runs' traces are dropped to bound
-/// memory; failing runs keep theirs.
+/// thread). `systems[i]` is the system of `scenarios[i]`. Returns the reports in plan order.
+/// Passing runs' traces are dropped to bound memory; failing runs keep theirs.
 pub fn sweep(
+    systems: &[&System],
     scenarios: &[Scenario],
     plan: &[(usize, u64)],
     jobs: usize,
@@ -104,20 +106,21 @@ pub fn sweep(
                 let Some(&(si, seed)) = plan.get(i) else {
                     break;
                 };
-                let scenario = &scenarios[si];
+                let (system, scenario) = (systems[si], &scenarios[si]);
                 let twice = match recheck {
                     RecheckPolicy::All => true,
                     RecheckPolicy::Sample(n) => i % n == 0,
                     RecheckPolicy::Failures => false,
                 };
                 let result = run_seed(
+                    system,
                     scenario,
                     seed,
                     if twice { Recheck::Twice } else { Recheck::Once },
                 )
                 .and_then(|mut r| {
                     if !r.ok && !twice {
-                        recheck_determinism(scenario, &mut r)?;
+                        recheck_determinism(system, scenario, &mut r)?;
                     }
                     if r.ok {
                         r.trace = Trace::new();
@@ -180,8 +183,10 @@ mod tests {
             .loss(0.05)
             .crash_at(ms(400), "n1", Some(ms(300)))];
         let p = plan(&s, |_| (0..6).collect(), None);
+        let registry = crate::shipped::registry();
+        let systems = [registry.get("unique-ids").unwrap()];
         let hashes = |jobs| -> Vec<String> {
-            sweep(&s, &p, jobs, RecheckPolicy::Sample(2), &|_| {})
+            sweep(&systems, &s, &p, jobs, RecheckPolicy::Sample(2), &|_| {})
                 .unwrap()
                 .into_iter()
                 .map(|r| {

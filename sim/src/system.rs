@@ -1,25 +1,27 @@
 //! Systems under test: what a scenario's `system = "..."` names.
 //!
 //! A [`System`] says how to start its nodes (per variant, from the scenario's `[config]`), how
-//! its clients behave, and which checkers judge a run. highstorm's own systems are defined here
-//! with exactly this API; a user defines theirs the same way and [`register`]s it, after which
-//! scenarios (in Rust or TOML) name it like any shipped system:
+//! its clients behave, and which checkers judge a run. highstorm's own systems are defined with
+//! exactly this API. A binary or a test builds a [`Registry`] of the systems it knows once,
+//! resolves the system a scenario names in it, and passes `&System` to whatever runs it:
 //!
 //! ```
-//! use highstorm::system::{self, System};
+//! use highstorm::system::{Registry, System};
 //! use highstorm::nodes::systems::echo::Echo;
 //! use highstorm::workload::EchoOps;
 //!
-//! system::register(
+//! let registry = Registry::new().with(
 //!     System::new("my-echo", |_variant, _config| Ok(Echo))
 //!         .client(|c| c.steady(EchoOps))
 //!         .check(highstorm::check::echo_replies_match),
 //! );
-//! assert!(system::lookup("my-echo").is_ok());
+//! let scenario = highstorm::Scenario::new("echo-once", "my-echo");
+//! assert!(registry.resolve(&scenario).is_ok());
+//! assert!(registry.get("your-echo").is_err());
 //! ```
 
 use crate::check::{self, Operation, Verdict};
-use crate::scenario::Scenario;
+use crate::scenario::{invalid, Api, Invalid, Scenario, ScenarioError};
 use crate::trace::Trace;
 use crate::workload::{self, Client, Operations};
 use highstorm_nodes::http::HttpFn;
@@ -27,7 +29,7 @@ use highstorm_nodes::systems::{BlobsFn, SpawnError, WorkFn};
 use highstorm_nodes::{LocalTime, Node, NodeProcess, Process, ProcessSetup};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// Starts one node incarnation: `(variant, config, setup)`.
 pub type SpawnFn =
@@ -281,6 +283,11 @@ impl System {
         }
     }
 
+    /// Runs every checker over a run's trace (reading the client history from it).
+    pub fn check_trace(&self, scenario: &Scenario, trace: &Trace) -> Vec<Verdict> {
+        self.check_run(scenario, trace, &check::history(trace))
+    }
+
     /// Runs every checker over a run, then checks the targets the scenario sets in
     /// `[checks]` (latency, stable latency, messages per operation) whatever the system.
     pub fn check_run(&self, scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Vec<Verdict> {
@@ -304,6 +311,30 @@ impl System {
         self.blobs
     }
 
+    /// Checks what in `scenario` depends on this system: the variant it names, and that the
+    /// system has an HTTP API when the scenario's clients use one.
+    pub fn validate(&self, scenario: &Scenario) -> Result<(), Invalid> {
+        if let Some(v) = &scenario.variant {
+            if !self.variants.contains(v) {
+                return Err(invalid(
+                    "variant",
+                    format!(
+                        "system `{}` has no variant `{v}` (known: {})",
+                        self.name,
+                        self.variants.join(", ")
+                    ),
+                ));
+            }
+        }
+        if scenario.workload.api == Api::Http && self.http_api().is_none() {
+            return Err(invalid(
+                "workload.api",
+                format!("system `{}` has no HTTP API", self.name),
+            ));
+        }
+        Ok(())
+    }
+
     /// Its HTTP API and HTTP client, if it has them.
     pub fn http_api(&self) -> Option<(HttpFn, workload::http::HttpWorkloadFn)> {
         self.http.zip(self.http_client)
@@ -319,142 +350,56 @@ pub fn config<T: serde::de::DeserializeOwned + Default>(
     highstorm_nodes::systems::config(system, config)
 }
 
-static REGISTRY: RwLock<BTreeMap<String, Arc<System>>> = RwLock::new(BTreeMap::new());
-
-/// Registers `system` so scenarios can name it; a system registered again under the same
-/// name replaces the earlier one (so every test may register what it needs).
-pub fn register(system: System) -> Arc<System> {
-    let system = Arc::new(system);
-    let mut registry = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
-    registry.insert(system.name.clone(), system.clone());
-    system
+/// The systems a binary or a test knows, by name: built once, then asked for the system a
+/// scenario names ([`Registry::resolve`]), which is passed down as `&System`.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    systems: BTreeMap<String, System>,
 }
 
-/// The system a scenario names: a registered one, or one of highstorm's own.
-pub fn lookup(name: &str) -> Result<Arc<System>, SpawnError> {
-    {
-        let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = registry.get(name) {
-            return Ok(s.clone());
-        }
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
     }
-    match builtin(name) {
-        Some(s) => Ok(register(s)),
-        None => Err(SpawnError::UnknownSystem(name.to_owned())),
+
+    /// The registry with `system` added (replacing one of the same name).
+    pub fn with(mut self, system: System) -> Self {
+        self.add(system);
+        self
     }
-}
 
-/// highstorm's own systems, defined with the same API users have: their nodes from
-/// [`highstorm_nodes::systems`], their clients from [`crate::workload`], their checkers from
-/// [`crate::check`].
-fn builtin(name: &str) -> Option<System> {
-    use crate::check::{bridge_four as b4, election as el, work_queue as wq};
-    use crate::workload::work_queue::{http_client as work_queue_http, QueueClient};
-    use crate::workload::{
-        bridge_four, BroadcastOps, EchoOps, ElectionOps, GCounterOps, UniqueIdOps,
-    };
-    use highstorm_nodes::systems::work_queue;
-    let nodes = highstorm_nodes::systems::lookup(name).ok()?;
-    let base = System::with_spawn(name, nodes.spawn).variants(nodes.variants);
-    let base = match nodes.work {
-        Some(w) => base.work(w),
-        None => base,
-    };
-    let base = match nodes.blobs {
-        Some(b) => base.blobs(b),
-        None => base,
-    };
-    let answered = check::requests_answered_unless_faulted;
-    Some(match name {
-        "echo" => base
-            .client(|c| c.steady(EchoOps))
-            .check(check::echo_replies_match)
-            .check(answered),
-        "unique-ids" => base
-            .client(|c| c.steady(UniqueIdOps))
-            .check(check::ids_unique)
-            .check(answered),
-        "g-counter" => base
-            .client(|c| c.steady(GCounterOps))
-            // Nodes keep their state in memory: it survives a crash only on another node.
-            .min_nodes(|_| 2)
-            .check(check::counter_converges)
-            .check(answered),
-        "broadcast" => base
-            .client(|c| {
-                let clients = c.scenario.workload.clients.max(1) as u64;
-                let index = c.index;
-                c.steady(BroadcastOps::new(index, clients))
-            })
-            // Nodes keep their values in memory: they survive a crash only on another node.
-            .min_nodes(|_| 2)
-            .check(check::broadcast_converges)
-            .check(answered)
-            .check(check::msgs_per_op_within_budget),
-        "bridge-four" => base
-            .client(|c| {
-                let cfg = config("bridge-four", &c.scenario.config).unwrap_or_default();
-                let (index, timeout) = (c.index, c.timeout());
-                c.node(bridge_four::JobClient::new(cfg, index, timeout))
-            })
-            .http(
-                highstorm_nodes::http::bridge_four::api,
-                bridge_four::http_client,
-            )
-            // The leader and one worker.
-            .min_nodes(|_| 2)
-            .check(b4::jobs_complete)
-            .check(b4::results_match_reference)
-            .check(b4::statuses_move_forward)
-            .check(b4::outputs_counted_once)
-            .check(b4::data_after_done),
-        "work-queue" => base
-            .client(|c| {
-                let cfg: work_queue::WorkQueueConfig =
-                    config("work-queue", &c.scenario.config).unwrap_or_default();
-                let s = c.schedule();
-                // Puts stop a timeout earlier still, so even the last one is acknowledged
-                // `converge_within` before the final reads.
-                let puts_stop_at = s.stop_at - c.timeout();
-                let timeout = c.timeout();
-                c.node(QueueClient::new(
-                    cfg.manager,
-                    s.rate,
-                    timeout,
-                    puts_stop_at,
-                    s.final_at,
-                ))
-            })
-            .http(highstorm_nodes::http::work_queue::api, work_queue_http)
-            // The manager and one worker.
-            .min_nodes(|_| 2)
-            .check(wq::jobs_complete)
-            .check(wq::results_never_lost)
-            .check(wq::completed_once)
-            .check(wq::statuses_move_forward)
-            .check(wq::completions_fenced),
-        "election" => base
-            .client(|c| c.steady(ElectionOps))
-            // The smallest cluster whose majority survives a fault.
-            .min_nodes(|_| 3)
-            .check(el::one_leader_per_term)
-            .check(el::leaders_never_overlap)
-            .check(el::leader_acts_within_lease)
-            .check(el::leader_after_heal)
-            .check(el::items_complete_once),
-        _ => base.check(answered),
-    })
-}
+    /// Adds `system` (replacing one of the same name).
+    pub fn add(&mut self, system: System) {
+        self.systems.insert(system.name.clone(), system);
+    }
 
-/// The names of highstorm's own systems and every registered one.
-pub fn names() -> Vec<String> {
-    let mut names: Vec<String> = highstorm_nodes::systems::names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
-    names.extend(registry.keys().cloned());
-    names.sort();
-    names.dedup();
-    names
+    /// The system called `name`.
+    pub fn get(&self, name: &str) -> Result<&System, SpawnError> {
+        self.systems
+            .get(name)
+            .ok_or_else(|| SpawnError::UnknownSystem {
+                name: name.to_owned(),
+                known: self.names().join(", "),
+            })
+    }
+
+    /// The system `scenario` names, checked against it ([`System::validate`]).
+    pub fn resolve(&self, scenario: &Scenario) -> Result<&System, ScenarioError> {
+        let system = self
+            .get(&scenario.system)
+            .map_err(|e| scenario.error(&invalid("system", e.to_string())))?;
+        system.validate(scenario).map_err(|e| scenario.error(&e))?;
+        Ok(system)
+    }
+
+    /// The names of its systems, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        self.systems.keys().map(String::as_str).collect()
+    }
+
+    /// Its systems, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &System> {
+        self.systems.values()
+    }
 }

@@ -562,6 +562,25 @@ pub fn first_difference(a: &Trace, b: &Trace, context: usize) -> Option<Divergen
     })
 }
 
+/// Whether a process name is a client's (`c0`, `c1`, ...).
+fn is_client(name: &str) -> bool {
+    name.starts_with('c')
+}
+
+/// Messages sent: (node-to-node, all).
+pub fn message_counts(trace: &Trace) -> (usize, usize) {
+    let (mut server, mut all) = (0usize, 0usize);
+    for e in trace.events() {
+        if let EventKind::Send { src, dest, .. } = &e.kind {
+            all += 1;
+            if !is_client(src) && !is_client(dest) {
+                server += 1;
+            }
+        }
+    }
+    (server, all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

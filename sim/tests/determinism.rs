@@ -23,8 +23,8 @@ fn faulty() -> Scenario {
 fn same_seed_gives_the_same_trace_hash() {
     let s = faulty();
     for seed in [0, 1, 77, u64::MAX] {
-        let a = run_seed(&s, seed, Recheck::Once).unwrap();
-        let b = run_seed(&s, seed, Recheck::Once).unwrap();
+        let a = run_seed(system(&s), &s, seed, Recheck::Once).unwrap();
+        let b = run_seed(system(&s), &s, seed, Recheck::Once).unwrap();
         assert_eq!(a.trace_hash, b.trace_hash, "seed {seed}");
         assert_eq!(a.trace.render(), b.trace.render());
         assert!(a.events > 500, "seed {seed}: only {} events", a.events);
@@ -35,7 +35,11 @@ fn same_seed_gives_the_same_trace_hash() {
 fn different_seeds_give_different_traces() {
     let s = faulty();
     let hashes: std::collections::BTreeSet<String> = (0..10)
-        .map(|seed| run_seed(&s, seed, Recheck::Once).unwrap().trace_hash)
+        .map(|seed| {
+            run_seed(system(&s), &s, seed, Recheck::Once)
+                .unwrap()
+                .trace_hash
+        })
         .collect();
     assert_eq!(hashes.len(), 10);
 }
@@ -43,11 +47,20 @@ fn different_seeds_give_different_traces() {
 #[test]
 fn self_check_reports_the_first_differing_event() {
     let s = faulty();
-    let a = run_seed(&s, 5, Recheck::Once).unwrap();
-    let b = run_seed(&s, 6, Recheck::Once).unwrap();
+    let a = run_seed(system(&s), &s, 5, Recheck::Once).unwrap();
+    let b = run_seed(system(&s), &s, 6, Recheck::Once).unwrap();
     let v = determinism_verdict(&a.trace, a.trace.hash(), &b.trace);
     assert!(!v.ok);
     assert!(v.detail.contains("traces diverge at event"), "{}", v.detail);
     let same = determinism_verdict(&a.trace, a.trace.hash(), &a.trace);
     assert!(same.ok);
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

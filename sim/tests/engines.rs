@@ -28,7 +28,7 @@ fn for_both_engines(mut s: Scenario) -> Scenario {
 }
 
 fn verdicts(s: &Scenario, seed: u64) -> Vec<(String, bool)> {
-    let r = run_seed(s, seed, Recheck::Once).unwrap();
+    let r = run_seed(system(s), s, seed, Recheck::Once).unwrap();
     r.checks.into_iter().map(|c| (c.name, c.ok)).collect()
 }
 
@@ -61,7 +61,7 @@ fn the_events_engine_is_deterministic_and_catches_the_planted_bugs() {
         // snapshot already run it (with a determinism recheck); here, the same at 100 nodes.
         let s = if s.nodes > 100 { s.nodes(100) } else { s };
         let s = for_both_engines(s).engine(Engine::Events);
-        let r = run_seed(&s, 11, Recheck::Twice).unwrap();
+        let r = run_seed(system(&s), &s, 11, Recheck::Twice).unwrap();
         assert!(r.ok, "{} seed 11: {:?}", s.name, r.checks);
     }
     let broken = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/broken");
@@ -76,10 +76,20 @@ fn the_events_engine_is_deterministic_and_catches_the_planted_bugs() {
         let s = Scenario::load(&broken.join(format!("{name}.toml")))
             .unwrap()
             .engine(Engine::Events);
-        let failing = (0..20).find(|&seed| !run_seed(&s, seed, Recheck::Once).unwrap().ok);
+        let failing =
+            (0..20).find(|&seed| !run_seed(system(&s), &s, seed, Recheck::Once).unwrap().ok);
         assert!(
             failing.is_some(),
             "{name}: the events engine must find the planted bug"
         );
     }
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -39,10 +39,14 @@ fn scenario(variant: Option<&str>) -> Scenario {
 fn a_sweep_finds_the_planted_bug_and_shrinks_it_to_at_most_three_faults() {
     let buggy = scenario(Some("forgetful"));
     let seed = (0..30)
-        .find(|&seed| !run_seed(&buggy, seed, Recheck::Once).unwrap().ok)
+        .find(|&seed| {
+            !run_seed(system(&buggy), &buggy, seed, Recheck::Once)
+                .unwrap()
+                .ok
+        })
         .expect("the planted bug is found within 30 seeds");
 
-    let shrunk = shrink(&buggy, seed, 300).unwrap();
+    let shrunk = shrink(system(&buggy), &buggy, seed, 300).unwrap();
     assert!(
         shrunk.failing.contains(&"ids-unique".to_owned()),
         "{:?}",
@@ -62,7 +66,7 @@ fn a_sweep_finds_the_planted_bug_and_shrinks_it_to_at_most_three_faults() {
     let text = shrunk.scenario.to_toml();
     let minimal = Scenario::from_toml("minimal.toml", &text).unwrap();
     assert_eq!(minimal.seeds, seed..seed + 1);
-    let again = run_seed(&minimal, seed, Recheck::Twice).unwrap();
+    let again = run_seed(system(&minimal), &minimal, seed, Recheck::Twice).unwrap();
     assert!(
         again.checks.iter().any(|c| c.name == "ids-unique" && !c.ok),
         "{text}"
@@ -75,7 +79,7 @@ fn a_sweep_finds_the_planted_bug_and_shrinks_it_to_at_most_three_faults() {
     // The correct variant passes the very same sweep.
     let correct = scenario(None);
     for s in 0..=seed {
-        let r = run_seed(&correct, s, Recheck::Once).unwrap();
+        let r = run_seed(system(&correct), &correct, s, Recheck::Once).unwrap();
         assert!(r.ok, "correct variant failed at seed {s}: {:?}", r.checks);
     }
 }
@@ -98,7 +102,8 @@ fn proptest_generated_schedules_find_the_bug_and_shrink_it() {
     let result = runner.run(&schedule_strategy(nodes, MS(2000), 8), |faults| {
         let mut s = base.clone();
         s.faults = faults;
-        let r = run_seed(&s, 0, Recheck::Once).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let r = run_seed(system(&s), &s, 0, Recheck::Once)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         match r.checks.iter().find(|c| !c.ok) {
             Some(c) => Err(TestCaseError::fail(format!("{}: {}", c.name, c.detail))),
             None => Ok(()),
@@ -124,13 +129,13 @@ fn the_broadcast_checker_catches_a_node_without_anti_entropy() {
     let buggy = Scenario::load(&file).unwrap();
     let seed = (0..20)
         .find(|&seed| {
-            let r = run_seed(&buggy, seed, Recheck::Once).unwrap();
+            let r = run_seed(system(&buggy), &buggy, seed, Recheck::Once).unwrap();
             r.checks
                 .iter()
                 .any(|c| c.name == "broadcast-converges" && !c.ok)
         })
         .expect("lost values are found within 20 seeds");
-    let shrunk = shrink(&buggy, seed, 300).unwrap();
+    let shrunk = shrink(system(&buggy), &buggy, seed, 300).unwrap();
     assert!(shrunk.failing.contains(&"broadcast-converges".to_owned()));
     assert!(
         shrunk.scenario.faults.len() <= 3,
@@ -141,7 +146,7 @@ fn the_broadcast_checker_catches_a_node_without_anti_entropy() {
     let mut correct = buggy.clone();
     correct.variant = None;
     for s in 0..=seed {
-        let r = run_seed(&correct, s, Recheck::Once).unwrap();
+        let r = run_seed(system(&correct), &correct, s, Recheck::Once).unwrap();
         assert!(r.ok, "seed {s}: {:?}", r.checks);
     }
 }
@@ -157,10 +162,10 @@ fn a_sweep_finds_split_brain_in_the_naive_election_and_shrinks_it() {
             .any(|c| c.name == "leaders-never-overlap" && !c.ok)
     };
     let seed = (0..20)
-        .find(|&seed| split_brain(&run_seed(&naive, seed, Recheck::Once).unwrap()))
+        .find(|&seed| split_brain(&run_seed(system(&naive), &naive, seed, Recheck::Once).unwrap()))
         .expect("split brain is found within 20 seeds");
 
-    let shrunk = shrink(&naive, seed, 300).unwrap();
+    let shrunk = shrink(system(&naive), &naive, seed, 300).unwrap();
     assert!(
         shrunk.failing.contains(&"leaders-never-overlap".to_owned()),
         "{:?}",
@@ -175,7 +180,7 @@ fn a_sweep_finds_split_brain_in_the_naive_election_and_shrinks_it() {
     // The minimal scenario file still shows the split brain at its seed.
     let minimal = Scenario::from_toml("minimal.toml", &text).unwrap();
     assert!(
-        split_brain(&run_seed(&minimal, seed, Recheck::Twice).unwrap()),
+        split_brain(&run_seed(system(&minimal), &minimal, seed, Recheck::Twice).unwrap()),
         "{text}"
     );
 
@@ -183,7 +188,7 @@ fn a_sweep_finds_split_brain_in_the_naive_election_and_shrinks_it() {
     let mut correct = naive.clone();
     correct.variant = None;
     for s in 0..=seed.max(19) {
-        let r = run_seed(&correct, s, Recheck::Once).unwrap();
+        let r = run_seed(system(&correct), &correct, s, Recheck::Once).unwrap();
         assert!(r.ok, "default variant failed at seed {s}: {:?}", r.checks);
     }
 }
@@ -200,22 +205,26 @@ fn the_work_queue_checkers_catch_lost_results_and_unfenced_completions() {
     let seed = (0..20)
         .find(|&s| {
             failed(
-                &run_seed(&unfenced, s, Recheck::Once).unwrap(),
+                &run_seed(system(&unfenced), &unfenced, s, Recheck::Once).unwrap(),
                 "completions-fenced",
             )
         })
         .expect("a completion of an expired reservation is found within 20 seeds");
     let mut correct = unfenced.clone();
     correct.variant = None;
-    assert!(run_seed(&correct, seed, Recheck::Once).unwrap().ok);
+    assert!(
+        run_seed(system(&correct), &correct, seed, Recheck::Once)
+            .unwrap()
+            .ok
+    );
 
     let forgetful = Scenario::load(&broken.join("work-queue-forgetful.toml")).unwrap();
     let lost =
         |r: &highstorm::SeedReport| failed(r, "results-never-lost") && failed(r, "completed-once");
     let seed = (0..20)
-        .find(|&s| lost(&run_seed(&forgetful, s, Recheck::Once).unwrap()))
+        .find(|&s| lost(&run_seed(system(&forgetful), &forgetful, s, Recheck::Once).unwrap()))
         .expect("a forgotten result is found within 20 seeds");
-    let shrunk = shrink(&forgetful, seed, 300).unwrap();
+    let shrunk = shrink(system(&forgetful), &forgetful, seed, 300).unwrap();
     let text = shrunk.scenario.to_toml();
     assert!(shrunk.scenario.faults.len() <= 2, "{text}");
     assert!(
@@ -227,7 +236,7 @@ fn the_work_queue_checkers_catch_lost_results_and_unfenced_completions() {
         "a manager crash is what loses the results: {text}"
     );
     let minimal = Scenario::from_toml("minimal.toml", &text).unwrap();
-    let again = run_seed(&minimal, seed, Recheck::Twice).unwrap();
+    let again = run_seed(system(&minimal), &minimal, seed, Recheck::Twice).unwrap();
     assert!(
         failed(&again, "results-never-lost") || failed(&again, "completed-once"),
         "{text}\n{:?}",
@@ -237,7 +246,7 @@ fn the_work_queue_checkers_catch_lost_results_and_unfenced_completions() {
     let mut correct = forgetful.clone();
     correct.variant = None;
     for s in 0..=seed {
-        let r = run_seed(&correct, s, Recheck::Once).unwrap();
+        let r = run_seed(system(&correct), &correct, s, Recheck::Once).unwrap();
         assert!(r.ok, "default variant failed at seed {s}: {:?}", r.checks);
     }
 }
@@ -266,11 +275,11 @@ fn shrunk_file_fails_on_the_bug_and_passes_on_the_fix(
     let seed = seeds
         .clone()
         .find(|&s| {
-            let r = run_seed(buggy, s, Recheck::Once).unwrap();
+            let r = run_seed(system(buggy), buggy, s, Recheck::Once).unwrap();
             highstorm::shrink::target_violation(&r.checks).is_some_and(|v| v.check == check)
         })
         .unwrap_or_else(|| panic!("`{}` fails {check} within {seeds:?}", buggy.name));
-    let shrunk = shrink(buggy, seed, 200).unwrap();
+    let shrunk = shrink(system(buggy), buggy, seed, 200).unwrap();
     assert_eq!(shrunk.violation.check, check);
     let file = highstorm::testing::shrunk_file(&shrunk);
     assert!(
@@ -286,7 +295,7 @@ fn shrunk_file_fails_on_the_bug_and_passes_on_the_fix(
     assert!(minimal.faults.len() <= shrunk.faults_before, "{file}");
 
     // On the bug: the same violation, and nothing the original run did not break.
-    let again = run_seed(&minimal, seed, Recheck::Twice).unwrap();
+    let again = run_seed(system(&minimal), &minimal, seed, Recheck::Twice).unwrap();
     let found: Vec<_> = again.checks.iter().filter_map(|c| c.found()).collect();
     assert!(found.contains(&shrunk.violation), "{file}\n{found:?}");
     assert!(again
@@ -298,7 +307,7 @@ fn shrunk_file_fails_on_the_bug_and_passes_on_the_fix(
     let mut correct = minimal.clone();
     correct.variant = None;
     for s in seed..=seed + others {
-        let r = run_seed(&correct, s, Recheck::Once).unwrap();
+        let r = run_seed(system(&correct), &correct, s, Recheck::Once).unwrap();
         let failed: Vec<String> = r
             .checks
             .iter()
@@ -388,7 +397,7 @@ fn shrunk_naive_election_fails_on_the_bug_and_passes_on_the_fix() {
 #[test]
 fn shrunk_forgetful_work_queue_fails_on_the_bug_and_passes_on_the_fix() {
     let buggy = shipped("broken/work-queue-forgetful.toml");
-    let r = run_seed(&buggy, 0, Recheck::Once).unwrap();
+    let r = run_seed(system(&buggy), &buggy, 0, Recheck::Once).unwrap();
     let check = highstorm::shrink::target_violation(&r.checks)
         .map(|v| v.check)
         .unwrap_or_else(|| "results-never-lost".to_owned());
@@ -429,4 +438,13 @@ fn a_thousand_node_broadcast_shrinks_within_the_budget() {
         "{} nodes left",
         shrunk.scenario.nodes
     );
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

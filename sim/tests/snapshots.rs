@@ -25,7 +25,7 @@ fn echo_trace_at_seed_7() {
         .loss(0.1)
         .workload(1, 25.0)
         .client_timeout(ms(60));
-    let report = run_seed(&s, 7, Recheck::Twice).unwrap();
+    let report = run_seed(system(&s), &s, 7, Recheck::Twice).unwrap();
     assert!(report.ok, "{:?}", report.checks);
     snapshot("echo_trace_seed_7", report.trace.render());
 }
@@ -42,7 +42,7 @@ fn every_shipped_scenario_at_its_pinned_seed() {
     assert!(!files.is_empty());
     for path in files {
         let s = Scenario::load(&path).unwrap();
-        let report = run_seed(&s, PINNED_SEED, Recheck::Once).unwrap();
+        let report = run_seed(system(&s), &s, PINNED_SEED, Recheck::Once).unwrap();
         let stem = path
             .file_stem()
             .unwrap()
@@ -63,4 +63,13 @@ fn every_shipped_scenario_at_its_pinned_seed() {
         text.push_str(&report.trace.outline());
         snapshot(&format!("{stem}_seed_{PINNED_SEED}"), text);
     }
+}
+
+/// The shipped system `s` names, from one registry built for the whole test binary.
+fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
+    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(highstorm::shipped::registry)
+        .get(&s.system)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -244,7 +244,8 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
     )
 }
 
-/// The store, ready to [`register`].
+/// The store, ready to sweep ([`Sweep::new`](highstorm::testing::Sweep::new)) or to add to a
+/// [`Registry`](highstorm::system::Registry).
 pub fn system() -> System {
     System::new("outside-kv", |variant, _config| {
         Ok(Kv::new(variant == "async-ack"))

@@ -5,7 +5,6 @@ use highstorm::prelude::*;
 use std::time::Duration as StdDuration;
 
 fn scenario(engine: Engine) -> Scenario {
-    register(outside_user::system());
     let ms = StdDuration::from_millis;
     Scenario::new(&format!("kv-faults-{}", engine.name()), "outside-kv")
         .engine(engine)
@@ -29,19 +28,19 @@ fn scenario(engine: Engine) -> Scenario {
 
 #[test]
 fn correct_store_passes_on_events() {
-    Sweep::new(&scenario(Engine::Events)).seeds(0..1000).run();
+    Sweep::new(system(), &scenario(Engine::Events)).seeds(0..1000).run();
 }
 
 #[test]
 fn correct_store_passes_on_turmoil() {
-    Sweep::new(&scenario(Engine::Turmoil)).seeds(0..200).run();
+    Sweep::new(system(), &scenario(Engine::Turmoil)).seeds(0..200).run();
 }
 
 #[test]
 fn async_ack_is_found_on_both_engines() {
     for engine in [Engine::Events, Engine::Turmoil] {
         let buggy = scenario(engine).variant("async-ack");
-        let failure = Sweep::new(&buggy)
+        let failure = Sweep::new(system(), &buggy)
             .seeds(0..40)
             .shrink_budget(40)
             .find_failure()
@@ -63,7 +62,13 @@ fn async_ack_is_found_on_both_engines() {
 #[test]
 #[ignore = "fails on purpose: the failure workflow as a user sees it (see README)"]
 fn planted_bug_sweep() {
-    Sweep::new(&scenario(Engine::Events).variant("async-ack"))
+    Sweep::new(system(), &scenario(Engine::Events).variant("async-ack"))
         .seeds(0..20)
         .run();
+}
+
+/// The system under test, built once for the whole test binary (sweeps borrow it).
+fn system() -> &'static System {
+    static SYSTEM: std::sync::OnceLock<System> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(outside_user::system)
 }

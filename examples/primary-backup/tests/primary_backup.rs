@@ -8,7 +8,6 @@ use highstorm::{run_seed, EventKind, Recheck};
 use std::path::Path;
 
 fn scenario() -> Scenario {
-    register(primary_backup::system());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/primary-backup-faults.toml");
     Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -22,7 +21,7 @@ fn the_scenario_forwards_across_restarts() {
         const SEEDS: u64 = 20;
         let stale = (0..SEEDS)
             .filter(|&seed| {
-                let r = run_seed(&s.clone().engine(engine), seed, Recheck::Once).unwrap();
+                let r = run_seed(system(), &s.clone().engine(engine), seed, Recheck::Once).unwrap();
                 r.trace.events().iter().any(|e| {
                     matches!(&e.kind, EventKind::Discard { node, from: Some(from), reason }
                         if node != "n0" && from == "n0"
@@ -40,14 +39,14 @@ fn the_scenario_forwards_across_restarts() {
 #[test]
 fn forwarding_survives_crashes_and_partitions_on_the_events_engine() {
     let s = scenario().engine(Engine::Events);
-    let outcome = Sweep::new(&s).seeds(0..500).run();
+    let outcome = Sweep::new(system(), &s).seeds(0..500).run();
     assert!(outcome.reports.len() >= 500 || std::env::var_os("HIGHSTORM_SEEDS").is_some());
 }
 
 #[test]
 fn forwarding_survives_crashes_and_partitions_on_the_turmoil_engine() {
     let s = scenario().engine(Engine::Turmoil);
-    let outcome = Sweep::new(&s).seeds(0..200).run();
+    let outcome = Sweep::new(system(), &s).seeds(0..200).run();
     assert!(outcome.reports.len() >= 200 || std::env::var_os("HIGHSTORM_SEEDS").is_some());
 }
 
@@ -57,7 +56,7 @@ fn both_engines_give_the_same_verdicts() {
     let s = scenario();
     for seed in 0..40 {
         let verdicts = |engine| {
-            let r = run_seed(&s.clone().engine(engine), seed, Recheck::Once).unwrap();
+            let r = run_seed(system(), &s.clone().engine(engine), seed, Recheck::Once).unwrap();
             r.checks
                 .into_iter()
                 .map(|c| (c.name, c.ok))
@@ -76,7 +75,7 @@ fn both_engines_give_the_same_verdicts() {
 fn acknowledging_before_storing_is_caught() {
     let buggy = scenario().variant("async-ack");
     for engine in [Engine::Events, Engine::Turmoil] {
-        let failure = Sweep::new(&buggy.clone().engine(engine))
+        let failure = Sweep::new(system(), &buggy.clone().engine(engine))
             .seeds(0..30)
             .find_failure()
             .unwrap_or_else(|| panic!("{engine:?}: async-ack must lose an acknowledged write"));
@@ -93,4 +92,10 @@ fn acknowledging_before_storing_is_caught() {
             "{engine:?}: {failed:?}"
         );
     }
+}
+
+/// The system under test, built once for the whole test binary (sweeps borrow it).
+fn system() -> &'static System {
+    static SYSTEM: std::sync::OnceLock<System> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(primary_backup::system)
 }

@@ -364,7 +364,8 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
     )
 }
 
-/// The system, ready to [`register`]: its nodes (variants `default` and `local-reads`), its
+/// The system, ready to sweep or to add to a [`Registry`](highstorm::system::Registry): its
+/// nodes (variants `default` and `local-reads`), its
 /// clients and its checkers.
 pub fn system() -> System {
     System::new("replicated-register", |variant, _config| {

@@ -7,21 +7,20 @@ use std::path::Path;
 use std::time::Duration as StdDuration;
 
 fn scenario() -> Scenario {
-    register(replicated_register::system());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/register-faults.toml");
     Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn the_register_survives_partitions_and_crashes_over_its_seeds() {
-    let outcome = Sweep::new(&scenario()).run();
+    let outcome = Sweep::new(system(), &scenario()).run();
     assert!(outcome.reports.len() >= 1000 || std::env::var_os("HIGHSTORM_SEEDS").is_some());
 }
 
 #[test]
 fn local_reads_are_caught_and_shrunk() {
     let buggy = scenario().variant("local-reads");
-    let failure = Sweep::new(&buggy)
+    let failure = Sweep::new(system(), &buggy)
         .seeds(0..50)
         .find_failure()
         .expect("stale reads within 50 seeds");
@@ -49,7 +48,7 @@ fn local_reads_are_caught_and_shrunk() {
     let path = failure.path.as_ref().expect("written");
     let replayed = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
     let seed = failure.report.seed;
-    let again = run_seed(&replayed, seed, Recheck::Once).unwrap();
+    let again = run_seed(system(), &replayed, seed, Recheck::Once).unwrap();
     assert!(
         again
             .checks
@@ -62,7 +61,7 @@ fn local_reads_are_caught_and_shrunk() {
     let mut fixed = replayed.clone();
     fixed.variant = None;
     for s in seed..seed + 4 {
-        let r = run_seed(&fixed, s, Recheck::Once).unwrap();
+        let r = run_seed(system(), &fixed, s, Recheck::Once).unwrap();
         assert!(
             r.ok,
             "the correct variant fails the shrunk file at seed {s}: {:?}",
@@ -79,7 +78,7 @@ fn local_reads_are_caught_and_shrunk() {
         shrunk.runs
     );
     // The correct variant passes the seeds the bug was found in.
-    Sweep::new(&scenario()).seeds(0..50).run();
+    Sweep::new(system(), &scenario()).seeds(0..50).run();
 }
 
 /// A scenario built in Rust instead of TOML: a node cut off from the majority must not answer
@@ -93,11 +92,19 @@ fn a_minority_node_does_not_serve_stale_reads() {
         .workload(2, 40.0)
         .partition_at(ms(800), &[&["n2"][..], &["n0", "n1"][..]])
         .heal_at(ms(2200));
-    register(replicated_register::system());
-    Sweep::new(&s).seeds(0..20).run();
+    Sweep::new(system(), &s).seeds(0..20).run();
     let buggy = s.variant("local-reads");
     assert!(
-        Sweep::new(&buggy).seeds(0..20).find_failure().is_some(),
+        Sweep::new(system(), &buggy)
+            .seeds(0..20)
+            .find_failure()
+            .is_some(),
         "the buggy variant serves stale reads from n2"
     );
+}
+
+/// The system under test, built once for the whole test binary (sweeps borrow it).
+fn system() -> &'static System {
+    static SYSTEM: std::sync::OnceLock<System> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(replicated_register::system)
 }

@@ -15,7 +15,6 @@ use std::time::{Duration as StdDuration, Instant, SystemTime};
 
 /// The planted bug over a handful of seeds: several of them fail.
 fn buggy() -> Scenario {
-    register(replicated_register::system());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/register-faults.toml");
     Scenario::load(&path)
         .unwrap_or_else(|e| panic!("{e}"))
@@ -25,7 +24,10 @@ fn buggy() -> Scenario {
 #[test]
 #[ignore = "fails on purpose: run by printed_repro_lines_rerun_each_failing_seed_alone"]
 fn planted_bug_sweep() {
-    Sweep::new(&buggy()).seeds(0..12).shrink_budget(30).run();
+    Sweep::new(system(), &buggy())
+        .seeds(0..12)
+        .shrink_budget(30)
+        .run();
 }
 
 /// One failing seed as the sweep printed it.
@@ -250,4 +252,10 @@ fn printed_repro_lines_rerun_each_failing_seed_alone() {
         before,
         "replaying the file rewrote it"
     );
+}
+
+/// The system under test, built once for the whole test binary (sweeps borrow it).
+fn system() -> &'static System {
+    static SYSTEM: std::sync::OnceLock<System> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(replicated_register::system)
 }

@@ -111,7 +111,7 @@ pub const MSGS_PER_OP: &str = "msgs-per-op-within-budget";
 pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = MSGS_PER_OP;
     // As the `msgs_per_op` metric: node-to-node sends over operations invoked.
-    let (server, _) = crate::metrics::message_counts(trace);
+    let (server, _) = crate::trace::message_counts(trace);
     let msgs_per_op = if ops.is_empty() {
         0.0
     } else {
@@ -133,23 +133,5 @@ pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Oper
             NAME,
             format!("{msgs_per_op:.2} messages per operation (no budget set)"),
         ),
-    }
-}
-
-/// Runs every checker of the scenario's system.
-pub fn check(scenario: &Scenario, trace: &Trace) -> Vec<Verdict> {
-    check_history(scenario, trace, &history(trace))
-}
-
-/// Runs every checker of the scenario's system over `trace` and its client history `ops`
-/// (read from it with [`history`]).
-pub fn check_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Vec<Verdict> {
-    match crate::system::lookup(&scenario.system) {
-        Ok(system) => system.check_run(scenario, trace, ops),
-        Err(e) => vec![Verdict::violation(
-            "system-known",
-            "unknown-system",
-            e.to_string(),
-        )],
     }
 }

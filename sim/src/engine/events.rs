@@ -17,6 +17,7 @@
 use super::{setup, EngineError, RunOutput};
 use crate::faults::{faults_of_run, timeline, FaultState};
 use crate::scenario::{FaultAction, Scenario};
+use crate::system::System;
 use crate::trace::{EventKind, Trace};
 use highstorm_nodes::{MsgId, Output, Process, ProcessSetup, WorkId};
 use std::cmp::Reverse;
@@ -115,8 +116,7 @@ fn remember_length(scenario: &Scenario, events: usize) {
 }
 
 /// Runs `scenario` at `seed` on the event queue.
-pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
-    let system = crate::system::lookup(&scenario.system)?;
+pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     let nodes = scenario.node_names();
     let names: Vec<String> = nodes
         .iter()
@@ -136,7 +136,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
             .collect(),
         slots: names.iter().map(|_| None).collect(),
         names,
-        faults: FaultState::new(scenario, seed),
+        faults: FaultState::of_system(system, scenario, seed),
         trace: Trace::with_capacity(capacity_hint(scenario)),
         timeline: timeline(&faults_of_run(scenario, seed)),
         outputs: vec![],
@@ -179,7 +179,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         match event {
             Event::Fault(i) => {
                 let action = e.timeline[i].1.clone();
-                e.apply(&system, &action)?;
+                e.apply(system, &action)?;
             }
             Event::Deliver {
                 to,

@@ -7,7 +7,9 @@
 pub mod events;
 pub mod turmoil;
 
+pub use crate::scenario::engine_kind::{supports, Engine};
 use crate::scenario::Scenario;
+use crate::system::System;
 use crate::trace::Trace;
 use highstorm_nodes::systems::SpawnError;
 
@@ -34,37 +36,6 @@ pub enum EngineError {
     Unsupported(String),
 }
 
-/// Which engine runs a scenario.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Engine {
-    /// The reference: real async driver loops on turmoil hosts, 1 ms tick.
-    #[default]
-    Turmoil,
-    /// The sans-IO processes straight off a discrete-event queue: for big sweeps and clusters.
-    Events,
-}
-
-impl Engine {
-    /// Its name in scenario files and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Turmoil => "turmoil",
-            Engine::Events => "events",
-        }
-    }
-}
-
-impl std::str::FromStr for Engine {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "turmoil" => Ok(Engine::Turmoil),
-            "events" => Ok(Engine::Events),
-            other => Err(format!("unknown engine {other:?} (known: turmoil, events)")),
-        }
-    }
-}
-
 /// How node `id` of a cluster of `nodes` starts (its durable storage is the engine's to fill).
 fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> highstorm_nodes::ProcessSetup {
     highstorm_nodes::ProcessSetup {
@@ -76,24 +47,11 @@ fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> highstorm_nodes::P
     }
 }
 
-/// Whether `engine` can run `scenario`; if not, why, for people.
-pub fn supports(engine: Engine, scenario: &Scenario) -> Result<(), String> {
-    match (engine, scenario.workload.api) {
-        (Engine::Events, crate::scenario::Api::Http) => Err(format!(
-            "scenario `{}` drives its clients over HTTP (`workload.api = \"http\"`), which only \
-             the turmoil engine serves (the events engine runs sans-IO nodes, no async code): \
-             run it with `engine = \"turmoil\"` or `--engine turmoil`",
-            scenario.name
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// Runs `scenario` at `seed` on its engine.
-pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
+/// Runs `scenario` of `system` at `seed` on its engine.
+pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     supports(scenario.engine, scenario).map_err(EngineError::Unsupported)?;
     match scenario.engine {
-        Engine::Turmoil => turmoil::run(scenario, seed),
-        Engine::Events => events::run(scenario, seed),
+        Engine::Turmoil => turmoil::run(system, scenario, seed),
+        Engine::Events => events::run(system, scenario, seed),
     }
 }

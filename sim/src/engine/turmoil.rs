@@ -20,6 +20,7 @@ use super::{setup, EngineError, RunOutput};
 use crate::faults::{faults_of_run, timeline, FaultState};
 use crate::http::TurmoilListener;
 use crate::scenario::{Api, FaultAction, Scenario};
+use crate::system::System;
 use crate::trace::{EventKind, Trace};
 use crate::workload::http::{HttpClient, Record, HTTP_PORT};
 use highstorm_nodes::http::{HttpFn, HttpSetup};
@@ -273,8 +274,7 @@ pub(crate) fn body_text(bytes: &[u8]) -> String {
 }
 
 /// Runs `scenario` at `seed` on turmoil.
-pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
-    let system = crate::system::lookup(&scenario.system)?;
+pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     let nodes = scenario.node_names();
     let clients = scenario.client_names();
     // Start one incarnation outside the simulation first, so a bad variant or config is a
@@ -285,7 +285,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
         setup(&nodes[0], &nodes, seed, 0),
     )?;
 
-    let mut faults = FaultState::new(scenario, seed);
+    let mut faults = FaultState::of_system(system, scenario, seed);
     for n in &nodes {
         faults.set_listening(n, false);
     }

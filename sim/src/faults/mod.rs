@@ -12,6 +12,7 @@ pub use clock::ClockModel;
 pub use nemesis::nemesis_faults;
 
 use crate::scenario::{Conditions, Distribution, Fault, FaultAction, Heal, Latency, Scenario};
+use crate::system::System;
 use crate::trace::EventKind;
 use highstorm_nodes::storage::{DurableStore, MemBlobs, SharedMemBlobs, Storage};
 use highstorm_nodes::systems::WorkFn;
@@ -104,7 +105,23 @@ const WORK_BYTES_PER_SEC: u64 = 300_000;
 const WORK_BASE: Duration = Duration::from_millis(1);
 
 impl FaultState {
-    /// The world at the start of `scenario` run at `seed`.
+    /// The world at the start of `scenario` of `system` run at `seed`: as [`new`](Self::new),
+    /// with the system's outside work and the blobs its `[config]` starts with.
+    pub fn of_system(system: &System, scenario: &Scenario, seed: u64) -> Self {
+        let mut state = Self::new(scenario, seed);
+        state.work = system.work_fn();
+        if let Some(blobs) = system.blobs_fn() {
+            // A bad config is reported when the nodes start; here it only means no blobs.
+            let blobs = blobs(&scenario.config).unwrap_or_default();
+            state.blobs = SharedMemBlobs::new(MemBlobs {
+                blobs: blobs.into_iter().collect(),
+            });
+        }
+        state
+    }
+
+    /// The world at the start of `scenario` run at `seed`, for a system without outside work
+    /// or blobs.
     pub fn new(scenario: &Scenario, seed: u64) -> Self {
         let n = &scenario.network;
         let mut state = FaultState {
@@ -127,16 +144,6 @@ impl FaultState {
             blobs: SharedMemBlobs::default(),
             work: None,
         };
-        if let Ok(system) = crate::system::lookup(&scenario.system) {
-            state.work = system.work_fn();
-            if let Some(blobs) = system.blobs_fn() {
-                // A bad config is reported when the nodes start; here it only means no blobs.
-                let blobs = blobs(&scenario.config).unwrap_or_default();
-                state.blobs = SharedMemBlobs::new(MemBlobs {
-                    blobs: blobs.into_iter().collect(),
-                });
-            }
-        }
         for name in scenario
             .node_names()
             .into_iter()

@@ -27,6 +27,7 @@
 //! every = "2s"
 //! ```
 
+pub(crate) mod engine_kind;
 mod parse;
 mod write;
 
@@ -60,7 +61,7 @@ pub struct Scenario {
     /// The simulator's step (turmoil's tick).
     pub tick: Duration,
     /// Which engine runs it.
-    pub engine: crate::engine::Engine,
+    pub engine: engine_kind::Engine,
     /// The network's behaviour between faults.
     pub network: Network,
     /// Per-node clock skew and drift at the start.
@@ -574,7 +575,7 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
+pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
     Invalid {
         key: key.into(),
         message: message.into(),
@@ -582,6 +583,35 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
 }
 
 impl Scenario {
+    /// `problem` as an error naming this scenario's file (or `<scenario>` for one built in
+    /// Rust) and the key at fault.
+    pub fn error(&self, problem: &Invalid) -> ScenarioError {
+        let file = self
+            .path
+            .as_ref()
+            .map_or_else(|| "<scenario>".to_owned(), |p| p.display().to_string());
+        // The key's line in the file, when it is a top-level `key = ...` line there.
+        let top = problem.key.split(['.', '[']).next().unwrap_or_default();
+        let line = self
+            .path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| {
+                text.lines().position(|l| {
+                    l.strip_prefix(top)
+                        .is_some_and(|rest| rest.trim_start().starts_with('='))
+                })
+            })
+            .map_or(1, |i| i + 1);
+        ScenarioError::Invalid {
+            file,
+            line,
+            col: 1,
+            key: problem.key.clone(),
+            message: format!("`{}`: {}", problem.key, problem.message),
+        }
+    }
+
     /// A scenario of `system` named `name`, with defaults: 3 nodes, 10 s, seeds 0..100, 1 ms
     /// tick, uniform latency 1–10 ms, no loss or duplication, one client at 20 ops/s, no faults.
     pub fn new(name: &str, system: &str) -> Self {
@@ -595,7 +625,7 @@ impl Scenario {
             seeds: 0..100,
             regressions: vec![],
             tick: Duration::from_millis(1),
-            engine: crate::engine::Engine::default(),
+            engine: engine_kind::Engine::default(),
             network: Network::default(),
             clocks: BTreeMap::new(),
             workload: Workload::default(),
@@ -606,23 +636,11 @@ impl Scenario {
         }
     }
 
-    /// Checks everything that does not depend on where the scenario came from: known system
-    /// and variant, known node names, faults within the run, probabilities within [0, 1].
+    /// Checks everything that depends neither on where the scenario came from nor on its
+    /// system: known node names, faults within the run, probabilities within [0, 1]. What
+    /// needs the system (its variants, whether it has an HTTP API) is checked where the
+    /// system is known: [`System::validate`](crate::system::System::validate).
     pub fn validate(&self) -> Result<(), Invalid> {
-        let system =
-            crate::system::lookup(&self.system).map_err(|e| invalid("system", e.to_string()))?;
-        if let Some(v) = &self.variant {
-            if !system.variant_names().contains(v) {
-                return Err(invalid(
-                    "variant",
-                    format!(
-                        "system `{}` has no variant `{v}` (known: {})",
-                        self.system,
-                        system.variant_names().join(", ")
-                    ),
-                ));
-            }
-        }
         if !(1..=10_000).contains(&self.nodes) {
             return Err(invalid("nodes", "must be between 1 and 10000"));
         }
@@ -764,13 +782,7 @@ impl Scenario {
             ));
         }
         if w.api == Api::Http {
-            if system.http_api().is_none() {
-                return Err(invalid(
-                    "workload.api",
-                    format!("system `{}` has no HTTP API", self.system),
-                ));
-            }
-            if let Err(why) = crate::engine::supports(self.engine, self) {
+            if let Err(why) = engine_kind::supports(self.engine, self) {
                 return Err(invalid("workload.api", why));
             }
         }
@@ -802,7 +814,7 @@ impl Scenario {
     }
 
     /// Sets the engine.
-    pub fn engine(mut self, engine: crate::engine::Engine) -> Self {
+    pub fn engine(mut self, engine: engine_kind::Engine) -> Self {
         self.engine = engine;
         self
     }

@@ -783,9 +783,19 @@ fault_duration = "700ms"
         assert!(e.to_string().contains("after the scenario ends"), "{e}");
         assert!(e.to_string().starts_with("x.toml:14:6: "), "{e}");
 
-        let e = err(&GOOD.replace("system = \"unique-ids\"", "system = \"paxos\""));
+        // The system is checked where it is resolved, not by the parser.
+        let paxos = GOOD.replace("system = \"unique-ids\"", "system = \"paxos\"");
+        let s = Scenario::from_toml("x.toml", &paxos).unwrap();
+        let e = crate::shipped::registry().resolve(&s).unwrap_err();
         assert_eq!(e.key(), Some("system"));
-        assert!(e.to_string().starts_with("x.toml:3:"), "{e}");
+        assert!(e.to_string().contains("unknown system `paxos`"), "{e}");
+        let s = Scenario::from_toml(
+            "x.toml",
+            &GOOD.replace("[network]", "variant = \"rusty\"\n[network]"),
+        )
+        .unwrap();
+        let e = crate::shipped::registry().resolve(&s).unwrap_err();
+        assert_eq!(e.key(), Some("variant"));
 
         let e = err(&GOOD.replace("heal = \"all\"", "heal = \"all\"\ncrash = \"n0\""));
         assert_eq!(e.key(), Some("faults[0]"));

@@ -82,7 +82,7 @@ impl Scenario {
             let _ = writeln!(w, "regressions = [{}]", r.join(", "));
         }
         let _ = writeln!(w, "tick = \"{}\"", duration(self.tick));
-        if self.engine != crate::engine::Engine::default() {
+        if self.engine != super::engine_kind::Engine::default() {
             let _ = writeln!(w, "engine = \"{}\"", self.engine.name());
         }
 
@@ -292,7 +292,7 @@ mod tests {
             });
         let mut s = s;
         s.regressions = vec![9, 11];
-        s.engine = crate::engine::Engine::Events;
+        s.engine = crate::scenario::engine_kind::Engine::Events;
         s.checks.converge_within = Some(ms(3000));
         s.checks.msgs_per_op_max = Some(30.0);
         s.checks.latency = Some(crate::scenario::LatencyTargets {

@@ -36,6 +36,7 @@ use crate::engine::EngineError;
 use crate::faults::faults_of_run;
 use crate::runner::{run_seed, Recheck, SeedReport};
 use crate::scenario::Scenario;
+use crate::system::System;
 use candidates::{candidates, Limits};
 use episodes::Aftermath;
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,8 +103,8 @@ pub fn target_violation(checks: &[Verdict]) -> Option<Violation> {
 
 /// The fewest nodes `s` can shrink to: the system's minimum, and every node its `[config]`
 /// names (`manager = "n3"`, `slow = { n4 = 10.0 }`).
-pub fn min_nodes(s: &Scenario) -> usize {
-    let system = crate::system::lookup(&s.system).map_or(1, |sys| sys.min_nodes_for(s));
+pub fn min_nodes(system: &System, s: &Scenario) -> usize {
+    let system = system.min_nodes_for(s);
     let mut named = 0;
     config_nodes(&s.config, &mut |i| named = named.max(i + 1));
     system.max(named).max(1)
@@ -125,8 +126,13 @@ fn config_nodes(v: &serde_json::Value, found: &mut impl FnMut(usize)) {
 }
 
 /// Shrinks the failure of `scenario` at `seed`, spending at most `budget` runs.
-pub fn shrink(scenario: &Scenario, seed: u64, budget: usize) -> Result<Shrunk, ShrinkError> {
-    let first = run_seed(scenario, seed, Recheck::Once)?;
+pub fn shrink(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+    budget: usize,
+) -> Result<Shrunk, ShrinkError> {
+    let first = run_seed(system, scenario, seed, Recheck::Once)?;
     let Some(target) = target_violation(&first.checks) else {
         return Err(ShrinkError::Passes(seed));
     };
@@ -135,7 +141,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, budget: usize) -> Result<Shrunk, S
     // The detail of the target's verdict when `s` fails the same way, else `None`.
     let same_bug = |s: &Scenario| -> Result<Option<String>, EngineError> {
         runs.set(runs.get() + 1);
-        let r: SeedReport = run_seed(s, seed, Recheck::Once)?;
+        let r: SeedReport = run_seed(system, s, seed, Recheck::Once)?;
         let found: BTreeSet<Violation> = r.checks.iter().filter_map(Verdict::found).collect();
         if !found.contains(&target) || !found.is_subset(&allowed) {
             return Ok(None);
@@ -150,7 +156,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, budget: usize) -> Result<Shrunk, S
         return Err(ShrinkError::DoesNotReproduce(seed));
     };
     let limits = Limits {
-        min_nodes: min_nodes(&original),
+        min_nodes: min_nodes(system, &original),
         original: Aftermath::of(&original),
     };
     let mut current = original.clone();
@@ -304,12 +310,14 @@ mod tests {
 
     #[test]
     fn the_minimum_covers_the_system_and_the_nodes_the_config_names() {
+        let registry = crate::shipped::registry();
+        let min = |s: &Scenario| min_nodes(registry.get(&s.system).unwrap(), s);
         let mut s = Scenario::new("m", "work-queue").nodes(5);
-        assert_eq!(min_nodes(&s), 2);
+        assert_eq!(min(&s), 2);
         s.config = serde_json::json!({ "slow": { "n3": 10.0 } });
-        assert_eq!(min_nodes(&s), 4);
-        assert_eq!(min_nodes(&Scenario::new("m", "election").nodes(5)), 3);
-        assert_eq!(min_nodes(&Scenario::new("m", "broadcast").nodes(5)), 2);
-        assert_eq!(min_nodes(&Scenario::new("m", "unique-ids").nodes(5)), 1);
+        assert_eq!(min(&s), 4);
+        assert_eq!(min(&Scenario::new("m", "election").nodes(5)), 3);
+        assert_eq!(min(&Scenario::new("m", "broadcast").nodes(5)), 2);
+        assert_eq!(min(&Scenario::new("m", "unique-ids").nodes(5)), 1);
     }
 }

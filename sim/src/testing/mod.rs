@@ -5,7 +5,7 @@
 //! environment says otherwise: `HIGHSTORM_SEED=1234` runs that seed alone, `HIGHSTORM_SEEDS=0..1000`
 //! widens or narrows the sweep. `HIGHSTORM_SCENARIO=FILE` makes a sweep of the same system run
 //! that file instead of its own scenario — how a shrunk scenario of your own system is replayed
-//! from the test that found it (the `highstorm` command line knows only the shipped systems) —
+//! from the test that found it (or from your own binary built with [`crate::cli`]) —
 //! and `HIGHSTORM_TRACE=1` prints the whole trace of the first failing seed.
 //!
 //! Every failing seed gets its own `repro:` line, the exact `cargo test` command that reruns
@@ -30,14 +30,15 @@
 //!     .duration(ms(3000))
 //!     .crash_at(ms(800), "n1", Some(ms(200)));
 //! // Panics with the failing seeds' repro lines and a shrunk scenario if any seed fails.
-//! let outcome = Sweep::new(&scenario).seeds(0..8).run();
+//! let registry = highstorm::shipped::registry();
+//! let system = registry.get("unique-ids").unwrap();
+//! let outcome = Sweep::new(system, &scenario).seeds(0..8).run();
 //! assert_eq!(outcome.reports.len(), 8);
 //! ```
 
-mod repro;
 mod shrunk;
 
-pub use repro::{TestCommand, TestTarget};
+pub use crate::repro::{TestCommand, TestTarget};
 pub use shrunk::{
     shrunk_dir, shrunk_file, shrunk_file_name, write_shrunk, ShrinkEnvError, ShrinkPolicy,
 };
@@ -46,12 +47,14 @@ use crate::runner::{cli_repro_line, describe_failure, seeds_from_env, SeedReport
 use crate::scenario::Scenario;
 use crate::shrink::{self, Shrunk};
 use crate::sweep::{self, RecheckPolicy};
+use crate::system::System;
 use std::ops::Range;
 use std::path::PathBuf;
 
 /// A sweep of one scenario over many seeds.
 #[derive(Clone, Debug)]
 pub struct Sweep<'a> {
+    system: &'a System,
     scenario: &'a Scenario,
     seeds: Option<Range<u64>>,
     jobs: usize,
@@ -100,9 +103,11 @@ impl Resolved {
 }
 
 impl<'a> Sweep<'a> {
-    /// A sweep of `scenario` over its own seeds (or the environment's), on every core.
-    pub fn new(scenario: &'a Scenario) -> Self {
+    /// A sweep of `scenario` of `system` over its own seeds (or the environment's), on every
+    /// core.
+    pub fn new(system: &'a System, scenario: &'a Scenario) -> Self {
         Sweep {
+            system,
             scenario,
             seeds: None,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -170,8 +175,15 @@ impl<'a> Sweep<'a> {
         let plan = sweep::plan(&scenarios, |_| seeds.clone(), None);
         // Determinism is rechecked on every 5th seed; every failure is rechecked anyway.
         let recheck = RecheckPolicy::Sample(5);
-        let mut reports = sweep::sweep(&scenarios, &plan, self.jobs, recheck, &|_| {})
-            .unwrap_or_else(|e| panic!("`{}`: {e}", scenario.name));
+        let mut reports = sweep::sweep(
+            &[self.system],
+            &scenarios,
+            &plan,
+            self.jobs,
+            recheck,
+            &|_| {},
+        )
+        .unwrap_or_else(|e| panic!("`{}`: {e}", scenario.name));
         // The runs happened on worker threads, which know nothing of the test: name it here.
         let command = resolved.command();
         for r in &mut reports {
@@ -194,6 +206,9 @@ impl<'a> Sweep<'a> {
         let path = PathBuf::from(path);
         let file = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         if file.system == self.scenario.system {
+            if let Err(e) = self.system.validate(&file) {
+                panic!("{}", file.error(&e));
+            }
             Resolved {
                 scenario: file,
                 file: Some(path),
@@ -225,14 +240,18 @@ impl<'a> Sweep<'a> {
             failure.shrink_note = Some(why);
             return failure;
         }
-        let shrunk =
-            match shrink::shrink(&resolved.scenario, failure.report.seed, self.shrink_budget) {
-                Ok(shrunk) => shrunk,
-                Err(e) => {
-                    failure.shrink_note = Some(format!("could not shrink: {e}"));
-                    return failure;
-                }
-            };
+        let shrunk = match shrink::shrink(
+            self.system,
+            &resolved.scenario,
+            failure.report.seed,
+            self.shrink_budget,
+        ) {
+            Ok(shrunk) => shrunk,
+            Err(e) => {
+                failure.shrink_note = Some(format!("could not shrink: {e}"));
+                return failure;
+            }
+        };
         let dir = shrunk_dir();
         let dest = dir.join(shrunk_file_name(&shrunk.scenario, shrunk.seed));
         let replayed = resolved.file.as_deref();

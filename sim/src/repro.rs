@@ -215,7 +215,7 @@ mod tests {
         assert_eq!(cmd.package.as_deref(), Some("highstorm"));
         assert_eq!(
             cmd.test.as_deref(),
-            Some("testing::repro::tests::the_current_test_is_named_by_its_thread")
+            Some("repro::tests::the_current_test_is_named_by_its_thread")
         );
     }
 }

@@ -1,0 +1,741 @@
+//! The `highstorm` command line as a library: any crate builds the same binary for its own
+//! systems in a few lines.
+//!
+//! ```no_run
+//! use highstorm::system::{Registry, System};
+//! # fn my_system() -> System { unimplemented!() }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     highstorm::cli::main(Registry::new().with(my_system()))
+//! }
+//! ```
+//!
+//! Subcommands: `run` (scenario files or directories over seeds, `--json`, `--jobs`,
+//! `--shard K/N`, `--engine`, a progress bar on a terminal), `replay`, `shrink`, `diff`, and
+//! `node` (one node for real, over UDP or Maelstrom's stdio, for any system; its HTTP API when
+//! it has one). Exit status: 0 all passed, 1 a check failed (or traces differ), 2 bad usage or
+//! a bad scenario. A binary adds node roles ([`Cli::role`]) and subcommands of its own
+//! ([`Cli::command`]).
+
+use crate::engine::Engine;
+use crate::runner::{describe_failure, with_regressions, Recheck};
+use crate::scenario::parse_seed_range;
+use crate::shrink;
+use crate::sweep::{self, RecheckPolicy, Shard};
+use crate::system::{Registry, System};
+use crate::trace::{first_difference, Trace};
+use crate::{run_seed, Scenario, SeedReport};
+use anyhow::{bail, Context as _};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use highstorm_nodes::http::HttpSetup;
+use highstorm_nodes::run::{
+    blocking_work_runner, drive, stdio, AddressBook, DirBlobs, DirStore, Gateway, RealEnvironment,
+    UdpTransport,
+};
+use highstorm_nodes::ProcessSetup;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal as _;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "highstorm",
+    version,
+    about = "Deterministic simulation testing for distributed systems"
+)]
+struct Parsed {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Fills in a role's system config (and peers, `--http`) from `node`'s arguments.
+pub type RoleFn =
+    fn(&mut NodeArgs, &mut serde_json::Map<String, serde_json::Value>) -> anyhow::Result<()>;
+
+/// Runs a subcommand a binary adds ([`Cli::command`]) on its parsed arguments.
+pub type CommandFn = fn(&clap::ArgMatches) -> anyhow::Result<ExitCode>;
+
+/// A role of a system for `node`: `NAME` runs `system` with its config filled in by `fill`.
+#[derive(Clone, Copy)]
+struct Role {
+    name: &'static str,
+    system: &'static str,
+    fill: RoleFn,
+}
+
+/// The command line of a binary: its systems, plus any node roles and subcommands it adds.
+pub struct Cli {
+    registry: Registry,
+    roles: Vec<Role>,
+    commands: Vec<(clap::Command, CommandFn)>,
+}
+
+/// Runs the command line of a binary that knows the systems in `registry` (see the
+/// [module docs](self)): parses `std::env::args`, runs, returns the exit status.
+pub fn main(registry: Registry) -> ExitCode {
+    Cli::new(registry).main()
+}
+
+impl Cli {
+    /// The command line for the systems in `registry`.
+    pub fn new(registry: Registry) -> Self {
+        Cli {
+            registry,
+            roles: vec![],
+            commands: vec![],
+        }
+    }
+
+    /// Adds a node role: `highstorm node NAME ...` runs `system` with its `[config]` filled in
+    /// by `fill` from the node's arguments (a leader names itself, a worker its leader).
+    pub fn role(mut self, name: &'static str, system: &'static str, fill: RoleFn) -> Self {
+        self.roles.push(Role { name, system, fill });
+        self
+    }
+
+    /// Adds a subcommand `command` of the binary's own, run by `run`.
+    pub fn command(mut self, command: clap::Command, run: CommandFn) -> Self {
+        self.commands.push((command, run));
+        self
+    }
+
+    /// Parses `std::env::args`, runs the subcommand, returns the exit status (usage errors and
+    /// bad scenarios: 2).
+    pub fn main(self) -> ExitCode {
+        let mut command = Parsed::command();
+        for (extra, _) in &self.commands {
+            command = command.subcommand(extra.clone());
+        }
+        let matches = command.get_matches();
+        let result = match matches.subcommand() {
+            Some((name, sub)) if self.commands.iter().any(|(c, _)| c.get_name() == name) => {
+                let run = self
+                    .commands
+                    .iter()
+                    .find(|(c, _)| c.get_name() == name)
+                    .map(|(_, run)| *run);
+                match run {
+                    Some(run) => run(sub),
+                    None => Ok(ExitCode::from(2)),
+                }
+            }
+            _ => match Parsed::from_arg_matches(&matches) {
+                Ok(parsed) => self.dispatch(parsed.command),
+                Err(e) => e.exit(),
+            },
+        };
+        match result {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("highstorm: {e:#}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenario files (or every *.toml in a directory) over seeds and check them.
+    ///
+    /// Exit status: 0 all passed, 1 a check failed, 2 bad usage or a bad scenario.
+    Run {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Run one seed.
+        #[arg(long, conflicts_with = "seeds")]
+        seed: Option<u64>,
+        /// Run a half-open range of seeds, `A..B` (default: each scenario's `seeds`).
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Print one JSON object per seed (with metrics) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Run on this engine (`turmoil` or `events`) instead of each scenario's own.
+        #[arg(long)]
+        engine: Option<Engine>,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only part `K` of `N` of the sweep (0-based: `0/4` .. `3/4`), for CI matrices
+        /// and Kubernetes Indexed Jobs.
+        #[arg(long)]
+        shard: Option<Shard>,
+        /// Which runs execute twice to check determinism: `all`, `failures`, or `1/N` (every
+        /// N-th run, plus every failure).
+        #[arg(long, default_value = "1/10")]
+        recheck: RecheckPolicy,
+        /// Where shrunk scenarios of failing seeds are written.
+        #[arg(long, default_value = "target/highstorm/shrunk")]
+        shrink_dir: PathBuf,
+        /// Do not shrink failing seeds.
+        #[arg(long)]
+        no_shrink: bool,
+    },
+    /// Shrink a failing seed to a minimal scenario file that still fails.
+    Shrink {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the minimal scenario.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The most simulation runs to spend.
+        #[arg(long, default_value_t = 400)]
+        budget: usize,
+        /// Run on this engine (`turmoil` or `events`) instead of the scenario's own (the
+        /// minimal scenario records it).
+        #[arg(long)]
+        engine: Option<Engine>,
+    },
+    /// Run one seed of a scenario and print its rendered trace.
+    Replay {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Also write the trace as JSON Lines to this file.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Run on this engine (`turmoil` or `events`) instead of the scenario's own.
+        #[arg(long)]
+        engine: Option<Engine>,
+    },
+    /// Show where two JSON Lines traces first differ.
+    Diff {
+        /// One trace.
+        a: PathBuf,
+        /// The other.
+        b: PathBuf,
+        /// Common events to show before the divergence.
+        #[arg(long, default_value_t = 5)]
+        context: usize,
+    },
+    /// Run one node for real: over UDP, or under Maelstrom's stdio protocol.
+    ///
+    /// Bridge Four: `bridge-four-leader --id leader --listen 127.0.0.1:7000 --http
+    /// 127.0.0.1:8080 --store DIR --peers w1=127.0.0.1:7001` and `bridge-four-worker --id w1
+    /// --listen 127.0.0.1:7001 --slots 4 --leader leader=127.0.0.1:7000 --blobs DIR`.
+    ///
+    /// distributed-workers: `work-queue-manager --id n0 --listen 127.0.0.1:7100 --http
+    /// 127.0.0.1:8081 --store DIR` and `work-queue-worker --id w1 --listen 127.0.0.1:7101
+    /// --leader n0=127.0.0.1:7100` (workers join by asking the manager for jobs).
+    Node(NodeArgs),
+}
+
+impl Cli {
+    fn dispatch(&self, command: Command) -> anyhow::Result<ExitCode> {
+        let registry = &self.registry;
+        match command {
+            Command::Run {
+                paths,
+                seed,
+                seeds,
+                json,
+                engine,
+                jobs,
+                shard,
+                recheck,
+                shrink_dir,
+                no_shrink,
+            } => run(
+                registry,
+                RunArgs {
+                    paths,
+                    seed,
+                    seeds,
+                    json,
+                    engine,
+                    jobs: jobs.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                    }),
+                    shard,
+                    recheck,
+                    shrink_dir: (!no_shrink).then_some(shrink_dir),
+                },
+            ),
+            Command::Shrink {
+                scenario,
+                seed,
+                output,
+                budget,
+                engine,
+            } => shrink_command(registry, &scenario, engine, seed, &output, budget),
+            Command::Replay {
+                scenario,
+                seed,
+                trace,
+                engine,
+            } => replay(registry, &scenario, engine, seed, trace.as_deref()),
+            Command::Diff { a, b, context } => diff(&a, &b, context),
+            Command::Node(args) => node(registry, &self.roles, args),
+        }
+    }
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HIGHSTORM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Every scenario file named by `paths` (directories expand to their `*.toml`, sorted).
+fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = vec![];
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("{}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!("{}: no *.toml scenario files", p.display());
+            }
+            files.extend(found);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(files)
+}
+
+struct RunArgs {
+    paths: Vec<PathBuf>,
+    seed: Option<u64>,
+    seeds: Option<String>,
+    json: bool,
+    engine: Option<Engine>,
+    jobs: usize,
+    shard: Option<Shard>,
+    recheck: RecheckPolicy,
+    shrink_dir: Option<PathBuf>,
+}
+
+fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let files = scenario_files(&args.paths)?;
+    // Load everything first: a bad scenario is a usage error before anything runs.
+    let mut scenarios = files
+        .iter()
+        .map(|f| Scenario::load(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let systems = scenarios
+        .iter()
+        .map(|s| registry.resolve(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(engine) = args.engine {
+        for s in &mut scenarios {
+            s.engine = engine;
+        }
+    }
+    let range = args
+        .seeds
+        .as_deref()
+        .map(parse_seed_range)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let plan = sweep::plan(
+        &scenarios,
+        |s| match (args.seed, &range) {
+            (Some(one), _) => vec![one],
+            (None, Some(r)) => r.clone().collect(),
+            (None, None) => with_regressions(s.seeds.clone(), &s.regressions),
+        },
+        args.shard,
+    );
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        let bar = ProgressBar::new(plan.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let wall = std::time::Instant::now();
+    let reports = sweep::sweep(&systems, &scenarios, &plan, args.jobs, args.recheck, &|r| {
+        if !r.ok {
+            let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.set_message(format!("{n} failed"));
+        }
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    let secs = wall.elapsed().as_secs_f64();
+
+    let mut out = std::io::stdout().lock();
+    let mut failed: Vec<&SeedReport> = vec![];
+    for r in &reports {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else if !r.ok {
+            write!(out, "{}", describe_failure(r))?;
+        }
+        if !r.ok {
+            failed.push(r);
+        }
+    }
+    // Shrink the first failing seed of each scenario.
+    if let Some(dir) = &args.shrink_dir {
+        let mut shrunk_scenarios = std::collections::BTreeSet::new();
+        for r in &failed {
+            if !shrunk_scenarios.insert(r.scenario.clone()) {
+                continue;
+            }
+            let Some(i) = scenarios.iter().position(|s| s.name == r.scenario) else {
+                continue;
+            };
+            match write_shrunk(systems[i], &scenarios[i], r.seed, dir, 200) {
+                Ok((path, faults)) => eprintln!(
+                    "shrunk {} seed {} to {faults} faults: {} (replay: highstorm replay {} --seed {})",
+                    r.scenario,
+                    r.seed,
+                    path.display(),
+                    path.display(),
+                    r.seed
+                ),
+                Err(e) => eprintln!("could not shrink {} seed {}: {e:#}", r.scenario, r.seed),
+            }
+        }
+    }
+    let passed = reports.len() - failed.len();
+    let line = format!(
+        "{passed} passed, {} failed ({} seeds in {secs:.1}s, {:.1} seeds/s, {} jobs)",
+        failed.len(),
+        reports.len(),
+        reports.len() as f64 / secs.max(1e-9),
+        args.jobs
+    );
+    if args.json {
+        // Keep stdout pure JSON Lines; the summary goes to stderr.
+        eprintln!("{line}");
+    } else {
+        for f in &failed {
+            writeln!(
+                out,
+                "failed: {} seed {}: {}",
+                f.scenario,
+                f.seed,
+                f.repro.first().map_or("", String::as_str)
+            )?;
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Shrinks a failing seed and writes the minimal scenario into `dir`; returns its path and
+/// fault count.
+fn write_shrunk(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+    dir: &Path,
+    budget: usize,
+) -> anyhow::Result<(PathBuf, usize)> {
+    let shrunk = shrink::shrink(system, scenario, seed, budget)?;
+    let path = crate::testing::write_shrunk(&shrunk, dir)
+        .with_context(|| format!("writing into {}", dir.display()))?;
+    Ok((path, shrunk.scenario.faults.len()))
+}
+
+/// Loads one scenario, on `engine` if given, and resolves its system.
+fn load_on<'r>(
+    registry: &'r Registry,
+    path: &Path,
+    engine: Option<Engine>,
+) -> anyhow::Result<(&'r System, Scenario)> {
+    let mut scenario = Scenario::load(path)?;
+    let system = registry.resolve(&scenario)?;
+    if let Some(engine) = engine {
+        scenario.engine = engine;
+    }
+    Ok((system, scenario))
+}
+
+fn shrink_command(
+    registry: &Registry,
+    path: &Path,
+    engine: Option<Engine>,
+    seed: u64,
+    output: &Path,
+    budget: usize,
+) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let (system, scenario) = load_on(registry, path, engine)?;
+    let shrunk = shrink::shrink(system, &scenario, seed, budget)?;
+    std::fs::write(output, crate::testing::shrunk_file(&shrunk))
+        .with_context(|| format!("{}", output.display()))?;
+    println!(
+        "shrunk {} seed {seed}: {} faults -> {}, {} nodes -> {} in {} runs; still fails {}",
+        scenario.name,
+        shrunk.faults_before,
+        shrunk.scenario.faults.len(),
+        shrunk.original.nodes,
+        shrunk.scenario.nodes,
+        shrunk.runs,
+        shrunk.violation
+    );
+    println!("wrote {}", output.display());
+    println!(
+        "replay: highstorm replay {} --seed {seed}",
+        output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay(
+    registry: &Registry,
+    path: &Path,
+    engine: Option<Engine>,
+    seed: u64,
+    trace_out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let (system, scenario) = load_on(registry, path, engine)?;
+    let report = run_seed(system, &scenario, seed, Recheck::Twice)?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", report.trace.render())?;
+    if let Some(p) = trace_out {
+        std::fs::write(p, report.trace.to_jsonl()).with_context(|| format!("{}", p.display()))?;
+    }
+    for c in &report.checks {
+        writeln!(
+            out,
+            "check {} {}: {}",
+            c.name,
+            if c.ok { "ok" } else { "FAILED" },
+            c.detail
+        )?;
+    }
+    writeln!(
+        out,
+        "trace {} ({} events)",
+        report.trace_hash, report.events
+    )?;
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn diff(a: &Path, b: &Path, context: usize) -> anyhow::Result<ExitCode> {
+    let load = |p: &Path| -> anyhow::Result<Trace> {
+        let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+        Trace::from_jsonl(&text).with_context(|| format!("{}", p.display()))
+    };
+    let (ta, tb) = (load(a)?, load(b)?);
+    match first_difference(&ta, &tb, context) {
+        None => {
+            println!(
+                "identical: {} events, trace {:016x}",
+                ta.events().len(),
+                ta.hash()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(d) => {
+            println!("--- {}\n+++ {}\n{d}", a.display(), b.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `highstorm node`'s arguments (what a [`RoleFn`] reads and fills in).
+#[derive(Args)]
+pub struct NodeArgs {
+    /// The system (`echo`, `unique-ids`, ..., `bridge-four-leader`, `bridge-four-worker`,
+    /// `work-queue-manager`, `work-queue-worker`).
+    pub system: String,
+    /// Speak Maelstrom's protocol on stdin/stdout instead of UDP.
+    #[arg(long)]
+    pub maelstrom: bool,
+    /// This node's id (UDP mode).
+    #[arg(long, required_unless_present = "maelstrom")]
+    pub id: Option<String>,
+    /// Address to listen on (UDP mode); loopback unless told otherwise.
+    #[arg(long, default_value = "127.0.0.1:7001")]
+    pub listen: SocketAddr,
+    /// The other nodes, `n2=127.0.0.1:7002,n3=127.0.0.1:7003`.
+    #[arg(long, value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// The variant of the system's logic.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// This incarnation's boot count (default: milliseconds since the Unix epoch, so a
+    /// restarted process never reuses an earlier incarnation's number). It also picks the
+    /// incarnation's msg id range (boot mod 2^21), so replies meant for an earlier incarnation
+    /// are discarded; Maelstrom mode always numbers from 1, as Maelstrom expects.
+    #[arg(long)]
+    pub boot: Option<u64>,
+    /// Seed for the node's rng (default: derived from the boot count).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The system's config as a JSON object (the scenario's `[config]`).
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Keep the node's durable storage in this directory (created if missing; without
+    /// it, nothing survives a restart).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// The blob directory outside work reads and writes (inputs, outputs).
+    #[arg(long, default_value = ".")]
+    pub blobs: PathBuf,
+    /// Serve the system's HTTP API here (Bridge Four leader, work-queue manager: default
+    /// 127.0.0.1:8080).
+    #[arg(long)]
+    pub http: Option<SocketAddr>,
+    /// Every piece of outside work takes at least this many milliseconds (demos and
+    /// tests: time to kill a worker mid-task).
+    #[arg(long, default_value_t = 0)]
+    pub min_work_ms: u64,
+    /// Bridge Four worker: task slots.
+    #[arg(long)]
+    pub slots: Option<u32>,
+    /// Bridge Four worker: the leader, `name=host:port` (work-queue worker: the manager).
+    #[arg(long)]
+    pub leader: Option<String>,
+}
+
+/// `name=host:port` (for roles that read `--leader`).
+pub fn parse_peer(p: &str) -> anyhow::Result<(String, SocketAddr)> {
+    let (name, addr) = p
+        .split_once('=')
+        .with_context(|| format!("peer {p:?}: expected name=host:port"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("peer {p:?}: bad address"))?;
+    Ok((name.to_owned(), addr))
+}
+
+fn node(registry: &Registry, roles: &[Role], mut a: NodeArgs) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let mut config = match &a.config {
+        Some(text) => serde_json::from_str::<serde_json::Value>(text)
+            .context("--config: expected a JSON object")?,
+        None => serde_json::Value::Object(Default::default()),
+    };
+    let Some(cfg) = config.as_object_mut() else {
+        bail!("--config: expected a JSON object");
+    };
+    // A role is one system, configured by the node's arguments (who leads, who manages).
+    let system = match roles.iter().find(|r| r.name == a.system) {
+        Some(role) => {
+            (role.fill)(&mut a, cfg)?;
+            role.system.to_owned()
+        }
+        None => a.system.clone(),
+    };
+    let system = system.as_str();
+    let sys = registry.get(system)?;
+    // Real mode is outside the simulation: the wall clock may name an incarnation.
+    let boot = a.boot.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    });
+    let seed = a.seed.unwrap_or(boot);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let variant = a.variant.as_deref();
+    if a.maelstrom {
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        let stdout = tokio::io::stdout();
+        rt.block_on(stdio::serve(stdin, stdout, seed, |setup| {
+            sys.spawn(variant, &config, setup)
+                .map_err(std::io::Error::other)
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let id = a.id.context("--id is required without --maelstrom")?;
+    let book = a
+        .peers
+        .iter()
+        .map(|p| parse_peer(p))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("--peers")?;
+    let (store, durable) = match &a.store {
+        Some(dir) => {
+            let (store, durable) =
+                DirStore::open(dir).with_context(|| format!("--store {}", dir.display()))?;
+            (Some(store), durable)
+        }
+        None => (None, Default::default()),
+    };
+    let setup = ProcessSetup {
+        id: id.clone(),
+        peers: book.iter().map(|(n, _)| n.clone()).collect(),
+        seed,
+        boot,
+        durable,
+    };
+    let mut process = sys.spawn(variant, &config, setup)?;
+    let blobs = DirBlobs::new(&a.blobs);
+    let mut env = RealEnvironment {
+        work: sys.work_fn().map(|w| {
+            let at_least = std::time::Duration::from_millis(a.min_work_ms);
+            blocking_work_runner(w, blobs.clone(), at_least)
+        }),
+        store,
+        ..RealEnvironment::default()
+    };
+    let http = a.http;
+    rt.block_on(async move {
+        let socket = tokio::net::UdpSocket::bind(a.listen)
+            .await
+            .with_context(|| format!("--listen {}", a.listen))?;
+        tracing::info!(node = %id, listen = %a.listen, "listening");
+        let transport = UdpTransport::new(socket, AddressBook::new(book));
+        let Some(http) = http else {
+            let mut transport = transport;
+            drive(process.as_mut(), &mut transport, &mut env).await?;
+            return anyhow::Ok(());
+        };
+        let Some((api, _)) = sys.http_api() else {
+            bail!("`{system}` has no HTTP API");
+        };
+        let (mut gateway, client) = Gateway::new(transport, &id, "http");
+        let router = api(HttpSetup {
+            node: &id,
+            variant: variant.unwrap_or(&sys.variant_names()[0]),
+            config: &config,
+            gateway: client,
+            blobs: Arc::new(blobs),
+        })?
+        .with_context(|| format!("`{system}` serves no HTTP API on node `{id}`"))?;
+        let listener = tokio::net::TcpListener::bind(http)
+            .await
+            .with_context(|| format!("--http {http}"))?;
+        tracing::info!(node = %id, %http, "serving HTTP");
+        tokio::select! {
+            biased;
+            r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
+            r = highstorm_nodes::http::serve(listener, router) => r?,
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
