@@ -11,6 +11,8 @@
 //!    per handled event (assignments, reports, heartbeats) while the leader holds 100, 1,000
 //!    and 10,000 tasks. Flat means the cost per event does not grow with the number of tasks.
 
+use highstorm::shipped::system;
+
 use highstorm::engine::Engine;
 use highstorm::runner::{run_seed, Recheck};
 use highstorm::trace::EventKind;
@@ -164,13 +166,4 @@ fn main() {
             per / base
         );
     }
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -11,6 +11,8 @@
 //! The scenarios are `scenarios/broadcast-efficient.toml` and
 //! `scenarios/broadcast-efficient-partition.toml`, with `[config] strategy` set per row.
 
+use highstorm::shipped::system;
+
 use highstorm::runner::{run_seed, Recheck};
 use highstorm::Scenario;
 use std::path::Path;
@@ -122,13 +124,4 @@ fn main() {
         "M-p50/M-max: Maelstrom's read-sampled definition (acknowledged -> last read missing it)."
     );
     println!("msgs/op and percentiles are means over seeds; max is the worst over seeds.");
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -26,6 +26,8 @@
 //! `HIGHSTORM_BENCH_SWEEP` (default 1000): seeds in the sweep (0 skips it);
 //! `HIGHSTORM_BENCH_PARTS` (default `1234`): which of the four parts to run.
 
+use highstorm::shipped::system;
+
 #[path = "../src/allocator.rs"]
 mod allocator;
 
@@ -311,13 +313,4 @@ fn main() {
             sweep_seeds as f64 / wall
         );
     }
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

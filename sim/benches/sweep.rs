@@ -11,6 +11,8 @@
 //! (`failures` policy) so the figure is pure run throughput; the default `1/10` sampling costs
 //! about 10% more.
 
+use highstorm::shipped::system;
+
 #[path = "../src/allocator.rs"]
 mod allocator;
 
@@ -82,13 +84,4 @@ fn main() {
             two * 20.0
         );
     }
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -20,6 +20,8 @@
 //! HIGHSTORM_BENCH_SIZES=5,25,50 HIGHSTORM_BENCH_REPEATS=5 cargo bench -p highstorm --bench turmoil_overhead
 //! ```
 
+use highstorm::shipped::system;
+
 use highstorm::nodes::OpPhase;
 use highstorm::Scenario;
 use rand::{Rng, SeedableRng};
@@ -321,13 +323,4 @@ fn main() {
             format!("{}/{}", hs.round_trips, bare.round_trips)
         );
     }
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -22,6 +22,16 @@ pub const NAMES: &[&str] = &[
     "work-queue",
 ];
 
+/// The shipped system `scenario` names, from one registry built once per process (for tests
+/// and benches); panics with the known names if there is none.
+pub fn system(scenario: &crate::Scenario) -> &'static crate::system::System {
+    static SHIPPED: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(registry)
+        .get(&scenario.system)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Every shipped system, in one [`Registry`].
 pub fn registry() -> Registry {
     let answered = check::requests_answered_unless_faulted;

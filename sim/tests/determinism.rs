@@ -1,6 +1,8 @@
 //! Determinism is the product: the same seed gives the same trace, different seeds explore
 //! different runs, and the self-check reports where two runs part ways.
 
+use highstorm::shipped::system;
+
 use highstorm::runner::determinism_verdict;
 use highstorm::{run_seed, Recheck, Scenario};
 use std::time::Duration;
@@ -54,13 +56,4 @@ fn self_check_reports_the_first_differing_event() {
     assert!(v.detail.contains("traces diverge at event"), "{}", v.detail);
     let same = determinism_verdict(&a.trace, a.trace.hash(), &a.trace);
     assert!(same.ok);
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -2,6 +2,8 @@
 //! checker verdicts on both over a sample of seeds (traces differ; verdicts may not), and the
 //! `events` engine is as deterministic as the turmoil one.
 
+use highstorm::shipped::system;
+
 use highstorm::engine::Engine;
 use highstorm::scenario::Api;
 use highstorm::{run_seed, Recheck, Scenario};
@@ -83,13 +85,4 @@ fn the_events_engine_is_deterministic_and_catches_the_planted_bugs() {
             "{name}: the events engine must find the planted bug"
         );
     }
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -1,6 +1,8 @@
 //! Every shipped scenario, swept over its seeds (or `HIGHSTORM_SEED` / `HIGHSTORM_SEEDS`), with
 //! every run executed twice to check determinism. A failure prints the lines that reproduce it.
 
+use highstorm::shipped::system;
+
 use highstorm::testing::Sweep;
 use highstorm::Scenario;
 use std::path::PathBuf;
@@ -318,13 +320,4 @@ fn a_node_that_relays_nothing_misses_the_stable_latency_target() {
             .unwrap();
         assert!(good.ok, "seed {seed}: {:?}", good.checks);
     }
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -2,6 +2,8 @@
 //! `unique-ids` variant `forgetful` leaves the boot count out of its ids, so a node that
 //! restarts hands out its earlier incarnation's ids again.
 
+use highstorm::shipped::system;
+
 use highstorm::runner::{run_seed, Recheck};
 use highstorm::scenario::{Nemesis, NemesisKind};
 use highstorm::shrink::{schedule_strategy, shrink};
@@ -438,13 +440,4 @@ fn a_thousand_node_broadcast_shrinks_within_the_budget() {
         "{} nodes left",
         shrunk.scenario.nodes
     );
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -2,6 +2,8 @@
 //! every shipped scenario at a pinned seed. A change in behaviour shows up as a snapshot diff:
 //! review it with `cargo insta review` (or accept with `INSTA_UPDATE=always cargo test`).
 
+use highstorm::shipped::system;
+
 use highstorm::{run_seed, Recheck, Scenario};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,13 +65,4 @@ fn every_shipped_scenario_at_its_pinned_seed() {
         text.push_str(&report.trace.outline());
         snapshot(&format!("{stem}_seed_{PINNED_SEED}"), text);
     }
-}
-
-/// The shipped system `s` names, from one registry built for the whole test binary.
-fn system(s: &highstorm::Scenario) -> &'static highstorm::system::System {
-    static SHIPPED: std::sync::OnceLock<highstorm::system::Registry> = std::sync::OnceLock::new();
-    SHIPPED
-        .get_or_init(highstorm::shipped::registry)
-        .get(&s.system)
-        .unwrap_or_else(|e| panic!("{e}"))
 }
