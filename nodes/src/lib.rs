@@ -1,4 +1,4 @@
-//! Sans-IO node logic for highstorm, and the drivers that run it for real.
+//! The sans-IO node contract of highstorm: what node logic is written against.
 //!
 //! A [`Node`] is a state machine: the host calls its handlers with the current local time and
 //! a [`Context`], and carries out what the handlers recorded there. The same node runs inside
@@ -32,17 +32,12 @@
 mod msg_ids;
 mod node;
 mod process;
+mod spawn;
 pub mod storage;
-pub mod systems;
 pub mod testing;
 mod time;
 mod timers;
 pub mod wire;
-
-#[cfg(feature = "run")]
-pub mod http;
-#[cfg(feature = "run")]
-pub mod run;
 
 pub use node::{
     derive_seed, ClientOp, Context, Ctx, Message, Node, Note, OpPhase, Output, RpcReply, TimerId,
@@ -50,6 +45,7 @@ pub use node::{
 };
 pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 pub use rand;
+pub use spawn::{config, BlobsFn, SpawnError, WorkFn, WorkOutcome};
 pub use time::{Duration, LocalTime};
 pub use wire::{ErrorBody, ErrorCode, MsgId};
 

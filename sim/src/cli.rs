@@ -17,7 +17,12 @@
 //! a bad scenario. A binary adds node roles ([`Cli::role`]) and subcommands of its own
 //! ([`Cli::command`]).
 
+use crate::driver::{
+    blocking_work_runner, drive, stdio, AddressBook, DirBlobs, DirStore, Gateway, RealEnvironment,
+    UdpTransport,
+};
 use crate::engine::Engine;
+use crate::http_api::HttpSetup;
 use crate::runner::{describe_failure, with_regressions, Recheck};
 use crate::scenario::parse_seed_range;
 use crate::shrink;
@@ -27,11 +32,6 @@ use crate::trace::{first_difference, Trace};
 use crate::{run_seed, Scenario, SeedReport};
 use anyhow::{bail, Context as _};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-use highstorm_nodes::http::HttpSetup;
-use highstorm_nodes::run::{
-    blocking_work_runner, drive, stdio, AddressBook, DirBlobs, DirStore, Gateway, RealEnvironment,
-    UdpTransport,
-};
 use highstorm_nodes::ProcessSetup;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal as _;
@@ -64,6 +64,7 @@ pub type CommandFn = fn(&clap::ArgMatches) -> anyhow::Result<ExitCode>;
 struct Role {
     name: &'static str,
     system: &'static str,
+    usage: &'static str,
     fill: RoleFn,
 }
 
@@ -90,10 +91,22 @@ impl Cli {
         }
     }
 
-    /// Adds a node role: `highstorm node NAME ...` runs `system` with its `[config]` filled in
-    /// by `fill` from the node's arguments (a leader names itself, a worker its leader).
-    pub fn role(mut self, name: &'static str, system: &'static str, fill: RoleFn) -> Self {
-        self.roles.push(Role { name, system, fill });
+    /// Adds a node role: `BIN node NAME ...` runs `system` with its `[config]` filled in by
+    /// `fill` from the node's arguments (a leader names itself, a worker its leader). `usage`,
+    /// an example command line, is listed in `node --help`.
+    pub fn role(
+        mut self,
+        name: &'static str,
+        system: &'static str,
+        usage: &'static str,
+        fill: RoleFn,
+    ) -> Self {
+        self.roles.push(Role {
+            name,
+            system,
+            usage,
+            fill,
+        });
         self
     }
 
@@ -107,6 +120,15 @@ impl Cli {
     /// bad scenarios: 2).
     pub fn main(self) -> ExitCode {
         let mut command = Parsed::command();
+        if !self.roles.is_empty() {
+            let roles: Vec<String> = self
+                .roles
+                .iter()
+                .map(|r| format!("  {} ({}): {}", r.name, r.system, r.usage))
+                .collect();
+            let help = format!("Roles:\n{}", roles.join("\n"));
+            command = command.mut_subcommand("node", |c| c.after_help(help));
+        }
         for (extra, _) in &self.commands {
             command = command.subcommand(extra.clone());
         }
@@ -221,13 +243,9 @@ enum Command {
     },
     /// Run one node for real: over UDP, or under Maelstrom's stdio protocol.
     ///
-    /// Bridge Four: `bridge-four-leader --id leader --listen 127.0.0.1:7000 --http
-    /// 127.0.0.1:8080 --store DIR --peers w1=127.0.0.1:7001` and `bridge-four-worker --id w1
-    /// --listen 127.0.0.1:7001 --slots 4 --leader leader=127.0.0.1:7000 --blobs DIR`.
-    ///
-    /// distributed-workers: `work-queue-manager --id n0 --listen 127.0.0.1:7100 --http
-    /// 127.0.0.1:8081 --store DIR` and `work-queue-worker --id w1 --listen 127.0.0.1:7101
-    /// --leader n0=127.0.0.1:7100` (workers join by asking the manager for jobs).
+    /// `node SYSTEM --id n1 --listen 127.0.0.1:7001 --peers n2=127.0.0.1:7002` runs a node of
+    /// SYSTEM; a role the binary defines (listed below, if any) runs its system configured
+    /// for one part (a leader, a worker).
     Node(NodeArgs),
 }
 
@@ -566,8 +584,7 @@ fn diff(a: &Path, b: &Path, context: usize) -> anyhow::Result<ExitCode> {
 /// `highstorm node`'s arguments (what a [`RoleFn`] reads and fills in).
 #[derive(Args)]
 pub struct NodeArgs {
-    /// The system (`echo`, `unique-ids`, ..., `bridge-four-leader`, `bridge-four-worker`,
-    /// `work-queue-manager`, `work-queue-worker`).
+    /// The system, or a role of one (see the list below).
     pub system: String,
     /// Speak Maelstrom's protocol on stdin/stdout instead of UDP.
     #[arg(long)]
@@ -596,6 +613,10 @@ pub struct NodeArgs {
     /// The system's config as a JSON object (the scenario's `[config]`).
     #[arg(long)]
     pub config: Option<String>,
+    /// Sets one key of the config, `KEY=VALUE` (VALUE as JSON, else as a string); repeatable,
+    /// applied after `--config`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Keep the node's durable storage in this directory (created if missing; without
     /// it, nothing survives a restart).
     #[arg(long)]
@@ -603,18 +624,15 @@ pub struct NodeArgs {
     /// The blob directory outside work reads and writes (inputs, outputs).
     #[arg(long, default_value = ".")]
     pub blobs: PathBuf,
-    /// Serve the system's HTTP API here (Bridge Four leader, work-queue manager: default
-    /// 127.0.0.1:8080).
+    /// Serve the system's HTTP API here (a role may default it).
     #[arg(long)]
     pub http: Option<SocketAddr>,
     /// Every piece of outside work takes at least this many milliseconds (demos and
     /// tests: time to kill a worker mid-task).
     #[arg(long, default_value_t = 0)]
     pub min_work_ms: u64,
-    /// Bridge Four worker: task slots.
-    #[arg(long)]
-    pub slots: Option<u32>,
-    /// Bridge Four worker: the leader, `name=host:port` (work-queue worker: the manager).
+    /// The node this one follows (its leader, manager or coordinator), `name=host:port`: for
+    /// roles that read it.
     #[arg(long)]
     pub leader: Option<String>,
 }
@@ -640,6 +658,13 @@ fn node(registry: &Registry, roles: &[Role], mut a: NodeArgs) -> anyhow::Result<
     let Some(cfg) = config.as_object_mut() else {
         bail!("--config: expected a JSON object");
     };
+    for entry in &a.set {
+        let (key, value) = entry
+            .split_once('=')
+            .with_context(|| format!("--set {entry:?}: expected KEY=VALUE"))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| value.into());
+        cfg.insert(key.to_owned(), value);
+    }
     // A role is one system, configured by the node's arguments (who leads, who manages).
     let system = match roles.iter().find(|r| r.name == a.system) {
         Some(role) => {
@@ -733,7 +758,7 @@ fn node(registry: &Registry, roles: &[Role], mut a: NodeArgs) -> anyhow::Result<
         tokio::select! {
             biased;
             r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
-            r = highstorm_nodes::http::serve(listener, router) => r?,
+            r = crate::http_api::serve(listener, router) => r?,
         }
         anyhow::Ok(())
     })?;

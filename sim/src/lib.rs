@@ -104,15 +104,16 @@
 pub mod build_hint;
 pub mod check;
 pub mod cli;
+pub mod driver;
 pub mod engine;
 pub mod faults;
-pub mod http;
+pub mod http_api;
 pub mod metrics;
 mod repro;
 pub mod runner;
 pub mod scenario;
-pub mod shipped;
 pub mod shrink;
+pub mod sim_http;
 pub mod sweep;
 pub mod system;
 pub mod testing;
@@ -161,5 +162,5 @@ pub mod prelude {
         Node, OpPhase, RpcReply, TimerId,
     };
     #[doc(no_inline)]
-    pub use highstorm_nodes::systems::SpawnError;
+    pub use highstorm_nodes::SpawnError;
 }

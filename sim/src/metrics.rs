@@ -4,9 +4,10 @@
 //!   "server" count); `msgs_per_op_all` counts every message, client traffic included.
 //! - `latency_ms`: client operation latency, from `invoke` to `ok`, over successful
 //!   operations: p50 / p95 / p99 / max (nearest-rank percentiles).
-//! - `stable_latency_ms`: for systems whose nodes note `learn` events (broadcast), the time
-//!   from a value's `broadcast` invocation until every node holds it, over acknowledged values.
-//!   Exact: it needs no reads.
+//! - `stable_latency_ms`: for systems whose values spread to every node
+//!   ([`System::spreads`](crate::system::System::spreads): nodes note `learn` events), the time
+//!   from the invocation of the operation that wrote a value until every node holds it, over
+//!   acknowledged values. Exact: it needs no reads.
 //! - `maelstrom_stable_latency_ms`: Maelstrom's definition (Jepsen's `set-full` checker), for
 //!   comparison with published results: from the value's *known* time (its acknowledgement or
 //!   the first read that saw it, whichever is earlier) to the invocation of the last read, on
@@ -65,7 +66,7 @@ pub struct Metrics {
     pub msgs_per_op_all: f64,
     /// Latency of successful operations.
     pub latency_ms: Option<Percentiles>,
-    /// Time from a value's broadcast until every node holds it.
+    /// Time from a value's write until every node holds it (see [`System::spreads`](crate::system::System::spreads)).
     pub stable_latency_ms: Option<Percentiles>,
     /// Maelstrom's read-sampled stable latency (see the module docs).
     pub maelstrom_stable_latency_ms: Option<Percentiles>,
@@ -73,13 +74,19 @@ pub struct Metrics {
 
 pub use crate::trace::message_counts;
 
-/// Measures `trace` of a run of `scenario`.
-pub fn measure(scenario: &Scenario, trace: &Trace) -> Metrics {
-    measure_history(scenario, trace, &history(trace))
+/// Measures `trace` of a run of `scenario`; `spreads` names the operation whose values spread
+/// to every node ([`System::spread_op`](crate::system::System::spread_op)).
+pub fn measure(scenario: &Scenario, trace: &Trace, spreads: Option<&str>) -> Metrics {
+    measure_history(scenario, trace, &history(trace), spreads)
 }
 
 /// Measures `trace` of a run of `scenario` whose client history `ops` was already read from it.
-pub fn measure_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Metrics {
+pub fn measure_history(
+    scenario: &Scenario,
+    trace: &Trace,
+    ops: &[Operation],
+    spreads: Option<&str>,
+) -> Metrics {
     let (server, all) = message_counts(trace);
     let mut latencies: Vec<f64> = ops
         .iter()
@@ -88,13 +95,16 @@ pub fn measure_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) ->
             Some((c.at_us - op.invoke_us) as f64 / 1000.0)
         })
         .collect();
-    let held = crate::check::broadcast::holdings(trace);
+    let held = match spreads {
+        Some(_) => crate::check::spread::holdings(trace),
+        None => Default::default(),
+    };
     let nodes = scenario.node_names();
     let mut stable: Vec<f64> = if held.is_empty() {
         vec![]
     } else {
         ops.iter()
-            .filter(|op| op.f == "broadcast")
+            .filter(|op| Some(op.f.as_str()) == spreads)
             .filter(|op| {
                 op.completion
                     .as_ref()
@@ -126,16 +136,20 @@ pub fn measure_history(scenario: &Scenario, trace: &Trace, ops: &[Operation]) ->
         msgs_per_op_all: per(all),
         latency_ms: Percentiles::of(&mut latencies),
         stable_latency_ms: Percentiles::of(&mut stable),
-        maelstrom_stable_latency_ms: Percentiles::of(&mut maelstrom_stable(ops)),
+        maelstrom_stable_latency_ms: match spreads {
+            Some(f) => Percentiles::of(&mut maelstrom_stable(ops, f)),
+            None => None,
+        },
     }
 }
 
-/// Jepsen `set-full` stable latencies, in ms, of every broadcast value known by some time.
+/// Jepsen `set-full` stable latencies, in ms, of every value written by an operation `f` and
+/// known by some time.
 ///
 /// One pass over the reads: for each value, the reads that saw it (in invocation order) give
 /// both its first sighting and the last read that missed it (the latest read not among them),
 /// so the cost is the total size of the reads, not values x reads.
-fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
+fn maelstrom_stable(ops: &[Operation], f: &str) -> Vec<f64> {
     use crate::check::values::ValueIndex;
     // Successful reads: (invocation, completion, values seen), by invocation time.
     let mut reads: Vec<(u64, u64, &[serde_json::Value])> = ops
@@ -152,11 +166,11 @@ fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
     reads.sort_by_key(|(invoked, _, _)| *invoked);
     // Per value: the indexes (ascending, deduplicated) of the reads that saw it, and the
     // earliest completion among them.
-    // (Only broadcast values are asked about: a value nobody broadcast is the checker's
-    // business, not a latency.)
+    // (Only written values are asked about: a value nobody wrote is the checker's business,
+    // not a latency.)
     let values = ValueIndex::new(
         ops.iter()
-            .filter(|op| op.f == "broadcast")
+            .filter(|op| op.f == f)
             .filter_map(|op| op.value.as_u64()),
     );
     let mut seen_by: Vec<(Vec<usize>, u64)> = vec![(vec![], u64::MAX); values.len()];
@@ -173,7 +187,7 @@ fn maelstrom_stable(ops: &[Operation]) -> Vec<f64> {
         }
     }
     ops.iter()
-        .filter(|op| op.f == "broadcast")
+        .filter(|op| op.f == f)
         .filter_map(|op| {
             let v = op.value.as_u64()?;
             let acked = op
@@ -209,7 +223,7 @@ mod tests {
     use super::*;
 
     /// The definition, computed the obvious way (values x reads): the oracle for the fast one.
-    fn maelstrom_stable_naive(ops: &[Operation]) -> Vec<f64> {
+    fn maelstrom_stable_naive(ops: &[Operation], f: &str) -> Vec<f64> {
         use std::collections::BTreeSet;
         let mut reads: Vec<(u64, u64, BTreeSet<u64>)> = ops
             .iter()
@@ -230,7 +244,7 @@ mod tests {
         }
         reads.sort_by_key(|(invoked, _, _)| *invoked);
         ops.iter()
-            .filter(|op| op.f == "broadcast")
+            .filter(|op| op.f == f)
             .filter_map(|op| {
                 let v = op.value.as_u64()?;
                 let acked = op
@@ -276,9 +290,9 @@ mod tests {
                 let (f, value, result) = if rng.random_bool(0.5) {
                     let v = rng.random_range(0..30u64);
                     held.push(v);
-                    ("broadcast", serde_json::json!(v), serde_json::Value::Null)
+                    ("add", serde_json::json!(v), serde_json::Value::Null)
                 } else {
-                    // A read sees a random subset of what was broadcast so far, plus repeats.
+                    // A read sees a random subset of what was written so far, plus repeats.
                     let mut seen: Vec<u64> = held
                         .iter()
                         .copied()
@@ -309,7 +323,10 @@ mod tests {
                     }),
                 });
             }
-            assert_eq!(maelstrom_stable(&ops), maelstrom_stable_naive(&ops));
+            assert_eq!(
+                maelstrom_stable(&ops, "add"),
+                maelstrom_stable_naive(&ops, "add")
+            );
         }
     }
 

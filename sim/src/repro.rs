@@ -171,12 +171,16 @@ mod tests {
     #[test]
     fn the_target_is_found_from_the_package_files() {
         let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let register = here.join("../examples/replicated-register");
         assert_eq!(
-            target_of(here, "highstorm", "turmoil_http"),
-            Some(TestTarget::Test("turmoil_http".into()))
+            target_of(&register, "replicated-register", "workflow"),
+            Some(TestTarget::Test("workflow".into()))
         );
-        // The library and the `highstorm` binary share a name: no flag rather than a wrong one.
-        assert_eq!(target_of(here, "highstorm", "highstorm"), None);
+        // The library and the binary share a name: no flag rather than a wrong one.
+        assert_eq!(
+            target_of(&register, "replicated-register", "replicated_register"),
+            None
+        );
         let nodes = here.join("../nodes");
         assert_eq!(
             target_of(&nodes, "highstorm-nodes", "highstorm_nodes"),

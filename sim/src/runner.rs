@@ -59,7 +59,7 @@ pub fn run_seed(
     let out = engine::run(system, scenario, seed)?;
     let ops = check::history(&out.trace);
     let checks = system.check_run(scenario, &out.trace, &ops);
-    let metrics = metrics::measure_history(scenario, &out.trace, &ops);
+    let metrics = metrics::measure_history(scenario, &out.trace, &ops, system.spread_op());
     drop(ops);
     let hash = out.trace.hash();
     let mut report = SeedReport {
@@ -72,7 +72,7 @@ pub fn run_seed(
         sim_time_s: out.sim_time.as_secs_f64(),
         wall_s: 0.0,
         events: out.trace.events().len(),
-        repro: repro_lines(scenario, seed),
+        repro: repro_lines(system, scenario, seed),
         trace: out.trace,
     };
     if recheck == Recheck::Twice {
@@ -117,41 +117,23 @@ pub fn determinism_verdict(first: &Trace, first_hash: u64, again: &Trace) -> Ver
     )
 }
 
-/// The commands that reproduce `scenario` at `seed`: the CLI form (a shipped system's
-/// scenario file), and the `cargo test` form: for a scenario shipped in this repository's
-/// `scenarios/` its test (each has one named after its file), otherwise the test running on
-/// this thread. [`Sweep`](crate::testing::Sweep) replaces the latter with the exact command of
-/// the test that ran the sweep.
-pub fn repro_lines(scenario: &Scenario, seed: u64) -> Vec<String> {
-    let cli = cli_repro_line(scenario, seed);
-    let shipped_test = cli.as_ref().and(scenario.path.as_deref()).and_then(|path| {
-        let shipped = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"));
-        let in_shipped = path
-            .parent()
-            .and_then(|p| p.canonicalize().ok())
-            .is_some_and(|p| shipped.canonicalize().is_ok_and(|s| s == p));
-        let stem = path.file_stem()?.to_str()?;
-        in_shipped.then(|| {
-            format!(
-                "HIGHSTORM_SEED={seed} cargo test -p highstorm --test scenarios {} -- --exact",
-                stem.replace('-', "_")
-            )
-        })
-    });
-    let test = shipped_test.unwrap_or_else(|| crate::repro::TestCommand::current().line(seed));
+/// The commands that reproduce `scenario` at `seed`: the CLI form (for a scenario file of a
+/// system with a [`replayed_by`](System::replayed_by) binary), and the `cargo test` form, the
+/// test running on this thread. [`Sweep`](crate::testing::Sweep) replaces the latter with the
+/// exact command of the test that ran the sweep.
+pub fn repro_lines(system: &System, scenario: &Scenario, seed: u64) -> Vec<String> {
+    let cli = cli_repro_line(system, scenario, seed);
+    let test = crate::repro::TestCommand::current().line(seed);
     cli.into_iter().chain(std::iter::once(test)).collect()
 }
 
-/// `highstorm replay FILE --seed S --engine E`, for a scenario of a shipped system that came
-/// from a file (the `highstorm` binary knows no other system; a user's own binary built with
-/// [`crate::cli`] has its own name).
-pub fn cli_repro_line(scenario: &Scenario, seed: u64) -> Option<String> {
-    if !crate::shipped::NAMES.contains(&scenario.system.as_str()) {
-        return None;
-    }
+/// `BIN replay FILE --seed S --engine E`, for a scenario that came from a file, of a system
+/// that names the binary that knows it ([`System::replayed_by`]).
+pub fn cli_repro_line(system: &System, scenario: &Scenario, seed: u64) -> Option<String> {
+    let bin = system.replay_binary()?;
     let path = scenario.path.as_ref()?;
     Some(format!(
-        "highstorm replay {} --seed {seed} --engine {}",
+        "{bin} replay {} --seed {seed} --engine {}",
         path.display(),
         scenario.engine.name()
     ))

@@ -151,8 +151,8 @@ mod tests {
     #[test]
     fn shards_partition_the_plan() {
         let s = vec![
-            Scenario::new("a", "echo").seeds(0..5),
-            Scenario::new("b", "echo").seeds(10..13),
+            Scenario::new("a", "ids").seeds(0..5),
+            Scenario::new("b", "ids").seeds(10..13),
         ];
         let full = plan(&s, |s| s.seeds.clone().collect(), None);
         assert_eq!(full.len(), 8);
@@ -178,13 +178,13 @@ mod tests {
     #[test]
     fn parallel_sweeps_give_the_same_reports_as_serial_ones() {
         let ms = Duration::from_millis;
-        let s = vec![Scenario::new("p", "unique-ids")
+        let s = vec![Scenario::new("p", "ids")
             .duration(ms(3000))
             .loss(0.05)
             .crash_at(ms(400), "n1", Some(ms(300)))];
         let p = plan(&s, |_| (0..6).collect(), None);
-        let registry = crate::shipped::registry();
-        let systems = [registry.get("unique-ids").unwrap()];
+        let ids = crate::testing::fixture::ids();
+        let systems = [&ids];
         let hashes = |jobs| -> Vec<String> {
             sweep(&systems, &s, &p, jobs, RecheckPolicy::Sample(2), &|_| {})
                 .unwrap()

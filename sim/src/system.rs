@@ -6,26 +6,29 @@
 //! resolves the system a scenario names in it, and passes `&System` to whatever runs it:
 //!
 //! ```
-//! use highstorm::system::{Registry, System};
-//! use highstorm::nodes::systems::echo::Echo;
-//! use highstorm::workload::EchoOps;
+//! use highstorm::prelude::*;
+//! # struct Mute;
+//! # impl Node for Mute {
+//! #     type Msg = serde_json::Value;
+//! #     type Timer = NoTimer;
+//! #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<serde_json::Value>) {}
+//! # }
 //!
 //! let registry = Registry::new().with(
-//!     System::new("my-echo", |_variant, _config| Ok(Echo))
-//!         .client(|c| c.steady(EchoOps))
-//!         .check(highstorm::check::echo_replies_match),
+//!     System::new("mute", |_variant, _config| Ok(Mute))
+//!         .check(highstorm::check::requests_answered_unless_faulted),
 //! );
-//! let scenario = highstorm::Scenario::new("echo-once", "my-echo");
+//! let scenario = Scenario::new("mute-once", "mute");
 //! assert!(registry.resolve(&scenario).is_ok());
-//! assert!(registry.get("your-echo").is_err());
+//! assert!(registry.get("loud").is_err());
 //! ```
 
 use crate::check::{self, Operation, Verdict};
+use crate::http_api::HttpFn;
 use crate::scenario::{invalid, Api, Invalid, Scenario, ScenarioError};
 use crate::trace::Trace;
 use crate::workload::{self, Client, Operations};
-use highstorm_nodes::http::HttpFn;
-use highstorm_nodes::systems::{BlobsFn, SpawnError, WorkFn};
+use highstorm_nodes::{BlobsFn, SpawnError, WorkFn};
 use highstorm_nodes::{LocalTime, Node, NodeProcess, Process, ProcessSetup};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -126,6 +129,8 @@ pub struct System {
     http: Option<HttpFn>,
     http_client: Option<workload::http::HttpWorkloadFn>,
     min_nodes: Option<MinNodesFn>,
+    spreads: Option<&'static str>,
+    replayed_by: Option<String>,
 }
 
 impl std::fmt::Debug for System {
@@ -174,6 +179,8 @@ impl System {
             http: None,
             http_client: None,
             min_nodes: None,
+            spreads: None,
+            replayed_by: None,
         }
     }
 
@@ -233,6 +240,34 @@ impl System {
     {
         self.min_nodes = Some(Arc::new(min));
         self
+    }
+
+    /// Values written by client operations `f` must spread to every node, and nodes note
+    /// `learn` with the values they come to hold (see [`check::spread`]): the run measures
+    /// how long each took ([`Metrics::stable_latency_ms`](crate::metrics::Metrics)), and a
+    /// `[checks] stable_latency` target can judge it.
+    pub fn spreads(mut self, f: &'static str) -> Self {
+        self.spreads = Some(f);
+        self
+    }
+
+    /// The binary built with [`crate::cli`] that knows this system: failures print
+    /// `BIN replay FILE --seed S --engine E` beside the `cargo test` line. A [`Registry`] sets
+    /// it for every system it holds ([`Registry::replayed_by`]).
+    pub fn replayed_by(mut self, bin: &str) -> Self {
+        self.replayed_by = Some(bin.to_owned());
+        self
+    }
+
+    /// The binary that replays its scenario files, if one was named.
+    pub fn replay_binary(&self) -> Option<&str> {
+        self.replayed_by.as_deref()
+    }
+
+    /// The operation whose values spread to every node, if any (see
+    /// [`spreads`](System::spreads)).
+    pub fn spread_op(&self) -> Option<&'static str> {
+        self.spreads
     }
 
     /// The fewest nodes `scenario` can run on (see [`min_nodes`](System::min_nodes)).
@@ -296,7 +331,7 @@ impl System {
             .iter()
             .map(|c| c(scenario, trace, ops))
             .collect();
-        let targets = check::targets::targets_met(scenario, trace, ops, &verdicts);
+        let targets = check::targets::targets_met(scenario, trace, ops, self.spreads, &verdicts);
         verdicts.extend(targets);
         verdicts
     }
@@ -347,7 +382,7 @@ pub fn config<T: serde::de::DeserializeOwned + Default>(
     system: &str,
     config: &Value,
 ) -> Result<T, SpawnError> {
-    highstorm_nodes::systems::config(system, config)
+    highstorm_nodes::config(system, config)
 }
 
 /// The systems a binary or a test knows, by name: built once, then asked for the system a
@@ -355,6 +390,7 @@ pub fn config<T: serde::de::DeserializeOwned + Default>(
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
     systems: BTreeMap<String, System>,
+    replayed_by: Option<String>,
 }
 
 impl Registry {
@@ -370,8 +406,21 @@ impl Registry {
     }
 
     /// Adds `system` (replacing one of the same name).
-    pub fn add(&mut self, system: System) {
+    pub fn add(&mut self, mut system: System) {
+        if let Some(bin) = &self.replayed_by {
+            system.replayed_by.get_or_insert_with(|| bin.clone());
+        }
         self.systems.insert(system.name.clone(), system);
+    }
+
+    /// Names `bin` as the binary that replays the scenario files of every system it holds,
+    /// and of those added later, unless a system names its own ([`System::replayed_by`]).
+    pub fn replayed_by(mut self, bin: &str) -> Self {
+        for system in self.systems.values_mut() {
+            system.replayed_by.get_or_insert_with(|| bin.to_owned());
+        }
+        self.replayed_by = Some(bin.to_owned());
+        self
     }
 
     /// The system called `name`.

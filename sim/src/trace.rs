@@ -594,7 +594,7 @@ mod tests {
                 dest: "n1".into(),
                 msg_id: Some(1),
                 in_reply_to: None,
-                body: r#"{"type":"echo"}"#.into(),
+                body: r#"{"type":"ping"}"#.into(),
             },
         );
         t.push(
@@ -608,7 +608,7 @@ mod tests {
     fn renders_one_stable_line_per_event() {
         assert_eq!(
             sample().render(),
-            "    0.001000s send c0->n1 #1 {\"type\":\"echo\"}\n    0.003000s crash n1\n"
+            "    0.001000s send c0->n1 #1 {\"type\":\"ping\"}\n    0.003000s crash n1\n"
         );
     }
 

@@ -157,7 +157,7 @@ mod tests {
             client: "c0".into(),
             op: invoke_us,
             node: node.into(),
-            f: "broadcast".into(),
+            f: "add".into(),
             invoke_us,
             value: serde_json::json!(1),
             request: Some(invoke_us),
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_node_cut_off_for_the_rest_of_the_run_is_excused_and_a_healed_one_is_not() {
-        let s = Scenario::new("t", "broadcast");
+        let s = Scenario::new("t", "ids");
         // n1 takes a request at 2 s and never answers; n0 answers one.
         let ops = [
             op("n0", 1_000_000, Some(OpPhase::Ok)),

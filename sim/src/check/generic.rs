@@ -10,9 +10,16 @@
 //! ```
 //! use highstorm::check::generic;
 //! use highstorm::system::System;
-//! # use highstorm::nodes::systems::unique_ids::UniqueIds;
+//! # use highstorm::prelude::{Ctx, Message, NoTimer, Node};
+//! # #[derive(Default)]
+//! # struct Ids;
+//! # impl Node for Ids {
+//! #     type Msg = serde_json::Value;
+//! #     type Timer = NoTimer;
+//! #     fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<serde_json::Value>) {}
+//! # }
 //!
-//! let system = System::new("ids", |_, _| Ok(UniqueIds::default()))
+//! let system = System::new("ids", |_, _| Ok(Ids::default()))
 //!     .check(generic::unique("ids-unique", "generate", ""))
 //!     .check(generic::completes("generates-answered", "generate"));
 //! ```
@@ -354,7 +361,7 @@ mod tests {
     }
 
     fn run(c: &Generic, ops: &[Operation]) -> Verdict {
-        c(&Scenario::new("t", "echo"), &Trace::new(), ops)
+        c(&Scenario::new("t", "ids"), &Trace::new(), ops)
     }
 
     #[test]

@@ -2,27 +2,17 @@
 //! verdict with a reason.
 
 mod availability;
-pub mod bridge_four;
-pub mod broadcast;
-mod echo;
-pub mod election;
-mod g_counter;
 pub mod generic;
 mod history;
+pub mod spread;
 pub mod targets;
-mod unique_ids;
 pub mod values;
-pub mod work_queue;
 
 pub use availability::requests_answered_unless_faulted;
-pub use broadcast::broadcast_converges;
-pub use echo::echo_replies_match;
-pub use g_counter::counter_converges;
 pub use history::{history, Completion, Operation};
-pub use unique_ids::ids_unique;
 
 use crate::scenario::Scenario;
-use crate::trace::Trace;
+use crate::trace::{EventKind, Trace};
 use serde::Serialize;
 
 /// A checker's finding.
@@ -45,7 +35,7 @@ pub struct Verdict {
 /// The shrinker keeps a smaller run only if it fails with the same one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Violation {
-    /// The check that failed (`broadcast-converges`).
+    /// The check that failed (`values-converge`).
     pub check: String,
     /// The kind of violation (`missing-value`).
     pub kind: String,
@@ -134,4 +124,27 @@ pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Oper
             format!("{msgs_per_op:.2} messages per operation (no budget set)"),
         ),
     }
+}
+
+/// When the last fault of the run ended (0 if there were none).
+pub fn last_fault_us(trace: &Trace) -> u64 {
+    trace
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::Cut { .. }
+                    | EventKind::Heal { .. }
+                    | EventKind::Crash { .. }
+                    | EventKind::Restart { .. }
+                    | EventKind::Pause { .. }
+                    | EventKind::Resume { .. }
+                    | EventKind::Network { .. }
+                    | EventKind::Skew { .. }
+            )
+        })
+        .map(|e| e.at_us)
+        .max()
+        .unwrap_or(0)
 }

@@ -15,11 +15,13 @@ pub const LATENCY: &str = "latency-within-target";
 pub const STABLE_LATENCY: &str = "stable-latency-within-target";
 
 /// Verdicts on every target `scenario` sets, except those a checker of the system already
-/// judged (`judged`, by verdict name: broadcast checks its message budget itself).
+/// judged (`judged`, by verdict name: a system may check its message budget itself).
+/// `spreads` is the system's [`spread_op`](crate::system::System::spread_op).
 pub fn targets_met(
     scenario: &Scenario,
     trace: &Trace,
     ops: &[Operation],
+    spreads: Option<&str>,
     judged: &[Verdict],
 ) -> Vec<Verdict> {
     let c = &scenario.checks;
@@ -33,7 +35,7 @@ pub fn targets_met(
     if budget.is_some() {
         out.push(super::msgs_per_op_within_budget(scenario, trace, ops));
     }
-    let metrics = measure_history(scenario, trace, ops);
+    let metrics = measure_history(scenario, trace, ops, spreads);
     if let Some(t) = &c.latency {
         out.push(within(
             LATENCY,
@@ -109,7 +111,7 @@ mod tests {
             client: "c0".into(),
             op: i,
             node: "n0".into(),
-            f: "echo".into(),
+            f: "next".into(),
             invoke_us: i * 1_000_000,
             value: serde_json::Value::Null,
             request: None,
@@ -126,15 +128,15 @@ mod tests {
         let ms = Duration::from_millis;
         // Latencies 10, 20, ..., 100 ms: p50 50, p95 100, max 100.
         let ops: Vec<Operation> = (1..=10).map(|i| ok_op(i, i * 10)).collect();
-        let mut s = Scenario::new("t", "echo");
-        assert!(targets_met(&s, &Trace::new(), &ops, &[]).is_empty());
+        let mut s = Scenario::new("t", "ids");
+        assert!(targets_met(&s, &Trace::new(), &ops, None, &[]).is_empty());
 
         s.checks.latency = Some(LatencyTargets {
             p50: Some(ms(50)),
             max: Some(ms(100)),
             ..Default::default()
         });
-        let v = targets_met(&s, &Trace::new(), &ops, &[]);
+        let v = targets_met(&s, &Trace::new(), &ops, None, &[]);
         assert_eq!(v.len(), 1);
         assert!(v[0].ok && v[0].name == LATENCY, "{:?}", v[0]);
 
@@ -143,7 +145,7 @@ mod tests {
             max: Some(ms(100)),
             ..Default::default()
         });
-        let v = targets_met(&s, &Trace::new(), &ops, &[]);
+        let v = targets_met(&s, &Trace::new(), &ops, None, &[]);
         assert!(!v[0].ok, "{:?}", v[0]);
         assert!(
             v[0].detail.contains("p50 50.0 ms > 49 ms"),
@@ -157,19 +159,19 @@ mod tests {
             max: Some(ms(400)),
             ..Default::default()
         });
-        let v = targets_met(&s, &Trace::new(), &ops, &[]);
+        let v = targets_met(&s, &Trace::new(), &ops, None, &[]);
         assert!(!v[0].ok && v[0].name == STABLE_LATENCY, "{:?}", v[0]);
     }
 
     #[test]
     fn a_message_budget_is_checked_once() {
-        let mut s = Scenario::new("t", "echo");
+        let mut s = Scenario::new("t", "ids");
         s.checks.msgs_per_op_max = Some(5.0);
         let ops = vec![ok_op(1, 10)];
-        let v = targets_met(&s, &Trace::new(), &ops, &[]);
+        let v = targets_met(&s, &Trace::new(), &ops, None, &[]);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].name, crate::check::MSGS_PER_OP);
         let judged = [Verdict::pass(crate::check::MSGS_PER_OP, "")];
-        assert!(targets_met(&s, &Trace::new(), &ops, &judged).is_empty());
+        assert!(targets_met(&s, &Trace::new(), &ops, None, &judged).is_empty());
     }
 }

@@ -11,7 +11,7 @@ pub use crate::scenario::engine_kind::{supports, Engine};
 use crate::scenario::Scenario;
 use crate::system::System;
 use crate::trace::Trace;
-use highstorm_nodes::systems::SpawnError;
+use highstorm_nodes::SpawnError;
 
 /// What a finished run produced.
 #[derive(Debug)]

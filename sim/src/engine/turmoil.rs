@@ -1,5 +1,5 @@
 //! The turmoil engine: one turmoil host per node and per client, each running the very driver
-//! loop real mode runs ([`highstorm_nodes::run::drive`]) over turmoil's simulated UDP.
+//! loop real mode runs ([`crate::driver::drive`]) over turmoil's simulated UDP.
 //!
 //! Determinism: turmoil's rng seed and epoch both come from the run seed, host order is
 //! shuffled from that seed every step, and everything the hosts share (the trace, the fault
@@ -17,16 +17,14 @@
 //! Each node reads its own clock (skew and drift); trace stamps are true simulated time.
 
 use super::{setup, EngineError, RunOutput};
+use crate::driver::{drive, AddressBook, DatagramSocket, Environment, Fate, Gateway, UdpTransport};
 use crate::faults::{faults_of_run, timeline, FaultState};
-use crate::http::TurmoilListener;
+use crate::http_api::{HttpFn, HttpSetup};
 use crate::scenario::{Api, FaultAction, Scenario};
+use crate::sim_http::TurmoilListener;
 use crate::system::System;
 use crate::trace::{EventKind, Trace};
 use crate::workload::http::{HttpClient, Record, HTTP_PORT};
-use highstorm_nodes::http::{HttpFn, HttpSetup};
-use highstorm_nodes::run::{
-    drive, AddressBook, DatagramSocket, Environment, Fate, Gateway, UdpTransport,
-};
 use highstorm_nodes::wire::Header;
 use highstorm_nodes::{derive_seed, LocalTime, Output, Process, ProcessSetup, Transmit};
 use std::cell::RefCell;
@@ -246,7 +244,7 @@ impl Environment for SimEnvironment {
         self.world.borrow_mut().trace.push(sim_now(), kind);
     }
 
-    fn run_work(&mut self, req: &highstorm_nodes::WorkRequest) -> highstorm_nodes::run::WorkFuture {
+    fn run_work(&mut self, req: &highstorm_nodes::WorkRequest) -> crate::driver::WorkFuture {
         let (result, took) = self.world.borrow_mut().faults.run_work(req);
         Box::pin(async move {
             tokio::time::sleep(took).await;
@@ -475,7 +473,7 @@ async fn host(
     tokio::select! {
         biased;
         r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
-        r = highstorm_nodes::http::serve(listener, router) => r?,
+        r = crate::http_api::serve(listener, router) => r?,
     }
     Ok(())
 }
@@ -538,8 +536,8 @@ mod tests {
 
     #[test]
     fn body_text_cuts_the_body_out_of_an_envelope() {
-        let env = br#"{"src":"a\"body\":","dest":"n1","body":{"type":"echo","echo":"}"}}"#;
-        assert_eq!(body_text(env), r#"{"type":"echo","echo":"}"}"#);
+        let env = br#"{"src":"a\"body\":","dest":"n1","body":{"type":"say","text":"}"}}"#;
+        assert_eq!(body_text(env), r#"{"type":"say","text":"}"}"#);
         assert_eq!(body_text(b"not json"), "not json");
     }
 }

@@ -15,7 +15,7 @@ use crate::scenario::{Conditions, Distribution, Fault, FaultAction, Heal, Latenc
 use crate::system::System;
 use crate::trace::EventKind;
 use highstorm_nodes::storage::{DurableStore, MemBlobs, SharedMemBlobs, Storage};
-use highstorm_nodes::systems::WorkFn;
+use highstorm_nodes::WorkFn;
 use highstorm_nodes::{derive_seed, LocalTime, Output, WorkRequest, WorkResult};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -647,7 +647,7 @@ mod tests {
     }
 
     fn state() -> FaultState {
-        FaultState::new(&Scenario::new("t", "echo"), 1)
+        FaultState::new(&Scenario::new("t", "ids"), 1)
     }
 
     #[test]
@@ -688,7 +688,7 @@ mod tests {
     #[test]
     fn loss_duplication_and_latency_follow_their_settings() {
         let ms = Duration::from_millis;
-        let s = Scenario::new("t", "echo")
+        let s = Scenario::new("t", "ids")
             .loss(0.1)
             .duplicate(0.2)
             .latency(ms(10)..ms(20));
@@ -720,7 +720,7 @@ mod tests {
     #[test]
     fn exponential_latency_is_mostly_fast_with_a_tail_capped_at_max() {
         let ms = Duration::from_millis;
-        let s = Scenario::new("t", "echo")
+        let s = Scenario::new("t", "ids")
             .latency_distribution(ms(0)..ms(100), Distribution::Exponential);
         let mut net = FaultState::new(&s, 9);
         let d: Vec<Duration> = (0..10_000).map(|_| net.delays("a", "b").0).collect();
@@ -731,7 +731,7 @@ mod tests {
 
     #[test]
     fn link_rules_and_network_faults_override_per_link() {
-        let s = Scenario::new("t", "echo");
+        let s = Scenario::new("t", "ids");
         let mut net = FaultState::new(&s, 1);
         net.apply(
             Duration::ZERO,
@@ -768,7 +768,7 @@ mod tests {
     #[test]
     fn timeline_expands_restarts_and_resumes() {
         let ms = Duration::from_millis;
-        let s = Scenario::new("t", "echo")
+        let s = Scenario::new("t", "ids")
             .crash_at(ms(100), "n1", Some(ms(50)))
             .pause_at(ms(120), "n2", Some(ms(10)));
         let t = timeline(&s.faults);

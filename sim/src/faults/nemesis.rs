@@ -203,7 +203,7 @@ mod tests {
     use crate::scenario::Nemesis;
 
     fn scenario(kinds: &[NemesisKind]) -> Scenario {
-        Scenario::new("n", "echo")
+        Scenario::new("n", "ids")
             .nodes(5)
             .duration(Duration::from_secs(20))
             .nemesis(Nemesis::new(kinds, Duration::from_secs(2)))

@@ -6,8 +6,8 @@
 //! scenario back out (the shrinker's output), and loading that text gives the same scenario.
 //!
 //! ```toml
-//! name = "unique-ids-faults"
-//! system = "unique-ids"
+//! name = "kv-faults"
+//! system = "kv"
 //! nodes = 3
 //! duration = "10s"
 //! seeds = "0..100"
@@ -87,8 +87,9 @@ pub struct Checks {
     pub msgs_per_op_max: Option<f64>,
     /// Bounds on the latency of successful client operations (`latency = { p50 = "..", .. }`).
     pub latency: Option<LatencyTargets>,
-    /// Bounds on stable latency: the time from a value's broadcast until every node holds it
-    /// (`stable_latency = { p50 = "..", max = ".." }`; systems whose nodes note `learn`).
+    /// Bounds on stable latency: the time from a value's write until every node holds it
+    /// (`stable_latency = { p50 = "..", max = ".." }`; systems whose values spread, see
+    /// [`System::spreads`](crate::system::System::spreads)).
     pub stable_latency: Option<LatencyTargets>,
 }
 

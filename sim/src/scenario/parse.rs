@@ -644,7 +644,7 @@ mod tests {
 
     const GOOD: &str = r#"
 name = "t"
-system = "unique-ids"
+system = "ids"
 nodes = 3
 duration = "10s"
 seeds = "5..9"
@@ -674,7 +674,7 @@ restart_after = "1s"
     fn parses_a_full_scenario_and_matches_its_rust_twin() {
         let s = Scenario::from_toml("x.toml", GOOD).unwrap();
         let ms = Duration::from_millis;
-        let twin = Scenario::new("t", "unique-ids")
+        let twin = Scenario::new("t", "ids")
             .nodes(3)
             .duration(Duration::from_secs(10))
             .seeds(5..9)
@@ -692,7 +692,7 @@ restart_after = "1s"
     fn parses_every_fault_kind() {
         let text = r#"
 name = "all"
-system = "echo"
+system = "ids"
 nodes = 3
 duration = "10s"
 [network]
@@ -784,9 +784,9 @@ fault_duration = "700ms"
         assert!(e.to_string().starts_with("x.toml:14:6: "), "{e}");
 
         // The system is checked where it is resolved, not by the parser.
-        let paxos = GOOD.replace("system = \"unique-ids\"", "system = \"paxos\"");
+        let paxos = GOOD.replace("system = \"ids\"", "system = \"paxos\"");
         let s = Scenario::from_toml("x.toml", &paxos).unwrap();
-        let e = crate::shipped::registry().resolve(&s).unwrap_err();
+        let e = crate::testing::fixture::registry().resolve(&s).unwrap_err();
         assert_eq!(e.key(), Some("system"));
         assert!(e.to_string().contains("unknown system `paxos`"), "{e}");
         let s = Scenario::from_toml(
@@ -794,7 +794,7 @@ fault_duration = "700ms"
             &GOOD.replace("[network]", "variant = \"rusty\"\n[network]"),
         )
         .unwrap();
-        let e = crate::shipped::registry().resolve(&s).unwrap_err();
+        let e = crate::testing::fixture::registry().resolve(&s).unwrap_err();
         assert_eq!(e.key(), Some("variant"));
 
         let e = err(&GOOD.replace("heal = \"all\"", "heal = \"all\"\ncrash = \"n0\""));

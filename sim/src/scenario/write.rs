@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn written_scenarios_read_back_to_the_same_value() {
         let ms = Duration::from_millis;
-        let s = Scenario::new("round-trip", "echo")
+        let s = Scenario::new("round-trip", "ids")
             .nodes(4)
             .duration(ms(7250))
             .seeds(3..40)

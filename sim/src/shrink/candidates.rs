@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn candidates_are_simpler_and_valid() {
-        let s = Scenario::new("c", "unique-ids")
+        let s = Scenario::new("c", "ids")
             .nodes(4)
             .loss(0.1)
             .partition_at(ms(100), &[&["n0", "n1"][..], &["n2"][..]])
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_heal_goes_only_with_its_partition() {
-        let s = Scenario::new("c", "broadcast")
+        let s = Scenario::new("c", "ids")
             .nodes(5)
             .duration(ms(5000))
             .partition_at(ms(1000), &[&["n0", "n1"][..], &["n2", "n3", "n4"][..]])
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn fewer_nodes_drop_the_faults_on_the_others_with_their_undoing() {
-        let s = Scenario::new("c", "broadcast")
+        let s = Scenario::new("c", "ids")
             .nodes(6)
             .duration(ms(5000))
             .partition_at(ms(1000), &[&["n0", "n4"][..], &["n1", "n5"][..]])

@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn the_aftermath_counts_what_is_never_undone_and_the_quiet_time() {
-        let s = Scenario::new("a", "echo")
+        let s = Scenario::new("a", "ids")
             .duration(ms(2000))
             .partition_at(ms(100), &[&["n0"][..], &["n1"][..]])
             .crash_at(ms(300), "n1", Some(ms(200)));

@@ -297,11 +297,11 @@ mod tests {
     #[test]
     fn a_budget_is_the_target_only_when_nothing_else_failed() {
         let budget = Verdict::violation("msgs-per-op-within-budget", BUDGET_EXCEEDED, "7.24 > 5");
-        let lost = Verdict::violation("broadcast-converges", "missing-value", "3 missing");
+        let lost = Verdict::violation("values-converge", "missing-value", "3 missing");
         let target = target_violation(&[budget.clone(), lost]).unwrap();
         assert_eq!(
             (target.check.as_str(), target.kind.as_str()),
-            ("broadcast-converges", "missing-value")
+            ("values-converge", "missing-value")
         );
         let target = target_violation(&[Verdict::pass("x", ""), budget]).unwrap();
         assert_eq!(target.kind, BUDGET_EXCEEDED);
@@ -310,14 +310,13 @@ mod tests {
 
     #[test]
     fn the_minimum_covers_the_system_and_the_nodes_the_config_names() {
-        let registry = crate::shipped::registry();
+        let registry = crate::testing::fixture::registry();
         let min = |s: &Scenario| min_nodes(registry.get(&s.system).unwrap(), s);
-        let mut s = Scenario::new("m", "work-queue").nodes(5);
+        let mut s = Scenario::new("m", "pair").nodes(5);
         assert_eq!(min(&s), 2);
         s.config = serde_json::json!({ "slow": { "n3": 10.0 } });
         assert_eq!(min(&s), 4);
-        assert_eq!(min(&Scenario::new("m", "election").nodes(5)), 3);
-        assert_eq!(min(&Scenario::new("m", "broadcast").nodes(5)), 2);
-        assert_eq!(min(&Scenario::new("m", "unique-ids").nodes(5)), 1);
+        assert_eq!(min(&Scenario::new("m", "quorum").nodes(5)), 3);
+        assert_eq!(min(&Scenario::new("m", "ids").nodes(5)), 1);
     }
 }

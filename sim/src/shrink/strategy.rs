@@ -74,7 +74,7 @@ mod tests {
         fn generated_schedules_are_valid_scenarios(
             faults in schedule_strategy(vec!["n0".into(), "n1".into(), "n2".into()], Duration::from_secs(5), 6)
         ) {
-            let mut s = Scenario::new("gen", "echo").duration(Duration::from_secs(5));
+            let mut s = Scenario::new("gen", "ids").duration(Duration::from_secs(5));
             s.faults = faults;
             prop_assert!(s.validate().is_ok(), "{:?}", s.validate());
             let back = Scenario::from_toml("gen.toml", &s.to_toml()).map_err(|e| TestCaseError::fail(e.to_string()))?;

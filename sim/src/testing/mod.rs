@@ -23,19 +23,46 @@
 //! use highstorm::testing::Sweep;
 //! use highstorm::Scenario;
 //! use std::time::Duration;
-//!
+//! # use highstorm::prelude::*;
+//! # #[derive(Debug, serde::Serialize, serde::Deserialize)]
+//! # #[serde(tag = "type", rename_all = "snake_case")]
+//! # enum Msg { Next, NextOk { id: String } }
+//! # struct Ids(u64);
+//! # impl Node for Ids {
+//! #     type Msg = Msg;
+//! #     type Timer = NoTimer;
+//! #     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+//! #         let id = format!("{}-{}-{}", ctx.id(), ctx.boot(), self.0);
+//! #         self.0 += 1;
+//! #         ctx.reply(&msg, Msg::NextOk { id });
+//! #     }
+//! # }
+//! # struct NextOps;
+//! # impl Operations for NextOps {
+//! #     type Msg = Msg;
+//! #     fn next(&mut self, _: &str, _: u64, _: &mut OpsRng) -> (&'static str, serde_json::Value, Msg) {
+//! #         ("next", serde_json::Value::Null, Msg::Next)
+//! #     }
+//! #     fn result(&self, reply: &Msg) -> Option<serde_json::Value> {
+//! #         match reply { Msg::NextOk { id } => Some(id.clone().into()), _ => None }
+//! #     }
+//! # }
+//! // A system of your own (its node, client and checker are hidden here: see the crate docs).
+//! let system = System::new("ids", |_, _| Ok(Ids(0)))
+//!     .client(|c| c.steady(NextOps))
+//!     .check(generic::unique("ids-unique", "next", ""));
 //! let ms = Duration::from_millis;
-//! let scenario = Scenario::new("doc-sweep", "unique-ids")
+//! let scenario = Scenario::new("doc-sweep", "ids")
 //!     .nodes(3)
 //!     .duration(ms(3000))
 //!     .crash_at(ms(800), "n1", Some(ms(200)));
 //! // Panics with the failing seeds' repro lines and a shrunk scenario if any seed fails.
-//! let registry = highstorm::shipped::registry();
-//! let system = registry.get("unique-ids").unwrap();
-//! let outcome = Sweep::new(system, &scenario).seeds(0..8).run();
+//! let outcome = Sweep::new(&system, &scenario).seeds(0..8).run();
 //! assert_eq!(outcome.reports.len(), 8);
 //! ```
 
+#[cfg(test)]
+pub(crate) mod fixture;
 mod shrunk;
 
 pub use crate::repro::{TestCommand, TestTarget};
@@ -83,6 +110,9 @@ pub struct Failure {
     pub shrink_note: Option<String>,
     /// The command that reruns the failing test (on the shrunk file, once there is one).
     pub command: TestCommand,
+    /// The CLI command that replays the shrunk file, when the system names a binary
+    /// ([`System::replayed_by`](crate::system::System::replayed_by)).
+    pub replay: Option<String>,
 }
 
 /// The scenario a sweep runs, and the file it came from when `HIGHSTORM_SCENARIO` gave it.
@@ -188,7 +218,7 @@ impl<'a> Sweep<'a> {
         let command = resolved.command();
         for r in &mut reports {
             r.repro = std::iter::once(command.line(r.seed))
-                .chain(cli_repro_line(scenario, r.seed))
+                .chain(cli_repro_line(self.system, scenario, r.seed))
                 .collect();
         }
         Outcome { reports }
@@ -234,6 +264,7 @@ impl<'a> Sweep<'a> {
             path: None,
             shrink_note: None,
             command: resolved.command(),
+            replay: None,
         };
         let policy = ShrinkPolicy::from_env().unwrap_or_else(|e| panic!("{e}"));
         if let ShrinkPolicy::Skip(why) = policy {
@@ -264,6 +295,9 @@ impl<'a> Sweep<'a> {
             match write_shrunk(&shrunk, &dir) {
                 Ok(path) => {
                     failure.command = TestCommand::current().on_file(&path);
+                    let mut on_file = shrunk.scenario.clone();
+                    on_file.path = Some(path.clone());
+                    failure.replay = cli_repro_line(self.system, &on_file, shrunk.seed);
                     failure.path = Some(path);
                 }
                 Err(e) => failure.shrink_note = Some(format!("could not write it: {e}")),
@@ -296,9 +330,7 @@ impl Failure {
                     path.display(),
                     self.command.line(s.seed)
                 ));
-                let mut on_file = s.scenario.clone();
-                on_file.path = Some(path.clone());
-                if let Some(cli) = cli_repro_line(&on_file, s.seed) {
+                if let Some(cli) = &self.replay {
                     text.push_str(&format!("  or: {cli}\n"));
                 }
             }

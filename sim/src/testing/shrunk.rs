@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn shrunk_files_of_two_engines_and_variants_do_not_collide() {
         let dir = std::env::temp_dir().join(format!("highstorm-names-{}", std::process::id()));
-        let base = Scenario::new("ids-crash-shrunk", "unique-ids");
+        let base = Scenario::new("ids-crash-shrunk", "ids");
         let runs = [
             base.clone().engine(Engine::Turmoil),
             base.clone().engine(Engine::Events),

@@ -7,8 +7,8 @@
 //! retransmission: a partition, a crashed server or a paused one breaks or stalls a connection,
 //! and clients retry with the idempotency token the API takes, as real clients must.
 
-use crate::http::request_with;
 use crate::scenario::Scenario;
+use crate::sim_http::request_with;
 use highstorm_nodes::{ClientOp, OpPhase};
 use serde_json::Value;
 use std::future::Future;

@@ -5,14 +5,7 @@
 //! records its history with [`Context::record_op`](highstorm_nodes::Context::record_op), which
 //! the engine writes into the trace, where the checkers read it.
 
-pub mod bridge_four;
-mod broadcast;
-mod echo;
-mod election;
-mod g_counter;
 pub mod http;
-mod unique_ids;
-pub mod work_queue;
 
 use highstorm_nodes::rand::Rng;
 use highstorm_nodes::{
@@ -23,12 +16,6 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-
-pub use broadcast::BroadcastOps;
-pub use echo::EchoOps;
-pub use election::ElectionOps;
-pub use g_counter::GCounterOps;
-pub use unique_ids::UniqueIdOps;
 
 /// The operations one system's clients perform.
 pub trait Operations: 'static {

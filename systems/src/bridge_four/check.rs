@@ -1,0 +1,394 @@
+//! Bridge Four's properties, read from the leader's notes and the clients' histories:
+//! - `jobs-complete`: every job a client was told was accepted reaches `Done` (or `Error`,
+//!   exactly when one of its inputs does not exist, naming it), within `converge_within` of
+//!   the later of its acceptance and the last fault when the scenario sets one, and its client
+//!   gets the result; no accepted job is lost across leader crashes;
+//! - `results-match-reference`: every result a client got equals a single-process word count
+//!   of the job's inputs;
+//! - `statuses-move-forward`: task and job statuses only move forward, except a running task
+//!   may halt or go missing and run again; each change starts from the status the previous one
+//!   left (across leader restarts too: the journal held it); no illegal move was attempted;
+//! - `outputs-counted-once`: each task's output is accepted at most once, and every task of a
+//!   done job exactly once (attempt fencing);
+//! - `data-after-done`: a job's result is never served before the job is `Done`.
+
+use super::{corpus, merge_counts, word_count, BridgeFourConfig, TaskStatus};
+use highstorm::check::last_fault_us;
+use highstorm::check::{Operation, Verdict};
+use highstorm::scenario::Scenario;
+use highstorm::trace::{EventKind, Trace};
+use highstorm_nodes::OpPhase;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the leader noted, by job.
+#[derive(Default)]
+struct Notes {
+    accepted: BTreeMap<u64, u64>,
+    tasks: BTreeMap<u64, u64>,
+    done_at: BTreeMap<u64, u64>,
+    error_at: BTreeMap<u64, u64>,
+    served: Vec<(u64, u64)>,
+    violations: Vec<String>,
+    outputs: BTreeMap<(u64, u64), u32>,
+}
+
+fn u(v: &Value, k: &str) -> Option<u64> {
+    v.get(k).and_then(Value::as_u64)
+}
+
+fn rank(s: TaskStatus) -> u8 {
+    match s {
+        TaskStatus::NotStarted => 0,
+        TaskStatus::InProgress | TaskStatus::Halted | TaskStatus::Missing => 1,
+        TaskStatus::Done | TaskStatus::Error => 2,
+    }
+}
+
+fn read_notes(trace: &Trace) -> Notes {
+    let mut n = Notes::default();
+    let mut last: BTreeMap<(u64, u64), TaskStatus> = BTreeMap::new();
+    for e in trace.events() {
+        let EventKind::Note { kind, data, .. } = &e.kind else {
+            continue;
+        };
+        match kind.as_str() {
+            "job-accepted" => {
+                if let Some(j) = u(data, "job") {
+                    n.accepted.entry(j).or_insert(e.at_us);
+                    n.tasks.insert(j, u(data, "tasks").unwrap_or(0));
+                }
+            }
+            "job" => {
+                let (Some(j), Some(to)) = (u(data, "job"), data.get("to").and_then(Value::as_str))
+                else {
+                    continue;
+                };
+                let from = data.get("from").and_then(Value::as_str).unwrap_or("?");
+                if from == "Done" || from == "Error" {
+                    n.violations.push(format!(
+                        "job {j} moved from final {from} to {to} at {}us",
+                        e.at_us
+                    ));
+                }
+                match to {
+                    "Done" => {
+                        n.done_at.entry(j).or_insert(e.at_us);
+                    }
+                    "Error" => {
+                        n.error_at.entry(j).or_insert(e.at_us);
+                    }
+                    _ => {}
+                }
+            }
+            "task" => {
+                let parsed = (
+                    u(data, "job"),
+                    u(data, "task"),
+                    serde_json::from_value::<TaskStatus>(data["from"].clone()),
+                    serde_json::from_value::<TaskStatus>(data["to"].clone()),
+                );
+                let (Some(j), Some(t), Ok(from), Ok(to)) = parsed else {
+                    n.violations.push(format!("unreadable task note {data}"));
+                    continue;
+                };
+                let prev = last.get(&(j, t)).copied().unwrap_or(TaskStatus::NotStarted);
+                if prev != from {
+                    n.violations.push(format!(
+                        "job {j} task {t}: change {from:?} -> {to:?} at {}us, but its status was {prev:?}",
+                        e.at_us
+                    ));
+                }
+                let back_to_running = rank(to) == 1 && rank(from) == 1;
+                if rank(to) < rank(from)
+                    || from.is_final()
+                    || (from == to)
+                    || (rank(to) == rank(from) && !back_to_running)
+                {
+                    n.violations.push(format!(
+                        "job {j} task {t}: {from:?} -> {to:?} at {}us goes backwards",
+                        e.at_us
+                    ));
+                }
+                last.insert((j, t), to);
+            }
+            "illegal-transition" => n.violations.push(format!(
+                "the leader attempted an illegal move {data} at {}us",
+                e.at_us
+            )),
+            "output-accepted" => {
+                let a = &data["attempt"];
+                if let (Some(j), Some(t)) = (u(a, "job"), u(a, "task")) {
+                    *n.outputs.entry((j, t)).or_insert(0) += 1;
+                }
+            }
+            "serve-data" => {
+                if let Some(j) = u(data, "job") {
+                    n.served.push((j, e.at_us));
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Accepted jobs as clients saw them: job id -> (inputs, time the client learned it).
+fn acknowledged(ops: &[Operation]) -> BTreeMap<u64, (Vec<String>, u64)> {
+    let mut jobs = BTreeMap::new();
+    for op in ops.iter().filter(|o| o.f == "submit") {
+        let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) else {
+            continue;
+        };
+        let Some(id) = u(&c.value, "job") else {
+            continue;
+        };
+        let inputs: Vec<String> =
+            serde_json::from_value(op.value["inputs"].clone()).unwrap_or_default();
+        jobs.entry(id).or_insert((inputs, c.at_us));
+    }
+    jobs
+}
+
+fn config(scenario: &Scenario) -> BridgeFourConfig {
+    highstorm_nodes::config("bridge-four", &scenario.config).unwrap_or_default()
+}
+
+/// Every acknowledged job finishes, correctly classified, in time, and its client gets it.
+pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
+    const NAME: &str = "jobs-complete";
+    let notes = read_notes(trace);
+    let jobs = acknowledged(ops);
+    let files: BTreeSet<String> = corpus(&config(scenario).corpus)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let last_fault = last_fault_us(trace);
+    let mut problems = vec![];
+    for (id, (inputs, acked_at)) in &jobs {
+        let missing: Vec<&String> = inputs.iter().filter(|i| !files.contains(*i)).collect();
+        if !notes.accepted.contains_key(id) {
+            problems.push((
+                "job-not-accepted",
+                format!("job {id} was acknowledged but the leader never accepted it"),
+            ));
+            continue;
+        }
+        let finished = if missing.is_empty() {
+            notes.done_at.get(id)
+        } else {
+            notes.error_at.get(id)
+        };
+        let want = if missing.is_empty() { "Done" } else { "Error" };
+        let Some(&at) = finished else {
+            problems.push((
+                "job-not-finished",
+                format!("job {id} (acknowledged at {acked_at}us) never reached {want}"),
+            ));
+            continue;
+        };
+        if let Some(bound) = scenario.checks.converge_within {
+            let from = (*acked_at).max(last_fault);
+            if at > from + bound.as_micros() as u64 {
+                problems.push((
+                    "job-late",
+                    format!(
+                        "job {id} reached {want} at {at}us, more than {bound:?} after {from}us"
+                    ),
+                ));
+            }
+        }
+        let got = ops.iter().find(|o| {
+            o.f == "result"
+                && u(&o.value, "job") == Some(*id)
+                && o.completion.as_ref().is_some_and(|c| match c.phase {
+                    OpPhase::Ok => missing.is_empty(),
+                    OpPhase::Fail => {
+                        !missing.is_empty()
+                            && missing
+                                .iter()
+                                .all(|m| c.value.to_string().contains(m.as_str()))
+                    }
+                    _ => false,
+                })
+        });
+        if got.is_none() {
+            problems.push((
+                "result-not-delivered",
+                format!(
+                    "job {id}'s client never got its {}",
+                    if missing.is_empty() {
+                        "result".to_owned()
+                    } else {
+                        format!("error naming {missing:?}")
+                    }
+                ),
+            ));
+        }
+    }
+    for (id, _) in notes
+        .done_at
+        .iter()
+        .filter(|(id, _)| notes.error_at.contains_key(id))
+    {
+        problems.push((
+            "done-and-error",
+            format!("job {id} reached both Done and Error"),
+        ));
+    }
+    if jobs.is_empty() {
+        return Verdict::violation(
+            NAME,
+            "nothing-tested",
+            "no job was acknowledged: the run tested nothing",
+        );
+    }
+    match problems.first() {
+        Some((kind, p)) => {
+            Verdict::violation(NAME, kind, format!("{p} ({} problems)", problems.len()))
+        }
+        None => Verdict::pass(
+            NAME,
+            format!(
+                "{} acknowledged jobs finished and their clients got them",
+                jobs.len()
+            ),
+        ),
+    }
+}
+
+/// Every result a client got equals a reference count of the job's inputs.
+pub fn results_match_reference(scenario: &Scenario, _: &Trace, ops: &[Operation]) -> Verdict {
+    const NAME: &str = "results-match-reference";
+    let texts: BTreeMap<String, String> = corpus(&config(scenario).corpus).into_iter().collect();
+    let jobs = acknowledged(ops);
+    let mut checked = 0;
+    for op in ops.iter().filter(|o| o.f == "result") {
+        let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) else {
+            continue;
+        };
+        let id = u(&op.value, "job").unwrap_or(0);
+        let Some((inputs, _)) = jobs.get(&id) else {
+            return Verdict::violation(
+                NAME,
+                "result-never-acknowledged",
+                format!("a result for job {id}, never acknowledged"),
+            );
+        };
+        let mut reference = BTreeMap::new();
+        for i in inputs {
+            if let Some(t) = texts.get(i) {
+                merge_counts(&mut reference, &word_count(t));
+            }
+        }
+        let got: BTreeMap<String, u64> =
+            serde_json::from_value(c.value["counts"].clone()).unwrap_or_default();
+        if got != reference {
+            let diff: Vec<String> = reference
+                .keys()
+                .chain(got.keys())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .filter(|w| reference.get(*w) != got.get(*w))
+                .take(5)
+                .map(|w| {
+                    format!(
+                        "{w:?}: {} (reference {})",
+                        got.get(w).copied().unwrap_or(0),
+                        reference.get(w).copied().unwrap_or(0)
+                    )
+                })
+                .collect();
+            return Verdict::violation(
+                NAME,
+                "wrong-count",
+                format!(
+                    "job {id}: {} words counted, reference {}; first differences: {}",
+                    got.values().sum::<u64>(),
+                    reference.values().sum::<u64>(),
+                    diff.join(", ")
+                ),
+            );
+        }
+        checked += 1;
+    }
+    Verdict::pass(NAME, format!("{checked} results equal the reference count"))
+}
+
+/// Statuses move forward only (see the module docs).
+pub fn statuses_move_forward(_: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
+    const NAME: &str = "statuses-move-forward";
+    let notes = read_notes(trace);
+    match notes.violations.first() {
+        Some(v) => Verdict::violation(
+            NAME,
+            "status-backwards",
+            format!("{v} ({} violations)", notes.violations.len()),
+        ),
+        None => Verdict::pass(
+            NAME,
+            "every task and job status change was a legal forward move",
+        ),
+    }
+}
+
+/// No task's output is counted twice; every task of a done job is counted once.
+pub fn outputs_counted_once(_: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
+    const NAME: &str = "outputs-counted-once";
+    let notes = read_notes(trace);
+    if let Some(((j, t), n)) = notes.outputs.iter().find(|(_, n)| **n > 1) {
+        return Verdict::violation(
+            NAME,
+            "output-counted-twice",
+            format!("job {j} task {t}: {n} outputs counted"),
+        );
+    }
+    for job in notes.done_at.keys() {
+        let tasks = notes.tasks.get(job).copied().unwrap_or(0);
+        if let Some(t) = (0..tasks).find(|t| !notes.outputs.contains_key(&(*job, *t))) {
+            return Verdict::violation(
+                NAME,
+                "output-missing",
+                format!("job {job} is Done without task {t}'s output"),
+            );
+        }
+    }
+    Verdict::pass(
+        NAME,
+        format!("{} task outputs, each counted once", notes.outputs.len()),
+    )
+}
+
+/// Results are served only after their job is done.
+pub fn data_after_done(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
+    const NAME: &str = "data-after-done";
+    let notes = read_notes(trace);
+    for (job, at) in &notes.served {
+        match notes.done_at.get(job) {
+            Some(done) if done <= at => {}
+            _ => {
+                return Verdict::violation(
+                    NAME,
+                    "data-before-done",
+                    format!("job {job}'s data served at {at}us before it was Done"),
+                )
+            }
+        }
+    }
+    for op in ops.iter().filter(|o| o.f == "result") {
+        let job = u(&op.value, "job").unwrap_or(0);
+        if let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) {
+            if notes.done_at.get(&job).is_none_or(|d| *d > c.at_us) {
+                return Verdict::violation(
+                    NAME,
+                    "result-before-done",
+                    format!("a client got job {job}'s result before it was Done"),
+                );
+            }
+        }
+    }
+    Verdict::pass(
+        NAME,
+        format!("{} results served, all after Done", notes.served.len()),
+    )
+}

@@ -1,0 +1,151 @@
+//! Broadcast's properties: every acknowledged value reaches every node (within
+//! `converge_within` of the later of its acknowledgement and the last fault), and no value
+//! appears that nobody broadcast.
+
+use highstorm::check::last_fault_us;
+use highstorm::check::spread::holdings;
+use highstorm::check::values::ValueIndex;
+use highstorm::check::{Operation, Verdict};
+use highstorm::scenario::Scenario;
+use highstorm::trace::Trace;
+use highstorm_nodes::OpPhase;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn ok_value(op: &Operation) -> Option<&Value> {
+    op.completion
+        .as_ref()
+        .filter(|c| c.phase == OpPhase::Ok)
+        .map(|c| &c.value)
+}
+
+fn some(values: &[u64]) -> String {
+    let shown: Vec<String> = values.iter().take(10).map(u64::to_string).collect();
+    let more = values.len().saturating_sub(10);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// Every acknowledged value is in every node's final read; every value read was broadcast;
+/// and, with `converge_within`, every acknowledged value reached every node by then.
+pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
+    const NAME: &str = "broadcast-converges";
+    let attempted = ValueIndex::new(
+        ops.iter()
+            .filter(|op| op.f == "broadcast")
+            .filter_map(|op| op.value.as_u64()),
+    );
+    let acked: BTreeMap<u64, u64> = ops
+        .iter()
+        .filter(|op| op.f == "broadcast")
+        .filter_map(|op| Some((op.value.as_u64()?, op.completion.as_ref()?)))
+        .filter(|(_, c)| c.phase == OpPhase::Ok)
+        .map(|(v, c)| (v, c.at_us))
+        .collect();
+    // Phantoms: anything any read returned that nobody broadcast.
+    for op in ops.iter().filter(|op| op.f.ends_with("read")) {
+        let read: Vec<u64> = ok_value(op)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .collect();
+        let phantom: Vec<u64> = read
+            .into_iter()
+            .filter(|v| !attempted.contains(*v))
+            .collect();
+        if !phantom.is_empty() {
+            return Verdict::violation(
+                NAME,
+                "phantom-value",
+                format!(
+                    "{} read {} from {}: never broadcast",
+                    op.client,
+                    some(&phantom),
+                    op.node
+                ),
+            );
+        }
+    }
+    // Lost: acknowledged values missing from a node's final read.
+    let mut finals: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    for op in ops.iter().filter(|op| op.f == "final-read") {
+        if let Some(Value::Array(vs)) = ok_value(op) {
+            finals
+                .entry(op.node.as_str())
+                .or_default()
+                .extend(vs.iter().filter_map(Value::as_u64));
+        }
+    }
+    let nodes = scenario.node_names();
+    if scenario.workload.clients > 0 {
+        if let Some(n) = nodes.iter().find(|n| !finals.contains_key(n.as_str())) {
+            return Verdict::violation(
+                NAME,
+                "no-final-read",
+                format!("no final read of {n} succeeded"),
+            );
+        }
+    }
+    for (node, read) in &finals {
+        let lost: Vec<u64> = acked
+            .keys()
+            .copied()
+            .filter(|v| !read.contains(v))
+            .collect();
+        if !lost.is_empty() {
+            return Verdict::violation(
+                NAME,
+                "missing-value",
+                format!(
+                    "{} acknowledged values missing from {node}'s final read: {}",
+                    lost.len(),
+                    some(&lost)
+                ),
+            );
+        }
+    }
+    // Late: acknowledged values that reached some node only after the deadline.
+    let mut late = vec![];
+    if let Some(within) = scenario.checks.converge_within {
+        let within = within.as_micros() as u64;
+        let settled = last_fault_us(trace);
+        let held = holdings(trace);
+        for (&v, &acked_at) in &acked {
+            let deadline = acked_at.max(settled) + within;
+            let stable = nodes
+                .iter()
+                .map(|n| held.first_held(n, v).unwrap_or(u64::MAX))
+                .max()
+                .unwrap_or(0);
+            if stable > deadline {
+                late.push(v);
+            }
+        }
+        if !late.is_empty() {
+            return Verdict::violation(
+                NAME,
+                "late-value",
+                format!(
+                    "{} acknowledged values reached every node later than {}ms after the last \
+                     fault or their acknowledgement: {}",
+                    late.len(),
+                    within / 1000,
+                    some(&late)
+                ),
+            );
+        }
+    }
+    Verdict::pass(
+        NAME,
+        format!(
+            "{} of {} broadcast values acknowledged; all in every final read of {} nodes",
+            acked.len(),
+            attempted.len(),
+            finals.len()
+        ),
+    )
+}

@@ -1,0 +1,12 @@
+//! Echo as a [`System`]: every node answers `echo`; clients check each reply carries what they sent.
+
+use highstorm::check;
+use highstorm::prelude::*;
+
+/// The system (the `highstorm` binary's registry holds it under `"echo"`).
+pub fn system() -> System {
+    System::new("echo", |_, _| Ok(super::Echo))
+        .client(|c| c.steady(super::workload::EchoOps))
+        .check(super::check::echo_replies_match)
+        .check(check::requests_answered_unless_faulted)
+}

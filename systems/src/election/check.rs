@@ -1,0 +1,508 @@
+//! The election's properties, judged on true (simulated) time from the nodes' notes.
+//!
+//! **Leadership claims.** A node claims leadership from its `leader` note until the earliest
+//! of: its `step-down` note, its crash, the next `leader` note of the same node, the end of
+//! the run, and — when the claim carries a lease (`lease_until_us`, extended by `lease` notes
+//! `until_us`, both readings of the node's own clock) — the true time at which the node's
+//! clock reaches the lease's end. That time is found by rebuilding the node's clock from the
+//! scenario's `[clocks]` and the trace's `skew` steps, exactly as the engines run it. A pause
+//! does not end a claim: a paused leader still believes it leads, and a lease-less (naive)
+//! leader acts on that belief when it wakes up.
+//!
+//! - `one-leader-per-term`: no two nodes claim the same term.
+//! - `leaders-never-overlap`: no two nodes' claims overlap in true time (split brain).
+//! - `leader-acts-within-lease`: every `assign` and `result-recorded` note with a term lies
+//!   within its node's claim of that term.
+//! - `leader-after-heal`: some claim is live within `[checks] converge_within` (default 5 s)
+//!   of the last fault.
+//! - `items-complete-once`: every acknowledged submit has a `result-recorded` note, and no
+//!   item has two different results recorded (a new leader may confirm the very same result,
+//!   attempt and worker, again; that is one record).
+
+use highstorm::check::{Operation, Verdict};
+use highstorm::faults::ClockModel;
+use highstorm::scenario::Scenario;
+use highstorm::trace::{EventKind, Trace};
+use highstorm_nodes::{LocalTime, OpPhase};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// One node's claim to lead, on true time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claim {
+    /// The node.
+    pub node: String,
+    /// Its term, if the variant has terms.
+    pub term: Option<u64>,
+    /// When the claim began (µs).
+    pub start_us: u64,
+    /// When it ended (µs).
+    pub end_us: u64,
+    /// Why it ended.
+    pub ended_by: String,
+}
+
+/// Rebuilds every node's clock from the scenario and the trace's skew steps.
+struct Clocks<'a> {
+    scenario: &'a Scenario,
+    steps: BTreeMap<&'a str, Vec<(u64, i64, f64)>>,
+}
+
+impl<'a> Clocks<'a> {
+    fn new(scenario: &'a Scenario, trace: &'a Trace) -> Self {
+        let mut steps: BTreeMap<&str, Vec<(u64, i64, f64)>> = BTreeMap::new();
+        for e in trace.events() {
+            if let EventKind::Skew {
+                node,
+                offset_us,
+                drift,
+            } = &e.kind
+            {
+                steps
+                    .entry(node.as_str())
+                    .or_default()
+                    .push((e.at_us, *offset_us, *drift));
+            }
+        }
+        Clocks { scenario, steps }
+    }
+
+    /// The first true time, at or after `from_us`, at which `node`'s clock reads `local_us`.
+    fn reaches(&self, node: &str, from_us: u64, local_us: u64) -> u64 {
+        let initial = self.scenario.clocks.get(node);
+        let mut model =
+            initial.map_or_else(ClockModel::default, |c| ClockModel::new(c.skew_us, c.drift));
+        let local = LocalTime::from_duration(Duration::from_micros(local_us));
+        let steps = self.steps.get(node).map_or(&[][..], |s| &s[..]);
+        let mut from = Duration::from_micros(from_us);
+        for &(at, offset, drift) in steps {
+            let at = Duration::from_micros(at);
+            if at <= from {
+                model.step(at, offset, drift);
+                continue;
+            }
+            if model.peek(at) >= local {
+                break;
+            }
+            model.step(at, offset, drift);
+            from = at;
+        }
+        model.true_time_of(from, local).as_micros() as u64
+    }
+}
+
+struct Open {
+    term: Option<u64>,
+    start_us: u64,
+    lease_until: Option<u64>,
+}
+
+/// Every leadership claim in `trace`, in order of their start.
+pub fn claims(scenario: &Scenario, trace: &Trace) -> Vec<Claim> {
+    let clocks = Clocks::new(scenario, trace);
+    let end_of_run = trace
+        .events()
+        .last()
+        .map_or(0, |e| e.at_us)
+        .max(scenario.duration.as_micros() as u64);
+    let mut open: BTreeMap<String, Open> = BTreeMap::new();
+    let mut out = vec![];
+    let close = |out: &mut Vec<Claim>, node: &str, o: Open, at: u64, why: &str| {
+        let (end, why) = match o.lease_until {
+            Some(until) => {
+                let expiry = clocks.reaches(node, o.start_us, until);
+                if expiry < at {
+                    (expiry, "lease expired")
+                } else {
+                    (at, why)
+                }
+            }
+            None => (at, why),
+        };
+        out.push(Claim {
+            node: node.to_owned(),
+            term: o.term,
+            start_us: o.start_us,
+            end_us: end.max(o.start_us),
+            ended_by: why.to_owned(),
+        });
+    };
+    for e in trace.events() {
+        match &e.kind {
+            EventKind::Note { node, kind, data } => match kind.as_str() {
+                "leader" => {
+                    if let Some(o) = open.remove(node) {
+                        close(&mut out, node, o, e.at_us, "new claim");
+                    }
+                    let o = Open {
+                        term: data["term"].as_u64(),
+                        start_us: e.at_us,
+                        lease_until: data["lease_until_us"].as_u64(),
+                    };
+                    open.insert(node.clone(), o);
+                }
+                "lease" => {
+                    if let Some(o) = open.get_mut(node) {
+                        if o.term == data["term"].as_u64() {
+                            if let Some(u) = data["until_us"].as_u64() {
+                                o.lease_until = Some(o.lease_until.map_or(u, |l| l.max(u)));
+                            }
+                        }
+                    }
+                }
+                "step-down" => {
+                    if let Some(o) = open.remove(node) {
+                        close(&mut out, node, o, e.at_us, "stepped down");
+                    }
+                }
+                _ => {}
+            },
+            EventKind::Crash { node } => {
+                if let Some(o) = open.remove(node) {
+                    close(&mut out, node, o, e.at_us, "crashed");
+                }
+            }
+            _ => {}
+        }
+    }
+    for (node, o) in std::mem::take(&mut open) {
+        close(&mut out, &node, o, end_of_run, "end of run");
+    }
+    out.sort_by(|a, b| (a.start_us, &a.node).cmp(&(b.start_us, &b.node)));
+    out
+}
+
+fn describe(c: &Claim) -> String {
+    let term = c.term.map_or(String::new(), |t| format!(" term {t}"));
+    format!(
+        "{}{term} [{:.6}s, {:.6}s) ({})",
+        c.node,
+        c.start_us as f64 / 1e6,
+        c.end_us as f64 / 1e6,
+        c.ended_by
+    )
+}
+
+/// No two nodes claim the same term.
+pub fn one_leader_per_term(scenario: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
+    const NAME: &str = "one-leader-per-term";
+    let claims = claims(scenario, trace);
+    let mut by_term: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
+    for c in &claims {
+        if let Some(t) = c.term {
+            by_term.entry(t).or_default().insert(c.node.as_str());
+        }
+    }
+    if let Some((t, nodes)) = by_term.iter().find(|(_, n)| n.len() > 1) {
+        return Verdict::violation(
+            NAME,
+            "two-leaders-one-term",
+            format!("term {t} has leaders {nodes:?}"),
+        );
+    }
+    Verdict::pass(
+        NAME,
+        format!("{} terms with a leader, one each", by_term.len()),
+    )
+}
+
+/// No two nodes' leadership claims overlap in true time.
+pub fn leaders_never_overlap(scenario: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
+    const NAME: &str = "leaders-never-overlap";
+    let claims = claims(scenario, trace);
+    for (i, a) in claims.iter().enumerate() {
+        for b in &claims[i + 1..] {
+            if b.start_us >= a.end_us {
+                continue;
+            }
+            if a.node != b.node && b.start_us < a.end_us && a.start_us < b.end_us {
+                return Verdict::violation(
+                    NAME,
+                    "two-leaders-overlap",
+                    format!(
+                        "split brain: {} and {} both lead from {:.6}s",
+                        describe(a),
+                        describe(b),
+                        b.start_us as f64 / 1e6
+                    ),
+                );
+            }
+        }
+    }
+    Verdict::pass(NAME, format!("{} claims, none overlapping", claims.len()))
+}
+
+/// Every leader action with a term happens within its node's claim of that term.
+pub fn leader_acts_within_lease(scenario: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
+    const NAME: &str = "leader-acts-within-lease";
+    let claims = claims(scenario, trace);
+    let mut actions = 0;
+    for e in trace.events() {
+        let EventKind::Note { node, kind, data } = &e.kind else {
+            continue;
+        };
+        if kind != "assign" && kind != "result-recorded" {
+            continue;
+        }
+        let Some(term) = data["term"].as_u64() else {
+            continue;
+        };
+        actions += 1;
+        let within = claims.iter().any(|c| {
+            c.node == *node && c.term == Some(term) && c.start_us <= e.at_us && e.at_us < c.end_us
+        });
+        if !within {
+            let mine: Vec<String> = claims
+                .iter()
+                .filter(|c| c.node == *node)
+                .map(describe)
+                .collect();
+            return Verdict::violation(
+                NAME, "acted-outside-lease",
+                format!(
+                    "{node} noted {kind} {data} at {:.6}s outside its claims of term {term}: {mine:?}",
+                    e.at_us as f64 / 1e6
+                ),
+            );
+        }
+    }
+    Verdict::pass(
+        NAME,
+        format!("{actions} leader actions within their leases"),
+    )
+}
+
+/// A leader claims within `converge_within` (default 5 s) of the last fault.
+pub fn leader_after_heal(scenario: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
+    const NAME: &str = "leader-after-heal";
+    let bound = scenario
+        .checks
+        .converge_within
+        .unwrap_or(Duration::from_secs(5))
+        .as_micros() as u64;
+    let last_fault = highstorm::check::last_fault_us(trace);
+    let by = last_fault + bound;
+    let end_of_run = scenario.duration.as_micros() as u64;
+    if by > end_of_run {
+        return Verdict::pass(
+            NAME,
+            format!(
+                "not judged: the run ends within {:.3}s of the last fault at {:.3}s",
+                bound as f64 / 1e6,
+                last_fault as f64 / 1e6
+            ),
+        );
+    }
+    let claims = claims(scenario, trace);
+    match claims
+        .iter()
+        .find(|c| c.start_us <= by && c.end_us > last_fault && c.end_us > c.start_us)
+    {
+        Some(c) => Verdict::pass(
+            NAME,
+            format!(
+                "last fault at {:.3}s; {}",
+                last_fault as f64 / 1e6,
+                describe(c)
+            ),
+        ),
+        None => Verdict::violation(
+            NAME,
+            "no-leader-after-heal",
+            format!(
+                "no leader between the last fault at {:.3}s and {:.3}s",
+                last_fault as f64 / 1e6,
+                by as f64 / 1e6
+            ),
+        ),
+    }
+}
+
+/// Every acknowledged item has a recorded result, and no item two different ones.
+pub fn items_complete_once(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
+    const NAME: &str = "items-complete-once";
+    let mut records: BTreeMap<String, Vec<(Value, Value, String, u64)>> = BTreeMap::new();
+    for e in trace.events() {
+        let EventKind::Note { node, kind, data } = &e.kind else {
+            continue;
+        };
+        if kind != "result-recorded" {
+            continue;
+        }
+        let Some(item) = data["item"].as_str() else {
+            continue;
+        };
+        let result = (data["worker"].clone(), data["attempt"].clone());
+        let list = records.entry(item.to_owned()).or_default();
+        if let Some(first) = list.iter().find(|r| (&r.0, &r.1) != (&result.0, &result.1)) {
+            return Verdict::violation(
+                NAME,
+                "item-recorded-twice",
+                format!(
+                    "item {item} recorded twice: by {} at {:.6}s (worker {}, attempt {}) and by \
+                     {node} at {:.6}s (worker {}, attempt {})",
+                    first.2,
+                    first.3 as f64 / 1e6,
+                    first.0,
+                    first.1,
+                    e.at_us as f64 / 1e6,
+                    result.0,
+                    result.1
+                ),
+            );
+        }
+        list.push((result.0, result.1, node.clone(), e.at_us));
+    }
+    let acked: Vec<&str> = ops
+        .iter()
+        .filter(|op| op.f == "submit")
+        .filter(|op| {
+            op.completion
+                .as_ref()
+                .is_some_and(|c| c.phase == OpPhase::Ok)
+        })
+        .filter_map(|op| op.value.as_str())
+        .collect();
+    if let Some(lost) = acked.iter().find(|i| !records.contains_key(**i)) {
+        return Verdict::violation(
+            NAME,
+            "acknowledged-item-lost",
+            format!(
+                "item {lost} was acknowledged but never completed ({} of {} acknowledged items \
+                 completed)",
+                acked.iter().filter(|i| records.contains_key(**i)).count(),
+                acked.len()
+            ),
+        );
+    }
+    if scenario.workload.clients > 0 && acked.is_empty() {
+        return Verdict::violation(NAME, "nothing-tested", "no submit was acknowledged");
+    }
+    Verdict::pass(
+        NAME,
+        format!(
+            "{} acknowledged items completed; {} results recorded once each",
+            acked.len(),
+            records.len()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use highstorm::trace::Trace;
+    use serde_json::json;
+
+    fn note(t: &mut Trace, at_ms: u64, node: &str, kind: &str, data: Value) {
+        t.push(
+            Duration::from_millis(at_ms),
+            EventKind::Note {
+                node: node.into(),
+                kind: kind.into(),
+                data,
+            },
+        );
+    }
+
+    #[test]
+    fn leases_end_claims_on_true_time_even_on_skewed_clocks() {
+        // n1's clock runs 1 s ahead: its lease until local 2.5 s ends at true 1.5 s.
+        let s = Scenario::new("t", "election").clock("n1", 1_000_000, 0.0);
+        let mut t = Trace::new();
+        note(
+            &mut t,
+            1000,
+            "n1",
+            "leader",
+            json!({"term": 1, "lease_until_us": 2_500_000}),
+        );
+        note(
+            &mut t,
+            1600,
+            "n2",
+            "leader",
+            json!({"term": 2, "lease_until_us": 2_200_000}),
+        );
+        note(
+            &mut t,
+            1700,
+            "n2",
+            "assign",
+            json!({"term": 2, "item": "a"}),
+        );
+        let c = claims(&s, &t);
+        assert_eq!(c[0].end_us, 1_500_000, "{c:?}");
+        assert_eq!(c[0].ended_by, "lease expired");
+        assert_eq!(c[1].end_us, 2_200_000);
+        assert!(leaders_never_overlap(&s, &t, &[]).ok);
+        assert!(one_leader_per_term(&s, &t, &[]).ok);
+        assert!(leader_acts_within_lease(&s, &t, &[]).ok);
+        // n2's assignment at 2.3 s would be outside its lease.
+        note(
+            &mut t,
+            2300,
+            "n2",
+            "assign",
+            json!({"term": 2, "item": "b"}),
+        );
+        assert!(!leader_acts_within_lease(&s, &t, &[]).ok);
+    }
+
+    #[test]
+    fn a_backward_step_lengthens_a_lease_in_true_time() {
+        let s = Scenario::new("t", "election");
+        let mut t = Trace::new();
+        note(
+            &mut t,
+            1000,
+            "n1",
+            "leader",
+            json!({"term": 1, "lease_until_us": 1_600_000}),
+        );
+        t.push(
+            Duration::from_millis(1200),
+            EventKind::Skew {
+                node: "n1".into(),
+                offset_us: -300_000,
+                drift: 0.0,
+            },
+        );
+        note(&mut t, 1800, "n2", "leader", json!({"term": 2}));
+        let c = claims(&s, &t);
+        // The clock stands still at 1.2 s until true 1.5 s, so the lease ends at 1.9 s.
+        assert_eq!(c[0].end_us, 1_900_000, "{c:?}");
+        let v = leaders_never_overlap(&s, &t, &[]);
+        assert!(!v.ok && v.detail.contains("split brain"), "{}", v.detail);
+    }
+
+    #[test]
+    fn lease_less_leaders_overlap_until_they_step_down() {
+        let s = Scenario::new("t", "election");
+        let mut t = Trace::new();
+        note(&mut t, 100, "n0", "leader", json!({"rank": 9}));
+        note(&mut t, 900, "n0", "step-down", json!({}));
+        note(&mut t, 900, "n1", "leader", json!({"rank": 3}));
+        assert!(leaders_never_overlap(&s, &t, &[]).ok);
+        note(&mut t, 1000, "n2", "leader", json!({"rank": 4}));
+        assert!(!leaders_never_overlap(&s, &t, &[]).ok);
+        let mut t2 = Trace::new();
+        note(&mut t2, 100, "n0", "leader", json!({"term": 5}));
+        note(&mut t2, 900, "n1", "leader", json!({"term": 5}));
+        assert!(!one_leader_per_term(&s, &t2, &[]).ok);
+    }
+
+    #[test]
+    fn a_second_different_result_is_caught_and_the_same_one_is_not() {
+        let s = Scenario::new("t", "election").workload(0, 1.0);
+        let mut t = Trace::new();
+        let r = |w: &str, a: u64| json!({"item": "x", "worker": w, "attempt": [1, a], "term": 1});
+        note(&mut t, 100, "n0", "result-recorded", r("n1", 1));
+        note(&mut t, 200, "n2", "result-recorded", r("n1", 1));
+        assert!(items_complete_once(&s, &t, &[]).ok);
+        note(&mut t, 300, "n2", "result-recorded", r("n3", 2));
+        let v = items_complete_once(&s, &t, &[]);
+        assert!(!v.ok && v.detail.contains("recorded twice"), "{}", v.detail);
+    }
+}

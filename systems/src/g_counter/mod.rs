@@ -1,0 +1,433 @@
+//! Grow-only counter (Maelstrom's fourth challenge) as a state-based CRDT.
+//!
+//! The state is a map from incarnation (`node/boot`) to how much that incarnation added;
+//! merging takes the maximum per key, and the counter's value is the sum. Keying by
+//! incarnation rather than by node is what makes restarts safe: a restarted node starts a new
+//! key at zero instead of counting again from zero under its old key (which the max-merge would
+//! hide until it caught up).
+//!
+//! Adds are not idempotent, and the network may deliver a request twice: a node remembers the
+//! (client, msg_id) of the adds it applied (the most recent 100,000) and ignores repeats.
+//!
+//! An `add` is acknowledged only once a peer holds the new count (a `replicate` RPC, retried
+//! elsewhere on timeout; an indefinite error if nobody answers). Both the node that took the
+//! add and the replica write their counts to durable storage (one key, synced) before they
+//! answer, and a restarted node starts from what it wrote: an acknowledged add survives every
+//! node crashing in turn while cuts keep the survivors from passing it on
+//! (`scenarios/g-counter-overlap.toml` seed 24). Changed state is pushed to every peer every
+//! `gossip_ms`; every `anti_entropy_ms` a node also sends its state to one random peer, which
+//! answers with its own when it knows more, and a (re)starting node asks every peer for theirs.
+
+// Beside the node: what highstorm needs to test it (not compiled without `harness`).
+#[cfg(feature = "harness")]
+pub mod check;
+#[cfg(feature = "harness")]
+mod system;
+#[cfg(feature = "harness")]
+pub mod workload;
+#[cfg(feature = "harness")]
+pub use system::system;
+
+use highstorm_nodes::{Ctx, Duration, ErrorBody, ErrorCode, Message, MsgId, Node, RpcReply};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The counter's messages: Maelstrom's client API plus the nodes' own state exchange.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GCounterMsg {
+    /// Client: add `delta` (non-negative) to the counter.
+    Add {
+        /// How much to add.
+        delta: u64,
+    },
+    /// The add is durable on two nodes and will reach every node.
+    AddOk,
+    /// Client: what is the counter's value?
+    Read,
+    /// The value as this node knows it.
+    ReadOk {
+        /// The sum of every incarnation's count this node has heard of.
+        value: u64,
+    },
+    /// Node to node: hold this state before I acknowledge an add.
+    Replicate {
+        /// Incarnation -> count.
+        counts: BTreeMap<String, u64>,
+    },
+    /// The state of a `replicate` is merged.
+    ReplicateOk,
+    /// Node to node: my state; `reply` asks for yours if it differs.
+    State {
+        /// Incarnation -> count.
+        counts: BTreeMap<String, u64>,
+        /// Whether the receiver should answer with its own state when it differs.
+        reply: bool,
+    },
+}
+
+/// The counter's parameters (the scenario's `[config]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GCounterConfig {
+    /// How often changed state is pushed to every peer, in milliseconds.
+    pub gossip_ms: u64,
+    /// How often state is compared with one random peer, in milliseconds.
+    pub anti_entropy_ms: u64,
+    /// How long a `replicate` waits before trying another peer, in milliseconds.
+    pub replicate_timeout_ms: u64,
+}
+
+impl Default for GCounterConfig {
+    fn default() -> Self {
+        GCounterConfig {
+            gossip_ms: 100,
+            anti_entropy_ms: 1000,
+            replicate_timeout_ms: 100,
+        }
+    }
+}
+
+/// The counter's timers.
+#[derive(Debug)]
+pub enum GCounterTimer {
+    /// Push changed state to every peer (every `gossip_ms`).
+    Gossip,
+    /// Compare state with a random peer (every `anti_entropy_ms`).
+    AntiEntropy,
+}
+
+/// A grow-only counter node.
+#[derive(Debug, Default)]
+pub struct GCounter {
+    config: GCounterConfig,
+    counts: BTreeMap<String, u64>,
+    changed: bool,
+    /// Adds waiting for a replica: replicate RPC -> (client request, tries).
+    unacked: BTreeMap<MsgId, (Message<GCounterMsg>, usize)>,
+    /// Adds already applied, by (client, msg_id), oldest first for pruning.
+    applied: std::collections::BTreeSet<(String, MsgId)>,
+    applied_order: std::collections::VecDeque<(String, MsgId)>,
+}
+
+/// How many applied adds a node remembers to ignore duplicates.
+const REMEMBERED_ADDS: usize = 100_000;
+
+/// The durable key holding a node's counts (incarnation -> count, as JSON).
+const COUNTS_KEY: &str = "counts";
+
+impl GCounter {
+    /// A counter node with `config`.
+    pub fn new(config: GCounterConfig) -> Self {
+        GCounter {
+            config,
+            ..GCounter::default()
+        }
+    }
+
+    /// The counter's value as this node knows it.
+    pub fn value(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Merges `other` by taking the maximum per incarnation; returns whether anything grew.
+    fn merge(&mut self, other: &BTreeMap<String, u64>) -> bool {
+        let mut grew = false;
+        for (k, v) in other {
+            let mine = self.counts.entry(k.clone()).or_insert(0);
+            if *v > *mine {
+                *mine = *v;
+                grew = true;
+            }
+        }
+        self.changed |= grew;
+        grew
+    }
+
+    /// Makes the counts durable before this node vouches for them (a client's `add_ok`, a
+    /// replica's `replicate_ok`).
+    fn persist(&self, ctx: &mut Ctx<'_, Self>) {
+        ctx.put_json(COUNTS_KEY, &self.counts);
+        ctx.sync();
+    }
+
+    fn replicate(&mut self, ctx: &mut Ctx<'_, Self>, request: Message<GCounterMsg>, tries: usize) {
+        let Some(to) = ctx.random_peer() else {
+            return;
+        };
+        let timeout = Duration::from_millis(self.config.replicate_timeout_ms.max(1));
+        let id = ctx.rpc(
+            &to,
+            GCounterMsg::Replicate {
+                counts: self.counts.clone(),
+            },
+            timeout,
+        );
+        self.unacked.insert(id, (request, tries));
+    }
+}
+
+/// Whether `a` lacks a count `b` holds, or holds it lower.
+fn lacks(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> bool {
+    b.iter().any(|(k, v)| a.get(k).is_none_or(|have| have < v))
+}
+
+fn key(ctx: &Ctx<'_, GCounter>) -> String {
+    format!("{}/{}", ctx.id(), ctx.boot())
+}
+
+impl Node for GCounter {
+    type Msg = GCounterMsg;
+    type Timer = GCounterTimer;
+
+    fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+        // Start from what earlier incarnations made durable, then offer it to every peer and
+        // ask for what they know beyond it.
+        match ctx.storage().get_json::<BTreeMap<String, u64>>(COUNTS_KEY) {
+            Some(Ok(stored)) => {
+                self.merge(&stored);
+            }
+            Some(Err(e)) => ctx.note("unreadable-storage", e),
+            None => {}
+        }
+        for p in ctx.peers().to_vec() {
+            ctx.send(
+                &p,
+                GCounterMsg::State {
+                    counts: self.counts.clone(),
+                    reply: true,
+                },
+            );
+        }
+        ctx.set_timer(
+            Duration::from_millis(self.config.gossip_ms.max(1)),
+            GCounterTimer::Gossip,
+        );
+        let jitter = {
+            use rand::Rng;
+            ctx.rng()
+                .random_range(0..self.config.anti_entropy_ms.max(1))
+        };
+        ctx.set_timer(Duration::from_millis(jitter), GCounterTimer::AntiEntropy);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<GCounterMsg>) {
+        match &msg.body {
+            GCounterMsg::Add { delta } => {
+                if let Some(id) = msg.msg_id {
+                    let tag = (msg.src.clone(), id);
+                    if !self.applied.insert(tag.clone()) {
+                        ctx.note("duplicate-add", (&msg.src, id));
+                        return;
+                    }
+                    self.applied_order.push_back(tag);
+                    if self.applied_order.len() > REMEMBERED_ADDS {
+                        if let Some(old) = self.applied_order.pop_front() {
+                            self.applied.remove(&old);
+                        }
+                    }
+                }
+                let k = key(ctx);
+                *self.counts.entry(k).or_insert(0) += *delta;
+                self.changed = true;
+                self.persist(ctx);
+                if ctx.peers().is_empty() {
+                    ctx.reply(&msg, GCounterMsg::AddOk);
+                } else {
+                    self.replicate(ctx, msg, 1);
+                }
+            }
+            GCounterMsg::Read => {
+                let value = self.value();
+                ctx.reply(&msg, GCounterMsg::ReadOk { value });
+            }
+            GCounterMsg::Replicate { counts } => {
+                let counts = counts.clone();
+                self.merge(&counts);
+                self.persist(ctx);
+                ctx.reply(&msg, GCounterMsg::ReplicateOk);
+            }
+            GCounterMsg::State { counts, reply } => {
+                let counts = counts.clone();
+                self.merge(&counts);
+                if *reply && lacks(&counts, &self.counts) {
+                    let mine = self.counts.clone();
+                    ctx.reply(
+                        &msg,
+                        GCounterMsg::State {
+                            counts: mine,
+                            reply: false,
+                        },
+                    );
+                }
+            }
+            GCounterMsg::AddOk | GCounterMsg::ReadOk { .. } | GCounterMsg::ReplicateOk => {}
+        }
+    }
+
+    fn on_rpc_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        request: MsgId,
+        reply: RpcReply<GCounterMsg>,
+    ) {
+        let Some((client_request, tries)) = self.unacked.remove(&request) else {
+            return;
+        };
+        match reply {
+            RpcReply::Reply(_) => {
+                ctx.reply(&client_request, GCounterMsg::AddOk);
+            }
+            _ if tries < ctx.peers().len() => self.replicate(ctx, client_request, tries + 1),
+            _ => {
+                let error = ErrorBody::new(
+                    ErrorCode::Timeout,
+                    "no peer confirmed the add; it may still count",
+                );
+                ctx.reply_error(&client_request, error);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: GCounterTimer) {
+        match timer {
+            GCounterTimer::Gossip => {
+                if std::mem::take(&mut self.changed) {
+                    for p in ctx.peers().to_vec() {
+                        ctx.send(
+                            &p,
+                            GCounterMsg::State {
+                                counts: self.counts.clone(),
+                                reply: false,
+                            },
+                        );
+                    }
+                }
+                ctx.set_timer(
+                    Duration::from_millis(self.config.gossip_ms.max(1)),
+                    GCounterTimer::Gossip,
+                );
+            }
+            GCounterTimer::AntiEntropy => {
+                if let Some(peer) = ctx.random_peer() {
+                    ctx.send(
+                        &peer,
+                        GCounterMsg::State {
+                            counts: self.counts.clone(),
+                            reply: true,
+                        },
+                    );
+                }
+                ctx.set_timer(
+                    Duration::from_millis(self.config.anti_entropy_ms.max(1)),
+                    GCounterTimer::AntiEntropy,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use highstorm_nodes::testing::Harness;
+
+    fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    }
+
+    #[test]
+    fn merge_takes_the_maximum_per_incarnation() {
+        let mut c = GCounter::default();
+        assert!(c.merge(&counts(&[("n1/0", 5), ("n2/0", 3)])));
+        assert!(
+            !c.merge(&counts(&[("n1/0", 4)])),
+            "a lower count changes nothing"
+        );
+        assert!(c.merge(&counts(&[("n1/0", 7), ("n1/1", 2)])));
+        assert_eq!(c.value(), 7 + 3 + 2);
+        assert!(!lacks(&c.counts, &counts(&[("n2/0", 3)])));
+        assert!(lacks(&c.counts, &counts(&[("n3/0", 1)])));
+        assert!(lacks(&counts(&[("n2/0", 1)]), &c.counts));
+    }
+
+    #[test]
+    fn a_restarted_node_counts_under_a_new_incarnation() {
+        let mut first = Harness::with_boot(GCounter::default(), "n1", &[], 0);
+        first.request("c0", 1, &GCounterMsg::Add { delta: 5 });
+        let mut second = Harness::with_boot(GCounter::default(), "n1", &[], 1);
+        second.request("c0", 1, &GCounterMsg::Add { delta: 2 });
+        // Peers merging both incarnations see 7, not max(5, 2).
+        let mut peer = GCounter::default();
+        peer.merge(&first.node().counts);
+        peer.merge(&second.node().counts);
+        assert_eq!(peer.value(), 7);
+    }
+
+    #[test]
+    fn counts_a_node_vouched_for_survive_its_crash() {
+        // The node that took the add: durable before its replicate goes out.
+        let mut n = Harness::new(GCounter::default(), "n1", &["n2"]);
+        n.request("c0", 1, &GCounterMsg::Add { delta: 5 });
+        let n = n.crash_and_restart(GCounter::default());
+        assert_eq!(n.node().value(), 5);
+        // The replica: durable before its answer.
+        let mut r = Harness::new(GCounter::default(), "n2", &["n1"]);
+        r.take_sent();
+        let held = GCounterMsg::Replicate {
+            counts: counts(&[("n1/0", 5), ("n3/1", 2)]),
+        };
+        assert_eq!(r.request("n1", 1, &held)[0].body, GCounterMsg::ReplicateOk);
+        let mut r = r.crash_and_restart(GCounter::default());
+        assert_eq!(r.node().value(), 7);
+        // The restarted replica offers what it kept to its peers.
+        r.take_sent();
+        let mut again = r.crash_and_restart(GCounter::default());
+        let offered = again.take_sent();
+        assert!(
+            offered.iter().any(|m| m.body
+                == GCounterMsg::State {
+                    counts: counts(&[("n1/0", 5), ("n3/1", 2)]),
+                    reply: true
+                }),
+            "{offered:?}"
+        );
+    }
+
+    #[test]
+    fn a_duplicated_add_counts_once() {
+        let mut n = Harness::new(GCounter::default(), "n1", &[]);
+        n.request("c0", 5, &GCounterMsg::Add { delta: 3 });
+        n.request("c0", 5, &GCounterMsg::Add { delta: 3 });
+        n.request("c1", 5, &GCounterMsg::Add { delta: 3 });
+        assert_eq!(n.node().value(), 6);
+    }
+
+    #[test]
+    fn an_add_is_acknowledged_once_a_peer_holds_it() {
+        let mut n = Harness::new(GCounter::default(), "n1", &["n2"]);
+        n.take_sent();
+        let sent = n.request("c0", 9, &GCounterMsg::Add { delta: 4 });
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].body,
+            GCounterMsg::Replicate {
+                counts: counts(&[("n1/0", 4)])
+            }
+        );
+        let ok = highstorm_nodes::wire::encode(&highstorm_nodes::wire::Envelope {
+            src: "n2".into(),
+            dest: "n1".into(),
+            body: highstorm_nodes::wire::Body {
+                msg_id: Some(1),
+                in_reply_to: sent[0].msg_id,
+                payload: GCounterMsg::ReplicateOk,
+            },
+        });
+        let acks = n.deliver_bytes(&ok);
+        assert_eq!(acks[0].body, GCounterMsg::AddOk);
+        assert_eq!(acks[0].in_reply_to, Some(9));
+        let read = n.request("c0", 10, &GCounterMsg::Read);
+        assert_eq!(read[0].body, GCounterMsg::ReadOk { value: 4 });
+    }
+}

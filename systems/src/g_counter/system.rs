@@ -1,0 +1,17 @@
+//! The grow-only counter as a [`System`]: clients add and read; every node must converge on the sum of acknowledged adds.
+
+use highstorm::check;
+use highstorm::prelude::*;
+
+/// The system (the `highstorm` binary's registry holds it under `"g-counter"`).
+pub fn system() -> System {
+    System::new("g-counter", |_, cfg| {
+        let cfg: super::GCounterConfig = config("g-counter", cfg)?;
+        Ok(super::GCounter::new(cfg))
+    })
+    .client(|c| c.steady(super::workload::GCounterOps))
+    // Adds are acknowledged once a peer holds them: a lone node acknowledges nothing.
+    .min_nodes(|_| 2)
+    .check(super::check::counter_converges)
+    .check(check::requests_answered_unless_faulted)
+}

@@ -1,0 +1,19 @@
+//! Unique ids as a [`System`]: clients ask any node for an id; no id may be handed out twice.
+
+use highstorm::check;
+use highstorm::prelude::*;
+
+/// The system (the `highstorm` binary's registry holds it under `"unique-ids"`).
+/// `forgetful` has a planted bug, for testing the harness itself.
+pub fn system() -> System {
+    System::new("unique-ids", |variant, _| {
+        Ok(match variant {
+            "forgetful" => super::UniqueIds::forgetful(),
+            _ => super::UniqueIds::default(),
+        })
+    })
+    .variants(&["default", "forgetful"])
+    .client(|c| c.steady(super::workload::UniqueIdOps))
+    .check(super::check::ids_unique)
+    .check(check::requests_answered_unless_faulted)
+}

@@ -1,0 +1,750 @@
+//! distributed-workers: a manager with a durable job queue, and workers that reserve jobs with a
+//! time-to-run (TTR).
+//!
+//! A client `put`s any JSON payload and gets an id once the job is journalled; `get` shows it
+//! `queued`, `reserved` (with reserves, timeouts and time left) or `completed` with its result,
+//! the md5 of the payload (as in the source). A worker `reserve`s the oldest queued job, works
+//! on it, and reports `complete` with the reservation number it was given. A reservation that
+//! is not completed within TTR (worker dead, cut off or slow) expires and the job is queued
+//! again; a completion from an expired reservation is fenced off. Execution is at least once,
+//! recording exactly once. The manager journals every job and syncs before it answers, so a
+//! manager crash loses no accepted job and no result.
+
+// Beside the node: what highstorm needs to test it (not compiled without `harness`).
+#[cfg(feature = "harness")]
+pub mod check;
+#[cfg(feature = "harness")]
+pub mod http;
+#[cfg(feature = "harness")]
+mod system;
+#[cfg(feature = "harness")]
+pub mod workload;
+#[cfg(feature = "harness")]
+pub use system::system;
+
+use highstorm_nodes::{
+    Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, Node, RpcReply,
+};
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The queue's parameters (the scenario's `[config]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkQueueConfig {
+    /// The manager's node id; every other node is a worker.
+    pub manager: String,
+    /// Time to run: how long a reservation lasts, in milliseconds.
+    pub ttr_ms: u64,
+    /// How long an idle worker waits before asking again, in milliseconds.
+    pub poll_ms: u64,
+    /// How long a worker works on a job, in milliseconds.
+    pub work_ms: u64,
+    /// Workers that work this many times slower (`{ n3 = 10.0 }`).
+    pub slow: BTreeMap<String, f64>,
+}
+
+impl Default for WorkQueueConfig {
+    fn default() -> Self {
+        WorkQueueConfig {
+            manager: "n0".into(),
+            ttr_ms: 500,
+            poll_ms: 50,
+            work_ms: 40,
+            slow: BTreeMap::new(),
+        }
+    }
+}
+
+/// The md5 of a payload's compact JSON text, in hex: a job's result.
+pub fn result_of(payload: &Value) -> String {
+    let text = serde_json::to_string(payload).unwrap_or_default();
+    let digest = Md5::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker holds it until its reservation expires.
+    Reserved,
+    /// Done; the result is recorded.
+    Completed,
+}
+
+/// A job as `GET /jobs/{id}` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobState {
+    /// Its id.
+    pub id: u64,
+    /// Its status.
+    pub status: JobStatus,
+    /// How many times it was reserved.
+    pub reserves: u32,
+    /// How many reservations expired.
+    pub timeouts: u32,
+    /// Milliseconds left on the current reservation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_left_ms: Option<u64>,
+    /// The result, once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// The payload.
+    pub payload: Value,
+}
+
+/// A reserved job, as a worker gets it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// The job.
+    pub id: u64,
+    /// Its payload.
+    pub payload: Value,
+    /// The reservation's number (the job's reserve count): completions must carry it.
+    pub reservation: u32,
+    /// How long it lasts.
+    pub ttr_ms: u64,
+}
+
+/// The queue's messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WorkQueueMsg {
+    /// Client -> manager: queue a job. A retry with the same `token` gets the same job.
+    Put {
+        /// Any JSON.
+        payload: Value,
+        /// Makes retries idempotent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// The job is journalled.
+    PutOk {
+        /// Its id.
+        id: u64,
+    },
+    /// Client -> manager: a job's state (error 20 if unknown).
+    Get {
+        /// The job.
+        id: u64,
+    },
+    /// A job's state.
+    GetOk {
+        /// The job.
+        job: JobState,
+    },
+    /// Worker -> manager: give me the oldest queued job.
+    Reserve,
+    /// A job to work on, or none.
+    ReserveOk {
+        /// The reservation, if a job was queued.
+        job: Option<Reservation>,
+    },
+    /// Worker -> manager: this reservation's result.
+    Complete {
+        /// The job.
+        id: u64,
+        /// The reservation it worked under.
+        reservation: u32,
+        /// The result.
+        result: String,
+    },
+    /// Whether the result was recorded (false: the reservation had expired).
+    CompleteOk {
+        /// The job.
+        id: u64,
+        /// Recorded.
+        accepted: bool,
+    },
+}
+
+/// The queue's timers.
+#[derive(Debug)]
+pub enum WorkQueueTimer {
+    /// Manager: expire reservations past their TTR.
+    Expire,
+    /// Worker: ask for a job.
+    Poll,
+    /// Worker: the current job's work is done.
+    Worked,
+}
+
+/// A node of the queue: the manager or a worker, by id.
+pub enum WorkQueue {
+    /// The manager.
+    Manager(Manager),
+    /// A worker.
+    Worker(QueueWorker),
+}
+
+/// A bug planted in the manager, for testing the harness's checkers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// Accepts a completion whatever its reservation, even one whose TTR expired.
+    Unfenced,
+    /// Records completions in memory only: a crash forgets them.
+    Forgetful,
+}
+
+impl WorkQueue {
+    /// Node `id` of a queue configured by `cfg`.
+    pub fn new(cfg: WorkQueueConfig, id: &str) -> Self {
+        Self::planted(cfg, id, None)
+    }
+
+    /// Node `id` of a queue configured by `cfg`, its manager with `bug` planted.
+    pub fn planted(cfg: WorkQueueConfig, id: &str, bug: Option<PlantedBug>) -> Self {
+        if id == cfg.manager {
+            WorkQueue::Manager(Manager::new(cfg, bug))
+        } else {
+            WorkQueue::Worker(QueueWorker::new(cfg))
+        }
+    }
+}
+
+type Cx<'a> = Ctx<'a, WorkQueue>;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct JobRecord {
+    payload: Value,
+    #[serde(default)]
+    token: Option<String>,
+    status: JobStatus,
+    reserves: u32,
+    timeouts: u32,
+    #[serde(default)]
+    result: Option<String>,
+}
+
+/// The manager's state.
+pub struct Manager {
+    cfg: WorkQueueConfig,
+    jobs: BTreeMap<u64, (JobRecord, Option<LocalTime>)>,
+    queued: BTreeSet<u64>,
+    deadlines: BTreeSet<(LocalTime, u64)>,
+    tokens: BTreeMap<String, u64>,
+    next_id: u64,
+    bug: Option<PlantedBug>,
+}
+
+fn key(id: u64) -> String {
+    format!("job/{id:010}")
+}
+
+impl Manager {
+    fn new(cfg: WorkQueueConfig, bug: Option<PlantedBug>) -> Self {
+        Manager {
+            cfg,
+            jobs: BTreeMap::new(),
+            queued: BTreeSet::new(),
+            deadlines: BTreeSet::new(),
+            tokens: BTreeMap::new(),
+            next_id: 1,
+            bug,
+        }
+    }
+
+    fn ttr(&self) -> Duration {
+        Duration::from_millis(self.cfg.ttr_ms)
+    }
+
+    fn init(&mut self, ctx: &mut Cx<'_>) {
+        let now = ctx.now();
+        let ttr = self.ttr();
+        let mut recovered = 0;
+        let records: Vec<(String, Vec<u8>)> = ctx
+            .storage()
+            .prefixed("job/")
+            .map(|(k, v)| (k.to_owned(), v.to_vec()))
+            .collect();
+        for (k, bytes) in records {
+            let (Ok(id), Ok(rec)) = (
+                k["job/".len()..].parse::<u64>(),
+                serde_json::from_slice::<JobRecord>(&bytes),
+            ) else {
+                ctx.note("unreadable-record", serde_json::json!({"key": k}));
+                continue;
+            };
+            self.next_id = self.next_id.max(id + 1);
+            if let Some(t) = &rec.token {
+                self.tokens.insert(t.clone(), id);
+            }
+            // A reservation outlives the manager: it gets a full TTR from the restart.
+            let deadline = match rec.status {
+                JobStatus::Queued => {
+                    self.queued.insert(id);
+                    None
+                }
+                JobStatus::Reserved => {
+                    self.deadlines.insert((now + ttr, id));
+                    Some(now + ttr)
+                }
+                JobStatus::Completed => None,
+            };
+            self.jobs.insert(id, (rec, deadline));
+            recovered += 1;
+        }
+        if recovered > 0 {
+            ctx.note("recovered", serde_json::json!({"jobs": recovered}));
+        }
+        ctx.set_timer(
+            Duration::from_millis(self.cfg.poll_ms),
+            WorkQueueTimer::Expire,
+        );
+    }
+
+    fn state(&self, id: u64, now: LocalTime) -> Option<JobState> {
+        let (rec, deadline) = self.jobs.get(&id)?;
+        Some(JobState {
+            id,
+            status: rec.status,
+            reserves: rec.reserves,
+            timeouts: rec.timeouts,
+            time_left_ms: deadline.map(|d| d.saturating_since(now).as_millis() as u64),
+            result: rec.result.clone(),
+            payload: rec.payload.clone(),
+        })
+    }
+
+    fn on_message(&mut self, ctx: &mut Cx<'_>, msg: Message<WorkQueueMsg>) {
+        let now = ctx.now();
+        match &msg.body {
+            WorkQueueMsg::Put { payload, token } => {
+                if let Some(id) = token.as_ref().and_then(|t| self.tokens.get(t)) {
+                    let id = *id;
+                    ctx.reply(&msg, WorkQueueMsg::PutOk { id });
+                    return;
+                }
+                let id = self.next_id;
+                self.next_id += 1;
+                let rec = JobRecord {
+                    payload: payload.clone(),
+                    token: token.clone(),
+                    status: JobStatus::Queued,
+                    reserves: 0,
+                    timeouts: 0,
+                    result: None,
+                };
+                if let Some(t) = token {
+                    self.tokens.insert(t.clone(), id);
+                }
+                ctx.put_json(&key(id), &rec);
+                ctx.note("queued", serde_json::json!({"id": id}));
+                self.jobs.insert(id, (rec, None));
+                self.queued.insert(id);
+                ctx.sync();
+                ctx.reply(&msg, WorkQueueMsg::PutOk { id });
+            }
+            WorkQueueMsg::Get { id } => match self.state(*id, now) {
+                Some(job) => {
+                    ctx.reply(&msg, WorkQueueMsg::GetOk { job });
+                }
+                None => {
+                    let e = ErrorBody::new(ErrorCode::KeyDoesNotExist, format!("no job {id}"));
+                    ctx.reply_error(&msg, e);
+                }
+            },
+            WorkQueueMsg::Reserve => {
+                let job = self.queued.pop_first().and_then(|id| {
+                    let ttr = self.ttr();
+                    let (rec, deadline) = self.jobs.get_mut(&id)?;
+                    rec.status = JobStatus::Reserved;
+                    rec.reserves += 1;
+                    *deadline = Some(now + ttr);
+                    self.deadlines.insert((now + ttr, id));
+                    let rec = rec.clone();
+                    ctx.put_json(&key(id), &rec);
+                    ctx.note(
+                        "reserved",
+                        serde_json::json!({"id": id, "reservation": rec.reserves, "worker": msg.src}),
+                    );
+                    Some(Reservation {
+                        id,
+                        payload: rec.payload,
+                        reservation: rec.reserves,
+                        ttr_ms: self.cfg.ttr_ms,
+                    })
+                });
+                ctx.sync();
+                ctx.reply(&msg, WorkQueueMsg::ReserveOk { job });
+            }
+            WorkQueueMsg::Complete {
+                id,
+                reservation,
+                result,
+            } => {
+                let id = *id;
+                let unfenced = self.bug == Some(PlantedBug::Unfenced);
+                let accepted = match self.jobs.get_mut(&id) {
+                    Some((rec, deadline))
+                        if (rec.status == JobStatus::Reserved && rec.reserves == *reservation)
+                            || (unfenced && rec.status != JobStatus::Completed) =>
+                    {
+                        rec.status = JobStatus::Completed;
+                        rec.result = Some(result.clone());
+                        if let Some(d) = deadline.take() {
+                            self.deadlines.remove(&(d, id));
+                        }
+                        self.queued.remove(&id);
+                        let rec = rec.clone();
+                        if self.bug != Some(PlantedBug::Forgetful) {
+                            ctx.put_json(&key(id), &rec);
+                        }
+                        ctx.note(
+                            "completed",
+                            serde_json::json!({"id": id, "reservation": reservation, "result": result}),
+                        );
+                        true
+                    }
+                    // A resent report of the recorded completion.
+                    Some((rec, _))
+                        if rec.status == JobStatus::Completed
+                            && rec.reserves == *reservation
+                            && rec.result.as_ref() == Some(result) =>
+                    {
+                        true
+                    }
+                    _ => {
+                        ctx.note(
+                            "stale-completion",
+                            serde_json::json!({"id": id, "reservation": reservation, "worker": msg.src}),
+                        );
+                        false
+                    }
+                };
+                ctx.sync();
+                ctx.reply(&msg, WorkQueueMsg::CompleteOk { id, accepted });
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Cx<'_>) {
+        let now = ctx.now();
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some((rec, deadline)) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            if rec.status != JobStatus::Reserved || *deadline != Some(at) {
+                continue;
+            }
+            rec.status = JobStatus::Queued;
+            rec.timeouts += 1;
+            *deadline = None;
+            let rec = rec.clone();
+            ctx.put_json(&key(id), &rec);
+            ctx.note(
+                "ttr-expired",
+                serde_json::json!({"id": id, "reservation": rec.reserves}),
+            );
+            self.queued.insert(id);
+        }
+        ctx.sync();
+        ctx.set_timer(
+            Duration::from_millis(self.cfg.poll_ms),
+            WorkQueueTimer::Expire,
+        );
+    }
+}
+
+/// A worker's state: one job at a time.
+pub struct QueueWorker {
+    cfg: WorkQueueConfig,
+    /// The job being worked on.
+    current: Option<Reservation>,
+    /// A finished job's report, resent until acknowledged.
+    report: Option<(u64, u32, String)>,
+    asking: Option<MsgId>,
+}
+
+impl QueueWorker {
+    fn new(cfg: WorkQueueConfig) -> Self {
+        QueueWorker {
+            cfg,
+            current: None,
+            report: None,
+            asking: None,
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.cfg.poll_ms * 4)
+    }
+
+    fn next(&mut self, ctx: &mut Cx<'_>) {
+        let manager = self.cfg.manager.clone();
+        let body = match &self.report {
+            Some((id, reservation, result)) => WorkQueueMsg::Complete {
+                id: *id,
+                reservation: *reservation,
+                result: result.clone(),
+            },
+            None => WorkQueueMsg::Reserve,
+        };
+        self.asking = Some(ctx.rpc(&manager, body, self.timeout()));
+    }
+
+    fn on_rpc_reply(&mut self, ctx: &mut Cx<'_>, request: MsgId, reply: RpcReply<WorkQueueMsg>) {
+        if self.asking != Some(request) {
+            return;
+        }
+        self.asking = None;
+        match reply {
+            RpcReply::Reply(m) => match m.body {
+                WorkQueueMsg::ReserveOk { job: Some(job) } => {
+                    let slow = self.cfg.slow.get(ctx.id()).copied().unwrap_or(1.0).max(1.0);
+                    let work = Duration::from_millis(self.cfg.work_ms).mul_f64(slow);
+                    self.current = Some(job);
+                    ctx.set_timer(work, WorkQueueTimer::Worked);
+                }
+                WorkQueueMsg::CompleteOk { id, .. } => {
+                    if self.report.as_ref().is_some_and(|r| r.0 == id) {
+                        self.report = None;
+                    }
+                    self.next(ctx);
+                }
+                _ => {
+                    ctx.set_timer(
+                        Duration::from_millis(self.cfg.poll_ms),
+                        WorkQueueTimer::Poll,
+                    );
+                }
+            },
+            // The manager is down or cut off: ask again later.
+            _ => {
+                ctx.set_timer(
+                    Duration::from_millis(self.cfg.poll_ms),
+                    WorkQueueTimer::Poll,
+                );
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Cx<'_>, timer: WorkQueueTimer) {
+        match timer {
+            WorkQueueTimer::Poll if self.asking.is_none() && self.current.is_none() => {
+                self.next(ctx)
+            }
+            WorkQueueTimer::Worked => {
+                if let Some(job) = self.current.take() {
+                    self.report = Some((job.id, job.reservation, result_of(&job.payload)));
+                    self.next(ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Node for WorkQueue {
+    type Msg = WorkQueueMsg;
+    type Timer = WorkQueueTimer;
+
+    fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self {
+            WorkQueue::Manager(m) => m.init(ctx),
+            WorkQueue::Worker(w) => w.next(ctx),
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<WorkQueueMsg>) {
+        if let WorkQueue::Manager(m) = self {
+            m.on_message(ctx, msg);
+        }
+    }
+
+    fn on_rpc_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        request: MsgId,
+        reply: RpcReply<WorkQueueMsg>,
+    ) {
+        if let WorkQueue::Worker(w) = self {
+            w.on_rpc_reply(ctx, request, reply);
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: WorkQueueTimer) {
+        match self {
+            WorkQueue::Manager(m) => m.on_timer(ctx),
+            WorkQueue::Worker(w) => w.on_timer(ctx, timer),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use highstorm_nodes::testing::Harness;
+
+    #[test]
+    fn results_are_md5_of_the_payload_text() {
+        assert_eq!(
+            result_of(&serde_json::json!({})),
+            "99914b932bd37a50b983c5e7c90ae93b"
+        );
+    }
+
+    #[test]
+    fn an_expired_reservation_is_requeued_and_its_completion_fenced() {
+        let mut h = Harness::new(
+            WorkQueue::new(WorkQueueConfig::default(), "n0"),
+            "n0",
+            &["n1"],
+        );
+        let put = WorkQueueMsg::Put {
+            payload: serde_json::json!({"x": 1}),
+            token: None,
+        };
+        assert_eq!(
+            h.request("c0", 1, &put)[0].body,
+            WorkQueueMsg::PutOk { id: 1 }
+        );
+        assert!(
+            h.synced().get("job/0000000001").is_some(),
+            "journalled before the ack"
+        );
+        let r = h.request("n1", 2, &WorkQueueMsg::Reserve);
+        let WorkQueueMsg::ReserveOk { job: Some(job) } = &r[0].body else {
+            panic!("{r:?}")
+        };
+        assert_eq!(job.reservation, 1);
+        h.advance(Duration::from_millis(600));
+        let g = h.request("c0", 3, &WorkQueueMsg::Get { id: 1 });
+        let WorkQueueMsg::GetOk { job: state } = &g[0].body else {
+            panic!()
+        };
+        assert_eq!((state.status, state.timeouts), (JobStatus::Queued, 1));
+        let late = WorkQueueMsg::Complete {
+            id: 1,
+            reservation: 1,
+            result: "r".into(),
+        };
+        let ack = h.request("n1", 4, &late);
+        assert_eq!(
+            ack[0].body,
+            WorkQueueMsg::CompleteOk {
+                id: 1,
+                accepted: false
+            }
+        );
+        // Reserved again, completed under the new reservation, and kept across a crash.
+        h.request("n1", 5, &WorkQueueMsg::Reserve);
+        let done = WorkQueueMsg::Complete {
+            id: 1,
+            reservation: 2,
+            result: "r".into(),
+        };
+        let ack = h.request("n1", 6, &done);
+        assert_eq!(
+            ack[0].body,
+            WorkQueueMsg::CompleteOk {
+                id: 1,
+                accepted: true
+            }
+        );
+        let mut h = h.crash_and_restart(WorkQueue::new(WorkQueueConfig::default(), "n0"));
+        let g = h.request("c0", 7, &WorkQueueMsg::Get { id: 1 });
+        let WorkQueueMsg::GetOk { job: state } = &g[0].body else {
+            panic!()
+        };
+        assert_eq!(state.status, JobStatus::Completed);
+        assert_eq!(state.result.as_deref(), Some("r"));
+    }
+    fn manager(bug: Option<PlantedBug>) -> WorkQueue {
+        WorkQueue::planted(WorkQueueConfig::default(), "n0", bug)
+    }
+
+    fn get(h: &mut Harness<WorkQueue>, msg_id: MsgId, id: u64) -> JobState {
+        let g = h.request("c0", msg_id, &WorkQueueMsg::Get { id });
+        match &g[0].body {
+            WorkQueueMsg::GetOk { job } => job.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_retried_put_with_the_same_token_gets_the_same_job_even_after_a_crash() {
+        let mut h = Harness::new(manager(None), "n0", &["n1"]);
+        let put = |n: u64| WorkQueueMsg::Put {
+            payload: serde_json::json!({"n": n}),
+            token: Some(format!("c0-{n}")),
+        };
+        assert_eq!(
+            h.request("c0", 1, &put(1))[0].body,
+            WorkQueueMsg::PutOk { id: 1 }
+        );
+        assert_eq!(
+            h.request("c0", 2, &put(1))[0].body,
+            WorkQueueMsg::PutOk { id: 1 }
+        );
+        let mut h = h.crash_and_restart(manager(None));
+        assert_eq!(
+            h.request("c0", 3, &put(1))[0].body,
+            WorkQueueMsg::PutOk { id: 1 }
+        );
+        assert_eq!(
+            h.request("c0", 4, &put(2))[0].body,
+            WorkQueueMsg::PutOk { id: 2 }
+        );
+        assert_eq!(get(&mut h, 5, 1).payload, serde_json::json!({"n": 1}));
+        // An unknown job is an error reply, not a `get_ok`.
+        assert!(h.request("c0", 6, &WorkQueueMsg::Get { id: 9 }).is_empty());
+    }
+
+    fn put_reserve_expire(h: &mut Harness<WorkQueue>) {
+        let put = WorkQueueMsg::Put {
+            payload: serde_json::json!({"x": 1}),
+            token: None,
+        };
+        h.request("c0", 1, &put);
+        h.request("n1", 2, &WorkQueueMsg::Reserve);
+        h.advance(Duration::from_millis(600));
+    }
+
+    #[test]
+    fn the_planted_bugs_do_what_they_say() {
+        // unfenced: the expired reservation's completion is accepted.
+        let mut h = Harness::new(manager(Some(PlantedBug::Unfenced)), "n0", &["n1"]);
+        put_reserve_expire(&mut h);
+        let late = WorkQueueMsg::Complete {
+            id: 1,
+            reservation: 1,
+            result: "r".into(),
+        };
+        let ack = h.request("n1", 3, &late);
+        assert_eq!(
+            ack[0].body,
+            WorkQueueMsg::CompleteOk {
+                id: 1,
+                accepted: true
+            }
+        );
+        // forgetful: a completion is forgotten across a crash.
+        let mut h = Harness::new(manager(Some(PlantedBug::Forgetful)), "n0", &["n1"]);
+        let put = WorkQueueMsg::Put {
+            payload: serde_json::json!({"x": 1}),
+            token: None,
+        };
+        h.request("c0", 1, &put);
+        h.request("n1", 2, &WorkQueueMsg::Reserve);
+        let done = WorkQueueMsg::Complete {
+            id: 1,
+            reservation: 1,
+            result: "r".into(),
+        };
+        h.request("n1", 3, &done);
+        assert_eq!(get(&mut h, 4, 1).status, JobStatus::Completed);
+        let mut h = h.crash_and_restart(manager(Some(PlantedBug::Forgetful)));
+        assert_eq!(get(&mut h, 5, 1).status, JobStatus::Reserved);
+    }
+}
