@@ -24,7 +24,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::time::Duration;
 
-/// A process (node or client), by its index into [`Engine::names`].
+/// A process (node or client), by its index into [`Simulation::names`].
 type Pid = usize;
 
 /// Something due at a point in simulated time. (Its order never matters: the queue orders by
@@ -43,7 +43,7 @@ enum Event {
     },
     /// `node`'s earliest timer may be due (stale if the node rescheduled since).
     Wake { node: Pid, incarnation: u64 },
-    /// Outside work finished; its result waits in `Engine::work_results` under `key`.
+    /// Outside work finished; its result waits in `Simulation::work_results` under `key`.
     WorkDone {
         node: Pid,
         incarnation: u64,
@@ -68,7 +68,9 @@ struct Slot {
     held_work: VecDeque<(u64, u64, u64)>,
 }
 
-struct Engine<'a> {
+/// One run of a scenario on the event queue: simulated time, the queue of what is due, every
+/// process, the world the faults act on, and the trace being written.
+struct Simulation<'a> {
     scenario: &'a Scenario,
     seed: u64,
     now: Duration,
@@ -123,7 +125,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
         .cloned()
         .chain(scenario.client_names())
         .collect();
-    let mut e = Engine {
+    let mut e = Simulation {
         scenario,
         seed,
         now: Duration::ZERO,
@@ -219,7 +221,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
 
 /// The body of an envelope `highstorm_nodes::wire::encode_parts` wrote for `src` -> `dest`, as
 /// text for the trace: cut at its known offset when the names need no JSON escaping, else found
-/// by [`super::turmoil::body_text`] (the same text either way).
+/// by [`super::on_turmoil::body_text`] (the same text either way).
 fn body_text(src: &str, dest: &str, bytes: &[u8]) -> String {
     let plain = |s: &str| s.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20);
     let start = 8 + src.len() + 10 + dest.len() + 9;
@@ -231,10 +233,10 @@ fn body_text(src: &str, dest: &str, bytes: &[u8]) -> String {
             }
         }
     }
-    super::turmoil::body_text(bytes)
+    super::on_turmoil::body_text(bytes)
 }
 
-impl Engine<'_> {
+impl Simulation<'_> {
     fn push(&mut self, at: Duration, event: Event) {
         self.seq += 1;
         self.queue.push(Reverse((at, self.seq, event)));

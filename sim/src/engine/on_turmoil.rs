@@ -51,11 +51,11 @@ struct World {
 type Shared = Rc<RefCell<World>>;
 
 fn sim_now() -> Duration {
-    ::turmoil::sim_elapsed().unwrap_or_default()
+    turmoil::sim_elapsed().unwrap_or_default()
 }
 
 /// turmoil's UDP socket as a [`DatagramSocket`].
-struct TurmoilSocket(::turmoil::net::UdpSocket);
+struct TurmoilSocket(turmoil::net::UdpSocket);
 
 impl DatagramSocket for TurmoilSocket {
     async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
@@ -293,7 +293,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
         tick: scenario.tick,
     }));
 
-    let mut builder = ::turmoil::Builder::new();
+    let mut builder = turmoil::Builder::new();
     builder
         .rng_seed(derive_seed(seed, "turmoil", 0))
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seed % 100_000_000))
@@ -364,7 +364,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
                 };
                 w.borrow_mut().trace.push(sim_now(), kind);
             });
-            let resolve = |node: &str| SocketAddr::new(::turmoil::lookup(node), HTTP_PORT);
+            let resolve = |node: &str| SocketAddr::new(turmoil::lookup(node), HTTP_PORT);
             let c = HttpClient::new(name, scenario.workload.timeout, record, resolve);
             let run = http_client(scenario, index as u64, c);
             sim.client(name.as_str(), async move {
@@ -432,13 +432,13 @@ async fn host(
     world: Shared,
     process: Result<Box<dyn Process>, String>,
     api: Option<(HttpFn, Scenario)>,
-) -> ::turmoil::Result {
+) -> turmoil::Result {
     let mut process = process?;
-    let socket = ::turmoil::net::UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT)).await?;
+    let socket = turmoil::net::UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT)).await?;
     let book = AddressBook::new(everyone.iter().map(|n| {
         (
             n.clone(),
-            SocketAddr::new(::turmoil::lookup(n.as_str()), PORT),
+            SocketAddr::new(turmoil::lookup(n.as_str()), PORT),
         )
     }));
     let mut transport = UdpTransport::new(TurmoilSocket(socket), book);
@@ -481,7 +481,7 @@ async fn host(
 /// Carries the partitions between clients and nodes over to turmoil's links, which carry the
 /// clients' TCP connections to the nodes' HTTP APIs (datagrams between nodes never take those
 /// links, and highstorm decides their fate itself).
-fn cut_tcp(sim: &::turmoil::Sim<'_>, world: &Shared, clients: &[String], nodes: &[String]) {
+fn cut_tcp(sim: &turmoil::Sim<'_>, world: &Shared, clients: &[String], nodes: &[String]) {
     let w = world.borrow();
     for c in clients {
         for n in nodes {
@@ -498,7 +498,7 @@ fn cut_tcp(sim: &::turmoil::Sim<'_>, world: &Shared, clients: &[String], nodes: 
 
 /// Applies one fault between steps: the world's fault state, the trace, and for crashes and
 /// restarts the host itself.
-fn apply(sim: &mut ::turmoil::Sim<'_>, world: &Shared, action: &FaultAction) {
+fn apply(sim: &mut turmoil::Sim<'_>, world: &Shared, action: &FaultAction) {
     let now = sim.elapsed();
     let mut w = world.borrow_mut();
     match action {
