@@ -3,7 +3,7 @@
 //! serves real clients in real mode and simulated clients in the turmoil engine.
 //!
 //! An API is an axum [`Router`](axum::Router) that talks to its node through a
-//! [`GatewayClient`](crate::driver::GatewayClient): it turns HTTP requests into the node's own
+//! [`GatewayClient`]: it turns HTTP requests into the node's own
 //! client messages and the node's replies (or Maelstrom errors) into HTTP responses. A router
 //! is served on any [`axum::serve::Listener`]: tokio's `TcpListener` for real, and
 //! [`TurmoilListener`](crate::sim_http::TurmoilListener) in the simulator.

@@ -118,7 +118,11 @@ fn remember_length(scenario: &Scenario, events: usize) {
 }
 
 /// Runs `scenario` at `seed` on the event queue.
-pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
+pub(crate) fn run(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<RunOutput, EngineError> {
     let nodes = scenario.node_names();
     let names: Vec<String> = nodes
         .iter()

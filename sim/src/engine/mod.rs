@@ -1,15 +1,18 @@
 //! Simulation engines: each runs a [`Scenario`] at a seed and returns its [`Trace`].
 //!
 //! Engines share the scenario, the trace and the checkers; nothing engine-specific reaches node
-//! logic. Which engine runs a scenario is its [`Engine`] (a kind, plain data); each engine is
-//! a module with one `run`:
-//! - [`on_turmoil`]: the reference engine, [`Engine::Turmoil`]. It runs the real async driver
+//! logic. Which engine runs a scenario is its [`Engine`] (a kind, plain data, named in the
+//! scenario); [`run`] hands the scenario to that engine. Each engine is a private module with
+//! one `run`:
+//! - `on_turmoil`, [`Engine::Turmoil`]: the reference engine. It runs the real async driver
 //!   loop over the `turmoil` crate's simulated UDP (and HTTP over its TCP).
-//! - [`events`]: [`Engine::Events`]. The sans-IO processes straight off a discrete-event
-//!   queue, for big sweeps and big clusters.
+//! - `events`, [`Engine::Events`]: the sans-IO processes straight off a discrete-event queue,
+//!   for big sweeps and big clusters.
+//!
+//! How their traces differ (and why their verdicts must not) is in `docs/engines.md`.
 
-pub mod events;
-pub mod on_turmoil;
+mod events;
+mod on_turmoil;
 
 pub use crate::scenario::engine_kind::{supports, Engine};
 use crate::scenario::Scenario;

@@ -272,7 +272,11 @@ pub(crate) fn body_text(bytes: &[u8]) -> String {
 }
 
 /// Runs `scenario` at `seed` on turmoil.
-pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
+pub(crate) fn run(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<RunOutput, EngineError> {
     let nodes = scenario.node_names();
     let clients = scenario.client_names();
     // Start one incarnation outside the simulation first, so a bad variant or config is a
