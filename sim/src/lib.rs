@@ -100,6 +100,25 @@
 //! that reruns that seed alone with the same trace hash. Replaying a seed does not shrink it
 //! again; the first failure of a fresh sweep is shrunk into
 //! `target/highstorm/shrunk/SCENARIO.VARIANT.ENGINE.seedN.toml`. See [`testing`].
+//!
+//! # Where things are
+//!
+//! The crate root re-exports what a user needs, grouped below by what it is for; the
+//! [`prelude`] has everything a test of one's own system needs. The modules hold the details,
+//! in layers that only use those before them:
+//!
+//! - the node contract, re-exported from [`nodes`]; [`scenario`] (what runs under which
+//!   faults, TOML in and out) and [`trace`] (what a run did, its text, hash and diff);
+//! - [`faults`] (the fault timeline and the nemesis; the world the faults act on is the
+//!   engines' own), [`check`] (verdicts, client histories, generic checkers) and [`metrics`];
+//! - [`system`] ([`System`]: how a system's nodes start, what its clients do — [`workload`] —
+//!   which checkers judge it, its HTTP API — [`http_api`]);
+//! - [`engine`] (the turmoil and events engines behind one [`engine::run`]; [`sim_http`] is
+//!   HTTP over turmoil's TCP);
+//! - [`runner`] (one seed), [`sweep`] (many, in parallel, sharded), [`shrink`], [`testing`]
+//!   ([`Sweep`] for `cargo test`);
+//! - [`cli`] (the `highstorm` command line, for any crate's own systems) and [`driver`] (one
+//!   node for real: UDP, Maelstrom's stdio, an HTTP API beside it).
 
 mod build_hint;
 pub mod check;
@@ -144,11 +163,11 @@ pub use workload::{Operations, OpsRng};
 pub use engine::{Engine, EngineError};
 pub use scenario::{Fault, FaultAction, Nemesis, NemesisKind, Scenario, ScenarioError};
 
-// Running it: one seed, a sweep from `cargo test`, shrinking a failure, the command line.
+// Running it: one seed, a sweep from `cargo test`, a shrunk failure, the command line.
 pub use cli::Cli;
 pub use metrics::Metrics;
 pub use runner::{run_seed, seeds_from_env, Recheck, SeedReport};
-pub use shrink::{shrink, Shrunk};
+pub use shrink::Shrunk;
 pub use testing::Sweep;
 
 // What a run leaves: its trace.
