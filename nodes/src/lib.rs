@@ -39,15 +39,25 @@ mod time;
 mod timers;
 pub mod wire;
 
+// The public API. `storage`, `testing` and `wire` are modules of their own; the rest is here.
+
+// Writing a node: the state machine, what its handlers get and may do, and the values they
+// pass around.
 pub use node::{
-    derive_seed, ClientOp, Context, Ctx, Message, Node, Note, OpPhase, Output, RpcReply, TimerId,
-    Transmit, WorkId, WorkRequest, WorkResult,
+    ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, WorkId, WorkRequest, WorkResult,
 };
-pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 pub use rand;
-pub use spawn::{config, BlobsFn, SpawnError, WorkFn, WorkOutcome};
 pub use time::{Duration, LocalTime};
+pub use timers::TimerId;
 pub use wire::{ErrorBody, ErrorCode, MsgId};
+
+// Describing a system around its nodes: its `[config]`, its outside work and initial blobs.
+pub use spawn::{config, BlobsFn, SpawnError, WorkFn, WorkOutcome};
+
+// Hosting a node (what a driver or an engine does): a node as a type-erased process fed
+// bytes, timeouts and work results, and what it asks its host to do.
+pub use node::{derive_seed, Output, Transmit};
+pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 
 /// The timer type of a node that sets no timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //! out by the host after the handler returns.
 
 use crate::time::{Duration, LocalTime};
-use crate::timers::{Slot, TimerTable};
+use crate::timers::{Slot, TimerId, TimerTable};
 use crate::wire::{Envelope, ErrorBody, MsgId, MAX_MESSAGE_BYTES};
 use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
@@ -102,10 +102,6 @@ pub enum RpcReply<M> {
     Timeout,
 }
 
-/// Identifies a timer so it can be cancelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerId(pub(crate) u64);
-
 /// Identifies a piece of outside work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct WorkId(pub u64);
@@ -194,7 +190,7 @@ pub enum Output {
     Note(Note),
     /// A client history entry.
     Client(ClientOp),
-    /// Run outside work and report back with [`NodeProcess::handle_work_done`](crate::NodeProcess::handle_work_done).
+    /// Run outside work and report back with [`Process::handle_work_done`](crate::Process::handle_work_done).
     Work(WorkRequest),
     /// A write to the node's durable storage, pending until the next [`Output::Sync`].
     Store(crate::storage::Write),

@@ -49,7 +49,8 @@ pub type WorkFn = fn(&crate::WorkRequest, &mut dyn crate::storage::Blobs) -> Wor
 /// The initial blobs, `(path, contents)`, for a system's `[config]`.
 pub type BlobsFn = fn(&serde_json::Value) -> Result<Vec<(String, String)>, SpawnError>;
 
-/// Reads a system's `[config]` table into its config type.
+/// Reads a system's `[config]` table into its config type (the type's `Default` when the
+/// table is absent or empty); a mismatch is a clear [`SpawnError::BadConfig`].
 pub fn config<T: serde::de::DeserializeOwned + Default>(
     system: &str,
     config: &serde_json::Value,

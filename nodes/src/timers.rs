@@ -1,9 +1,12 @@
 //! The timer table: every pending deadline of one node incarnation, earliest first.
 
-use crate::node::TimerId;
 use crate::time::LocalTime;
 use crate::wire::MsgId;
 use std::collections::BTreeMap;
+
+/// Identifies a timer so it can be cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(pub(crate) u64);
 
 /// What a pending deadline is for.
 pub(crate) enum Slot<T> {

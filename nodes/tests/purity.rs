@@ -62,7 +62,7 @@ fn node_logic_sees_the_world_only_through_its_context() {
         "process.rs",
         "timers.rs",
         "time.rs",
-        "wire.rs",
+        "wire",
         "testing.rs",
     ] {
         scan(&src.join(part), &mut hits);

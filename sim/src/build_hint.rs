@@ -4,10 +4,10 @@
 use std::sync::Once;
 
 /// The opt-level this crate was built with (from cargo's `OPT_LEVEL`, by the build script).
-pub const OPT_LEVEL: &str = env!("HIGHSTORM_OPT_LEVEL");
+pub(crate) const OPT_LEVEL: &str = env!("HIGHSTORM_OPT_LEVEL");
 
 /// The hint for a build at `opt_level`, if it is unoptimised.
-pub fn unoptimised_hint(opt_level: &str) -> Option<String> {
+pub(crate) fn unoptimised_hint(opt_level: &str) -> Option<String> {
     (opt_level == "0").then(|| {
         "highstorm: the simulator is built unoptimised (opt-level 0), so sweeps run several \
          times slower; add `[profile.dev.package.highstorm] opt-level = 1` and \
@@ -18,7 +18,7 @@ pub fn unoptimised_hint(opt_level: &str) -> Option<String> {
 }
 
 /// Prints [`unoptimised_hint`] for this build to stderr, the first time only.
-pub fn warn_once_if_unoptimised() {
+pub(crate) fn warn_once_if_unoptimised() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if let Some(hint) = unoptimised_hint(OPT_LEVEL) {

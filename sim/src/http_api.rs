@@ -1,9 +1,16 @@
-//! HTTP APIs in front of driven nodes (real mode and, later, the simulator's turmoil TCP).
+//! HTTP APIs in front of nodes: what a system's API is built from ([`HttpSetup`]), how it
+//! answers ([`ApiError`], [`expect_reply`]) and how it is served ([`serve`]). The same API
+//! serves real clients in real mode and simulated clients in the turmoil engine.
 //!
 //! An API is an axum [`Router`](axum::Router) that talks to its node through a
-//! [`GatewayClient`](crate::driver::GatewayClient): it turns HTTP requests into the node's own
+//! [`GatewayClient`]: it turns HTTP requests into the node's own
 //! client messages and the node's replies (or Maelstrom errors) into HTTP responses. A router
-//! is served on any [`axum::serve::Listener`]: tokio's `TcpListener` for real.
+//! is served on any [`axum::serve::Listener`]: tokio's `TcpListener` for real, and
+//! [`TurmoilListener`](crate::sim_http::TurmoilListener) in the simulator.
+//!
+//! Not to be confused with [`crate::sim_http`], which is transport, not API: HTTP carried over
+//! the simulator's TCP (a listener for these routers and a client for simulated clients),
+//! knowing nothing of nodes or gateways.
 
 pub use axum;
 

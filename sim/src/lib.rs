@@ -26,11 +26,11 @@
 //! opt-level = 1
 //! ```
 //!
-//! A [`Sweep`](testing::Sweep) built without it prints a one-line hint once on stderr.
+//! A [`Sweep`] built without it prints a one-line hint once on stderr.
 //!
 //! # Testing your own system
 //!
-//! Testing your own system takes a node, a [`System`](system::System) that says how to start
+//! Testing your own system takes a node, a [`System`] that says how to start
 //! it, what its clients do and which checkers judge a run, and a scenario:
 //!
 //! ```
@@ -100,8 +100,27 @@
 //! that reruns that seed alone with the same trace hash. Replaying a seed does not shrink it
 //! again; the first failure of a fresh sweep is shrunk into
 //! `target/highstorm/shrunk/SCENARIO.VARIANT.ENGINE.seedN.toml`. See [`testing`].
+//!
+//! # Where things are
+//!
+//! The crate root re-exports what a user needs, grouped below by what it is for; the
+//! [`prelude`] has everything a test of one's own system needs. The modules hold the details,
+//! in layers that only use those before them:
+//!
+//! - the node contract, re-exported from [`nodes`]; [`scenario`] (what runs under which
+//!   faults, TOML in and out) and [`trace`] (what a run did, its text, hash and diff);
+//! - [`faults`] (the fault timeline and the nemesis; the world the faults act on is the
+//!   engines' own), [`check`] (verdicts, client histories, generic checkers) and [`metrics`];
+//! - [`system`] ([`System`]: how a system's nodes start, what its clients do — [`workload`] —
+//!   which checkers judge it, its HTTP API — [`http_api`]);
+//! - [`engine`] (the turmoil and events engines behind one [`engine::run`]; [`sim_http`] is
+//!   HTTP over turmoil's TCP);
+//! - [`runner`] (one seed), [`sweep`] (many, in parallel, sharded), [`shrink`], [`testing`]
+//!   ([`Sweep`] for `cargo test`);
+//! - [`cli`] (the `highstorm` command line, for any crate's own systems) and [`driver`] (one
+//!   node for real: UDP, Maelstrom's stdio, an HTTP API beside it).
 
-pub mod build_hint;
+mod build_hint;
 pub mod check;
 pub mod cli;
 pub mod driver;
@@ -120,6 +139,9 @@ pub mod testing;
 pub mod trace;
 pub mod workload;
 
+// The public API. The modules above hold the details; what most users need is here, and
+// everything a test of one's own system needs is also in the `prelude`.
+
 pub use highstorm_nodes as nodes;
 #[doc(no_inline)]
 pub use highstorm_nodes::rand;
@@ -131,8 +153,24 @@ pub use highstorm_nodes::{
     storage, ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId,
     NoTimer, Node, Note, OpPhase, RpcReply, TimerId, WorkId, WorkRequest, WorkResult,
 };
+
+// A system: how its nodes start, what its clients do, which checkers judge a run.
+pub use check::{Operation, Verdict, Violation};
+pub use system::{ClientSetup, Registry, System};
+pub use workload::{Operations, OpsRng};
+
+// A scenario: what runs, on which engine, under which faults.
+pub use engine::{Engine, EngineError};
+pub use scenario::{Fault, FaultAction, Nemesis, NemesisKind, Scenario, ScenarioError};
+
+// Running it: one seed, a sweep from `cargo test`, a shrunk failure, the command line.
+pub use cli::Cli;
+pub use metrics::Metrics;
 pub use runner::{run_seed, seeds_from_env, Recheck, SeedReport};
-pub use scenario::{Fault, FaultAction, Scenario, ScenarioError};
+pub use shrink::Shrunk;
+pub use testing::Sweep;
+
+// What a run leaves: its trace.
 pub use trace::{Event, EventKind, Trace};
 
 /// What a test of your own system needs, in one `use highstorm::prelude::*;`: the node
@@ -140,8 +178,6 @@ pub use trace::{Event, EventKind, Trace};
 pub mod prelude {
     #[doc(no_inline)]
     pub use crate::check::{generic, Operation, Verdict};
-    #[doc(no_inline)]
-    pub use crate::engine::Engine;
     #[doc(no_inline)]
     pub use crate::rand::Rng;
     #[doc(no_inline)]
@@ -156,6 +192,8 @@ pub mod prelude {
     pub use crate::trace::Trace;
     #[doc(no_inline)]
     pub use crate::workload::{Operations, OpsRng};
+    #[doc(no_inline)]
+    pub use crate::Engine;
     #[doc(no_inline)]
     pub use crate::{
         ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, NoTimer,

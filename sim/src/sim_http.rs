@@ -1,4 +1,6 @@
-//! HTTP inside the simulator: the very axum routers real mode serves, over turmoil's TCP.
+//! HTTP carried over the simulator's TCP (turmoil's): a listener to serve any axum router on a
+//! simulated host, and a minimal client for simulated clients. Transport only: the APIs
+//! themselves, and how they reach their nodes, are [`crate::http_api`]'s.
 //!
 //! [`TurmoilListener`] is an [`axum::serve::Listener`] over `turmoil::net::TcpListener`, so
 //! `axum::serve(TurmoilListener::bind(addr).await?, router)` runs on a simulated host exactly as

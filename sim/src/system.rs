@@ -305,7 +305,11 @@ impl System {
 
     /// Starts client `setup.id` of `scenario` (a client that does nothing if the system has
     /// no client).
-    pub fn spawn_client(&self, scenario: &Scenario, setup: ProcessSetup) -> Box<dyn Process> {
+    pub(crate) fn spawn_client(
+        &self,
+        scenario: &Scenario,
+        setup: ProcessSetup,
+    ) -> Box<dyn Process> {
         let index = setup.id.trim_start_matches('c').parse().unwrap_or(0);
         let c = ClientSetup {
             scenario,
@@ -337,12 +341,12 @@ impl System {
     }
 
     /// Its outside-work runner.
-    pub fn work_fn(&self) -> Option<WorkFn> {
+    pub(crate) fn work_fn(&self) -> Option<WorkFn> {
         self.work
     }
 
     /// Its initial blobs.
-    pub fn blobs_fn(&self) -> Option<BlobsFn> {
+    pub(crate) fn blobs_fn(&self) -> Option<BlobsFn> {
         self.blobs
     }
 
@@ -371,19 +375,13 @@ impl System {
     }
 
     /// Its HTTP API and HTTP client, if it has them.
-    pub fn http_api(&self) -> Option<(HttpFn, workload::http::HttpWorkloadFn)> {
+    pub(crate) fn http_api(&self) -> Option<(HttpFn, workload::http::HttpWorkloadFn)> {
         self.http.zip(self.http_client)
     }
 }
 
-/// Reads a system's `[config]` table into its config type (the type's `Default` when the
-/// table is absent or empty); a mismatch is a clear [`SpawnError::BadConfig`].
-pub fn config<T: serde::de::DeserializeOwned + Default>(
-    system: &str,
-    config: &Value,
-) -> Result<T, SpawnError> {
-    highstorm_nodes::config(system, config)
-}
+#[doc(inline)]
+pub use highstorm_nodes::config;
 
 /// The systems a binary or a test knows, by name: built once, then asked for the system a
 /// scenario names ([`Registry::resolve`]), which is passed down as `&System`.

@@ -2,7 +2,7 @@
 //!
 //! Time jumps from one event to the next (a binary heap of (time, sequence, event)), so a run
 //! costs what its messages and timers cost, not what its hosts × links × ticks cost. There is
-//! no tokio and no thread. The fault model is the same [`FaultState`] the turmoil engine uses;
+//! no tokio and no thread. The fault model is the same world (`crate::faults`) the turmoil engine uses;
 //! where the engines differ, it is in what a real driver loop adds and this one leaves out:
 //! - a message's fate (loss, partition, down receiver) *and* its latency and duplication are
 //!   drawn when it is sent (turmoil: latency and duplication when it arrives);
@@ -15,7 +15,7 @@
 //! `sim/tests/engines.rs`).
 
 use super::{setup, EngineError, RunOutput};
-use crate::faults::{faults_of_run, timeline, FaultState};
+use crate::faults::{faults_of_run, timeline, World};
 use crate::scenario::{FaultAction, Scenario};
 use crate::system::System;
 use crate::trace::{EventKind, Trace};
@@ -24,7 +24,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::time::Duration;
 
-/// A process (node or client), by its index into [`Engine::names`].
+/// A process (node or client), by its index into [`Simulation::names`].
 type Pid = usize;
 
 /// Something due at a point in simulated time. (Its order never matters: the queue orders by
@@ -43,7 +43,7 @@ enum Event {
     },
     /// `node`'s earliest timer may be due (stale if the node rescheduled since).
     Wake { node: Pid, incarnation: u64 },
-    /// Outside work finished; its result waits in `Engine::work_results` under `key`.
+    /// Outside work finished; its result waits in `Simulation::work_results` under `key`.
     WorkDone {
         node: Pid,
         incarnation: u64,
@@ -68,7 +68,9 @@ struct Slot {
     held_work: VecDeque<(u64, u64, u64)>,
 }
 
-struct Engine<'a> {
+/// One run of a scenario on the event queue: simulated time, the queue of what is due, every
+/// process, the world the faults act on, and the trace being written.
+struct Simulation<'a> {
     scenario: &'a Scenario,
     seed: u64,
     now: Duration,
@@ -80,7 +82,7 @@ struct Engine<'a> {
     pids: BTreeMap<String, Pid>,
     /// The running incarnation of each process (`None` while crashed).
     slots: Vec<Option<Slot>>,
-    faults: FaultState,
+    world: World,
     trace: Trace,
     timeline: Vec<(Duration, FaultAction)>,
     /// Scratch space for a process's outputs (reused, not reallocated per event).
@@ -116,14 +118,18 @@ fn remember_length(scenario: &Scenario, events: usize) {
 }
 
 /// Runs `scenario` at `seed` on the event queue.
-pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
+pub(crate) fn run(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<RunOutput, EngineError> {
     let nodes = scenario.node_names();
     let names: Vec<String> = nodes
         .iter()
         .cloned()
         .chain(scenario.client_names())
         .collect();
-    let mut e = Engine {
+    let mut e = Simulation {
         scenario,
         seed,
         now: Duration::ZERO,
@@ -136,15 +142,15 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
             .collect(),
         slots: names.iter().map(|_| None).collect(),
         names,
-        faults: FaultState::of_system(system, scenario, seed),
+        world: World::of_system(system, scenario, seed),
         trace: Trace::with_capacity(capacity_hint(scenario)),
         timeline: timeline(&faults_of_run(scenario, seed)),
         outputs: vec![],
         work_results: BTreeMap::new(),
     };
-    // The fault state numbers the scenario's processes as the engine does.
+    // The world numbers the scenario's processes as the engine does.
     for (pid, name) in e.names.iter().enumerate() {
-        assert_eq!(e.faults.ix(name), Some(pid), "process numbering of {name}");
+        assert_eq!(e.world.ix(name), Some(pid), "process numbering of {name}");
     }
     let fault_times: Vec<Duration> = e.timeline.iter().map(|(at, _)| *at).collect();
     for (i, at) in fault_times.into_iter().enumerate() {
@@ -197,7 +203,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
                 let result = e.work_results.remove(&key);
                 // Work of an earlier incarnation finishes into the void; work of a paused
                 // node waits for it (turmoil's paused driver loop does not poll it either).
-                if e.faults.is_paused_ix(node) {
+                if e.world.is_paused_ix(node) {
                     if let Some(r) = result {
                         e.work_results.insert(key, r);
                         if let Some(slot) = e.slots[node].as_mut() {
@@ -219,7 +225,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
 
 /// The body of an envelope `highstorm_nodes::wire::encode_parts` wrote for `src` -> `dest`, as
 /// text for the trace: cut at its known offset when the names need no JSON escaping, else found
-/// by [`super::turmoil::body_text`] (the same text either way).
+/// by [`super::on_turmoil::body_text`] (the same text either way).
 fn body_text(src: &str, dest: &str, bytes: &[u8]) -> String {
     let plain = |s: &str| s.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20);
     let start = 8 + src.len() + 10 + dest.len() + 9;
@@ -231,18 +237,18 @@ fn body_text(src: &str, dest: &str, bytes: &[u8]) -> String {
             }
         }
     }
-    super::turmoil::body_text(bytes)
+    super::on_turmoil::body_text(bytes)
 }
 
-impl Engine<'_> {
+impl Simulation<'_> {
     fn push(&mut self, at: Duration, event: Event) {
         self.seq += 1;
         self.queue.push(Reverse((at, self.seq, event)));
     }
 
     fn start(&mut self, pid: Pid, mut process: Box<dyn Process>, incarnation: u64) {
-        self.faults.set_listening(&self.names[pid], true);
-        let now = self.faults.local_time_ix(pid, self.now);
+        self.world.set_listening(&self.names[pid], true);
+        let now = self.world.local_time_ix(pid, self.now);
         process.handle_start(now);
         self.slots[pid] = Some(Slot {
             process,
@@ -272,7 +278,7 @@ impl Engine<'_> {
         let Some(local) = next else {
             return;
         };
-        let due = self.faults.true_time_of_ix(pid, self.now, local);
+        let due = self.world.true_time_of_ix(pid, self.now, local);
         let slot = self.slots[pid].as_mut().expect("slot exists");
         if slot.wake.is_none_or(|w| due < w || w < self.now) {
             slot.wake = Some(due);
@@ -293,8 +299,8 @@ impl Engine<'_> {
                 // Every receiver is a process of the run (the network drops the rest).
                 let to = self.pids.get(&t.dest).copied();
                 let fate = match to {
-                    Some(to) => self.faults.send_ix(pid, to),
-                    None => self.faults.send(&t.src, &t.dest),
+                    Some(to) => self.world.send_ix(pid, to),
+                    None => self.world.send(&t.src, &t.dest),
                 };
                 let body = body_text(&t.src, &t.dest, &t.bytes);
                 let send = |src, dest| EventKind::Send {
@@ -324,7 +330,7 @@ impl Engine<'_> {
                         return;
                     }
                 };
-                let (first, second) = self.faults.delays_ix(pid, to);
+                let (first, second) = self.world.delays_ix(pid, to);
                 let (msg_id, bytes) = (t.msg_id, t.bytes);
                 match second {
                     // The usual case: the send's names move into the trace.
@@ -371,12 +377,12 @@ impl Engine<'_> {
                 from,
                 reason,
             },
-            Output::Store(_) | Output::Sync => match self.faults.storage(&self.names[pid], &out) {
+            Output::Store(_) | Output::Sync => match self.world.storage(&self.names[pid], &out) {
                 Some(kind) => kind,
                 None => return,
             },
             Output::Work(w) => {
-                let (result, took) = self.faults.run_work(&w);
+                let (result, took) = self.world.run_work(&w);
                 self.seq += 1;
                 let key = self.seq;
                 self.work_results.insert(key, result);
@@ -401,7 +407,7 @@ impl Engine<'_> {
 
     fn deliver(&mut self, to: Pid, src: Pid, msg_id: Option<MsgId>, bytes: Vec<u8>) {
         let name = &self.names[to];
-        let paused = self.faults.is_paused_ix(to);
+        let paused = self.world.is_paused_ix(to);
         let Some(slot) = self.slots[to].as_mut() else {
             self.trace.push(
                 self.now,
@@ -426,7 +432,7 @@ impl Engine<'_> {
                 msg_id,
             },
         );
-        let now = self.faults.local_time_ix(to, self.now);
+        let now = self.world.local_time_ix(to, self.now);
         slot.process.handle_datagram(now, &bytes);
         self.after(to);
     }
@@ -439,7 +445,7 @@ impl Engine<'_> {
         result: Option<highstorm_nodes::WorkResult>,
     ) {
         let Some(result) = result else { return };
-        let now = self.faults.local_time_ix(pid, self.now);
+        let now = self.world.local_time_ix(pid, self.now);
         if let Some(slot) = self.slots[pid]
             .as_mut()
             .filter(|s| s.incarnation == incarnation)
@@ -451,7 +457,7 @@ impl Engine<'_> {
 
     fn wake(&mut self, pid: Pid, incarnation: u64) {
         let now = self.now;
-        let paused = self.faults.is_paused_ix(pid);
+        let paused = self.world.is_paused_ix(pid);
         let Some(slot) = self.slots[pid]
             .as_mut()
             .filter(|s| s.incarnation == incarnation && s.wake == Some(now))
@@ -462,7 +468,7 @@ impl Engine<'_> {
         if paused {
             return;
         }
-        let local = self.faults.local_time_ix(pid, now);
+        let local = self.world.local_time_ix(pid, now);
         slot.process.handle_timeout(local);
         self.after(pid);
     }
@@ -484,7 +490,7 @@ impl Engine<'_> {
                     return Ok(());
                 };
                 if self.slots[pid].take().is_some() {
-                    for e in self.faults.apply(now, action) {
+                    for e in self.world.apply(now, action) {
                         self.trace.push(now, e);
                     }
                 }
@@ -494,7 +500,7 @@ impl Engine<'_> {
                     return Ok(());
                 };
                 let running = self.slots[pid].take().is_some();
-                let (boot, events) = self.faults.restart(now, node, running);
+                let (boot, events) = self.world.restart(node, running);
                 for e in events {
                     self.trace.push(now, e);
                 }
@@ -503,14 +509,14 @@ impl Engine<'_> {
                     self.scenario.variant.as_deref(),
                     &self.scenario.config,
                     ProcessSetup {
-                        durable: self.faults.durable(node),
+                        durable: self.world.durable(node),
                         ..setup(node, &nodes, self.seed, boot)
                     },
                 )?;
                 self.start(pid, process, boot);
             }
             FaultAction::Resume(node) => {
-                for e in self.faults.apply(now, action) {
+                for e in self.world.apply(now, action) {
                     self.trace.push(now, e);
                 }
                 let Some(pid) = self.pid(node) else {
@@ -533,14 +539,14 @@ impl Engine<'_> {
                     self.work_done(pid, incarnation, id, result);
                 }
                 if let Some(slot) = self.slots[pid].as_mut() {
-                    let local = self.faults.local_time(node, now);
+                    let local = self.world.local_time(node, now);
                     slot.process.handle_timeout(local);
                     slot.wake = None;
                     self.after(pid);
                 }
             }
             other => {
-                for e in self.faults.apply(now, other) {
+                for e in self.world.apply(now, other) {
                     self.trace.push(now, e);
                 }
                 // A clock step moves every pending timer of the node in true time.

@@ -1,11 +1,18 @@
 //! Simulation engines: each runs a [`Scenario`] at a seed and returns its [`Trace`].
 //!
 //! Engines share the scenario, the trace and the checkers; nothing engine-specific reaches node
-//! logic. `turmoil` is the reference engine: it runs the real async driver loop over simulated
-//! UDP.
+//! logic. Which engine runs a scenario is its [`Engine`] (a kind, plain data, named in the
+//! scenario); [`run`] hands the scenario to that engine. Each engine is a private module with
+//! one `run`:
+//! - `on_turmoil`, [`Engine::Turmoil`]: the reference engine. It runs the real async driver
+//!   loop over the `turmoil` crate's simulated UDP (and HTTP over its TCP).
+//! - `events`, [`Engine::Events`]: the sans-IO processes straight off a discrete-event queue,
+//!   for big sweeps and big clusters.
+//!
+//! How their traces differ (and why their verdicts must not) is in `docs/engines.md`.
 
-pub mod events;
-pub mod turmoil;
+mod events;
+mod on_turmoil;
 
 pub use crate::scenario::engine_kind::{supports, Engine};
 use crate::scenario::Scenario;
@@ -51,7 +58,7 @@ fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> highstorm_nodes::P
 pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
     supports(scenario.engine, scenario).map_err(EngineError::Unsupported)?;
     match scenario.engine {
-        Engine::Turmoil => turmoil::run(system, scenario, seed),
+        Engine::Turmoil => on_turmoil::run(system, scenario, seed),
         Engine::Events => events::run(system, scenario, seed),
     }
 }

@@ -1,6 +1,10 @@
 //! A node's clock as a function of true (simulated) time: piecewise linear, with steps and
-//! drift, never running backwards.
+//! drift, never running backwards ([`ClockModel`]); what each process's clock reads in the
+//! [`World`]; and the fault that steps one (skew).
 
+use super::{Ix, World};
+use crate::scenario::Clock;
+use crate::trace::EventKind;
 use highstorm_nodes::LocalTime;
 use std::time::Duration;
 
@@ -78,6 +82,53 @@ impl ClockModel {
         let true_us = self.anchor_true_us
             + ((target - self.anchor_local_us) as f64 / (1.0 + self.drift)).ceil() as i128;
         Duration::from_micros(true_us.max(us(now)) as u64)
+    }
+}
+
+impl World {
+    /// `node`'s clock reading at true time `now` (recorded: later readings never go back).
+    pub(crate) fn local_time(&mut self, node: &str, now: Duration) -> LocalTime {
+        match self.ix(node) {
+            Some(ix) => self.local_time_ix(ix, now),
+            None => LocalTime::from_duration(now),
+        }
+    }
+
+    /// [`local_time`](World::local_time) by process number.
+    pub(crate) fn local_time_ix(&mut self, ix: Ix, now: Duration) -> LocalTime {
+        match &mut self.clocks[ix] {
+            Some(c) => c.read(now),
+            None => LocalTime::from_duration(now),
+        }
+    }
+
+    /// The earliest true time, from `now` on, at which `node`'s clock reads `local`.
+    pub(crate) fn true_time_of(&self, node: &str, now: Duration, local: LocalTime) -> Duration {
+        match self.ix(node) {
+            Some(ix) => self.true_time_of_ix(ix, now, local),
+            None => local.as_duration().max(now),
+        }
+    }
+
+    /// [`true_time_of`](World::true_time_of) by process number.
+    pub(crate) fn true_time_of_ix(&self, ix: Ix, now: Duration, local: LocalTime) -> Duration {
+        match &self.clocks[ix] {
+            Some(c) => c.true_time_of(now, local),
+            None => local.as_duration().max(now),
+        }
+    }
+
+    /// Steps `node`'s clock by `clock.skew_us` at true time `now` and sets its drift.
+    pub(super) fn step_clock(&mut self, now: Duration, node: &str, clock: &Clock) -> EventKind {
+        let ix = self.intern(node);
+        self.clocks[ix]
+            .get_or_insert_with(ClockModel::default)
+            .step(now, clock.skew_us, clock.drift);
+        EventKind::Skew {
+            node: node.to_owned(),
+            offset_us: clock.skew_us,
+            drift: clock.drift,
+        }
     }
 }
 

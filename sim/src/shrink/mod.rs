@@ -4,7 +4,7 @@
 //! The run's whole fault schedule — scripted faults plus whatever the nemesis drew from the
 //! seed — is first written out as explicit faults (the nemesis draws from its own rng, so this
 //! replays the same run). Then, keeping the seed, the shrinker greedily tries simpler
-//! candidates ([`candidates`]) and keeps one only if it still fails with the original's
+//! candidates (module `candidates`) and keeps one only if it still fails with the original's
 //! [`Violation`] — the same check *and* the same kind of violation — and with no violation the
 //! original did not have. Three rules keep the result a repro of the bug rather than of the
 //! shrinking:

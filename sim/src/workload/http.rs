@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 /// The TCP port nodes serve their HTTP API on in the simulator.
-pub const HTTP_PORT: u16 = 8080;
+pub(crate) const HTTP_PORT: u16 = 8080;
 
 /// A finished HTTP exchange: the status and the JSON body (`Value::String` when the body is not
 /// JSON).
@@ -41,7 +41,7 @@ impl Response {
 
 /// What an HTTP client writes into the run's trace.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Record {
+pub(crate) enum Record {
     /// A history event.
     Op(ClientOp),
     /// One HTTP exchange, for people reading the trace: `{method, path, to, status | error}`.
@@ -49,7 +49,7 @@ pub enum Record {
 }
 
 /// Writes into the run's trace.
-pub type Recorder = Box<dyn Fn(Record)>;
+pub(crate) type Recorder = Box<dyn Fn(Record)>;
 
 /// A simulated HTTP client's handle on the world: requests over simulated TCP, and its history.
 pub struct HttpClient {
@@ -63,7 +63,7 @@ pub struct HttpClient {
 impl HttpClient {
     /// Client `name`, giving up on a request after `timeout`, writing its history with
     /// `record`, finding a node's address with `resolve`.
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         timeout: Duration,
         record: Recorder,

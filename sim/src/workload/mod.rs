@@ -42,13 +42,13 @@ pub type OpsRng = rand_chacha::ChaCha8Rng;
 /// The seed of a client's [`OpsRng`]: from the run seed, the client's name and boot count,
 /// and kept apart from the client node's own rng (so a workload that draws nothing leaves a
 /// run exactly as it was).
-pub fn ops_seed(run_seed: u64, client: &str, boot: u64) -> u64 {
+pub(crate) fn ops_seed(run_seed: u64, client: &str, boot: u64) -> u64 {
     highstorm_nodes::derive_seed(run_seed, &format!("{client}/ops"), boot)
 }
 
 /// The client's timers.
 #[derive(Debug)]
-pub enum ClientTimer {
+pub(crate) enum ClientTimer {
     /// Time to invoke the next operation.
     Invoke,
     /// Time for the final operation on every node.
@@ -57,7 +57,7 @@ pub enum ClientTimer {
 
 /// A client that invokes operations at a steady rate on random nodes, one RPC each, and
 /// records every invocation and completion.
-pub struct Client<O> {
+pub(crate) struct Client<O> {
     ops: O,
     ops_rng: OpsRng,
     interval: Duration,
@@ -74,7 +74,7 @@ impl<O: Operations> Client<O> {
     /// A client issuing `rate` operations per second until `stop_at`, waiting `timeout` for
     /// each reply, and sending its final operation (if any) to every node at `final_at`;
     /// `ops_rng` is what its operations draw from (see [`ops_seed`]).
-    pub fn new(
+    pub(crate) fn new(
         ops: O,
         ops_rng: OpsRng,
         rate: f64,
@@ -201,7 +201,7 @@ impl<O: Operations> Node for Client<O> {
 
 /// A client that does nothing (for a system without one).
 #[derive(Debug, Default)]
-pub struct Idle;
+pub(crate) struct Idle;
 
 impl Node for Idle {
     type Msg = Value;

@@ -18,7 +18,7 @@
 
 use super::{setup, EngineError, RunOutput};
 use crate::driver::{drive, AddressBook, DatagramSocket, Environment, Fate, Gateway, UdpTransport};
-use crate::faults::{faults_of_run, timeline, FaultState};
+use crate::faults::{faults_of_run, timeline, World};
 use crate::http_api::{HttpFn, HttpSetup};
 use crate::scenario::{Api, FaultAction, Scenario};
 use crate::sim_http::TurmoilListener;
@@ -41,21 +41,21 @@ const PORT: u16 = 7000;
 /// The pseudo-client an HTTP API sends its requests to its node as.
 const GATEWAY: &str = "http";
 
-/// What every host of one run shares.
-struct World {
+/// What every host of one run shares: the trace, the world the faults act on, and the tick.
+struct Commons {
     trace: Trace,
-    faults: FaultState,
+    world: World,
     tick: Duration,
 }
 
-type Shared = Rc<RefCell<World>>;
+type Shared = Rc<RefCell<Commons>>;
 
 fn sim_now() -> Duration {
-    ::turmoil::sim_elapsed().unwrap_or_default()
+    turmoil::sim_elapsed().unwrap_or_default()
 }
 
 /// turmoil's UDP socket as a [`DatagramSocket`].
-struct TurmoilSocket(::turmoil::net::UdpSocket);
+struct TurmoilSocket(turmoil::net::UdpSocket);
 
 impl DatagramSocket for TurmoilSocket {
     async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
@@ -69,7 +69,7 @@ impl DatagramSocket for TurmoilSocket {
 /// One host's view of the simulated world.
 struct SimEnvironment {
     name: String,
-    world: Shared,
+    shared: Shared,
     /// Messages that arrived and wait out the rest of their latency: (due, seq) -> bytes.
     held: BTreeMap<(Duration, u64), Vec<u8>>,
     seq: u64,
@@ -79,10 +79,10 @@ struct SimEnvironment {
 }
 
 impl SimEnvironment {
-    fn new(name: String, world: Shared, local: Option<&'static str>) -> Self {
+    fn new(name: String, shared: Shared, local: Option<&'static str>) -> Self {
         SimEnvironment {
             name,
-            world,
+            shared,
             held: BTreeMap::new(),
             seq: 0,
             local,
@@ -92,9 +92,9 @@ impl SimEnvironment {
 
 impl Environment for SimEnvironment {
     fn now(&self) -> LocalTime {
-        self.world
+        self.shared
             .borrow_mut()
-            .faults
+            .world
             .local_time(&self.name, sim_now())
     }
 
@@ -102,7 +102,7 @@ impl Environment for SimEnvironment {
         // Timers run on the node's clock, held messages on true time: wait in true time for
         // whichever comes first.
         let now = sim_now();
-        let timer = timer.map(|at| self.world.borrow().faults.true_time_of(&self.name, now, at));
+        let timer = timer.map(|at| self.shared.borrow().world.true_time_of(&self.name, now, at));
         let arrival = self.held.first_key_value().map(|(&(due, _), _)| due);
         let due = match (timer, arrival) {
             (Some(a), Some(b)) => a.min(b),
@@ -115,8 +115,8 @@ impl Environment for SimEnvironment {
     async fn gate(&self) {
         loop {
             let (paused, tick) = {
-                let w = self.world.borrow();
-                (w.faults.is_paused(&self.name), w.tick)
+                let w = self.shared.borrow();
+                (w.world.is_paused(&self.name), w.tick)
             };
             if !paused {
                 return;
@@ -126,7 +126,7 @@ impl Environment for SimEnvironment {
     }
 
     fn outbound(&mut self, t: &Transmit) -> Fate {
-        let mut w = self.world.borrow_mut();
+        let mut w = self.shared.borrow_mut();
         let now = sim_now();
         w.trace.push(
             now,
@@ -141,7 +141,7 @@ impl Environment for SimEnvironment {
         if self.local == Some(t.dest.as_str()) {
             return Fate::Send;
         }
-        match w.faults.send(&t.src, &t.dest) {
+        match w.world.send(&t.src, &t.dest) {
             Err(reason) => {
                 w.trace.push(
                     now,
@@ -164,8 +164,8 @@ impl Environment for SimEnvironment {
             return Some(bytes);
         }
         let now = sim_now();
-        let mut w = self.world.borrow_mut();
-        let (first, second) = w.faults.delays(&src, &self.name);
+        let mut w = self.shared.borrow_mut();
+        let (first, second) = w.world.delays(&src, &self.name);
         if second.is_some() {
             w.trace.push(
                 now,
@@ -196,7 +196,7 @@ impl Environment for SimEnvironment {
 
     fn delivered(&mut self, bytes: &[u8]) {
         let (src, msg_id) = header(bytes);
-        self.world.borrow_mut().trace.push(
+        self.shared.borrow_mut().trace.push(
             sim_now(),
             EventKind::Deliver {
                 src,
@@ -233,19 +233,19 @@ impl Environment for SimEnvironment {
                 kind: w.kind.clone(),
             },
             Output::Store(_) | Output::Sync => {
-                let mut w = self.world.borrow_mut();
-                if let Some(kind) = w.faults.storage(&self.name, out) {
+                let mut w = self.shared.borrow_mut();
+                if let Some(kind) = w.world.storage(&self.name, out) {
                     w.trace.push(sim_now(), kind);
                 }
                 return;
             }
             Output::Transmit(_) => return,
         };
-        self.world.borrow_mut().trace.push(sim_now(), kind);
+        self.shared.borrow_mut().trace.push(sim_now(), kind);
     }
 
     fn run_work(&mut self, req: &highstorm_nodes::WorkRequest) -> crate::driver::WorkFuture {
-        let (result, took) = self.world.borrow_mut().faults.run_work(req);
+        let (result, took) = self.shared.borrow_mut().world.run_work(req);
         Box::pin(async move {
             tokio::time::sleep(took).await;
             result
@@ -272,7 +272,11 @@ pub(crate) fn body_text(bytes: &[u8]) -> String {
 }
 
 /// Runs `scenario` at `seed` on turmoil.
-pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput, EngineError> {
+pub(crate) fn run(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+) -> Result<RunOutput, EngineError> {
     let nodes = scenario.node_names();
     let clients = scenario.client_names();
     // Start one incarnation outside the simulation first, so a bad variant or config is a
@@ -283,17 +287,17 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
         setup(&nodes[0], &nodes, seed, 0),
     )?;
 
-    let mut faults = FaultState::of_system(system, scenario, seed);
+    let mut world = World::of_system(system, scenario, seed);
     for n in &nodes {
-        faults.set_listening(n, false);
+        world.set_listening(n, false);
     }
-    let world: Shared = Rc::new(RefCell::new(World {
+    let shared: Shared = Rc::new(RefCell::new(Commons {
         trace: Trace::new(),
-        faults,
+        world,
         tick: scenario.tick,
     }));
 
-    let mut builder = ::turmoil::Builder::new();
+    let mut builder = turmoil::Builder::new();
     builder
         .rng_seed(derive_seed(seed, "turmoil", 0))
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seed % 100_000_000))
@@ -321,8 +325,8 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
 
     let everyone: Vec<String> = nodes.iter().chain(&clients).cloned().collect();
     for host_name in &nodes {
-        let (world, name, everyone, peers) = (
-            world.clone(),
+        let (shared, name, everyone, peers) = (
+            shared.clone(),
             host_name.clone(),
             everyone.clone(),
             nodes.clone(),
@@ -331,24 +335,24 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
         let api = http.map(|(api, _)| api);
         let system = system.clone();
         sim.host(host_name.as_str(), move || {
-            let boot = world.borrow().faults.boot(&name);
+            let boot = shared.borrow().world.boot(&name);
             let process = system
                 .spawn(
                     scenario.variant.as_deref(),
                     &scenario.config,
                     ProcessSetup {
-                        durable: world.borrow().faults.durable(&name),
+                        durable: shared.borrow().world.durable(&name),
                         ..setup(&name, &peers, seed, boot)
                     },
                 )
                 .map_err(|e| e.to_string());
             let api = api.map(|f| (f, scenario.clone()));
-            host(name.clone(), everyone.clone(), world.clone(), process, api)
+            host(name.clone(), everyone.clone(), shared.clone(), process, api)
         });
     }
     if let Some((_, http_client)) = http {
         for (index, name) in clients.iter().enumerate() {
-            let w = world.clone();
+            let w = shared.clone();
             let client = name.clone();
             let record = Box::new(move |r| {
                 let kind = match r {
@@ -364,7 +368,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
                 };
                 w.borrow_mut().trace.push(sim_now(), kind);
             });
-            let resolve = |node: &str| SocketAddr::new(::turmoil::lookup(node), HTTP_PORT);
+            let resolve = |node: &str| SocketAddr::new(turmoil::lookup(node), HTTP_PORT);
             let c = HttpClient::new(name, scenario.workload.timeout, record, resolve);
             let run = http_client(scenario, index as u64, c);
             sim.client(name.as_str(), async move {
@@ -384,7 +388,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
                 durable: Default::default(),
             },
         ));
-        let (world, name2, everyone) = (world.clone(), name.clone(), everyone.clone());
+        let (shared, name2, everyone) = (shared.clone(), name.clone(), everyone.clone());
         let cell = RefCell::new(Some(process));
         sim.host(name.as_str(), move || {
             // Clients are never crashed, so the host runs once.
@@ -395,7 +399,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
             host(
                 name2.clone(),
                 everyone.clone(),
-                world.clone(),
+                shared.clone(),
                 process,
                 None,
             )
@@ -407,9 +411,9 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
     while sim.elapsed() < scenario.duration {
         while schedule.front().is_some_and(|(at, _)| *at <= sim.elapsed()) {
             if let Some((_, action)) = schedule.pop_front() {
-                apply(&mut sim, &world, &action);
+                apply(&mut sim, &shared, &action);
                 if http.is_some() {
-                    cut_tcp(&sim, &world, &clients, &nodes);
+                    cut_tcp(&sim, &shared, &clients, &nodes);
                 }
             }
         }
@@ -417,11 +421,11 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
     }
     let sim_time = sim.elapsed();
     drop(sim);
-    let world = Rc::try_unwrap(world)
+    let shared = Rc::try_unwrap(shared)
         .map_err(|_| EngineError::Sim("hosts outlived the simulation".into()))?
         .into_inner();
     Ok(RunOutput {
-        trace: world.trace,
+        trace: shared.trace,
         sim_time,
     })
 }
@@ -429,28 +433,28 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
 async fn host(
     name: String,
     everyone: Vec<String>,
-    world: Shared,
+    shared: Shared,
     process: Result<Box<dyn Process>, String>,
     api: Option<(HttpFn, Scenario)>,
-) -> ::turmoil::Result {
+) -> turmoil::Result {
     let mut process = process?;
-    let socket = ::turmoil::net::UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT)).await?;
+    let socket = turmoil::net::UdpSocket::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), PORT)).await?;
     let book = AddressBook::new(everyone.iter().map(|n| {
         (
             n.clone(),
-            SocketAddr::new(::turmoil::lookup(n.as_str()), PORT),
+            SocketAddr::new(turmoil::lookup(n.as_str()), PORT),
         )
     }));
     let mut transport = UdpTransport::new(TurmoilSocket(socket), book);
     let Some((api, scenario)) = api else {
         // From now on datagrams reach this process.
-        world.borrow_mut().faults.set_listening(&name, true);
-        let mut env = SimEnvironment::new(name, world, None);
+        shared.borrow_mut().world.set_listening(&name, true);
+        let mut env = SimEnvironment::new(name, shared, None);
         drive(process.as_mut(), &mut transport, &mut env).await?;
         return Ok(());
     };
     let (mut gateway, client) = Gateway::new(transport, &name, GATEWAY);
-    let blobs = world.borrow().faults.blobs();
+    let blobs = shared.borrow().world.blobs();
     let router = api(HttpSetup {
         node: &name,
         variant: scenario.variant.as_deref().unwrap_or("default"),
@@ -460,16 +464,16 @@ async fn host(
     })?;
     let Some(router) = router else {
         // No API on this node (a worker): it serves the network alone.
-        world.borrow_mut().faults.set_listening(&name, true);
-        let mut env = SimEnvironment::new(name, world, None);
+        shared.borrow_mut().world.set_listening(&name, true);
+        let mut env = SimEnvironment::new(name, shared, None);
         drive(process.as_mut(), &mut gateway, &mut env).await?;
         return Ok(());
     };
     let listener =
         TurmoilListener::bind((IpAddr::V4(Ipv4Addr::UNSPECIFIED), HTTP_PORT).into()).await?;
     // From now on datagrams reach this process.
-    world.borrow_mut().faults.set_listening(&name, true);
-    let mut env = SimEnvironment::new(name, world, Some(GATEWAY));
+    shared.borrow_mut().world.set_listening(&name, true);
+    let mut env = SimEnvironment::new(name, shared, Some(GATEWAY));
     tokio::select! {
         biased;
         r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
@@ -481,12 +485,12 @@ async fn host(
 /// Carries the partitions between clients and nodes over to turmoil's links, which carry the
 /// clients' TCP connections to the nodes' HTTP APIs (datagrams between nodes never take those
 /// links, and highstorm decides their fate itself).
-fn cut_tcp(sim: &::turmoil::Sim<'_>, world: &Shared, clients: &[String], nodes: &[String]) {
-    let w = world.borrow();
+fn cut_tcp(sim: &turmoil::Sim<'_>, shared: &Shared, clients: &[String], nodes: &[String]) {
+    let w = shared.borrow();
     for c in clients {
         for n in nodes {
             for (from, to) in [(c, n), (n, c)] {
-                if w.faults.is_cut(from, to) {
+                if w.world.is_cut(from, to) {
                     sim.partition_oneway(from.as_str(), to.as_str());
                 } else {
                     sim.repair_oneway(from.as_str(), to.as_str());
@@ -496,15 +500,15 @@ fn cut_tcp(sim: &::turmoil::Sim<'_>, world: &Shared, clients: &[String], nodes: 
     }
 }
 
-/// Applies one fault between steps: the world's fault state, the trace, and for crashes and
+/// Applies one fault between steps: the world, the trace, and for crashes and
 /// restarts the host itself.
-fn apply(sim: &mut ::turmoil::Sim<'_>, world: &Shared, action: &FaultAction) {
+fn apply(sim: &mut turmoil::Sim<'_>, shared: &Shared, action: &FaultAction) {
     let now = sim.elapsed();
-    let mut w = world.borrow_mut();
+    let mut w = shared.borrow_mut();
     match action {
         FaultAction::Crash { node, .. } if !sim.is_host_running(node.as_str()) => {}
         FaultAction::Crash { node, .. } => {
-            for e in w.faults.apply(now, action) {
+            for e in w.world.apply(now, action) {
                 w.trace.push(now, e);
             }
             sim.crash(node.as_str());
@@ -515,7 +519,7 @@ fn apply(sim: &mut ::turmoil::Sim<'_>, world: &Shared, action: &FaultAction) {
             if running {
                 sim.crash(node.as_str());
             }
-            let (_, events) = w.faults.restart(now, node, running);
+            let (_, events) = w.world.restart(node, running);
             for e in events {
                 w.trace.push(now, e);
             }
@@ -523,7 +527,7 @@ fn apply(sim: &mut ::turmoil::Sim<'_>, world: &Shared, action: &FaultAction) {
             sim.bounce(node.as_str());
         }
         other => {
-            for e in w.faults.apply(now, other) {
+            for e in w.world.apply(now, other) {
                 w.trace.push(now, e);
             }
         }

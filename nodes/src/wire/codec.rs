@@ -1,0 +1,170 @@
+//! Bytes to messages and back: [`decode`] classifies what it cannot read (so the caller can
+//! answer or drop it), [`encode`] never fails.
+
+use super::{Body, Envelope, ErrorBody, ErrorCode, Header, MsgId, MAX_MESSAGE_BYTES};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Why bytes could not be turned into a message.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Over [`MAX_MESSAGE_BYTES`].
+    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
+    Oversized(usize),
+    /// Not a JSON envelope at all: nobody to answer.
+    #[error("not a message envelope: {0}")]
+    NotAnEnvelope(serde_json::Error),
+    /// An envelope whose body has a `type` this node does not handle.
+    #[error("unsupported message type `{kind}`")]
+    Unsupported {
+        /// The envelope's routing header.
+        header: Box<Header>,
+        /// The unknown type.
+        kind: String,
+    },
+    /// An envelope whose body does not match its type.
+    #[error("malformed `{}` message: {error}", header.body.kind)]
+    Malformed {
+        /// The envelope's routing header.
+        header: Box<Header>,
+        /// What serde said.
+        error: serde_json::Error,
+    },
+}
+
+impl DecodeError {
+    /// The routing header, when the bytes were an envelope.
+    pub fn header(&self) -> Option<&Header> {
+        match self {
+            DecodeError::Unsupported { header, .. } | DecodeError::Malformed { header, .. } => {
+                Some(header)
+            }
+            _ => None,
+        }
+    }
+
+    /// The Maelstrom error to answer with, when someone can be answered.
+    pub fn reply(&self) -> Option<ErrorBody> {
+        match self {
+            DecodeError::Unsupported { .. } => {
+                Some(ErrorBody::new(ErrorCode::NotSupported, self.to_string()))
+            }
+            DecodeError::Malformed { .. } => Some(ErrorBody::new(
+                ErrorCode::MalformedRequest,
+                self.to_string(),
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes one message, classifying failures so the caller can answer or drop them.
+pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::Oversized(bytes.len()));
+    }
+    match serde_json::from_slice::<Envelope<P>>(bytes) {
+        Ok(env) => Ok(env),
+        Err(error) => {
+            let header: Box<Header> =
+                serde_json::from_slice(bytes).map_err(DecodeError::NotAnEnvelope)?;
+            let kind = header.body.kind.clone();
+            if error.to_string().contains("unknown variant") {
+                Err(DecodeError::Unsupported { header, kind })
+            } else {
+                Err(DecodeError::Malformed { header, error })
+            }
+        }
+    }
+}
+
+/// Encodes one message as JSON bytes.
+pub fn encode<P: Serialize>(env: &Envelope<P>) -> Vec<u8> {
+    encode_parts(
+        &env.src,
+        &env.dest,
+        env.body.msg_id,
+        env.body.in_reply_to,
+        &env.body.payload,
+    )
+}
+
+/// Encodes one message from its parts, without building an [`Envelope`] first.
+pub fn encode_parts<P: Serialize + ?Sized>(
+    src: &str,
+    dest: &str,
+    msg_id: Option<MsgId>,
+    in_reply_to: Option<MsgId>,
+    payload: &P,
+) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Borrowed<'a, P: ?Sized> {
+        src: &'a str,
+        dest: &'a str,
+        body: Body<&'a P>,
+    }
+    let env = Borrowed {
+        src,
+        dest,
+        body: Body {
+            msg_id,
+            in_reply_to,
+            payload,
+        },
+    };
+    // Serializing derived types into a Vec cannot fail; a hand-written Serialize that fails
+    // yields an error body instead of a panic.
+    serde_json::to_vec(&env).unwrap_or_else(|e| {
+        let error = ErrorBody::new(ErrorCode::Crash, format!("cannot encode message: {e}"));
+        encode_parts(src, dest, msg_id, in_reply_to, &error)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::Payload;
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips_in_maelstrom_shape() {
+        let env = Envelope {
+            src: "c1".into(),
+            dest: "n1".into(),
+            body: Body {
+                msg_id: Some(1),
+                in_reply_to: None,
+                payload: Payload::Echo { echo: "hi".into() },
+            },
+        };
+        let bytes = encode(&env);
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"src":"c1","dest":"n1","body":{"msg_id":1,"type":"echo","echo":"hi"}}"#
+        );
+        assert_eq!(decode::<Payload>(&bytes).unwrap(), env);
+    }
+
+    #[test]
+    fn classifies_bad_input() {
+        let unknown = br#"{"src":"c1","dest":"n1","body":{"type":"nope","msg_id":3}}"#;
+        let err = decode::<Payload>(unknown).unwrap_err();
+        assert!(matches!(err, DecodeError::Unsupported { .. }), "{err}");
+        assert_eq!(err.reply().unwrap().code, ErrorCode::NotSupported);
+        assert_eq!(err.header().unwrap().body.msg_id, Some(3));
+
+        let malformed = br#"{"src":"c1","dest":"n1","body":{"type":"echo","msg_id":4}}"#;
+        let err = decode::<Payload>(malformed).unwrap_err();
+        assert!(matches!(err, DecodeError::Malformed { .. }), "{err}");
+        assert_eq!(err.reply().unwrap().code, ErrorCode::MalformedRequest);
+
+        assert!(matches!(
+            decode::<Payload>(b"{not json"),
+            Err(DecodeError::NotAnEnvelope(_))
+        ));
+        let big = vec![b' '; MAX_MESSAGE_BYTES + 1];
+        assert!(matches!(
+            decode::<Payload>(&big),
+            Err(DecodeError::Oversized(_))
+        ));
+    }
+}
