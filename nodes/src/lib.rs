@@ -31,6 +31,7 @@
 
 mod msg_ids;
 mod node;
+mod note;
 mod process;
 mod spawn;
 pub mod storage;
@@ -43,6 +44,7 @@ pub use node::{
     derive_seed, ClientOp, Context, Ctx, Message, Node, Note, OpPhase, Output, RpcReply, TimerId,
     Transmit, WorkId, WorkRequest, WorkResult,
 };
+pub use note::{decode as decode_note, TypedNote};
 pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 pub use rand;
 pub use spawn::{config, BlobsFn, SpawnError, WorkFn, WorkOutcome};
