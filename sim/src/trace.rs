@@ -515,6 +515,7 @@ impl Trace {
                 };
                 Some(match decode_note::<N>(kind, data, kinds)? {
                     Ok(note) => Ok(Noted {
+                        index,
                         at_us: e.at_us,
                         node: node.as_str(),
                         note,
@@ -553,6 +554,8 @@ impl Trace {
 /// A note of a system's [`TypedNote`] type, read back from a trace by [`Trace::notes`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Noted<'a, N> {
+    /// The note's event's index in the trace (0-based, as rendered).
+    pub index: usize,
     /// When it was noted (µs of simulated time).
     pub at_us: u64,
     /// The node that noted it.
@@ -828,11 +831,13 @@ mod tests {
             read,
             [
                 Noted {
+                    index: 0,
                     at_us: 1000,
                     node: "n0",
                     note: Moves::Learn(vec![4])
                 },
                 Noted {
+                    index: 2,
                     at_us: 3000,
                     node: "n1",
                     note: Moves::Moved { to: "b".into() }

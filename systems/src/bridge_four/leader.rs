@@ -8,6 +8,7 @@
 //! Cost per event: a heartbeat, a report or an assignment touches one task, one worker and
 //! one job (`BTreeMap`s), so the cost grows with log(tasks), never with the number of tasks.
 
+use super::notes::{BridgeFourNote, IllegalMove};
 use super::{
     AssignmentStatus, Attempt, BridgeFourConfig, BridgeFourMsg, BridgeFourTimer, JobStatus,
     JobView, TaskOutput, TaskStatus, TaskView, WorkerView,
@@ -236,10 +237,11 @@ impl Leader {
             }
             self.maybe_finish(ctx, id);
         }
-        ctx.note(
-            "recovered",
-            serde_json::json!({"jobs": self.jobs.len(), "running": resumed, "unreadable": broken}),
-        );
+        ctx.note_typed(&BridgeFourNote::Recovered {
+            jobs: self.jobs.len() as u64,
+            running: resumed,
+            unreadable: broken,
+        });
     }
 
     pub(super) fn on_message(&mut self, ctx: &mut Cx<'_>, msg: Message<BridgeFourMsg>) {
@@ -354,10 +356,11 @@ impl Leader {
             self.tokens.insert(t.clone(), id);
         }
         let n = rec.inputs.len() as u32;
-        ctx.note(
-            "job-accepted",
-            serde_json::json!({"job": id, "name": rec.name, "tasks": n}),
-        );
+        ctx.note_typed(&BridgeFourNote::JobAccepted {
+            job: id,
+            name: rec.name.clone(),
+            tasks: n,
+        });
         self.jobs.insert(
             id,
             Job {
@@ -388,7 +391,7 @@ impl Leader {
         };
         match (&job.rec.result, job.status) {
             (Some(r), JobStatus::Done) => {
-                ctx.note("serve-data", serde_json::json!({"job": id}));
+                ctx.note_typed(&BridgeFourNote::ServeData { job: id });
                 let body = BridgeFourMsg::JobDataOk {
                     id,
                     result: r.result.clone(),
@@ -419,7 +422,7 @@ impl Leader {
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in dead {
-                ctx.note("worker-lost", serde_json::json!({"worker": id}));
+                ctx.note_typed(&BridgeFourNote::WorkerLost { worker: id.clone() });
                 self.halt_all(ctx, &id, "worker timed out");
                 if let Some(w) = self.workers.get_mut(&id) {
                     w.alive = false;
@@ -459,14 +462,20 @@ impl Leader {
         w.last_heard = now;
         w.alive = true;
         if !known || returned {
-            ctx.note(
-                if known {
-                    "worker-back"
-                } else {
-                    "worker-joined"
-                },
-                serde_json::json!({"worker": worker, "slots": slots, "boot": boot}),
-            );
+            let worker = worker.to_owned();
+            ctx.note_typed(&if known {
+                BridgeFourNote::WorkerBack {
+                    worker,
+                    slots,
+                    boot,
+                }
+            } else {
+                BridgeFourNote::WorkerJoined {
+                    worker,
+                    slots,
+                    boot,
+                }
+            });
         }
         if restarted {
             self.halt_all(ctx, worker, "worker restarted");
@@ -538,10 +547,8 @@ impl Leader {
             .get(&attempt.job)
             .and_then(|j| j.tasks.get(attempt.task as usize))
         else {
-            ctx.note(
-                "unknown-report",
-                serde_json::json!({"attempt": attempt, "worker": worker}),
-            );
+            let worker = worker.to_owned();
+            ctx.note_typed(&BridgeFourNote::UnknownReport { attempt, worker });
             return;
         };
         let current = attempt.attempt == task.rec.attempt;
@@ -555,7 +562,7 @@ impl Leader {
                     task.rec.extra.push(out);
                     let rec = task.rec.clone();
                     ctx.put_json(&task_key(attempt.job, attempt.task), &rec);
-                    ctx.note("output-accepted", serde_json::json!({"attempt": attempt}));
+                    ctx.note_typed(&BridgeFourNote::OutputAccepted { attempt });
                 }
             }
             return;
@@ -565,10 +572,12 @@ impl Leader {
             return;
         }
         if (!current && !self.unfenced) || status.is_final() {
-            ctx.note(
-                "stale-output",
-                serde_json::json!({"attempt": attempt, "current": task.rec.attempt, "worker": worker, "status": status}),
-            );
+            ctx.note_typed(&BridgeFourNote::StaleOutput {
+                attempt,
+                current: task.rec.attempt,
+                worker: worker.to_owned(),
+                status,
+            });
             return;
         }
         if let Some(w) = task.rec.worker.clone() {
@@ -582,7 +591,7 @@ impl Leader {
                 let job = self.jobs.get_mut(&attempt.job).expect("job exists");
                 job.tasks[attempt.task as usize].rec.output = Some(out);
                 if self.set_task(ctx, attempt.job, attempt.task, TaskStatus::Done, None) {
-                    ctx.note("output-accepted", serde_json::json!({"attempt": attempt}));
+                    ctx.note_typed(&BridgeFourNote::OutputAccepted { attempt });
                 }
             }
             Err(reason) => {
@@ -614,10 +623,13 @@ impl Leader {
         let task = &mut job.tasks[t as usize];
         let from = task.status;
         if !from.can_become(to) {
-            ctx.note(
-                "illegal-transition",
-                serde_json::json!({"job": job_id, "task": t, "from": from, "to": to}),
-            );
+            let refused = IllegalMove::Task {
+                job: job_id,
+                task: t,
+                from,
+                to,
+            };
+            ctx.note_typed(&BridgeFourNote::IllegalTransition(refused));
             return false;
         }
         task.status = to;
@@ -626,13 +638,15 @@ impl Leader {
             task.rec.reason = reason.map(str::to_owned);
         }
         ctx.put_json(&task_key(job_id, t), &task.rec);
-        ctx.note(
-            "task",
-            serde_json::json!({
-                "job": job_id, "task": t, "from": from, "to": to,
-                "attempt": task.rec.attempt, "worker": task.rec.worker, "reason": reason,
-            }),
-        );
+        ctx.note_typed(&BridgeFourNote::Task {
+            job: job_id,
+            task: t,
+            from,
+            to,
+            attempt: task.rec.attempt,
+            worker: task.rec.worker.clone(),
+            reason: reason.map(str::to_owned),
+        });
         match to {
             TaskStatus::Done => job.done += 1,
             TaskStatus::Error => job.failed += 1,
@@ -642,10 +656,10 @@ impl Leader {
             job.assigned += 1;
             if job.assigned == 1 || job.assigned == job.tasks.len() as u32 {
                 let assignment = assignment(job);
-                ctx.note(
-                    "assignment",
-                    serde_json::json!({"job": job_id, "status": assignment}),
-                );
+                ctx.note_typed(&BridgeFourNote::Assignment {
+                    job: job_id,
+                    status: assignment,
+                });
             }
         }
         if job.status == JobStatus::NotStarted && to == TaskStatus::InProgress {
@@ -667,10 +681,10 @@ impl Leader {
             return;
         }
         if job.failed > 0 {
-            ctx.note(
-                "job-failed",
-                serde_json::json!({"job": id, "errors": errors(job)}),
-            );
+            ctx.note_typed(&BridgeFourNote::JobFailed {
+                job: id,
+                errors: errors(job),
+            });
             set_job(ctx, job, JobStatus::Error);
             return;
         }
@@ -707,10 +721,7 @@ impl Leader {
                 set_job(ctx, job, JobStatus::Done);
             }
             Err(e) => {
-                ctx.note(
-                    "aggregate-failed",
-                    serde_json::json!({"job": id, "error": e}),
-                );
+                ctx.note_typed(&BridgeFourNote::AggregateFailed { job: id, error: e });
                 set_job(ctx, job, JobStatus::Error);
             }
         }
@@ -783,16 +794,19 @@ fn set_job(ctx: &mut Cx<'_>, job: &mut Job, to: JobStatus) {
         return;
     }
     if !job.status.can_become(to) {
-        ctx.note(
-            "illegal-transition",
-            serde_json::json!({"job": job.rec.id, "from": job.status, "to": to}),
-        );
+        let refused = IllegalMove::Job {
+            job: job.rec.id,
+            from: job.status,
+            to,
+        };
+        ctx.note_typed(&BridgeFourNote::IllegalTransition(refused));
         return;
     }
-    ctx.note(
-        "job",
-        serde_json::json!({"job": job.rec.id, "from": job.status, "to": to}),
-    );
+    ctx.note_typed(&BridgeFourNote::Job {
+        job: job.rec.id,
+        from: job.status,
+        to,
+    });
     job.status = to;
 }
 
@@ -921,10 +935,10 @@ mod tests {
         h.request(w, id, &body);
     }
 
-    fn notes(h: &Harness<BridgeFour>, kind: &str) -> usize {
-        h.outputs
+    fn notes(h: &Harness<BridgeFour>, which: fn(&BridgeFourNote) -> bool) -> usize {
+        h.notes::<BridgeFourNote>()
             .iter()
-            .filter(|o| matches!(o, Output::Note(n) if n.kind == kind))
+            .filter(|n| which(n))
             .count()
     }
 
@@ -959,12 +973,18 @@ mod tests {
         assert_eq!(status(&mut h).tasks[0].status, TaskStatus::InProgress);
         // The first worker was only slow: its late report is fenced off.
         done(&mut h, &w1, 50, a1);
-        assert_eq!(notes(&h, "stale-output"), 1);
+        assert_eq!(
+            notes(&h, |n| matches!(n, BridgeFourNote::StaleOutput { .. })),
+            1
+        );
         assert_eq!(status(&mut h).tasks[0].status, TaskStatus::InProgress);
         done(&mut h, &w2, 51, a2);
         let job = status(&mut h);
         assert_eq!((job.tasks[0].status, job.done), (TaskStatus::Done, 1));
-        assert_eq!(notes(&h, "output-accepted"), 1);
+        assert_eq!(
+            notes(&h, |n| matches!(n, BridgeFourNote::OutputAccepted { .. })),
+            1
+        );
         assert!(h
             .outputs
             .iter()

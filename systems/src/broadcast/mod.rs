@@ -26,6 +26,10 @@ pub mod workload;
 #[cfg(feature = "harness")]
 pub use system::system;
 
+mod notes;
+
+pub use notes::BroadcastNote;
+
 use highstorm_nodes::{Ctx, Duration, Message, Node};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -330,7 +334,7 @@ impl Broadcast {
             }
         }
         if !unreadable.is_empty() {
-            ctx.note("unreadable-storage", &unreadable);
+            ctx.note_typed(&BroadcastNote::UnreadableStorage(unreadable));
         }
         held.sort_unstable();
         held
@@ -407,7 +411,7 @@ impl Broadcast {
         for v in &new {
             self.hash = self.hash.wrapping_add(value_hash(*v));
         }
-        ctx.note("learn", &new);
+        ctx.note_typed(&BroadcastNote::Learn(new.clone()));
         self.everyone(ctx);
         let skip = skip.and_then(|s| self.position(s));
         let mut queued = false;

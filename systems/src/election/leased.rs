@@ -19,11 +19,11 @@
 //!   than its own. Items not done within `work_timeout` are reassigned. A restarted node votes
 //!   and stands only after it recovered a table from a leader's heartbeat or from enough peers.
 
+use super::notes::{ElectionNote, RecoveredFrom};
 use super::{jitter, merge, Attempt, ElectionConfig, ElectionMsg, ElectionTimer, Record, Table};
 use highstorm_nodes::{
     Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, Node, RpcReply, TimerId,
 };
-use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One node of the default election variant.
@@ -153,7 +153,11 @@ impl Election {
             if let Some(t) = l.lease_timer {
                 ctx.cancel_timer(t);
             }
-            ctx.note("step-down", json!({"term": self.term, "reason": reason}));
+            ctx.note_typed(&ElectionNote::StepDown {
+                term: Some(self.term),
+                reason: Some(reason.to_owned()),
+                to: None,
+            });
             self.leader = None;
             for (request, _) in l.waiting {
                 let e = ErrorBody::new(ErrorCode::Timeout, "leader stepped down; outcome unknown");
@@ -204,7 +208,10 @@ impl Election {
             votes: [ctx.id().to_owned()].into(),
             asked_at,
         };
-        ctx.note("candidate", json!({"term": term}));
+        ctx.note_typed(&ElectionNote::Candidate {
+            term: Some(term),
+            rank: None,
+        });
         for p in ctx.peers().to_vec() {
             ctx.send(&p, ElectionMsg::RequestVote { term });
         }
@@ -249,10 +256,11 @@ impl Election {
         ));
         self.role = Role::Leader(Box::new(l));
         self.leader = Some(ctx.id().to_owned());
-        ctx.note(
-            "leader",
-            json!({"term": self.term, "lease_until_us": lease_until.as_duration().as_micros() as u64}),
-        );
+        ctx.note_typed(&ElectionNote::Leader {
+            term: Some(self.term),
+            lease_until_us: Some(lease_until.as_duration().as_micros() as u64),
+            rank: None,
+        });
         self.heartbeat_round(ctx);
         ctx.set_timer(
             Duration::from_millis(self.cfg.heartbeat_ms.max(1)),
@@ -304,10 +312,16 @@ impl Election {
             .map(|(p, _)| p.clone())
             .collect();
         for w in alive.difference(&l.workers) {
-            ctx.note("worker-joined", json!({"worker": w, "term": term}));
+            ctx.note_typed(&ElectionNote::WorkerJoined {
+                worker: w.clone(),
+                term: Some(term),
+            });
         }
         for w in l.workers.difference(&alive) {
-            ctx.note("worker-lost", json!({"worker": w, "term": term}));
+            ctx.note_typed(&ElectionNote::WorkerLost {
+                worker: w.clone(),
+                term: Some(term),
+            });
         }
         l.workers = alive;
         self.distribute(ctx);
@@ -345,10 +359,12 @@ impl Election {
                 if now < *deadline {
                     continue;
                 }
-                ctx.note(
-                    "work-timeout",
-                    json!({"item": item, "worker": w, "attempt": a, "term": term}),
-                );
+                ctx.note_typed(&ElectionNote::WorkTimeout {
+                    item: item.clone(),
+                    worker: w.clone(),
+                    attempt: *a,
+                    term: Some(term),
+                });
             }
             let Some(worker) = load.iter().min_by_key(|(_, n)| **n).map(|(w, _)| w.clone()) else {
                 break;
@@ -359,10 +375,12 @@ impl Election {
             let deadline = now + Duration::from_millis(self.cfg.work_timeout_ms);
             l.assigned
                 .insert(item.clone(), (worker.clone(), attempt, deadline));
-            ctx.note(
-                "assign",
-                json!({"item": item, "worker": worker, "term": term, "attempt": attempt}),
-            );
+            ctx.note_typed(&ElectionNote::Assign {
+                item: item.clone(),
+                worker: worker.clone(),
+                term: Some(term),
+                attempt,
+            });
             if worker == me {
                 local.push((item, attempt));
             } else {
@@ -456,7 +474,10 @@ impl Election {
                 ElectionTimer::LeaseExpiry,
             ));
             let until = l.lease_until.as_duration().as_micros() as u64;
-            ctx.note("lease", json!({"term": term, "until_us": until}));
+            ctx.note_typed(&ElectionNote::Lease {
+                term,
+                until_us: until,
+            });
         }
         if version <= l.committed {
             return;
@@ -476,10 +497,12 @@ impl Election {
         for item in newly {
             if let Some(Some(r)) = self.table.get_mut(&item) {
                 r.committed = true;
-                ctx.note(
-                    "result-recorded",
-                    json!({"item": item, "worker": r.worker, "attempt": r.attempt, "term": term}),
-                );
+                ctx.note_typed(&ElectionNote::ResultRecorded {
+                    item: item.clone(),
+                    worker: r.worker.clone(),
+                    attempt: r.attempt,
+                    term: Some(term),
+                });
                 l.version += 1;
                 l.stamps.insert(item, l.version);
             }
@@ -562,7 +585,10 @@ impl Election {
             self.held = self.held.max(version);
             if !self.recovered {
                 self.recovered = true;
-                ctx.note("recovered", json!({"from": msg.src, "term": term}));
+                ctx.note_typed(&ElectionNote::Recovered {
+                    from: RecoveredFrom::Leader(msg.src.clone()),
+                    term,
+                });
             }
         }
         self.arm_election(ctx);
@@ -787,10 +813,10 @@ impl Node for Election {
                 let needed = self.size as usize - self.quorum() + 1;
                 if self.synced_from.len() >= needed {
                     self.recovered = true;
-                    ctx.note(
-                        "recovered",
-                        json!({"from": self.synced_from, "term": self.term}),
-                    );
+                    ctx.note_typed(&ElectionNote::Recovered {
+                        from: RecoveredFrom::Peers(self.synced_from.clone()),
+                        term: self.term,
+                    });
                 }
             }
             ElectionMsg::Assign {
@@ -799,10 +825,12 @@ impl Node for Election {
                 attempt,
             } => {
                 if *term < self.term {
-                    ctx.note(
-                        "assign-refused",
-                        json!({"item": item, "term": term, "current": self.term, "from": msg.src}),
-                    );
+                    ctx.note_typed(&ElectionNote::AssignRefused {
+                        item: item.clone(),
+                        term: *term,
+                        current: self.term,
+                        from: msg.src.clone(),
+                    });
                     let refuse = ElectionMsg::AssignRefused {
                         term: self.term,
                         item: item.clone(),
