@@ -18,6 +18,10 @@
 //!   records a second. Assignments carry the term; a worker refuses one from an older term
 //!   than its own. Items not done within `work_timeout` are reassigned. A restarted node votes
 //!   and stands only after it recovered a table from a leader's heartbeat or from enough peers.
+//!
+//! Here: the node's state and the dispatch of messages and timers. Beside it: `vote.rs` (terms,
+//! votes, promises, winning), `replication.rs` (heartbeat rounds, lease renewal, commit) and
+//! `work.rs` (submits, assignments, results).
 
 use super::notes::{ElectionNote, RecoveredFrom};
 use super::{merge, Attempt, ElectionConfig, ElectionMsg, ElectionTimer, Table};
