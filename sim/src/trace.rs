@@ -523,9 +523,7 @@ impl Trace {
                     Err(reason) => Err(NoteError::Undecodable {
                         index,
                         at_us: e.at_us,
-                        node: node.clone(),
-                        kind: kind.clone(),
-                        data: data.to_string(),
+                        note: format!("{node} {kind} {data}"),
                         ty,
                         reason,
                     }),
@@ -575,18 +573,14 @@ pub enum NoteError {
         ty: &'static str,
     },
     /// A note of one of the type's kinds whose data does not decode as that kind.
-    #[error("event {index} at {at_us}us (note {node} {kind} {data}) is not a {ty}: {reason}")]
+    #[error("event {index} at {at_us}us (note {note}) is not a {ty}: {reason}")]
     Undecodable {
         /// The event's index in the trace (0-based, as rendered).
         index: usize,
         /// Its simulated time.
         at_us: u64,
-        /// The node that noted it.
-        node: String,
-        /// The note's kind.
-        kind: String,
-        /// The note's data, as JSON text.
-        data: String,
+        /// The note as the trace renders it: node, kind, data.
+        note: String,
         /// The note type.
         ty: &'static str,
         /// What serde said.
