@@ -31,6 +31,7 @@
 
 mod msg_ids;
 mod node;
+mod note;
 mod process;
 mod spawn;
 pub mod storage;
@@ -46,6 +47,7 @@ pub mod wire;
 pub use node::{
     ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, WorkId, WorkRequest, WorkResult,
 };
+pub use note::{decode as decode_note, TypedNote};
 pub use rand;
 pub use time::{Duration, LocalTime};
 pub use timers::TimerId;

@@ -432,7 +432,14 @@ impl<M: Serialize, T> Context<'_, M, T> {
         self.core.outputs.push_back(Output::Store(w));
     }
 
-    /// Records a structured event in the trace.
+    /// Records a typed note in the trace: the contract between this node and its checkers,
+    /// which read it back with the same type (see [`TypedNote`](crate::TypedNote)).
+    pub fn note_typed<N: crate::TypedNote>(&mut self, note: &N) {
+        self.core.outputs.push_back(Output::Note(Note::typed(note)));
+    }
+
+    /// Records an untyped structured event in the trace. Prefer
+    /// [`note_typed`](Context::note_typed) for anything a checker reads.
     pub fn note(&mut self, kind: &str, data: impl Serialize) {
         let data = serde_json::to_value(data).unwrap_or_else(|e| serde_json::json!(e.to_string()));
         self.core.outputs.push_back(Output::Note(Note {

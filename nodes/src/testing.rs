@@ -92,6 +92,20 @@ impl<N: Node> Harness<N> {
         &self.process
     }
 
+    /// The notes of type `N` among [`outputs`](Harness::outputs), in order. Panics (a failed
+    /// test) on a note of one of `N`'s kinds whose data does not decode.
+    pub fn notes<T: crate::TypedNote>(&self) -> Vec<T> {
+        let kinds = T::kinds();
+        self.outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Note(n) => crate::note::decode::<T>(&n.kind, &n.data, kinds),
+                _ => None,
+            })
+            .map(|decoded| decoded.unwrap_or_else(|why| panic!("a note does not decode: {why}")))
+            .collect()
+    }
+
     /// The current time.
     pub fn now(&self) -> LocalTime {
         self.now

@@ -4,7 +4,7 @@
 //! that rendering. The same scenario and seed give the same hash; [`first_difference`] finds
 //! where two traces part ways.
 
-use highstorm_nodes::{ClientOp, MsgId, OpPhase};
+use highstorm_nodes::{decode_note, ClientOp, MsgId, Note, OpPhase, TypedNote};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 use std::time::Duration;
@@ -489,6 +489,49 @@ impl Trace {
         out
     }
 
+    /// Appends a typed note `note` by `node` at simulated time `at` (what a node's
+    /// [`note_typed`](highstorm_nodes::Context::note_typed) puts in the trace).
+    pub fn push_note<N: TypedNote>(&mut self, at: Duration, node: &str, note: &N) {
+        let Note { kind, data } = Note::typed(note);
+        let node = node.to_owned();
+        self.push(at, EventKind::Note { node, kind, data });
+    }
+
+    /// The notes of type `N`, in trace order: every note of one of `N`'s kinds, decoded. Notes
+    /// of other kinds (the harness's own, another type's) are not `N`'s and are skipped; a
+    /// note of one of `N`'s kinds whose data does not decode is an error naming the event,
+    /// never skipped (a checker that meets one should fail).
+    pub fn notes<N: TypedNote>(&self) -> impl Iterator<Item = Result<Noted<'_, N>, NoteError>> {
+        let kinds = N::kinds();
+        let ty = std::any::type_name::<N>();
+        let no_kinds = kinds.is_empty().then_some(Err(NoteError::NoKinds { ty }));
+        let notes = self
+            .events
+            .iter()
+            .enumerate()
+            .filter_map(move |(index, e)| {
+                let EventKind::Note { node, kind, data } = &e.kind else {
+                    return None;
+                };
+                Some(match decode_note::<N>(kind, data, kinds)? {
+                    Ok(note) => Ok(Noted {
+                        index,
+                        at_us: e.at_us,
+                        node: node.as_str(),
+                        note,
+                    }),
+                    Err(reason) => Err(NoteError::Undecodable {
+                        index,
+                        at_us: e.at_us,
+                        note: format!("{node} {kind} {data}"),
+                        ty,
+                        reason,
+                    }),
+                })
+            });
+        no_kinds.into_iter().chain(notes)
+    }
+
     /// Reads JSON Lines written by [`to_jsonl`](Trace::to_jsonl).
     pub fn from_jsonl(text: &str) -> Result<Trace, TraceError> {
         let mut events = vec![];
@@ -504,6 +547,45 @@ impl Trace {
         }
         Ok(Trace { events })
     }
+}
+
+/// A note of a system's [`TypedNote`] type, read back from a trace by [`Trace::notes`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Noted<'a, N> {
+    /// The note's event's index in the trace (0-based, as rendered).
+    pub index: usize,
+    /// When it was noted (µs of simulated time).
+    pub at_us: u64,
+    /// The node that noted it.
+    pub node: &'a str,
+    /// The note.
+    pub note: N,
+}
+
+/// Why [`Trace::notes`] could not read a note: the contract between a node and its checker is
+/// broken.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum NoteError {
+    /// The note type has no kinds: it is not an adjacently tagged enum.
+    #[error("{ty} has no note kinds: it must be an enum with #[serde(tag = \"kind\", content = \"data\")]")]
+    NoKinds {
+        /// The note type.
+        ty: &'static str,
+    },
+    /// A note of one of the type's kinds whose data does not decode as that kind.
+    #[error("event {index} at {at_us}us (note {note}) is not a {ty}: {reason}")]
+    Undecodable {
+        /// The event's index in the trace (0-based, as rendered).
+        index: usize,
+        /// Its simulated time.
+        at_us: u64,
+        /// The note as the trace renders it: node, kind, data.
+        note: String,
+        /// The note type.
+        ty: &'static str,
+        /// What serde said.
+        reason: String,
+    },
 }
 
 /// A line of a JSON Lines trace that is not an event.
@@ -708,6 +790,76 @@ mod tests {
         let err =
             Trace::from_jsonl("{\"at_us\":1,\"ev\":\"crash\",\"node\":\"n1\"}\nnope").unwrap_err();
         assert_eq!(err.line, 2);
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "kind", content = "data", rename_all = "kebab-case")]
+    enum Moves {
+        Moved { to: String },
+        Learn(Vec<u64>),
+    }
+    impl TypedNote for Moves {}
+
+    #[test]
+    fn typed_notes_read_back_skipping_other_kinds_and_failing_on_broken_ones() {
+        let mut t = Trace::new();
+        t.push_note(Duration::from_millis(1), "n0", &Moves::Learn(vec![4]));
+        t.push(
+            Duration::from_millis(2),
+            EventKind::Note {
+                node: "c0".into(),
+                kind: "http".into(),
+                data: serde_json::json!({"status": 200}),
+            },
+        );
+        t.push_note(
+            Duration::from_millis(3),
+            "n1",
+            &Moves::Moved { to: "b".into() },
+        );
+        assert!(t
+            .render()
+            .contains("0.003000s note n1 moved {\"to\":\"b\"}"));
+        let read: Vec<_> = t.notes::<Moves>().collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            read,
+            [
+                Noted {
+                    index: 0,
+                    at_us: 1000,
+                    node: "n0",
+                    note: Moves::Learn(vec![4])
+                },
+                Noted {
+                    index: 2,
+                    at_us: 3000,
+                    node: "n1",
+                    note: Moves::Moved { to: "b".into() }
+                }
+            ]
+        );
+        t.push(
+            Duration::from_millis(4),
+            EventKind::Note {
+                node: "n2".into(),
+                kind: "moved".into(),
+                data: serde_json::json!({"to": 5}),
+            },
+        );
+        let err = t.notes::<Moves>().find_map(Result::err).unwrap();
+        assert!(
+            matches!(err, NoteError::Undecodable { index: 3, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("note n2 moved {\"to\":5}"),
+            "{err}"
+        );
+        #[derive(Serialize, Deserialize)]
+        struct NotAnEnum {}
+        impl TypedNote for NotAnEnum {}
+        let first = t.notes::<NotAnEnum>().next();
+        assert!(matches!(first, Some(Err(NoteError::NoKinds { .. }))));
     }
 
     #[test]

@@ -19,7 +19,9 @@ use highstorm::trace::EventKind;
 use highstorm::Scenario;
 use highstorm_nodes::testing::Harness;
 use highstorm_nodes::Duration as LocalDuration;
-use highstorm_systems::bridge_four::{BridgeFour, BridgeFourConfig, BridgeFourMsg, TaskOutput};
+use highstorm_systems::bridge_four::{
+    BridgeFour, BridgeFourConfig, BridgeFourMsg, BridgeFourNote, JobStatus, TaskOutput,
+};
 use std::time::{Duration, Instant};
 
 fn big_job(tasks: u32) -> Scenario {
@@ -50,10 +52,18 @@ fn full_run(tasks: u32) {
     let out = highstorm::engine::run(system(&s), &s, 1).expect("runs");
     let done_at = out
         .trace
-        .events()
-        .iter()
-        .find(|e| matches!(&e.kind, EventKind::Note { kind, data, .. } if kind == "job" && data["to"] == "Done"))
-        .map(|e| e.at_us as f64 / 1e6);
+        .notes::<BridgeFourNote>()
+        .map(|n| n.expect("the leader's notes decode"))
+        .find(|n| {
+            matches!(
+                n.note,
+                BridgeFourNote::Job {
+                    to: JobStatus::Done,
+                    ..
+                }
+            )
+        })
+        .map(|n| n.at_us as f64 / 1e6);
     let delivered = out
         .trace
         .events()

@@ -13,10 +13,11 @@
 //! - `data-after-done`: a job's result is never served before the job is `Done`.
 
 use super::{corpus, merge_counts, word_count, BridgeFourConfig, TaskStatus};
+use super::{BridgeFourNote, IllegalMove, JobStatus};
 use highstorm::check::last_fault_us;
 use highstorm::check::{Operation, Verdict};
 use highstorm::scenario::Scenario;
-use highstorm::trace::{EventKind, Trace};
+use highstorm::trace::{NoteError, Noted, Trace};
 use highstorm_nodes::OpPhase;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,10 +34,6 @@ struct Notes {
     outputs: BTreeMap<(u64, u64), u32>,
 }
 
-fn u(v: &Value, k: &str) -> Option<u64> {
-    v.get(k).and_then(Value::as_u64)
-}
-
 fn rank(s: TaskStatus) -> u8 {
     match s {
         TaskStatus::NotStarted => 0,
@@ -45,58 +42,43 @@ fn rank(s: TaskStatus) -> u8 {
     }
 }
 
-fn read_notes(trace: &Trace) -> Notes {
+fn read_notes(trace: &Trace) -> Result<Notes, NoteError> {
     let mut n = Notes::default();
-    let mut last: BTreeMap<(u64, u64), TaskStatus> = BTreeMap::new();
-    for e in trace.events() {
-        let EventKind::Note { kind, data, .. } = &e.kind else {
-            continue;
-        };
-        match kind.as_str() {
-            "job-accepted" => {
-                if let Some(j) = u(data, "job") {
-                    n.accepted.entry(j).or_insert(e.at_us);
-                    n.tasks.insert(j, u(data, "tasks").unwrap_or(0));
-                }
+    let mut last: BTreeMap<(u64, u32), TaskStatus> = BTreeMap::new();
+    for noted in trace.notes::<BridgeFourNote>() {
+        let Noted { at_us, note, .. } = noted?;
+        match note {
+            BridgeFourNote::JobAccepted { job, tasks, .. } => {
+                n.accepted.entry(job).or_insert(at_us);
+                n.tasks.insert(job, u64::from(tasks));
             }
-            "job" => {
-                let (Some(j), Some(to)) = (u(data, "job"), data.get("to").and_then(Value::as_str))
-                else {
-                    continue;
-                };
-                let from = data.get("from").and_then(Value::as_str).unwrap_or("?");
-                if from == "Done" || from == "Error" {
+            BridgeFourNote::Job { job, from, to } => {
+                if matches!(from, JobStatus::Done | JobStatus::Error) {
                     n.violations.push(format!(
-                        "job {j} moved from final {from} to {to} at {}us",
-                        e.at_us
+                        "job {job} moved from final {from:?} to {to:?} at {at_us}us"
                     ));
                 }
                 match to {
-                    "Done" => {
-                        n.done_at.entry(j).or_insert(e.at_us);
+                    JobStatus::Done => {
+                        n.done_at.entry(job).or_insert(at_us);
                     }
-                    "Error" => {
-                        n.error_at.entry(j).or_insert(e.at_us);
+                    JobStatus::Error => {
+                        n.error_at.entry(job).or_insert(at_us);
                     }
                     _ => {}
                 }
             }
-            "task" => {
-                let parsed = (
-                    u(data, "job"),
-                    u(data, "task"),
-                    serde_json::from_value::<TaskStatus>(data["from"].clone()),
-                    serde_json::from_value::<TaskStatus>(data["to"].clone()),
-                );
-                let (Some(j), Some(t), Ok(from), Ok(to)) = parsed else {
-                    n.violations.push(format!("unreadable task note {data}"));
-                    continue;
-                };
+            BridgeFourNote::Task {
+                job: j,
+                task: t,
+                from,
+                to,
+                ..
+            } => {
                 let prev = last.get(&(j, t)).copied().unwrap_or(TaskStatus::NotStarted);
                 if prev != from {
                     n.violations.push(format!(
-                        "job {j} task {t}: change {from:?} -> {to:?} at {}us, but its status was {prev:?}",
-                        e.at_us
+                        "job {j} task {t}: change {from:?} -> {to:?} at {at_us}us, but its status was {prev:?}"
                     ));
                 }
                 let back_to_running = rank(to) == 1 && rank(from) == 1;
@@ -106,31 +88,48 @@ fn read_notes(trace: &Trace) -> Notes {
                     || (rank(to) == rank(from) && !back_to_running)
                 {
                     n.violations.push(format!(
-                        "job {j} task {t}: {from:?} -> {to:?} at {}us goes backwards",
-                        e.at_us
+                        "job {j} task {t}: {from:?} -> {to:?} at {at_us}us goes backwards"
                     ));
                 }
                 last.insert((j, t), to);
             }
-            "illegal-transition" => n.violations.push(format!(
-                "the leader attempted an illegal move {data} at {}us",
-                e.at_us
-            )),
-            "output-accepted" => {
-                let a = &data["attempt"];
-                if let (Some(j), Some(t)) = (u(a, "job"), u(a, "task")) {
-                    *n.outputs.entry((j, t)).or_insert(0) += 1;
-                }
+            BridgeFourNote::IllegalTransition(refused) => {
+                let what = match refused {
+                    IllegalMove::Task {
+                        job,
+                        task,
+                        from,
+                        to,
+                    } => {
+                        format!("job {job} task {task}: {from:?} -> {to:?}")
+                    }
+                    IllegalMove::Job { job, from, to } => format!("job {job}: {from:?} -> {to:?}"),
+                };
+                n.violations.push(format!(
+                    "the leader attempted an illegal move ({what}) at {at_us}us"
+                ));
             }
-            "serve-data" => {
-                if let Some(j) = u(data, "job") {
-                    n.served.push((j, e.at_us));
-                }
+            BridgeFourNote::OutputAccepted { attempt } => {
+                *n.outputs
+                    .entry((attempt.job, u64::from(attempt.task)))
+                    .or_insert(0) += 1;
             }
+            BridgeFourNote::ServeData { job } => n.served.push((job, at_us)),
             _ => {}
         }
     }
-    n
+    Ok(n)
+}
+
+/// The verdict of check `name` on a trace with a note the checkers cannot read (a node and
+/// its checkers disagree about [`BridgeFourNote`]).
+fn unreadable(name: &str, e: &NoteError) -> Verdict {
+    Verdict::violation(name, "unreadable-note", e.to_string())
+}
+
+/// The job id of a client operation's value (`{"job": id}`).
+fn job_of(v: &Value) -> Option<u64> {
+    v.get("job").and_then(Value::as_u64)
 }
 
 /// Accepted jobs as clients saw them: job id -> (inputs, time the client learned it).
@@ -140,7 +139,7 @@ fn acknowledged(ops: &[Operation]) -> BTreeMap<u64, (Vec<String>, u64)> {
         let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) else {
             continue;
         };
-        let Some(id) = u(&c.value, "job") else {
+        let Some(id) = job_of(&c.value) else {
             continue;
         };
         let inputs: Vec<String> =
@@ -157,7 +156,10 @@ fn config(scenario: &Scenario) -> BridgeFourConfig {
 /// Every acknowledged job finishes, correctly classified, in time, and its client gets it.
 pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = "jobs-complete";
-    let notes = read_notes(trace);
+    let notes = match read_notes(trace) {
+        Ok(notes) => notes,
+        Err(e) => return unreadable(NAME, &e),
+    };
     let jobs = acknowledged(ops);
     let files: BTreeSet<String> = corpus(&config(scenario).corpus)
         .into_iter()
@@ -200,7 +202,7 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
         }
         let got = ops.iter().find(|o| {
             o.f == "result"
-                && u(&o.value, "job") == Some(*id)
+                && job_of(&o.value) == Some(*id)
                 && o.completion.as_ref().is_some_and(|c| match c.phase {
                     OpPhase::Ok => missing.is_empty(),
                     OpPhase::Fail => {
@@ -267,7 +269,7 @@ pub fn results_match_reference(scenario: &Scenario, _: &Trace, ops: &[Operation]
         let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) else {
             continue;
         };
-        let id = u(&op.value, "job").unwrap_or(0);
+        let id = job_of(&op.value).unwrap_or(0);
         let Some((inputs, _)) = jobs.get(&id) else {
             return Verdict::violation(
                 NAME,
@@ -318,7 +320,10 @@ pub fn results_match_reference(scenario: &Scenario, _: &Trace, ops: &[Operation]
 /// Statuses move forward only (see the module docs).
 pub fn statuses_move_forward(_: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
     const NAME: &str = "statuses-move-forward";
-    let notes = read_notes(trace);
+    let notes = match read_notes(trace) {
+        Ok(notes) => notes,
+        Err(e) => return unreadable(NAME, &e),
+    };
     match notes.violations.first() {
         Some(v) => Verdict::violation(
             NAME,
@@ -335,7 +340,10 @@ pub fn statuses_move_forward(_: &Scenario, trace: &Trace, _: &[Operation]) -> Ve
 /// No task's output is counted twice; every task of a done job is counted once.
 pub fn outputs_counted_once(_: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
     const NAME: &str = "outputs-counted-once";
-    let notes = read_notes(trace);
+    let notes = match read_notes(trace) {
+        Ok(notes) => notes,
+        Err(e) => return unreadable(NAME, &e),
+    };
     if let Some(((j, t), n)) = notes.outputs.iter().find(|(_, n)| **n > 1) {
         return Verdict::violation(
             NAME,
@@ -362,7 +370,10 @@ pub fn outputs_counted_once(_: &Scenario, trace: &Trace, _: &[Operation]) -> Ver
 /// Results are served only after their job is done.
 pub fn data_after_done(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = "data-after-done";
-    let notes = read_notes(trace);
+    let notes = match read_notes(trace) {
+        Ok(notes) => notes,
+        Err(e) => return unreadable(NAME, &e),
+    };
     for (job, at) in &notes.served {
         match notes.done_at.get(job) {
             Some(done) if done <= at => {}
@@ -376,7 +387,7 @@ pub fn data_after_done(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdic
         }
     }
     for op in ops.iter().filter(|o| o.f == "result") {
-        let job = u(&op.value, "job").unwrap_or(0);
+        let job = job_of(&op.value).unwrap_or(0);
         if let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) {
             if notes.done_at.get(&job).is_none_or(|d| *d > c.at_us) {
                 return Verdict::violation(

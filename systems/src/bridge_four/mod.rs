@@ -14,7 +14,7 @@
 //!   acknowledges anything, so a leader crash loses no accepted job; after a restart it
 //!   reconciles with the workers (`Missing` until a worker vouches for a task);
 //! - every status change goes through one transition function ([`TaskStatus::can_become`])
-//!   and is noted in the trace.
+//!   and is noted in the trace ([`BridgeFourNote`], what the checkers read).
 
 // Beside the node: what highstorm needs to test it (not compiled without `harness`).
 #[cfg(feature = "harness")]
@@ -29,9 +29,11 @@ pub mod workload;
 pub use system::system;
 
 mod leader;
+mod notes;
 mod worker;
 
 pub use leader::Leader;
+pub use notes::{BridgeFourNote, IllegalMove};
 pub use worker::Worker;
 
 use highstorm_nodes::storage::Blobs;

@@ -149,3 +149,25 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::BroadcastNote;
+    use highstorm::trace::{EventKind, Trace};
+    use std::time::Duration;
+
+    /// The harness's spread reader (convergence, stable latency) sees what a node's typed
+    /// `learn` notes say it holds, and forgets it at a crash.
+    #[test]
+    fn the_harness_reads_learn_notes_as_held_values() {
+        let mut t = Trace::new();
+        let ms = Duration::from_millis;
+        t.push_note(ms(5), "n1", &BroadcastNote::Learn(vec![3, 9]));
+        t.push_note(ms(7), "n2", &BroadcastNote::Learn(vec![9]));
+        t.push(ms(8), EventKind::Crash { node: "n2".into() });
+        let held = highstorm::check::spread::holdings(&t);
+        assert_eq!(held.first_held("n1", 9), Some(5000));
+        assert_eq!(held.first_held("n1", 4), None);
+        assert_eq!(held.first_held("n2", 9), None);
+    }
+}

@@ -19,12 +19,12 @@
 //!   item has two different results recorded (a new leader may confirm the very same result,
 //!   attempt and worker, again; that is one record).
 
+use super::{Attempt, ElectionNote};
 use highstorm::check::{Operation, Verdict};
 use highstorm::faults::ClockModel;
 use highstorm::scenario::Scenario;
-use highstorm::trace::{EventKind, Trace};
+use highstorm::trace::{EventKind, NoteError, Noted, Trace};
 use highstorm_nodes::{LocalTime, OpPhase};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -98,8 +98,9 @@ struct Open {
     lease_until: Option<u64>,
 }
 
-/// Every leadership claim in `trace`, in order of their start.
-pub fn claims(scenario: &Scenario, trace: &Trace) -> Vec<Claim> {
+/// Every leadership claim in `trace`, in order of their start; an error when a node's note
+/// does not decode.
+pub fn claims(scenario: &Scenario, trace: &Trace) -> Result<Vec<Claim>, NoteError> {
     let clocks = Clocks::new(scenario, trace);
     let end_of_run = trace
         .events()
@@ -128,36 +129,46 @@ pub fn claims(scenario: &Scenario, trace: &Trace) -> Vec<Claim> {
             ended_by: why.to_owned(),
         });
     };
-    for e in trace.events() {
+    // Notes and crashes, in trace order (a note and a crash at one instant keep their order).
+    let notes: Vec<Noted<'_, ElectionNote>> = trace.notes().collect::<Result<_, _>>()?;
+    let mut notes = notes.into_iter().peekable();
+    for (index, e) in trace.events().iter().enumerate() {
         match &e.kind {
-            EventKind::Note { node, kind, data } => match kind.as_str() {
-                "leader" => {
-                    if let Some(o) = open.remove(node) {
-                        close(&mut out, node, o, e.at_us, "new claim");
+            EventKind::Note { .. } => {
+                let Some(noted) = notes.next_if(|n| n.index == index) else {
+                    continue; // not an election note
+                };
+                let node = noted.node;
+                match noted.note {
+                    ElectionNote::Leader {
+                        term,
+                        lease_until_us,
+                        ..
+                    } => {
+                        if let Some(o) = open.remove(node) {
+                            close(&mut out, node, o, e.at_us, "new claim");
+                        }
+                        let o = Open {
+                            term,
+                            start_us: e.at_us,
+                            lease_until: lease_until_us,
+                        };
+                        open.insert(node.to_owned(), o);
                     }
-                    let o = Open {
-                        term: data["term"].as_u64(),
-                        start_us: e.at_us,
-                        lease_until: data["lease_until_us"].as_u64(),
-                    };
-                    open.insert(node.clone(), o);
-                }
-                "lease" => {
-                    if let Some(o) = open.get_mut(node) {
-                        if o.term == data["term"].as_u64() {
-                            if let Some(u) = data["until_us"].as_u64() {
-                                o.lease_until = Some(o.lease_until.map_or(u, |l| l.max(u)));
-                            }
+                    ElectionNote::Lease { term, until_us } => {
+                        if let Some(o) = open.get_mut(node).filter(|o| o.term == Some(term)) {
+                            o.lease_until =
+                                Some(o.lease_until.map_or(until_us, |l| l.max(until_us)));
                         }
                     }
-                }
-                "step-down" => {
-                    if let Some(o) = open.remove(node) {
-                        close(&mut out, node, o, e.at_us, "stepped down");
+                    ElectionNote::StepDown { .. } => {
+                        if let Some(o) = open.remove(node) {
+                            close(&mut out, node, o, e.at_us, "stepped down");
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
             EventKind::Crash { node } => {
                 if let Some(o) = open.remove(node) {
                     close(&mut out, node, o, e.at_us, "crashed");
@@ -170,7 +181,13 @@ pub fn claims(scenario: &Scenario, trace: &Trace) -> Vec<Claim> {
         close(&mut out, &node, o, end_of_run, "end of run");
     }
     out.sort_by(|a, b| (a.start_us, &a.node).cmp(&(b.start_us, &b.node)));
-    out
+    Ok(out)
+}
+
+/// The verdict of check `name` on a trace with a note the checkers cannot read (a node and
+/// its checkers disagree about [`ElectionNote`]).
+fn unreadable(name: &str, e: &NoteError) -> Verdict {
+    Verdict::violation(name, "unreadable-note", e.to_string())
 }
 
 fn describe(c: &Claim) -> String {
@@ -187,7 +204,10 @@ fn describe(c: &Claim) -> String {
 /// No two nodes claim the same term.
 pub fn one_leader_per_term(scenario: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
     const NAME: &str = "one-leader-per-term";
-    let claims = claims(scenario, trace);
+    let claims = match claims(scenario, trace) {
+        Ok(claims) => claims,
+        Err(e) => return unreadable(NAME, &e),
+    };
     let mut by_term: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
     for c in &claims {
         if let Some(t) = c.term {
@@ -210,7 +230,10 @@ pub fn one_leader_per_term(scenario: &Scenario, trace: &Trace, _: &[Operation]) 
 /// No two nodes' leadership claims overlap in true time.
 pub fn leaders_never_overlap(scenario: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
     const NAME: &str = "leaders-never-overlap";
-    let claims = claims(scenario, trace);
+    let claims = match claims(scenario, trace) {
+        Ok(claims) => claims,
+        Err(e) => return unreadable(NAME, &e),
+    };
     for (i, a) in claims.iter().enumerate() {
         for b in &claims[i + 1..] {
             if b.start_us >= a.end_us {
@@ -236,33 +259,42 @@ pub fn leaders_never_overlap(scenario: &Scenario, trace: &Trace, _: &[Operation]
 /// Every leader action with a term happens within its node's claim of that term.
 pub fn leader_acts_within_lease(scenario: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
     const NAME: &str = "leader-acts-within-lease";
-    let claims = claims(scenario, trace);
+    let claims = match claims(scenario, trace) {
+        Ok(claims) => claims,
+        Err(e) => return unreadable(NAME, &e),
+    };
     let mut actions = 0;
-    for e in trace.events() {
-        let EventKind::Note { node, kind, data } = &e.kind else {
-            continue;
+    for noted in trace.notes::<ElectionNote>() {
+        let Noted {
+            at_us, node, note, ..
+        } = match noted {
+            Ok(n) => n,
+            Err(e) => return unreadable(NAME, &e),
         };
-        if kind != "assign" && kind != "result-recorded" {
-            continue;
-        }
-        let Some(term) = data["term"].as_u64() else {
+        let (what, item, term) = match &note {
+            ElectionNote::Assign { item, term, .. } => ("assign", item, term),
+            ElectionNote::ResultRecorded { item, term, .. } => ("result-recorded", item, term),
+            _ => continue,
+        };
+        let Some(term) = *term else {
             continue;
         };
         actions += 1;
         let within = claims.iter().any(|c| {
-            c.node == *node && c.term == Some(term) && c.start_us <= e.at_us && e.at_us < c.end_us
+            c.node == node && c.term == Some(term) && c.start_us <= at_us && at_us < c.end_us
         });
         if !within {
             let mine: Vec<String> = claims
                 .iter()
-                .filter(|c| c.node == *node)
+                .filter(|c| c.node == node)
                 .map(describe)
                 .collect();
             return Verdict::violation(
-                NAME, "acted-outside-lease",
+                NAME,
+                "acted-outside-lease",
                 format!(
-                    "{node} noted {kind} {data} at {:.6}s outside its claims of term {term}: {mine:?}",
-                    e.at_us as f64 / 1e6
+                    "{node} noted {what} of item {item} at {:.6}s outside its claims of term {term}: {mine:?}",
+                    at_us as f64 / 1e6
                 ),
             );
         }
@@ -294,7 +326,10 @@ pub fn leader_after_heal(scenario: &Scenario, trace: &Trace, _: &[Operation]) ->
             ),
         );
     }
-    let claims = claims(scenario, trace);
+    let claims = match claims(scenario, trace) {
+        Ok(claims) => claims,
+        Err(e) => return unreadable(NAME, &e),
+    };
     match claims
         .iter()
         .find(|c| c.start_us <= by && c.end_us > last_fault && c.end_us > c.start_us)
@@ -322,37 +357,40 @@ pub fn leader_after_heal(scenario: &Scenario, trace: &Trace, _: &[Operation]) ->
 /// Every acknowledged item has a recorded result, and no item two different ones.
 pub fn items_complete_once(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = "items-complete-once";
-    let mut records: BTreeMap<String, Vec<(Value, Value, String, u64)>> = BTreeMap::new();
-    for e in trace.events() {
-        let EventKind::Note { node, kind, data } = &e.kind else {
+    let mut records: BTreeMap<String, Vec<(String, Attempt, &str, u64)>> = BTreeMap::new();
+    for noted in trace.notes::<ElectionNote>() {
+        let Noted {
+            at_us, node, note, ..
+        } = match noted {
+            Ok(n) => n,
+            Err(e) => return unreadable(NAME, &e),
+        };
+        let ElectionNote::ResultRecorded {
+            item,
+            worker,
+            attempt,
+            ..
+        } = note
+        else {
             continue;
         };
-        if kind != "result-recorded" {
-            continue;
-        }
-        let Some(item) = data["item"].as_str() else {
-            continue;
-        };
-        let result = (data["worker"].clone(), data["attempt"].clone());
-        let list = records.entry(item.to_owned()).or_default();
-        if let Some(first) = list.iter().find(|r| (&r.0, &r.1) != (&result.0, &result.1)) {
+        let list = records.entry(item.clone()).or_default();
+        if let Some(first) = list.iter().find(|r| (&r.0, r.1) != (&worker, attempt)) {
             return Verdict::violation(
                 NAME,
                 "item-recorded-twice",
                 format!(
-                    "item {item} recorded twice: by {} at {:.6}s (worker {}, attempt {}) and by \
-                     {node} at {:.6}s (worker {}, attempt {})",
+                    "item {item} recorded twice: by {} at {:.6}s (worker {}, attempt {:?}) and by \
+                     {node} at {:.6}s (worker {worker}, attempt {attempt:?})",
                     first.2,
                     first.3 as f64 / 1e6,
                     first.0,
                     first.1,
-                    e.at_us as f64 / 1e6,
-                    result.0,
-                    result.1
+                    at_us as f64 / 1e6,
                 ),
             );
         }
-        list.push((result.0, result.1, node.clone(), e.at_us));
+        list.push((worker, attempt, node, at_us));
     }
     let acked: Vec<&str> = ops
         .iter()
@@ -395,15 +433,39 @@ mod tests {
     use highstorm::trace::Trace;
     use serde_json::json;
 
-    fn note(t: &mut Trace, at_ms: u64, node: &str, kind: &str, data: Value) {
-        t.push(
-            Duration::from_millis(at_ms),
-            EventKind::Note {
-                node: node.into(),
-                kind: kind.into(),
-                data,
-            },
-        );
+    fn note(t: &mut Trace, at_ms: u64, node: &str, note: ElectionNote) {
+        t.push_note(Duration::from_millis(at_ms), node, &note);
+    }
+
+    /// A leased claim of `term` (lease end `lease_until_us` if any).
+    fn leader(term: u64, lease_until_us: Option<u64>) -> ElectionNote {
+        ElectionNote::Leader {
+            term: Some(term),
+            lease_until_us,
+            rank: None,
+        }
+    }
+
+    /// A naive claim by rank.
+    fn ranked(rank: i64) -> ElectionNote {
+        ElectionNote::Leader {
+            term: None,
+            lease_until_us: None,
+            rank: Some(rank),
+        }
+    }
+
+    fn assign(term: u64, item: &str) -> ElectionNote {
+        ElectionNote::Assign {
+            item: item.into(),
+            worker: "n0".into(),
+            term: Some(term),
+            attempt: Attempt(term, 1),
+        }
+    }
+
+    fn claims(s: &Scenario, t: &Trace) -> Vec<Claim> {
+        super::claims(s, t).expect("notes decode")
     }
 
     #[test]
@@ -411,27 +473,9 @@ mod tests {
         // n1's clock runs 1 s ahead: its lease until local 2.5 s ends at true 1.5 s.
         let s = Scenario::new("t", "election").clock("n1", 1_000_000, 0.0);
         let mut t = Trace::new();
-        note(
-            &mut t,
-            1000,
-            "n1",
-            "leader",
-            json!({"term": 1, "lease_until_us": 2_500_000}),
-        );
-        note(
-            &mut t,
-            1600,
-            "n2",
-            "leader",
-            json!({"term": 2, "lease_until_us": 2_200_000}),
-        );
-        note(
-            &mut t,
-            1700,
-            "n2",
-            "assign",
-            json!({"term": 2, "item": "a"}),
-        );
+        note(&mut t, 1000, "n1", leader(1, Some(2_500_000)));
+        note(&mut t, 1600, "n2", leader(2, Some(2_200_000)));
+        note(&mut t, 1700, "n2", assign(2, "a"));
         let c = claims(&s, &t);
         assert_eq!(c[0].end_us, 1_500_000, "{c:?}");
         assert_eq!(c[0].ended_by, "lease expired");
@@ -440,27 +484,20 @@ mod tests {
         assert!(one_leader_per_term(&s, &t, &[]).ok);
         assert!(leader_acts_within_lease(&s, &t, &[]).ok);
         // n2's assignment at 2.3 s would be outside its lease.
-        note(
-            &mut t,
-            2300,
-            "n2",
-            "assign",
-            json!({"term": 2, "item": "b"}),
+        note(&mut t, 2300, "n2", assign(2, "b"));
+        let v = leader_acts_within_lease(&s, &t, &[]);
+        assert!(
+            !v.ok && v.detail.contains("assign of item b"),
+            "{}",
+            v.detail
         );
-        assert!(!leader_acts_within_lease(&s, &t, &[]).ok);
     }
 
     #[test]
     fn a_backward_step_lengthens_a_lease_in_true_time() {
         let s = Scenario::new("t", "election");
         let mut t = Trace::new();
-        note(
-            &mut t,
-            1000,
-            "n1",
-            "leader",
-            json!({"term": 1, "lease_until_us": 1_600_000}),
-        );
+        note(&mut t, 1000, "n1", leader(1, Some(1_600_000)));
         t.push(
             Duration::from_millis(1200),
             EventKind::Skew {
@@ -469,7 +506,7 @@ mod tests {
                 drift: 0.0,
             },
         );
-        note(&mut t, 1800, "n2", "leader", json!({"term": 2}));
+        note(&mut t, 1800, "n2", leader(2, None));
         let c = claims(&s, &t);
         // The clock stands still at 1.2 s until true 1.5 s, so the lease ends at 1.9 s.
         assert_eq!(c[0].end_us, 1_900_000, "{c:?}");
@@ -478,18 +515,48 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_extension_and_a_crash_move_a_claims_end() {
+        let s = Scenario::new("t", "election").duration(Duration::from_secs(10));
+        let mut t = Trace::new();
+        note(&mut t, 1000, "n1", leader(1, Some(1_500_000)));
+        let lease = |term, until_us| ElectionNote::Lease { term, until_us };
+        // Another term's lease does not extend this claim; its own does.
+        note(&mut t, 1200, "n1", lease(4, 9_000_000));
+        note(&mut t, 1300, "n1", lease(1, 2_000_000));
+        note(&mut t, 3000, "n2", leader(2, None));
+        t.push(
+            Duration::from_millis(3500),
+            EventKind::Crash { node: "n2".into() },
+        );
+        let c = claims(&s, &t);
+        assert_eq!(
+            (c[0].end_us, c[0].ended_by.as_str()),
+            (2_000_000, "lease expired")
+        );
+        assert_eq!(
+            (c[1].end_us, c[1].ended_by.as_str()),
+            (3_500_000, "crashed")
+        );
+    }
+
+    #[test]
     fn lease_less_leaders_overlap_until_they_step_down() {
         let s = Scenario::new("t", "election");
         let mut t = Trace::new();
-        note(&mut t, 100, "n0", "leader", json!({"rank": 9}));
-        note(&mut t, 900, "n0", "step-down", json!({}));
-        note(&mut t, 900, "n1", "leader", json!({"rank": 3}));
+        note(&mut t, 100, "n0", ranked(9));
+        let yield_to = ElectionNote::StepDown {
+            term: None,
+            reason: None,
+            to: Some("n1".into()),
+        };
+        note(&mut t, 900, "n0", yield_to);
+        note(&mut t, 900, "n1", ranked(3));
         assert!(leaders_never_overlap(&s, &t, &[]).ok);
-        note(&mut t, 1000, "n2", "leader", json!({"rank": 4}));
+        note(&mut t, 1000, "n2", ranked(4));
         assert!(!leaders_never_overlap(&s, &t, &[]).ok);
         let mut t2 = Trace::new();
-        note(&mut t2, 100, "n0", "leader", json!({"term": 5}));
-        note(&mut t2, 900, "n1", "leader", json!({"term": 5}));
+        note(&mut t2, 100, "n0", leader(5, None));
+        note(&mut t2, 900, "n1", leader(5, None));
         assert!(!one_leader_per_term(&s, &t2, &[]).ok);
     }
 
@@ -497,12 +564,43 @@ mod tests {
     fn a_second_different_result_is_caught_and_the_same_one_is_not() {
         let s = Scenario::new("t", "election").workload(0, 1.0);
         let mut t = Trace::new();
-        let r = |w: &str, a: u64| json!({"item": "x", "worker": w, "attempt": [1, a], "term": 1});
-        note(&mut t, 100, "n0", "result-recorded", r("n1", 1));
-        note(&mut t, 200, "n2", "result-recorded", r("n1", 1));
+        let r = |w: &str, a: u64| ElectionNote::ResultRecorded {
+            item: "x".into(),
+            worker: w.into(),
+            attempt: Attempt(1, a),
+            term: Some(1),
+        };
+        note(&mut t, 100, "n0", r("n1", 1));
+        note(&mut t, 200, "n2", r("n1", 1));
         assert!(items_complete_once(&s, &t, &[]).ok);
-        note(&mut t, 300, "n2", "result-recorded", r("n3", 2));
+        note(&mut t, 300, "n2", r("n3", 2));
         let v = items_complete_once(&s, &t, &[]);
         assert!(!v.ok && v.detail.contains("recorded twice"), "{}", v.detail);
+    }
+
+    #[test]
+    fn a_note_that_does_not_decode_fails_every_check_that_reads_notes() {
+        let s = Scenario::new("t", "election").workload(0, 1.0);
+        let mut t = Trace::new();
+        note(&mut t, 100, "n0", leader(1, Some(900_000)));
+        t.push(
+            Duration::from_millis(200),
+            EventKind::Note {
+                node: "n1".into(),
+                kind: "leader".into(),
+                data: json!({"term": "two"}),
+            },
+        );
+        let checks = [
+            one_leader_per_term,
+            leaders_never_overlap,
+            leader_acts_within_lease,
+            items_complete_once,
+        ];
+        for check in checks {
+            let v = check(&s, &t, &[]);
+            assert!(!v.ok && v.kind == "unreadable-note", "{v:?}");
+            assert!(v.detail.contains("event 1 at 200000us"), "{}", v.detail);
+        }
     }
 }

@@ -9,8 +9,9 @@
 //! - [`NaiveElection`] is the source's protocol, faithfully: ranks, candidacies, a countdown,
 //!   no terms and no quorum, so partitions and pauses give two leaders at once.
 //!
-//! Nodes note what the checkers need: `leader`, `lease`, `step-down`, `assign`,
-//! `assign-refused`, `work-timeout`, `result-recorded`, `worker-joined`, `worker-lost`.
+//! Nodes note what the checkers need as [`ElectionNote`]s: `leader`, `lease`, `step-down`,
+//! `assign`, `assign-refused`, `work-timeout`, `result-recorded`, `worker-joined`,
+//! `worker-lost`.
 
 // Beside the node: what highstorm needs to test it (not compiled without `harness`).
 #[cfg(feature = "harness")]
@@ -24,9 +25,11 @@ pub use system::system;
 
 mod leased;
 mod naive;
+mod notes;
 
 pub use leased::Election;
 pub use naive::NaiveElection;
+pub use notes::{ElectionNote, RecoveredFrom};
 
 use highstorm_nodes::Duration;
 use serde::{Deserialize, Serialize};

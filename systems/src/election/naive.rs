@@ -12,12 +12,11 @@
 //! No terms, no quorum, no leases: the two sides of a partition each elect a leader, and a
 //! paused leader that wakes up still believes it leads. Items live only on the leader.
 
-use super::{jitter, Attempt, ElectionConfig, ElectionMsg, ElectionTimer};
+use super::{jitter, Attempt, ElectionConfig, ElectionMsg, ElectionNote, ElectionTimer};
 use highstorm_nodes::{
     Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, Node, RpcReply,
 };
 use rand::Rng;
-use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One node of the naive (source-faithful) variant.
@@ -68,7 +67,10 @@ impl NaiveElection {
     fn stand(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.role = Role::Candidate;
         self.countdown = None;
-        ctx.note("candidate", json!({"rank": self.rank}));
+        ctx.note_typed(&ElectionNote::Candidate {
+            term: None,
+            rank: Some(self.rank),
+        });
         self.broadcast(ctx, ElectionMsg::Candidacy { rank: self.rank });
         // Quiet for a while: start the countdown.
         if let Some(t) = self.countdown_timer.take() {
@@ -83,7 +85,11 @@ impl NaiveElection {
     fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.role = Role::Leader;
         self.leader = Some(ctx.id().to_owned());
-        ctx.note("leader", json!({"rank": self.rank}));
+        ctx.note_typed(&ElectionNote::Leader {
+            term: None,
+            lease_until_us: None,
+            rank: Some(self.rank),
+        });
         self.round(ctx);
     }
 
@@ -101,10 +107,12 @@ impl NaiveElection {
             .map(|(p, _)| p.clone())
             .collect();
         for w in alive.difference(&self.workers) {
-            ctx.note("worker-joined", json!({"worker": w}));
+            let worker = w.clone();
+            ctx.note_typed(&ElectionNote::WorkerJoined { worker, term: None });
         }
         for w in self.workers.difference(&alive) {
-            ctx.note("worker-lost", json!({"worker": w}));
+            let worker = w.clone();
+            ctx.note_typed(&ElectionNote::WorkerLost { worker, term: None });
         }
         self.workers = alive;
         self.distribute(ctx);
@@ -138,10 +146,12 @@ impl NaiveElection {
                 if now < *deadline {
                     continue;
                 }
-                ctx.note(
-                    "work-timeout",
-                    json!({"item": item, "worker": w, "attempt": a}),
-                );
+                ctx.note_typed(&ElectionNote::WorkTimeout {
+                    item: item.clone(),
+                    worker: w.clone(),
+                    attempt: *a,
+                    term: None,
+                });
             }
             let Some(worker) = load.iter().min_by_key(|(_, n)| **n).map(|(w, _)| w.clone()) else {
                 break;
@@ -152,10 +162,12 @@ impl NaiveElection {
             let deadline = now + Duration::from_millis(self.cfg.work_timeout_ms);
             self.assigned
                 .insert(item.clone(), (worker.clone(), attempt, deadline));
-            ctx.note(
-                "assign",
-                json!({"item": item, "worker": worker, "attempt": attempt}),
-            );
+            ctx.note_typed(&ElectionNote::Assign {
+                item: item.clone(),
+                worker: worker.clone(),
+                term: None,
+                attempt,
+            });
             if worker == me {
                 self.start_work(ctx, item, attempt, me.clone());
             } else {
@@ -198,17 +210,23 @@ impl NaiveElection {
             if entry.is_none() {
                 *entry = Some((worker.to_owned(), attempt));
                 self.assigned.remove(&item);
-                ctx.note(
-                    "result-recorded",
-                    json!({"item": item, "worker": worker, "attempt": attempt}),
-                );
+                ctx.note_typed(&ElectionNote::ResultRecorded {
+                    item: item.clone(),
+                    worker: worker.to_owned(),
+                    attempt,
+                    term: None,
+                });
             }
         }
     }
 
     fn step_down(&mut self, ctx: &mut Ctx<'_, Self>, to: &str) {
         if self.role == Role::Leader {
-            ctx.note("step-down", json!({"to": to}));
+            ctx.note_typed(&ElectionNote::StepDown {
+                term: None,
+                reason: None,
+                to: Some(to.to_owned()),
+            });
         }
         self.role = Role::Member;
     }

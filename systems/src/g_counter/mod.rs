@@ -28,6 +28,10 @@ pub mod workload;
 #[cfg(feature = "harness")]
 pub use system::system;
 
+mod notes;
+
+pub use notes::GCounterNote;
+
 use highstorm_nodes::{Ctx, Duration, ErrorBody, ErrorCode, Message, MsgId, Node, RpcReply};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -187,7 +191,7 @@ impl Node for GCounter {
             Some(Ok(stored)) => {
                 self.merge(&stored);
             }
-            Some(Err(e)) => ctx.note("unreadable-storage", e),
+            Some(Err(e)) => ctx.note_typed(&GCounterNote::UnreadableStorage(e)),
             None => {}
         }
         for p in ctx.peers().to_vec() {
@@ -217,7 +221,7 @@ impl Node for GCounter {
                 if let Some(id) = msg.msg_id {
                     let tag = (msg.src.clone(), id);
                     if !self.applied.insert(tag.clone()) {
-                        ctx.note("duplicate-add", (&msg.src, id));
+                        ctx.note_typed(&GCounterNote::DuplicateAdd(msg.src.clone(), id));
                         return;
                     }
                     self.applied_order.push_back(tag);

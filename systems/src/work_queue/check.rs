@@ -15,17 +15,18 @@
 //! - `completions-fenced`: the manager records a completion only under the job's current
 //!   reservation, never one whose TTR expired.
 
-use super::{result_of, JobState, JobStatus};
+use super::{result_of, JobState, JobStatus, WorkQueueNote};
 use highstorm::check::last_fault_us;
 use highstorm::check::{Operation, Verdict};
 use highstorm::scenario::Scenario;
-use highstorm::trace::{EventKind, Trace};
+use highstorm::trace::{NoteError, Noted, Trace};
 use highstorm_nodes::OpPhase;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-fn u(v: &Value, k: &str) -> Option<u64> {
-    v.get(k).and_then(Value::as_u64)
+/// The id in a client operation's value (`{"id": id}`).
+fn id_of(v: &Value) -> Option<u64> {
+    v.get("id").and_then(Value::as_u64)
 }
 
 /// An accepted job, as its client saw it.
@@ -44,7 +45,7 @@ fn accepted(ops: &[Operation]) -> (BTreeMap<u64, Accepted>, Vec<Problem>) {
         let Some(c) = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok) else {
             continue;
         };
-        let Some(id) = u(&c.value, "id") else {
+        let Some(id) = id_of(&c.value) else {
             problems.push((
                 "put-without-id",
                 format!("a put acknowledged without an id: {}", c.value),
@@ -94,7 +95,7 @@ struct Read {
 fn reads(ops: &[Operation]) -> BTreeMap<u64, Vec<Read>> {
     let mut out: BTreeMap<u64, Vec<Read>> = BTreeMap::new();
     for op in ops.iter().filter(|o| o.f == "get") {
-        let (Some(id), Some(c)) = (u(&op.value, "id"), op.completion.as_ref()) else {
+        let (Some(id), Some(c)) = (id_of(&op.value), op.completion.as_ref()) else {
             continue;
         };
         let state = match c.phase {
@@ -124,20 +125,26 @@ fn ordered_pairs(reads: &[Read]) -> impl Iterator<Item = (&Read, &Read)> {
 }
 
 /// The manager's `completed` notes: (id, reservation, result, time).
-fn completions(trace: &Trace) -> Vec<(u64, u64, String, u64)> {
-    trace
-        .events()
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Note { kind, data, .. } if kind == "completed" => Some((
-                u(data, "id")?,
-                u(data, "reservation").unwrap_or(0),
-                data["result"].as_str().unwrap_or("").to_owned(),
-                e.at_us,
-            )),
-            _ => None,
-        })
-        .collect()
+fn completions(trace: &Trace) -> Result<Vec<(u64, u32, String, u64)>, NoteError> {
+    let mut out = vec![];
+    for noted in trace.notes::<WorkQueueNote>() {
+        let Noted { at_us, note, .. } = noted?;
+        if let WorkQueueNote::Completed {
+            id,
+            reservation,
+            result,
+        } = note
+        {
+            out.push((id, reservation, result, at_us));
+        }
+    }
+    Ok(out)
+}
+
+/// The verdict of check `name` on a trace with a note the checkers cannot read (the manager
+/// and its checkers disagree about [`WorkQueueNote`]).
+fn unreadable(name: &str, e: &NoteError) -> Verdict {
+    Verdict::violation(name, "unreadable-note", e.to_string())
 }
 
 /// A problem a checker found: its kind (see [`Verdict::kind`]) and its description.
@@ -165,8 +172,12 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
         );
     }
     let reads = reads(ops);
+    let completions = match completions(trace) {
+        Ok(c) => c,
+        Err(e) => return unreadable(NAME, &e),
+    };
     let mut recorded: BTreeMap<u64, u64> = BTreeMap::new();
-    for (id, _, _, at) in completions(trace) {
+    for (id, _, _, at) in completions {
         recorded.entry(id).or_insert(at);
     }
     let last_fault = last_fault_us(trace);
@@ -278,8 +289,12 @@ pub fn results_never_lost(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verdict
 pub fn completed_once(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
     const NAME: &str = "completed-once";
     let mut results: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
-    let mut records: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
-    for (id, reservation, result, at) in completions(trace) {
+    let mut records: BTreeMap<u64, Vec<(u32, u64)>> = BTreeMap::new();
+    let completions = match completions(trace) {
+        Ok(c) => c,
+        Err(e) => return unreadable(NAME, &e),
+    };
+    for (id, reservation, result, at) in completions {
         results.entry(id).or_default().insert(result);
         records.entry(id).or_default().push((reservation, at));
     }
@@ -388,38 +403,38 @@ pub fn statuses_move_forward(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verd
 /// Completions are recorded only under a job's current, unexpired reservation.
 pub fn completions_fenced(_: &Scenario, trace: &Trace, _: &[Operation]) -> Verdict {
     const NAME: &str = "completions-fenced";
-    let mut current: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut expired: BTreeSet<(u64, u64)> = BTreeSet::new();
+    let mut current: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut expired: BTreeSet<(u64, u32)> = BTreeSet::new();
     let mut problems = vec![];
     let mut fenced = 0;
-    for e in trace.events() {
-        let EventKind::Note { kind, data, .. } = &e.kind else {
-            continue;
+    for noted in trace.notes::<WorkQueueNote>() {
+        let Noted { at_us, note, .. } = match noted {
+            Ok(n) => n,
+            Err(e) => return unreadable(NAME, &e),
         };
-        let (Some(id), Some(r)) = (u(data, "id"), u(data, "reservation")) else {
-            continue;
-        };
-        match kind.as_str() {
-            "reserved" => {
-                current.insert(id, r);
+        match note {
+            WorkQueueNote::Reserved {
+                id, reservation, ..
+            } => {
+                current.insert(id, reservation);
             }
-            "ttr-expired" => {
-                expired.insert((id, r));
+            WorkQueueNote::TtrExpired { id, reservation } => {
+                expired.insert((id, reservation));
             }
-            "stale-completion" => fenced += 1,
-            "completed" => {
+            WorkQueueNote::StaleCompletion { .. } => fenced += 1,
+            WorkQueueNote::Completed {
+                id, reservation: r, ..
+            } => {
                 if expired.contains(&(id, r)) {
                     problems.push((
                         "expired-completion",
                         format!(
-                        "job {id} completed at {}us under reservation {r}, whose TTR had expired",
-                        e.at_us
-                    ),
+                            "job {id} completed at {at_us}us under reservation {r}, whose TTR had expired"
+                        ),
                     ));
                 } else if current.get(&id) != Some(&r) {
                     problems.push(("stale-completion", format!(
-                        "job {id} completed at {}us under reservation {r}, not its current one {:?}",
-                        e.at_us,
+                        "job {id} completed at {at_us}us under reservation {r}, not its current one {:?}",
                         current.get(&id)
                     )));
                 }
@@ -438,6 +453,7 @@ pub fn completions_fenced(_: &Scenario, trace: &Trace, _: &[Operation]) -> Verdi
 mod tests {
     use super::*;
     use highstorm::check::Completion;
+    use highstorm::trace::EventKind;
     use serde_json::json;
     use std::time::Duration;
 
@@ -503,15 +519,26 @@ mod tests {
         )
     }
 
-    fn note(t: &mut Trace, at_ms: u64, kind: &str, data: Value) {
-        t.push(
-            Duration::from_millis(at_ms),
-            EventKind::Note {
-                node: "n0".into(),
-                kind: kind.into(),
-                data,
-            },
-        );
+    fn note(t: &mut Trace, at_ms: u64, note: WorkQueueNote) {
+        t.push_note(Duration::from_millis(at_ms), "n0", &note);
+    }
+
+    fn completed(id: u64, reservation: u32, result: &str) -> WorkQueueNote {
+        let result = result.into();
+        WorkQueueNote::Completed {
+            id,
+            reservation,
+            result,
+        }
+    }
+
+    fn reserved(id: u64, reservation: u32) -> WorkQueueNote {
+        let worker = "n1".into();
+        WorkQueueNote::Reserved {
+            id,
+            reservation,
+            worker,
+        }
     }
 
     fn scenario() -> Scenario {
@@ -589,20 +616,10 @@ mod tests {
             get(1, 3000, state(1, 1, JobStatus::Completed, 1, 0)),
         ];
         let mut t = Trace::new();
-        note(
-            &mut t,
-            900,
-            "completed",
-            json!({"id": 1, "reservation": 1, "result": "x"}),
-        );
+        note(&mut t, 900, completed(1, 1, "x"));
         assert!(jobs_complete(&s, &t, &ops).ok);
         let mut late = Trace::new();
-        note(
-            &mut late,
-            2000,
-            "completed",
-            json!({"id": 1, "reservation": 1, "result": "x"}),
-        );
+        note(&mut late, 2000, completed(1, 1, "x"));
         let v = jobs_complete(&s, &late, &ops);
         assert!(!v.ok && v.detail.contains("more than"), "{}", v.detail);
     }
@@ -634,23 +651,13 @@ mod tests {
     fn two_results_or_two_records_of_one_job_are_caught() {
         let s = scenario();
         let mut t = Trace::new();
-        note(
-            &mut t,
-            100,
-            "completed",
-            json!({"id": 1, "reservation": 1, "result": "a"}),
-        );
+        note(&mut t, 100, completed(1, 1, "a"));
         assert!(completed_once(&s, &t, &[]).ok);
         let mut other = state(1, 1, JobStatus::Completed, 1, 0);
         other["result"] = json!("b");
         let v = completed_once(&s, &t, &[get(1, 200, other)]);
         assert!(!v.ok && v.detail.contains("2 results"), "{}", v.detail);
-        note(
-            &mut t,
-            300,
-            "completed",
-            json!({"id": 1, "reservation": 2, "result": "a"}),
-        );
+        note(&mut t, 300, completed(1, 2, "a"));
         let v = completed_once(&s, &t, &[]);
         assert!(
             !v.ok && v.detail.contains("recorded 2 times"),
@@ -695,44 +702,68 @@ mod tests {
     }
 
     #[test]
+    fn a_note_that_does_not_decode_fails_the_checks_that_read_notes() {
+        let s = scenario();
+        let mut t = Trace::new();
+        note(&mut t, 10, reserved(1, 1));
+        t.push(
+            Duration::from_millis(20),
+            EventKind::Note {
+                node: "n0".into(),
+                kind: "completed".into(),
+                data: json!({"id": "one", "reservation": 1, "result": "a"}),
+            },
+        );
+        let ops = [
+            put(1, 1, 10),
+            get(1, 100, state(1, 1, JobStatus::Completed, 1, 0)),
+        ];
+        for v in [
+            completions_fenced(&s, &t, &[]),
+            completed_once(&s, &t, &[]),
+            jobs_complete(&s, &t, &ops),
+        ] {
+            assert!(!v.ok && v.kind == "unreadable-note", "{v:?}");
+            assert!(v.detail.contains("event 1 at 20000us"), "{}", v.detail);
+        }
+    }
+
+    #[test]
     fn a_completion_under_an_expired_reservation_is_caught() {
         let s = scenario();
         let mut t = Trace::new();
-        note(&mut t, 10, "reserved", json!({"id": 1, "reservation": 1}));
+        note(&mut t, 10, reserved(1, 1));
         note(
             &mut t,
             600,
-            "ttr-expired",
-            json!({"id": 1, "reservation": 1}),
+            WorkQueueNote::TtrExpired {
+                id: 1,
+                reservation: 1,
+            },
         );
         note(
             &mut t,
             650,
-            "stale-completion",
-            json!({"id": 1, "reservation": 1}),
+            WorkQueueNote::StaleCompletion {
+                id: 1,
+                reservation: 1,
+                worker: "n2".into(),
+            },
         );
-        note(&mut t, 700, "reserved", json!({"id": 1, "reservation": 2}));
-        note(
-            &mut t,
-            750,
-            "completed",
-            json!({"id": 1, "reservation": 2, "result": "a"}),
-        );
+        note(&mut t, 700, reserved(1, 2));
+        note(&mut t, 750, completed(1, 2, "a"));
         assert!(completions_fenced(&s, &t, &[]).ok);
         let mut bad = Trace::new();
-        note(&mut bad, 10, "reserved", json!({"id": 1, "reservation": 1}));
+        note(&mut bad, 10, reserved(1, 1));
         note(
             &mut bad,
             600,
-            "ttr-expired",
-            json!({"id": 1, "reservation": 1}),
+            WorkQueueNote::TtrExpired {
+                id: 1,
+                reservation: 1,
+            },
         );
-        note(
-            &mut bad,
-            650,
-            "completed",
-            json!({"id": 1, "reservation": 1, "result": "a"}),
-        );
+        note(&mut bad, 650, completed(1, 1, "a"));
         let v = completions_fenced(&s, &bad, &[]);
         assert!(!v.ok && v.detail.contains("had expired"), "{}", v.detail);
     }

@@ -22,6 +22,10 @@ pub mod workload;
 #[cfg(feature = "harness")]
 pub use system::system;
 
+mod notes;
+
+pub use notes::WorkQueueNote;
+
 use highstorm_nodes::{
     Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, Node, RpcReply,
 };
@@ -267,7 +271,7 @@ impl Manager {
                 k["job/".len()..].parse::<u64>(),
                 serde_json::from_slice::<JobRecord>(&bytes),
             ) else {
-                ctx.note("unreadable-record", serde_json::json!({"key": k}));
+                ctx.note_typed(&WorkQueueNote::UnreadableRecord { key: k });
                 continue;
             };
             self.next_id = self.next_id.max(id + 1);
@@ -290,7 +294,7 @@ impl Manager {
             recovered += 1;
         }
         if recovered > 0 {
-            ctx.note("recovered", serde_json::json!({"jobs": recovered}));
+            ctx.note_typed(&WorkQueueNote::Recovered { jobs: recovered });
         }
         ctx.set_timer(
             Duration::from_millis(self.cfg.poll_ms),
@@ -334,7 +338,7 @@ impl Manager {
                     self.tokens.insert(t.clone(), id);
                 }
                 ctx.put_json(&key(id), &rec);
-                ctx.note("queued", serde_json::json!({"id": id}));
+                ctx.note_typed(&WorkQueueNote::Queued { id });
                 self.jobs.insert(id, (rec, None));
                 self.queued.insert(id);
                 ctx.sync();
@@ -359,10 +363,11 @@ impl Manager {
                     self.deadlines.insert((now + ttr, id));
                     let rec = rec.clone();
                     ctx.put_json(&key(id), &rec);
-                    ctx.note(
-                        "reserved",
-                        serde_json::json!({"id": id, "reservation": rec.reserves, "worker": msg.src}),
-                    );
+                    ctx.note_typed(&WorkQueueNote::Reserved {
+                        id,
+                        reservation: rec.reserves,
+                        worker: msg.src.clone(),
+                    });
                     Some(Reservation {
                         id,
                         payload: rec.payload,
@@ -395,10 +400,11 @@ impl Manager {
                         if self.bug != Some(PlantedBug::Forgetful) {
                             ctx.put_json(&key(id), &rec);
                         }
-                        ctx.note(
-                            "completed",
-                            serde_json::json!({"id": id, "reservation": reservation, "result": result}),
-                        );
+                        ctx.note_typed(&WorkQueueNote::Completed {
+                            id,
+                            reservation: *reservation,
+                            result: result.clone(),
+                        });
                         true
                     }
                     // A resent report of the recorded completion.
@@ -410,10 +416,11 @@ impl Manager {
                         true
                     }
                     _ => {
-                        ctx.note(
-                            "stale-completion",
-                            serde_json::json!({"id": id, "reservation": reservation, "worker": msg.src}),
-                        );
+                        ctx.note_typed(&WorkQueueNote::StaleCompletion {
+                            id,
+                            reservation: *reservation,
+                            worker: msg.src.clone(),
+                        });
                         false
                     }
                 };
@@ -442,10 +449,10 @@ impl Manager {
             *deadline = None;
             let rec = rec.clone();
             ctx.put_json(&key(id), &rec);
-            ctx.note(
-                "ttr-expired",
-                serde_json::json!({"id": id, "reservation": rec.reserves}),
-            );
+            ctx.note_typed(&WorkQueueNote::TtrExpired {
+                id,
+                reservation: rec.reserves,
+            });
             self.queued.insert(id);
         }
         ctx.sync();
