@@ -502,6 +502,10 @@ pub enum InitPayload {
 }
 
 /// Just enough of any message to route it and to answer it with an error.
+///
+/// It reads leniently: a `type` that is not a string, or ids that are not non-negative
+/// integers, do not make it fail (they are reported in [`HeaderBody::problem`]), so a request
+/// with a bad id can still be answered with an error.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Header {
     /// Sender.
@@ -514,17 +518,71 @@ pub struct Header {
 }
 
 /// The routing part of a body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct HeaderBody {
-    /// The payload's `type` tag.
-    #[serde(rename = "type", default)]
+    /// The payload's `type` tag (empty when it is missing or not a string).
     pub kind: String,
-    /// The message id, if any.
-    #[serde(default)]
+    /// The message id, if any (and valid).
     pub msg_id: Option<MsgId>,
-    /// The request this answers, if any.
-    #[serde(default)]
+    /// The request this answers, if any (and valid).
     pub in_reply_to: Option<MsgId>,
+    /// What is wrong with the `type` or the ids, if anything.
+    pub problem: Option<String>,
+    /// Whether the body has an `in_reply_to` at all (valid or not): such a message is a reply,
+    /// and replies are never answered.
+    pub is_reply: bool,
+}
+
+impl HeaderBody {
+    /// Whether an error reply may answer this message: it is no reply and no error itself
+    /// (answering those could start an error ping-pong).
+    pub fn is_answerable(&self) -> bool {
+        !self.is_reply && self.kind != "error"
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderBody {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(rename = "type", default)]
+            kind: Option<serde_json::Value>,
+            #[serde(default)]
+            msg_id: Option<serde_json::Value>,
+            #[serde(default)]
+            in_reply_to: Option<serde_json::Value>,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        let mut problems = vec![];
+        let kind = match raw.kind {
+            None => String::new(),
+            Some(serde_json::Value::String(s)) => s,
+            Some(other) => {
+                problems.push(format!("`type` must be a string, not {other}"));
+                String::new()
+            }
+        };
+        let mut id = |name: &str, v: Option<serde_json::Value>| match v {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => match v.as_u64() {
+                Some(id) => Some(id),
+                None => {
+                    problems.push(format!("`{name}` must be a non-negative integer, not {v}"));
+                    None
+                }
+            },
+        };
+        let is_reply = !matches!(raw.in_reply_to, None | Some(serde_json::Value::Null));
+        let msg_id = id("msg_id", raw.msg_id);
+        let in_reply_to = id("in_reply_to", raw.in_reply_to);
+        Ok(HeaderBody {
+            kind,
+            msg_id,
+            in_reply_to,
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+            is_reply,
+        })
+    }
 }
 
 /// Why bytes could not be turned into a message.
@@ -544,14 +602,22 @@ pub enum DecodeError {
         /// The unknown type.
         kind: String,
     },
-    /// An envelope whose body does not match its type.
-    #[error("malformed `{}` message: {error}", header.body.kind)]
+    /// An envelope whose body does not match its type (or whose ids or type are invalid).
+    #[error("malformed {} message: {error}", describe_kind(&header.body.kind))]
     Malformed {
         /// The envelope's routing header.
         header: Box<Header>,
-        /// What serde said.
-        error: serde_json::Error,
+        /// What is wrong.
+        error: String,
     },
+}
+
+fn describe_kind(kind: &str) -> String {
+    if kind.is_empty() {
+        "untyped".to_owned()
+    } else {
+        format!("`{kind}`")
+    }
 }
 
 impl DecodeError {
@@ -590,11 +656,20 @@ pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeEr
         Err(error) => {
             let header: Box<Header> =
                 serde_json::from_slice(bytes).map_err(DecodeError::NotAnEnvelope)?;
+            if let Some(problem) = header.body.problem.clone() {
+                return Err(DecodeError::Malformed {
+                    header,
+                    error: problem,
+                });
+            }
             let kind = header.body.kind.clone();
             if error.to_string().contains("unknown variant") {
                 Err(DecodeError::Unsupported { header, kind })
             } else {
-                Err(DecodeError::Malformed { header, error })
+                Err(DecodeError::Malformed {
+                    header,
+                    error: error.to_string(),
+                })
             }
         }
     }
@@ -735,6 +810,37 @@ mod tests {
         assert!(matches!(err, DecodeError::Malformed { .. }), "{err}");
         assert_eq!(err.reply().unwrap().code, ErrorCode::MalformedRequest);
 
+        // Ids and types of the wrong kind: still answerable, as malformed requests.
+        for (body, problem) in [
+            (
+                r#"{"type":"echo","msg_id":"x","echo":""}"#,
+                "`msg_id` must be",
+            ),
+            (
+                r#"{"type":"echo","msg_id":-1,"echo":""}"#,
+                "`msg_id` must be",
+            ),
+            (
+                r#"{"type":"echo","msg_id":1.5,"echo":""}"#,
+                "`msg_id` must be",
+            ),
+            (r#"{"type":5,"msg_id":7}"#, "`type` must be a string"),
+            (r#"{"type":null,"msg_id":7}"#, "malformed untyped message"),
+        ] {
+            let bytes = format!(r#"{{"src":"c1","dest":"n1","body":{body}}}"#);
+            let err = decode::<Payload>(bytes.as_bytes()).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::Malformed { .. }),
+                "{body}: {err}"
+            );
+            assert!(err.to_string().contains(problem), "{body}: {err}");
+            assert_eq!(err.reply().unwrap().code, ErrorCode::MalformedRequest);
+            assert!(err.header().unwrap().body.is_answerable(), "{body}");
+        }
+        // A reply with a bad `in_reply_to` is still a reply: never answered.
+        let bad_reply = br#"{"src":"n2","dest":"n1","body":{"type":"echo_ok","in_reply_to":"x"}}"#;
+        let err = decode::<Payload>(bad_reply).unwrap_err();
+        assert!(!err.header().unwrap().body.is_answerable(), "{err}");
         assert!(matches!(
             decode::<Payload>(b"{not json"),
             Err(DecodeError::NotAnEnvelope(_))
