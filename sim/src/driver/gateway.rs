@@ -11,7 +11,7 @@
 //! through the transport's `recv`, with datagrams first when both are ready.
 
 use super::Transport;
-use highstorm_nodes::wire::MsgId;
+use highstorm_nodes::wire::{MsgId, MAX_MESSAGE_BYTES};
 use highstorm_nodes::Transmit;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 /// One request on its way in: the body, and where its reply goes.
 struct Request {
     body: Value,
-    reply: oneshot::Sender<Value>,
+    reply: oneshot::Sender<Result<Value, GatewayError>>,
 }
 
 /// Why a gateway request got no reply.
@@ -37,6 +37,14 @@ pub enum GatewayError {
     /// The body was not a JSON object.
     #[error("a request body must be a JSON object")]
     NotAnObject,
+    /// The request, as a message, would be over the message size limit: it was not sent.
+    #[error("the request is too large: {bytes} bytes as a message, over the {limit}-byte limit")]
+    TooLarge {
+        /// The message's size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// Sends requests to a node through its [`Gateway`]. Cheap to clone; usable from any task.
@@ -65,7 +73,7 @@ impl GatewayClient {
             .await
             .map_err(|_| GatewayError::Closed)?;
         match tokio::time::timeout(self.timeout, rx).await {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(v)) => v,
             Ok(Err(_)) => Err(GatewayError::Closed),
             Err(_) => Err(GatewayError::Timeout(self.timeout)),
         }
@@ -80,7 +88,7 @@ pub struct Gateway<T> {
     name: String,
     requests: mpsc::Receiver<Request>,
     open: bool,
-    pending: BTreeMap<MsgId, oneshot::Sender<Value>>,
+    pending: BTreeMap<MsgId, oneshot::Sender<Result<Value, GatewayError>>>,
     next_id: MsgId,
 }
 
@@ -115,8 +123,10 @@ impl<T: Transport> Gateway<T> {
         self.pending.len()
     }
 
-    /// The envelope for one request; remembers where its reply goes.
-    fn admit(&mut self, req: Request) -> Vec<u8> {
+    /// The envelope for one request; remembers where its reply goes. A request over the
+    /// message size limit is answered at once with [`GatewayError::TooLarge`] (the node would
+    /// drop it unanswered): `None`.
+    fn admit(&mut self, req: Request) -> Option<Vec<u8>> {
         // Callers that gave up (timed out, disconnected) need no reply.
         self.pending.retain(|_, tx| !tx.is_closed());
         let id = self.next_id;
@@ -126,9 +136,17 @@ impl<T: Transport> Gateway<T> {
             obj.insert("msg_id".into(), Value::from(id));
             obj.remove("in_reply_to");
         }
-        self.pending.insert(id, req.reply);
         let envelope = serde_json::json!({"src": self.name, "dest": self.node, "body": body});
-        serde_json::to_vec(&envelope).expect("a JSON value encodes")
+        let bytes = serde_json::to_vec(&envelope).expect("a JSON value encodes");
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            let _ = req.reply.send(Err(GatewayError::TooLarge {
+                bytes: bytes.len(),
+                limit: MAX_MESSAGE_BYTES,
+            }));
+            return None;
+        }
+        self.pending.insert(id, req.reply);
+        Some(bytes)
     }
 }
 
@@ -141,7 +159,11 @@ impl<T: Transport> Transport for Gateway<T> {
                 req = self.requests.recv(), if self.open => req,
             };
             match req {
-                Some(req) => return Ok(Some(self.admit(req))),
+                Some(req) => {
+                    if let Some(bytes) = self.admit(req) {
+                        return Ok(Some(bytes));
+                    }
+                }
                 // Every client is gone: only the network is left.
                 None => self.open = false,
             }
@@ -160,7 +182,7 @@ impl<T: Transport> Transport for Gateway<T> {
             .ok()
             .and_then(|mut v| v.get_mut("body").map(Value::take))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "reply is not JSON"))?;
-        let _ = tx.send(body);
+        let _ = tx.send(Ok(body));
         Ok(())
     }
 }
@@ -229,9 +251,17 @@ mod tests {
                 .await
                 .unwrap();
             let bad = client.request(serde_json::json!([1])).await;
-            (a, b, bad)
+            let big = "x".repeat(MAX_MESSAGE_BYTES);
+            let too_large = client
+                .request(serde_json::json!({"type": "add", "n": 1, "pad": big}))
+                .await;
+            let after = client
+                .request(serde_json::json!({"type": "add", "n": 1}))
+                .await
+                .unwrap();
+            (a, b, bad, too_large, after)
         };
-        let (a, b, bad) = tokio::select! {
+        let (a, b, bad, too_large, after) = tokio::select! {
             biased;
             r = driver => panic!("the driver stopped: {r:?}"),
             out = calls => out,
@@ -241,6 +271,14 @@ mod tests {
         assert_eq!(b["total"], 7);
         assert_eq!(b["in_reply_to"], 2);
         assert_eq!(bad, Err(GatewayError::NotAnObject));
+        assert!(
+            matches!(too_large, Err(GatewayError::TooLarge { bytes, .. }) if bytes > MAX_MESSAGE_BYTES),
+            "{too_large:?}"
+        );
+        assert_eq!(
+            after["total"], 8,
+            "the gateway serves on after refusing one"
+        );
     }
 
     #[tokio::test(start_paused = true)]
