@@ -8,7 +8,9 @@
 //! knows any system's messages: bodies are JSON objects with a `type`, as on the wire.
 //!
 //! The node is driven by [`drive`](super::drive) as always: it sees the gateway's requests
-//! through the transport's `recv`, with datagrams first when both are ready.
+//! through the transport's `recv`, with datagrams first when both are ready — but a waiting
+//! request is passed over for at most [`FAIR_TURN`] datagrams in a row, so a busy network (a
+//! thousand task reports) cannot keep an HTTP read waiting until it times out.
 
 use super::Transport;
 use highstorm_nodes::wire::{MsgId, MAX_MESSAGE_BYTES};
@@ -18,6 +20,9 @@ use std::collections::BTreeMap;
 use std::io;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+
+/// How many datagrams in a row may go before a waiting gateway request.
+pub const FAIR_TURN: u32 = 8;
 
 /// One request on its way in: the body, and where its reply goes.
 struct Request {
@@ -90,6 +95,8 @@ pub struct Gateway<T> {
     open: bool,
     pending: BTreeMap<MsgId, oneshot::Sender<Result<Value, GatewayError>>>,
     next_id: MsgId,
+    /// Datagrams taken while a request was waiting, since a request was last taken.
+    passed_over: u32,
 }
 
 impl<T: Transport> Gateway<T> {
@@ -105,6 +112,7 @@ impl<T: Transport> Gateway<T> {
             open: true,
             pending: BTreeMap::new(),
             next_id: 1,
+            passed_over: 0,
         };
         let client = GatewayClient {
             tx,
@@ -153,11 +161,25 @@ impl<T: Transport> Gateway<T> {
 impl<T: Transport> Transport for Gateway<T> {
     async fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
         loop {
-            let req = tokio::select! {
-                biased;
-                received = self.inner.recv() => return received,
-                req = self.requests.recv(), if self.open => req,
+            let turn = if self.passed_over >= FAIR_TURN {
+                self.requests.try_recv().ok()
+            } else {
+                None
             };
+            let req = match turn {
+                Some(req) => Some(req),
+                None => tokio::select! {
+                    biased;
+                    received = self.inner.recv() => {
+                        if self.open && !self.requests.is_empty() {
+                            self.passed_over += 1;
+                        }
+                        return received;
+                    }
+                    req = self.requests.recv(), if self.open => req,
+                },
+            };
+            self.passed_over = 0;
             match req {
                 Some(req) => {
                     if let Some(bytes) = self.admit(req) {
@@ -279,6 +301,69 @@ mod tests {
             after["total"], 8,
             "the gateway serves on after refusing one"
         );
+    }
+
+    /// A network that always has a datagram ready (an `add` from n2), until `limit`; counts
+    /// what it delivered.
+    struct Flood {
+        delivered: std::rc::Rc<std::cell::Cell<u64>>,
+        limit: u64,
+    }
+
+    impl Transport for Flood {
+        async fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+            let n = self.delivered.get();
+            if n == self.limit {
+                return Ok(None);
+            }
+            self.delivered.set(n + 1);
+            Ok(Some(
+                br#"{"src":"n2","dest":"n1","body":{"type":"add","n":0,"msg_id":1}}"#.to_vec(),
+            ))
+        }
+        async fn send(&mut self, _: &Transmit) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_is_answered_during_a_flood_of_datagrams_not_after_it() {
+        let delivered = std::rc::Rc::new(std::cell::Cell::new(0));
+        let flood = Flood {
+            delivered: delivered.clone(),
+            limit: 20_000,
+        };
+        let (mut gateway, client) = Gateway::new(flood, "n1", "http");
+        let setup = ProcessSetup {
+            id: "n1".into(),
+            peers: vec!["n2".into()],
+            seed: 0,
+            boot: 0,
+            durable: Default::default(),
+        };
+        let mut process = NodeProcess::new(Adder::default(), setup);
+        let mut env = super::super::RealEnvironment::default();
+        // The caller is a task of its own, as an HTTP connection is.
+        let caller = tokio::spawn(async move {
+            client
+                .request(serde_json::json!({"type": "add", "n": 1}))
+                .await
+        });
+        let local = tokio::task::LocalSet::new();
+        let answered_at = std::rc::Rc::new(std::cell::Cell::new(None));
+        let seen = answered_at.clone();
+        let counter = delivered.clone();
+        local.spawn_local(async move {
+            let reply = caller.await.expect("the caller finished");
+            assert_eq!(reply.map(|r| r["type"].clone()), Ok(Value::from("add_ok")));
+            seen.set(Some(counter.get()));
+        });
+        local
+            .run_until(super::super::drive(&mut process, &mut gateway, &mut env))
+            .await
+            .unwrap();
+        let at = answered_at.get().expect("answered before the flood ended");
+        assert!(at < 100, "answered after {at} flooding datagrams");
     }
 
     #[tokio::test(start_paused = true)]
