@@ -33,8 +33,12 @@ impl DirBlobs {
     /// formed, and leading nowhere outside the root.
     pub fn resolve(&self, path: &str) -> Result<PathBuf, String> {
         check_blob_path(path)?;
-        let root = fs::canonicalize(&self.root)
-            .map_err(|e| format!("blob directory {}: {e}", self.root.display()))?;
+        let root = match fs::canonicalize(&self.root) {
+            Ok(root) => root,
+            // Nothing exists under a root that does not: no link to follow, nothing to read.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(self.root.join(path)),
+            Err(e) => return Err(format!("blob directory {}: {e}", self.root.display())),
+        };
         let full = root.join(path);
         // The deepest part of the path that exists (the root, at worst).
         let mut existing = full.as_path();
@@ -146,6 +150,13 @@ mod tests {
         );
         assert!(!outside.join("deeper").exists(), "nothing created outside");
         assert!(blobs.check("dangling/x").is_err());
+        // A root that does not exist yet holds nothing, and no link.
+        let none = DirBlobs::new(dir.join("not-yet"));
+        assert_eq!(none.check("corpus/a.txt"), Ok(()));
+        assert_eq!(
+            none.read("corpus/a.txt"),
+            Err("no such file: corpus/a.txt".into())
+        );
         // Links that stay inside are fine.
         assert_eq!(blobs.read("corpus/alias.txt").unwrap(), "inside");
         assert_eq!(blobs.read("books/a.txt").unwrap(), "inside");
