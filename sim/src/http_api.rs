@@ -287,7 +287,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn served_apis_time_out_slow_clients_limit_bodies_and_answer_errors_in_json() {
         let router = axum::Router::new()
-            .route("/echo", post(|b: axum::body::Bytes| async move { b }))
+            .route("/say", post(|b: axum::body::Bytes| async move { b }))
             .route(
                 "/hello",
                 get(|| async { Json(serde_json::json!({"hi": 1})) }),
@@ -315,7 +315,7 @@ mod tests {
         );
         let big = "x".repeat(MAX_BODY_BYTES + 1);
         let req = format!(
-            "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big}",
+            "POST /say HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big}",
             big.len()
         );
         let (status, body, _) = exchange(&tx, req.as_bytes()).await;
@@ -342,7 +342,7 @@ mod tests {
         // A body that trickles: 408 once the request timeout passes.
         let (status, body, took) = exchange(
             &tx,
-            b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n0123",
+            b"POST /say HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n0123",
         )
         .await;
         assert_eq!(status, 408, "{body}");

@@ -315,7 +315,7 @@ mod tests {
             (say(r#"{"type":"error","msg_id":"x"}"#), Dropped),
             (long(MAX_MESSAGE_BYTES + 1), Dropped),
             (long(10 * MAX_MESSAGE_BYTES), Dropped),
-            // Fits the limit, but its echo does not: an error in place of the reply.
+            // Fits the limit, but the reply that repeats it does not: an error in its place.
             (
                 say(&format!(
                     r#"{{"type":"say","msg_id":8,"text":"{}"}}"#,
