@@ -9,7 +9,7 @@
 
 use crate::time::{Duration, LocalTime};
 use crate::timers::{Slot, TimerId, TimerTable};
-use crate::wire::{Envelope, ErrorBody, MsgId, MAX_MESSAGE_BYTES};
+use crate::wire::{Envelope, ErrorBody, ErrorCode, MsgId, MAX_MESSAGE_BYTES};
 use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -263,18 +263,29 @@ impl<M: Serialize, T> Core<M, T> {
         payload: &impl Serialize,
     ) -> MsgId {
         let msg_id = self.msg_ids.take();
-        let bytes = crate::wire::encode_parts(&self.id, dest, Some(msg_id), in_reply_to, payload);
+        let mut bytes =
+            crate::wire::encode_parts(&self.id, dest, Some(msg_id), in_reply_to, payload);
         if bytes.len() > MAX_MESSAGE_BYTES {
             self.oversized_sends += 1;
+            let reason = format!(
+                "outgoing message of {} bytes to {dest} exceeds the {MAX_MESSAGE_BYTES}-byte limit",
+                bytes.len()
+            );
             tracing::warn!(node = %self.id, dest, bytes = bytes.len(), "message over the size limit not sent");
             self.outputs.push_back(Output::Discarded {
                 from: Some(self.id.clone()),
-                reason: format!(
-                    "outgoing message of {} bytes to {dest} exceeds the {MAX_MESSAGE_BYTES}-byte limit",
-                    bytes.len()
-                ),
+                reason: reason.clone(),
             });
-            return msg_id;
+            // A request still gets an answer: an error in place of the reply that cannot go
+            // out (indefinite: the handler may have changed state before replying).
+            if in_reply_to.is_none() {
+                return msg_id;
+            }
+            let error = ErrorBody::new(
+                ErrorCode::Crash,
+                format!("the reply is too large: {reason}"),
+            );
+            bytes = crate::wire::encode_parts(&self.id, dest, Some(msg_id), in_reply_to, &error);
         }
         self.outputs.push_back(Output::Transmit(Transmit {
             src: self.id.clone(),

@@ -184,7 +184,7 @@ impl<N: Node> NodeProcess<N> {
         tracing::warn!(node = %self.core.id, error = %err, "malformed input");
         // Only requests get an error reply: answering a reply could start an error ping-pong.
         if let (Some(h), Some(reply)) = (&header, err.reply()) {
-            if h.body.in_reply_to.is_none() && h.body.kind != "error" {
+            if h.body.is_answerable() {
                 self.core.transmit(&h.src, h.body.msg_id, &reply);
             }
         }
@@ -478,5 +478,31 @@ mod tests {
         let h = Harness::new(Loud, "n1", &["n2"]);
         assert_eq!(h.process().stats().oversized, 1);
         assert!(!h.outputs.iter().any(|o| matches!(o, Output::Transmit(_))));
+    }
+
+    #[test]
+    fn a_reply_over_the_limit_becomes_an_error_reply() {
+        /// Echoes what it is sent, plus a little: a request just under the limit makes a
+        /// reply just over it.
+        struct Echo;
+        impl Node for Echo {
+            type Msg = serde_json::Value;
+            type Timer = crate::NoTimer;
+            fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<serde_json::Value>) {
+                let echo = msg.body["echo"].clone();
+                ctx.reply(&msg, serde_json::json!({"type": "echo_ok", "echo": echo}));
+            }
+        }
+        let mut h = Harness::new(Echo, "n1", &[]);
+        let echo = "e".repeat(crate::wire::MAX_MESSAGE_BYTES - 80);
+        let request = serde_json::json!({"type": "echo", "echo": echo});
+        let sent = h.request("c1", 7, &request);
+        assert_eq!(sent.len(), 1, "one answer, and it is no echo_ok: {sent:?}");
+        assert_eq!(sent[0].in_reply_to, Some(7));
+        assert_eq!(sent[0].body["type"], "error");
+        assert_eq!(sent[0].body["code"], 13);
+        let text = sent[0].body["text"].as_str().unwrap_or_default();
+        assert!(text.contains("too large"), "{text}");
+        assert_eq!(h.process().stats().oversized, 1);
     }
 }

@@ -138,12 +138,58 @@ impl DurableStore {
     }
 }
 
+/// The longest blob path accepted, in bytes.
+pub const MAX_BLOB_PATH_BYTES: usize = 1024;
+
+/// Whether `path` is a well-formed blob path: relative, `/`-separated, every component a
+/// plain name (no empty component, no `.` or `..`), no backslash or control character, at most
+/// [`MAX_BLOB_PATH_BYTES`]. Every blob store applies this rule, in the simulator and for real,
+/// so a path refused in one is refused in the other; a directory store also checks where the
+/// path leads on disk (see `DirBlobs` in the `highstorm` crate).
+pub fn check_blob_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("a blob path must not be empty".into());
+    }
+    if path.len() > MAX_BLOB_PATH_BYTES {
+        return Err(format!(
+            "blob path of {} bytes is over the {MAX_BLOB_PATH_BYTES}-byte limit",
+            path.len()
+        ));
+    }
+    if path.starts_with('/') {
+        return Err(format!("blob paths are relative, not absolute: {path:?}"));
+    }
+    if let Some(c) = path.chars().find(|c| *c == '\\' || c.is_control()) {
+        return Err(format!("blob path {path:?} holds the character {c:?}"));
+    }
+    for part in path.split('/') {
+        match part {
+            "" => return Err(format!("blob path {path:?} has an empty component")),
+            "." | ".." => {
+                return Err(format!(
+                    "blob path {path:?} has a `{part}` component (paths may not leave or name \
+                     their directory)"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Where inputs and outputs live: a directory for real, a shared in-memory map in the simulator.
+///
+/// Every store refuses paths that [`check_blob_path`] refuses.
 pub trait Blobs {
     /// The blob at `path`, as text.
     fn read(&self, path: &str) -> Result<String, String>;
     /// Writes (or replaces) the blob at `path`.
     fn write(&mut self, path: &str, data: &str) -> Result<(), String>;
+    /// Whether `path` is one this store would read or write (without reading or writing it,
+    /// and whether or not it exists): for checking a request before accepting it.
+    fn check(&self, path: &str) -> Result<(), String> {
+        check_blob_path(path)
+    }
 }
 
 /// An in-memory blob store (the simulator's).
@@ -155,6 +201,7 @@ pub struct MemBlobs {
 
 impl Blobs for MemBlobs {
     fn read(&self, path: &str) -> Result<String, String> {
+        check_blob_path(path)?;
         self.blobs
             .get(path)
             .cloned()
@@ -162,6 +209,7 @@ impl Blobs for MemBlobs {
     }
 
     fn write(&mut self, path: &str, data: &str) -> Result<(), String> {
+        check_blob_path(path)?;
         self.blobs.insert(path.to_owned(), data.to_owned());
         Ok(())
     }
@@ -193,6 +241,10 @@ impl Blobs for SharedMemBlobs {
     fn write(&mut self, path: &str, data: &str) -> Result<(), String> {
         self.with(|b| b.write(path, data))
     }
+
+    fn check(&self, path: &str) -> Result<(), String> {
+        self.with(|b| b.check(path))
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +271,41 @@ mod tests {
         assert_eq!(s.get("a"), Some(&b"1"[..]));
         assert_eq!(s.get("c"), None);
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn blob_paths_are_relative_plain_names_in_every_store() {
+        let mut mem = MemBlobs::default();
+        for good in [
+            "a.txt",
+            "corpus/file-00001.txt",
+            "out/job-1/result.json",
+            "日本/x",
+        ] {
+            assert_eq!(check_blob_path(good), Ok(()), "{good}");
+            mem.write(good, "x").unwrap();
+            assert_eq!(mem.read(good).as_deref(), Ok("x"));
+        }
+        let long = "a/".repeat(MAX_BLOB_PATH_BYTES);
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a/./b",
+            ".",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\u{0}b",
+            "a\nb",
+            &long,
+        ] {
+            assert!(check_blob_path(bad).is_err(), "{bad:?}");
+            assert!(mem.check(bad).is_err(), "{bad:?}");
+            assert!(mem.write(bad, "x").is_err(), "{bad:?}");
+            assert!(mem.read(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

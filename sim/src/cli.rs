@@ -755,10 +755,13 @@ fn node(registry: &Registry, roles: &[Role], mut a: NodeArgs) -> anyhow::Result<
             .await
             .with_context(|| format!("--http {http}"))?;
         tracing::info!(node = %id, %http, "serving HTTP");
+        // The server is a task of its own: a node busy with a flood of datagrams yields to it
+        // (see `RealEnvironment::gate`), so reads are answered during the flood.
+        let server = tokio::spawn(crate::http_api::serve(listener, router));
         tokio::select! {
             biased;
             r = drive(process.as_mut(), &mut gateway, &mut env) => r?,
-            r = crate::http_api::serve(listener, router) => r?,
+            r = server => r.context("the HTTP server stopped")??,
         }
         anyhow::Ok(())
     })?;

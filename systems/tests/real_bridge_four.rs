@@ -291,3 +291,103 @@ fn an_accepted_job_survives_the_leader_killed_mid_job() {
     let (_, all) = http(deadline, web, "GET", "/jobs", "");
     assert_eq!(all["jobs"].as_array().unwrap().len(), 1, "{all}");
 }
+
+#[cfg(unix)]
+#[test]
+fn job_paths_are_checked_before_a_202_and_a_list_over_64_kib_is_served() {
+    use std::os::unix::fs::symlink;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sb = Sandbox::new("bridge-four-paths");
+    let dir = sb.dir.clone();
+    let blobs = dir.join("blobs");
+    let outside = dir.join("outside");
+    std::fs::create_dir_all(blobs.join("corpus")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(blobs.join("corpus/a.txt"), "one two two").unwrap();
+    std::fs::write(outside.join("secret.txt"), "secret words").unwrap();
+    symlink(outside.join("secret.txt"), blobs.join("corpus/link.txt")).unwrap();
+    symlink("/etc/passwd", blobs.join("corpus/passwd")).unwrap();
+    symlink(&outside, blobs.join("outlink")).unwrap();
+    let udp = free_udp(1);
+    let web = free_tcp();
+    sb.spawn("leader", &leader_args(&dir, udp[0], web));
+
+    let job = |inputs: &[&str], output: Option<&str>| {
+        let mut j = json!({ "name": "probe", "inputs": inputs });
+        if let Some(o) = output {
+            j["output"] = json!(o);
+        }
+        j.to_string()
+    };
+    let a = "corpus/a.txt";
+    let refused = [
+        (job(&["/etc/passwd"], None), 400),
+        (job(&["corpus/../../outside/secret.txt"], None), 400),
+        (job(&[a, "../outside/secret.txt"], None), 400),
+        (job(&["corpus/link.txt"], None), 422),
+        (job(&["corpus/passwd"], None), 422),
+        (job(&[a], Some("outlink/pwned.json")), 422),
+        (job(&[a], Some("/tmp/pwned")), 400),
+        (job(&[a], Some("../pwned")), 400),
+        (job(&[a], Some("output/job-1")), 422),
+        (json!({ "inputs": ["x".repeat(70_000)] }).to_string(), 413),
+    ];
+    for (body, expected) in &refused {
+        let (status, v) = http(deadline, web, "POST", "/jobs", body);
+        assert_eq!(status, *expected, "{body:.200}: {v}");
+        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    }
+    assert!(
+        !outside.join("pwned.json").exists(),
+        "nothing written outside"
+    );
+    let (status, r) = http(
+        deadline,
+        web,
+        "POST",
+        "/jobs",
+        &job(&[a], Some("results/one")),
+    );
+    assert_eq!((status, &r["id"]), (202, &json!(1)), "{r}");
+    // No job's output may be, contain or lie inside another's: job 1's result stays its own.
+    for output in ["results/one", "results", "results/one/inner"] {
+        let (status, v) = http(deadline, web, "POST", "/jobs", &job(&[a], Some(output)));
+        assert_eq!(status, 409, "{output}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("job 1"), "{v}");
+    }
+    let cases: &[(&str, &str, &str, u16)] = &[
+        ("GET", "/jobs/01", "", 404),
+        ("GET", "/jobs/+1", "", 404),
+        ("DELETE", "/jobs", "", 405),
+    ];
+    assert_errors(deadline, web, cases);
+    let (status, _) = http(deadline, web, "GET", "/jobs/1", "");
+    assert_eq!(status, 200);
+    // A second leader on the same store is refused at start-up, clearly.
+    let second = leader_args(&dir, free_udp(1)[0], free_tcp());
+    let (status, err) = sb.run_bounded("second", &second, Duration::from_secs(10));
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}: {err}");
+    assert!(err.contains("in use by another process"), "{err}");
+
+    // Jobs with long names, until the list is well over 64 KiB: it is served whole.
+    let name = "n".repeat(1000);
+    for _ in 0..80 {
+        let body = json!({ "name": name, "inputs": [a] }).to_string();
+        let (status, r) = http(deadline, web, "POST", "/jobs", &body);
+        assert_eq!(status, 202, "{r}");
+    }
+    let (status, list) = http(deadline, web, "GET", "/jobs", "");
+    assert_eq!(status, 200, "{list:.300}");
+    let ids: Vec<u64> = list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=81).collect::<Vec<_>>(),
+        "every accepted job, once, in order"
+    );
+    assert!(list.to_string().len() > 80 * 1024);
+}

@@ -5,7 +5,7 @@
 //! restarted on its --store directory keeps every accepted job and every result. And the HTTP
 //! API's answers to bad input. Bounded in time; every process is killed at the end, whatever happens.
 
-use highstorm_systems::work_queue::result_of;
+use highstorm_systems::work_queue::{result_of, MAX_PAYLOAD_BYTES};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -221,5 +221,158 @@ fn accepted_jobs_and_results_survive_the_manager_killed_and_restarted() {
             pending.len()
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn oversized_bodies_get_a_413_in_json_and_a_payload_at_the_limit_is_served_whole() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut sb = Sandbox::new("work-queue-sizes");
+    let udp = free_udp(1);
+    let web = free_tcp();
+    let dir = sb.dir.clone();
+    sb.spawn("manager", &manager_args(&dir, udp[0], web));
+    // Over the body limit, and within it but over the payload limit: 413 at once (not a
+    // gateway timeout), with a JSON message.
+    let over_body = json!({ "blob": "x".repeat(70_000) }).to_string();
+    let over_payload = Value::from("x".repeat(MAX_PAYLOAD_BYTES)).to_string();
+    assert!(over_payload.len() < 64 * 1024);
+    for body in [&over_body, &over_payload] {
+        let asked = Instant::now();
+        let (status, v) = http(deadline, web, "POST", "/jobs", body);
+        assert_eq!(status, 413, "{v}");
+        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            asked.elapsed()
+        );
+    }
+    // At the limit: accepted, and served whole (it fits every message that carries it).
+    let at_limit = Value::from("y".repeat(MAX_PAYLOAD_BYTES - 2));
+    let (status, r) = http(deadline, web, "POST", "/jobs", &at_limit.to_string());
+    assert_eq!(status, 202, "{r}");
+    assert_eq!(r["id"], 1, "nothing over the limit was accepted: {r}");
+    let (status, j) = http(deadline, web, "GET", "/jobs/1", "");
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["payload"], at_limit);
+    // Other errors are JSON too; ids have one form.
+    let cases: &[(&str, &str, &str, u16)] = &[
+        ("DELETE", "/jobs", "", 405),
+        ("PUT", "/jobs/1", "{}", 405),
+        ("GET", "/jobs/01", "", 404),
+        ("GET", "/jobs/+1", "", 404),
+    ];
+    assert_errors(deadline, web, cases);
+}
+
+#[test]
+fn a_damaged_store_record_or_a_second_manager_stops_start_up_naming_the_cause() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sb = Sandbox::new("work-queue-store");
+    let udp = free_udp(2);
+    let web = free_tcp();
+    let dir = sb.dir.clone();
+    sb.spawn("manager", &manager_args(&dir, udp[0], web));
+    for n in 1..=3 {
+        let payload = json!({ "n": n, "text": "original" }).to_string();
+        let (status, r) = http_with(deadline, web, "/jobs", &payload, &format!("key-{n}"));
+        assert_eq!((status, &r["id"]), (202, &json!(n)), "{r}");
+    }
+    // A second manager on the same store: refused with a clear error; the first serves on.
+    let (status, err) = sb.run_bounded(
+        "second",
+        &manager_args(&dir, udp[1], free_tcp()),
+        Duration::from_secs(10),
+    );
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "refused: {status:?} {err}"
+    );
+    assert!(err.contains("in use by another process"), "{err}");
+    assert!(err.contains("manager-store"), "names the store: {err}");
+    let (status, _) = http(deadline, web, "GET", "/jobs/3", "");
+    assert_eq!(status, 200);
+
+    sb.kill("manager");
+    // The newest record damaged four ways: each time, start-up is refused naming the file
+    // (not skipped, which would forget job 3, let its key deduplicate nothing, and give its
+    // id to the next job).
+    let record = dir.join("manager-store").join("k_job%2F0000000003");
+    let original = std::fs::read(&record).unwrap();
+    let text = String::from_utf8(original.clone()).unwrap();
+    assert!(text.contains("original"), "{text}");
+    let damages: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", original[..original.len() - 7].to_vec()),
+        ("empty", vec![]),
+        ("garbage", b"\x00\xffnot a record\x01".to_vec()),
+        ("edited", text.replace("original", "modified").into_bytes()),
+    ];
+    for (what, bytes) in damages {
+        std::fs::write(&record, bytes).unwrap();
+        let (status, err) = sb.run_bounded(
+            what,
+            &manager_args(&dir, udp[0], web),
+            Duration::from_secs(10),
+        );
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "{what}: start-up refused, got {status:?}: {err}"
+        );
+        assert!(
+            err.contains("k_job%2F0000000003"),
+            "{what}: names the file: {err}"
+        );
+        assert!(
+            err.contains("damaged") && err.contains("Restore"),
+            "{what}: {err}"
+        );
+    }
+    // Restored, the manager starts with every job, and the ids and keys hold.
+    std::fs::write(&record, &original).unwrap();
+    sb.spawn("manager", &manager_args(&dir, udp[0], web));
+    let (status, j) = http(deadline, web, "GET", "/jobs/3", "");
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["payload"]["text"], "original");
+    let (_, again) = http_with(deadline, web, "/jobs", "{}", "key-3");
+    assert_eq!(again["id"], 3, "the key still deduplicates: {again}");
+    let (_, next) = http(deadline, web, "POST", "/jobs", "{}");
+    assert_eq!(next["id"], 4, "no id is reused: {next}");
+}
+
+/// `POST path` with an `Idempotency-Key`, retried while the server is not up yet.
+fn http_with(
+    deadline: Instant,
+    web: SocketAddr,
+    path: &str,
+    body: &str,
+    key: &str,
+) -> (u16, Value) {
+    use std::io::{Read, Write};
+    loop {
+        let attempt = (|| -> std::io::Result<(u16, Value)> {
+            let mut s = std::net::TcpStream::connect_timeout(&web, Duration::from_secs(2))?;
+            s.set_read_timeout(Some(Duration::from_secs(15)))?;
+            write!(
+                s,
+                "POST {path} HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\n\
+                 Idempotency-Key: {key}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )?;
+            let mut raw = String::new();
+            s.read_to_string(&mut raw)?;
+            let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+            let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+            let status = status.ok_or_else(|| std::io::Error::other(head.to_owned()))?;
+            Ok((status, serde_json::from_str(rest).unwrap_or(Value::Null)))
+        })();
+        match attempt {
+            Ok(r) => return r,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "POST {path}: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 }

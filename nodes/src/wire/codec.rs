@@ -22,14 +22,22 @@ pub enum DecodeError {
         /// The unknown type.
         kind: String,
     },
-    /// An envelope whose body does not match its type.
-    #[error("malformed `{}` message: {error}", header.body.kind)]
+    /// An envelope whose body does not match its type (or whose ids or type are invalid).
+    #[error("malformed {} message: {error}", describe_kind(&header.body.kind))]
     Malformed {
         /// The envelope's routing header.
         header: Box<Header>,
-        /// What serde said.
-        error: serde_json::Error,
+        /// What is wrong.
+        error: String,
     },
+}
+
+fn describe_kind(kind: &str) -> String {
+    if kind.is_empty() {
+        "untyped".to_owned()
+    } else {
+        format!("`{kind}`")
+    }
 }
 
 impl DecodeError {
@@ -68,11 +76,20 @@ pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeEr
         Err(error) => {
             let header: Box<Header> =
                 serde_json::from_slice(bytes).map_err(DecodeError::NotAnEnvelope)?;
+            if let Some(problem) = header.body.problem.clone() {
+                return Err(DecodeError::Malformed {
+                    header,
+                    error: problem,
+                });
+            }
             let kind = header.body.kind.clone();
             if error.to_string().contains("unknown variant") {
                 Err(DecodeError::Unsupported { header, kind })
             } else {
-                Err(DecodeError::Malformed { header, error })
+                Err(DecodeError::Malformed {
+                    header,
+                    error: error.to_string(),
+                })
             }
         }
     }
@@ -157,6 +174,37 @@ mod tests {
         assert!(matches!(err, DecodeError::Malformed { .. }), "{err}");
         assert_eq!(err.reply().unwrap().code, ErrorCode::MalformedRequest);
 
+        // Ids and types of the wrong kind: still answerable, as malformed requests.
+        for (body, problem) in [
+            (
+                r#"{"type":"echo","msg_id":"x","echo":""}"#,
+                "`msg_id` must be",
+            ),
+            (
+                r#"{"type":"echo","msg_id":-1,"echo":""}"#,
+                "`msg_id` must be",
+            ),
+            (
+                r#"{"type":"echo","msg_id":1.5,"echo":""}"#,
+                "`msg_id` must be",
+            ),
+            (r#"{"type":5,"msg_id":7}"#, "`type` must be a string"),
+            (r#"{"type":null,"msg_id":7}"#, "malformed untyped message"),
+        ] {
+            let bytes = format!(r#"{{"src":"c1","dest":"n1","body":{body}}}"#);
+            let err = decode::<Payload>(bytes.as_bytes()).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::Malformed { .. }),
+                "{body}: {err}"
+            );
+            assert!(err.to_string().contains(problem), "{body}: {err}");
+            assert_eq!(err.reply().unwrap().code, ErrorCode::MalformedRequest);
+            assert!(err.header().unwrap().body.is_answerable(), "{body}");
+        }
+        // A reply with a bad `in_reply_to` is still a reply: never answered.
+        let bad_reply = br#"{"src":"n2","dest":"n1","body":{"type":"echo_ok","in_reply_to":"x"}}"#;
+        let err = decode::<Payload>(bad_reply).unwrap_err();
+        assert!(!err.header().unwrap().body.is_answerable(), "{err}");
         assert!(matches!(
             decode::<Payload>(b"{not json"),
             Err(DecodeError::NotAnEnvelope(_))

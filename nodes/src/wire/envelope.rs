@@ -2,6 +2,7 @@
 //! read as, and Maelstrom's handshake.
 
 use super::MsgId;
+use serde::de;
 use serde::{Deserialize, Serialize};
 
 /// A message on the wire: who sent it, to whom, and its body.
@@ -50,6 +51,10 @@ pub enum InitPayload {
 }
 
 /// Just enough of any message to route it and to answer it with an error.
+///
+/// It reads leniently: a `type` that is not a string, or ids that are not non-negative
+/// integers, do not make it fail (they are reported in [`HeaderBody::problem`]), so a request
+/// with a bad id can still be answered with an error.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Header {
     /// Sender.
@@ -62,15 +67,69 @@ pub struct Header {
 }
 
 /// The routing part of a body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct HeaderBody {
-    /// The payload's `type` tag.
-    #[serde(rename = "type", default)]
+    /// The payload's `type` tag (empty when it is missing or not a string).
     pub kind: String,
-    /// The message id, if any.
-    #[serde(default)]
+    /// The message id, if any (and valid).
     pub msg_id: Option<MsgId>,
-    /// The request this answers, if any.
-    #[serde(default)]
+    /// The request this answers, if any (and valid).
     pub in_reply_to: Option<MsgId>,
+    /// What is wrong with the `type` or the ids, if anything.
+    pub problem: Option<String>,
+    /// Whether the body has an `in_reply_to` at all (valid or not): such a message is a reply,
+    /// and replies are never answered.
+    pub is_reply: bool,
+}
+
+impl HeaderBody {
+    /// Whether an error reply may answer this message: it is no reply and no error itself
+    /// (answering those could start an error ping-pong).
+    pub fn is_answerable(&self) -> bool {
+        !self.is_reply && self.kind != "error"
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderBody {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(rename = "type", default)]
+            kind: Option<serde_json::Value>,
+            #[serde(default)]
+            msg_id: Option<serde_json::Value>,
+            #[serde(default)]
+            in_reply_to: Option<serde_json::Value>,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        let mut problems = vec![];
+        let kind = match raw.kind {
+            None => String::new(),
+            Some(serde_json::Value::String(s)) => s,
+            Some(other) => {
+                problems.push(format!("`type` must be a string, not {other}"));
+                String::new()
+            }
+        };
+        let mut id = |name: &str, v: Option<serde_json::Value>| match v {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => match v.as_u64() {
+                Some(id) => Some(id),
+                None => {
+                    problems.push(format!("`{name}` must be a non-negative integer, not {v}"));
+                    None
+                }
+            },
+        };
+        let is_reply = !matches!(raw.in_reply_to, None | Some(serde_json::Value::Null));
+        let msg_id = id("msg_id", raw.msg_id);
+        let in_reply_to = id("in_reply_to", raw.in_reply_to);
+        Ok(HeaderBody {
+            kind,
+            msg_id,
+            in_reply_to,
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+            is_reply,
+        })
+    }
 }

@@ -8,10 +8,12 @@
 //! knows any system's messages: bodies are JSON objects with a `type`, as on the wire.
 //!
 //! The node is driven by [`drive`](super::drive) as always: it sees the gateway's requests
-//! through the transport's `recv`, with datagrams first when both are ready.
+//! through the transport's `recv`, with datagrams first when both are ready — but a waiting
+//! request is passed over for at most [`FAIR_TURN`] datagrams in a row, so a busy network (a
+//! thousand task reports) cannot keep an HTTP read waiting until it times out.
 
 use super::Transport;
-use highstorm_nodes::wire::MsgId;
+use highstorm_nodes::wire::{MsgId, MAX_MESSAGE_BYTES};
 use highstorm_nodes::Transmit;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,10 +21,13 @@ use std::io;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+/// How many datagrams in a row may go before a waiting gateway request.
+pub const FAIR_TURN: u32 = 8;
+
 /// One request on its way in: the body, and where its reply goes.
 struct Request {
     body: Value,
-    reply: oneshot::Sender<Value>,
+    reply: oneshot::Sender<Result<Value, GatewayError>>,
 }
 
 /// Why a gateway request got no reply.
@@ -37,6 +42,14 @@ pub enum GatewayError {
     /// The body was not a JSON object.
     #[error("a request body must be a JSON object")]
     NotAnObject,
+    /// The request, as a message, would be over the message size limit: it was not sent.
+    #[error("the request is too large: {bytes} bytes as a message, over the {limit}-byte limit")]
+    TooLarge {
+        /// The message's size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// Sends requests to a node through its [`Gateway`]. Cheap to clone; usable from any task.
@@ -65,7 +78,7 @@ impl GatewayClient {
             .await
             .map_err(|_| GatewayError::Closed)?;
         match tokio::time::timeout(self.timeout, rx).await {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(v)) => v,
             Ok(Err(_)) => Err(GatewayError::Closed),
             Err(_) => Err(GatewayError::Timeout(self.timeout)),
         }
@@ -80,8 +93,10 @@ pub struct Gateway<T> {
     name: String,
     requests: mpsc::Receiver<Request>,
     open: bool,
-    pending: BTreeMap<MsgId, oneshot::Sender<Value>>,
+    pending: BTreeMap<MsgId, oneshot::Sender<Result<Value, GatewayError>>>,
     next_id: MsgId,
+    /// Datagrams taken while a request was waiting, since a request was last taken.
+    passed_over: u32,
 }
 
 impl<T: Transport> Gateway<T> {
@@ -97,6 +112,7 @@ impl<T: Transport> Gateway<T> {
             open: true,
             pending: BTreeMap::new(),
             next_id: 1,
+            passed_over: 0,
         };
         let client = GatewayClient {
             tx,
@@ -115,8 +131,10 @@ impl<T: Transport> Gateway<T> {
         self.pending.len()
     }
 
-    /// The envelope for one request; remembers where its reply goes.
-    fn admit(&mut self, req: Request) -> Vec<u8> {
+    /// The envelope for one request; remembers where its reply goes. A request over the
+    /// message size limit is answered at once with [`GatewayError::TooLarge`] (the node would
+    /// drop it unanswered): `None`.
+    fn admit(&mut self, req: Request) -> Option<Vec<u8>> {
         // Callers that gave up (timed out, disconnected) need no reply.
         self.pending.retain(|_, tx| !tx.is_closed());
         let id = self.next_id;
@@ -126,22 +144,48 @@ impl<T: Transport> Gateway<T> {
             obj.insert("msg_id".into(), Value::from(id));
             obj.remove("in_reply_to");
         }
-        self.pending.insert(id, req.reply);
         let envelope = serde_json::json!({"src": self.name, "dest": self.node, "body": body});
-        serde_json::to_vec(&envelope).expect("a JSON value encodes")
+        let bytes = serde_json::to_vec(&envelope).expect("a JSON value encodes");
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            let _ = req.reply.send(Err(GatewayError::TooLarge {
+                bytes: bytes.len(),
+                limit: MAX_MESSAGE_BYTES,
+            }));
+            return None;
+        }
+        self.pending.insert(id, req.reply);
+        Some(bytes)
     }
 }
 
 impl<T: Transport> Transport for Gateway<T> {
     async fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
         loop {
-            let req = tokio::select! {
-                biased;
-                received = self.inner.recv() => return received,
-                req = self.requests.recv(), if self.open => req,
+            let turn = if self.passed_over >= FAIR_TURN {
+                self.requests.try_recv().ok()
+            } else {
+                None
             };
+            let req = match turn {
+                Some(req) => Some(req),
+                None => tokio::select! {
+                    biased;
+                    received = self.inner.recv() => {
+                        if self.open && !self.requests.is_empty() {
+                            self.passed_over += 1;
+                        }
+                        return received;
+                    }
+                    req = self.requests.recv(), if self.open => req,
+                },
+            };
+            self.passed_over = 0;
             match req {
-                Some(req) => return Ok(Some(self.admit(req))),
+                Some(req) => {
+                    if let Some(bytes) = self.admit(req) {
+                        return Ok(Some(bytes));
+                    }
+                }
                 // Every client is gone: only the network is left.
                 None => self.open = false,
             }
@@ -160,7 +204,7 @@ impl<T: Transport> Transport for Gateway<T> {
             .ok()
             .and_then(|mut v| v.get_mut("body").map(Value::take))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "reply is not JSON"))?;
-        let _ = tx.send(body);
+        let _ = tx.send(Ok(body));
         Ok(())
     }
 }
@@ -229,9 +273,17 @@ mod tests {
                 .await
                 .unwrap();
             let bad = client.request(serde_json::json!([1])).await;
-            (a, b, bad)
+            let big = "x".repeat(MAX_MESSAGE_BYTES);
+            let too_large = client
+                .request(serde_json::json!({"type": "add", "n": 1, "pad": big}))
+                .await;
+            let after = client
+                .request(serde_json::json!({"type": "add", "n": 1}))
+                .await
+                .unwrap();
+            (a, b, bad, too_large, after)
         };
-        let (a, b, bad) = tokio::select! {
+        let (a, b, bad, too_large, after) = tokio::select! {
             biased;
             r = driver => panic!("the driver stopped: {r:?}"),
             out = calls => out,
@@ -241,6 +293,77 @@ mod tests {
         assert_eq!(b["total"], 7);
         assert_eq!(b["in_reply_to"], 2);
         assert_eq!(bad, Err(GatewayError::NotAnObject));
+        assert!(
+            matches!(too_large, Err(GatewayError::TooLarge { bytes, .. }) if bytes > MAX_MESSAGE_BYTES),
+            "{too_large:?}"
+        );
+        assert_eq!(
+            after["total"], 8,
+            "the gateway serves on after refusing one"
+        );
+    }
+
+    /// A network that always has a datagram ready (an `add` from n2), until `limit`; counts
+    /// what it delivered.
+    struct Flood {
+        delivered: std::rc::Rc<std::cell::Cell<u64>>,
+        limit: u64,
+    }
+
+    impl Transport for Flood {
+        async fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+            let n = self.delivered.get();
+            if n == self.limit {
+                return Ok(None);
+            }
+            self.delivered.set(n + 1);
+            Ok(Some(
+                br#"{"src":"n2","dest":"n1","body":{"type":"add","n":0,"msg_id":1}}"#.to_vec(),
+            ))
+        }
+        async fn send(&mut self, _: &Transmit) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_is_answered_during_a_flood_of_datagrams_not_after_it() {
+        let delivered = std::rc::Rc::new(std::cell::Cell::new(0));
+        let flood = Flood {
+            delivered: delivered.clone(),
+            limit: 20_000,
+        };
+        let (mut gateway, client) = Gateway::new(flood, "n1", "http");
+        let setup = ProcessSetup {
+            id: "n1".into(),
+            peers: vec!["n2".into()],
+            seed: 0,
+            boot: 0,
+            durable: Default::default(),
+        };
+        let mut process = NodeProcess::new(Adder::default(), setup);
+        let mut env = super::super::RealEnvironment::default();
+        // The caller is a task of its own, as an HTTP connection is.
+        let caller = tokio::spawn(async move {
+            client
+                .request(serde_json::json!({"type": "add", "n": 1}))
+                .await
+        });
+        let local = tokio::task::LocalSet::new();
+        let answered_at = std::rc::Rc::new(std::cell::Cell::new(None));
+        let seen = answered_at.clone();
+        let counter = delivered.clone();
+        local.spawn_local(async move {
+            let reply = caller.await.expect("the caller finished");
+            assert_eq!(reply.map(|r| r["type"].clone()), Ok(Value::from("add_ok")));
+            seen.set(Some(counter.get()));
+        });
+        local
+            .run_until(super::super::drive(&mut process, &mut gateway, &mut env))
+            .await
+            .unwrap();
+        let at = answered_at.get().expect("answered before the flood ended");
+        assert!(at < 100, "answered after {at} flooding datagrams");
     }
 
     #[tokio::test(start_paused = true)]

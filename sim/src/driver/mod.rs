@@ -219,7 +219,12 @@ pub struct RealEnvironment {
     /// The node's durable storage, if it has a directory. Without one, writes are dropped
     /// (the node behaves as if every restart lost its disk).
     pub store: Option<DirStore>,
+    /// Events handled so far (for yielding now and then).
+    pub events: std::cell::Cell<u64>,
 }
+
+/// A real node yields to the other tasks on its thread once every this many events.
+pub const YIELD_EVERY: u64 = 4;
 
 /// A [`WorkRunner`] that runs a system's outside work on tokio's blocking pool over the blob
 /// directory `blobs` (real mode only: the simulator never uses threads). Each piece of work
@@ -254,6 +259,17 @@ impl Environment for RealEnvironment {
         match timer {
             Some(at) => self.clock.sleep_until(at).await,
             None => std::future::pending().await,
+        }
+    }
+
+    /// Yields to the runtime every [`YIELD_EVERY`] events: a node flooded with datagrams
+    /// (each of which may wait for a disk sync) still lets the tasks beside it on the same
+    /// thread — its HTTP API's server and connections — run during the flood, not after it.
+    async fn gate(&self) {
+        let n = self.events.get().wrapping_add(1);
+        self.events.set(n);
+        if n % YIELD_EVERY == 0 {
+            tokio::task::yield_now().await;
         }
     }
 

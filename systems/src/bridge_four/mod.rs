@@ -29,7 +29,9 @@ pub mod workload;
 pub use system::system;
 
 mod leader;
+mod listing;
 mod notes;
+pub mod paths;
 mod worker;
 
 pub use leader::Leader;
@@ -437,7 +439,7 @@ pub enum BridgeFourMsg {
         kind: String,
         /// Input paths in the blob store.
         inputs: Vec<String>,
-        /// Where outputs go (default `output/job-{id}`).
+        /// Where outputs go (default `output/job-{id}`; see [`paths`] for what is refused).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output: Option<String>,
         /// A client-chosen token: a retry with the same token gets the same job.
@@ -449,12 +451,19 @@ pub enum BridgeFourMsg {
         /// Its id.
         id: u64,
     },
-    /// Client -> leader: list jobs.
-    ListJobs,
-    /// Every job, without per-task detail.
+    /// Client -> leader: list jobs, a page at a time (a page fits one message).
+    ListJobs {
+        /// List the jobs after this id (a page's `next`); from the first when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<u64>,
+    },
+    /// A page of jobs in id order, without per-task detail.
     ListJobsOk {
         /// The jobs.
         jobs: Vec<JobView>,
+        /// Where the next page starts (`after`), when jobs are left.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<u64>,
     },
     /// Client -> leader: one job's status.
     JobStatus {

@@ -7,7 +7,10 @@
 //! hide until it caught up).
 //!
 //! Adds are not idempotent, and the network may deliver a request twice: a node remembers the
-//! (client, msg_id) of the adds it applied (the most recent 100,000) and ignores repeats.
+//! (client, msg_id) of the adds it applied (the most recent 100,000) and ignores repeats. An add
+//! that would take the counter past `u64::MAX` is refused with error 22 (precondition-failed,
+//! definite): the counter never wraps; a read whose sum no longer fits (adds on two nodes that
+//! met) is refused with error 14 rather than wrapped.
 //!
 //! An `add` is acknowledged only once a peer holds the new count (a `replicate` RPC, retried
 //! elsewhere on timeout; an indefinite error if nobody answers). Both the node that took the
@@ -129,9 +132,12 @@ impl GCounter {
         }
     }
 
-    /// The counter's value as this node knows it.
-    pub fn value(&self) -> u64 {
-        self.counts.values().sum()
+    /// The counter's value as this node knows it; `None` if it does not fit a `u64` (adds that
+    /// would overflow are refused, but concurrent adds on different nodes can still meet).
+    pub fn value(&self) -> Option<u64> {
+        self.counts
+            .values()
+            .try_fold(0u64, |sum, &n| sum.checked_add(n))
     }
 
     /// Merges `other` by taking the maximum per incarnation; returns whether anything grew.
@@ -218,12 +224,25 @@ impl Node for GCounter {
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<GCounterMsg>) {
         match &msg.body {
             GCounterMsg::Add { delta } => {
-                if let Some(id) = msg.msg_id {
-                    let tag = (msg.src.clone(), id);
-                    if !self.applied.insert(tag.clone()) {
-                        ctx.note_typed(&GCounterNote::DuplicateAdd(msg.src.clone(), id));
-                        return;
-                    }
+                let tag = msg.msg_id.map(|id| (msg.src.clone(), id));
+                if let Some(tag) = tag.as_ref().filter(|t| self.applied.contains(*t)) {
+                    ctx.note_typed(&GCounterNote::DuplicateAdd(tag.0.clone(), tag.1));
+                    return;
+                }
+                // Overflow is refused, never wrapped: the add does not happen (definite).
+                if self.value().and_then(|v| v.checked_add(*delta)).is_none() {
+                    let e = ErrorBody::new(
+                        ErrorCode::PreconditionFailed,
+                        format!(
+                            "adding {delta} would overflow the counter (at most {} in all)",
+                            u64::MAX
+                        ),
+                    );
+                    ctx.reply_error(&msg, e);
+                    return;
+                }
+                if let Some(tag) = tag {
+                    self.applied.insert(tag.clone());
                     self.applied_order.push_back(tag);
                     if self.applied_order.len() > REMEMBERED_ADDS {
                         if let Some(old) = self.applied_order.pop_front() {
@@ -241,10 +260,18 @@ impl Node for GCounter {
                     self.replicate(ctx, msg, 1);
                 }
             }
-            GCounterMsg::Read => {
-                let value = self.value();
-                ctx.reply(&msg, GCounterMsg::ReadOk { value });
-            }
+            GCounterMsg::Read => match self.value() {
+                Some(value) => {
+                    ctx.reply(&msg, GCounterMsg::ReadOk { value });
+                }
+                None => {
+                    let e = ErrorBody::new(
+                        ErrorCode::Abort,
+                        "the counter's value does not fit 64 bits (concurrent adds overflowed it)",
+                    );
+                    ctx.reply_error(&msg, e);
+                }
+            },
             GCounterMsg::Replicate { counts } => {
                 let counts = counts.clone();
                 self.merge(&counts);
@@ -349,7 +376,7 @@ mod tests {
             "a lower count changes nothing"
         );
         assert!(c.merge(&counts(&[("n1/0", 7), ("n1/1", 2)])));
-        assert_eq!(c.value(), 7 + 3 + 2);
+        assert_eq!(c.value(), Some(7 + 3 + 2));
         assert!(!lacks(&c.counts, &counts(&[("n2/0", 3)])));
         assert!(lacks(&c.counts, &counts(&[("n3/0", 1)])));
         assert!(lacks(&counts(&[("n2/0", 1)]), &c.counts));
@@ -365,7 +392,7 @@ mod tests {
         let mut peer = GCounter::default();
         peer.merge(&first.node().counts);
         peer.merge(&second.node().counts);
-        assert_eq!(peer.value(), 7);
+        assert_eq!(peer.value(), Some(7));
     }
 
     #[test]
@@ -374,7 +401,7 @@ mod tests {
         let mut n = Harness::new(GCounter::default(), "n1", &["n2"]);
         n.request("c0", 1, &GCounterMsg::Add { delta: 5 });
         let n = n.crash_and_restart(GCounter::default());
-        assert_eq!(n.node().value(), 5);
+        assert_eq!(n.node().value(), Some(5));
         // The replica: durable before its answer.
         let mut r = Harness::new(GCounter::default(), "n2", &["n1"]);
         r.take_sent();
@@ -383,7 +410,7 @@ mod tests {
         };
         assert_eq!(r.request("n1", 1, &held)[0].body, GCounterMsg::ReplicateOk);
         let mut r = r.crash_and_restart(GCounter::default());
-        assert_eq!(r.node().value(), 7);
+        assert_eq!(r.node().value(), Some(7));
         // The restarted replica offers what it kept to its peers.
         r.take_sent();
         let mut again = r.crash_and_restart(GCounter::default());
@@ -404,7 +431,51 @@ mod tests {
         n.request("c0", 5, &GCounterMsg::Add { delta: 3 });
         n.request("c0", 5, &GCounterMsg::Add { delta: 3 });
         n.request("c1", 5, &GCounterMsg::Add { delta: 3 });
-        assert_eq!(n.node().value(), 6);
+        assert_eq!(n.node().value(), Some(6));
+    }
+
+    #[test]
+    fn an_add_that_would_overflow_is_refused_never_wrapped() {
+        let mut n = Harness::new(GCounter::default(), "n1", &[]);
+        let ok = n.request("c0", 1, &GCounterMsg::Add { delta: 5 });
+        assert_eq!(ok[0].body, GCounterMsg::AddOk);
+        let refused = n.request("c0", 2, &GCounterMsg::Add { delta: u64::MAX });
+        assert!(refused.is_empty(), "no add_ok: {refused:?}");
+        let errors: Vec<String> = n
+            .outputs
+            .iter()
+            .filter_map(|o| match o {
+                highstorm_nodes::Output::Transmit(t) => {
+                    Some(String::from_utf8_lossy(&t.bytes).into_owned())
+                }
+                _ => None,
+            })
+            .filter(|t| t.contains(r#""type":"error""#))
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains(r#""code":22"#) && errors[0].contains("overflow"),
+            "{}",
+            errors[0]
+        );
+        assert!(errors[0].contains(r#""in_reply_to":2"#), "{}", errors[0]);
+        let read = n.request("c0", 3, &GCounterMsg::Read);
+        assert_eq!(read[0].body, GCounterMsg::ReadOk { value: 5 });
+        // The largest add that fits is taken.
+        let ok = n.request(
+            "c0",
+            4,
+            &GCounterMsg::Add {
+                delta: u64::MAX - 5,
+            },
+        );
+        assert_eq!(ok[0].body, GCounterMsg::AddOk);
+        let read = n.request("c0", 5, &GCounterMsg::Read);
+        assert_eq!(read[0].body, GCounterMsg::ReadOk { value: u64::MAX });
+        // Concurrent adds elsewhere that together overflow: reads refuse, never wrap.
+        let mut m = GCounter::default();
+        m.merge(&counts(&[("n1/0", u64::MAX), ("n2/0", 1)]));
+        assert_eq!(m.value(), None);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `POST /jobs` with any JSON payload | 202 `{id}`; 400 if the body is not JSON |
-//! | `GET /jobs/{id}` | 200 `{id, status, reserves, timeouts, time_left_ms?, result?, payload}`; 404 unknown job |
+//! | `POST /jobs` with any JSON payload | 202 `{id}`; 400 if the body is not JSON; 413 over [`MAX_PAYLOAD_BYTES`](super::MAX_PAYLOAD_BYTES) |
+//! | `GET /jobs/{id}` | 200 `{id, status, reserves, timeouts, time_left_ms?, result?, payload}`; 404 unknown job (or an id not in its canonical form, `01`, `+1`) |
 //!
 //! `status` is `queued`, `reserved` (with `time_left_ms` on the reservation) or `completed`
 //! (with `result`, the md5 of the payload's compact JSON). A `POST` with an
@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use highstorm::driver::GatewayClient;
-use highstorm::http_api::{expect_reply, ApiError};
+use highstorm::http_api::{canonical_id, expect_reply, ApiError};
 use serde_json::Value;
 
 /// The header that makes a `POST /jobs` idempotent.
@@ -76,6 +76,13 @@ async fn put_job(
         ),
         None => None,
     };
+    super::check_job(&payload, token.as_deref()).map_err(|e| {
+        let status = match e {
+            super::JobRefused::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            super::JobRefused::TokenTooLong(_) => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    })?;
     let reply = ask(&manager, WorkQueueMsg::Put { payload, token }, "put_ok").await?;
     let id = reply.get("id").cloned().unwrap_or(Value::Null);
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))).into_response())
@@ -85,9 +92,7 @@ async fn get_job(
     State(manager): State<GatewayClient>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: u64 = id
-        .parse()
-        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    let id = canonical_id(&id, "job")?;
     let mut reply = ask(&manager, WorkQueueMsg::Get { id }, "get_ok").await?;
     Ok(Json(
         reply.get_mut("job").map(Value::take).unwrap_or_default(),
@@ -173,6 +178,9 @@ mod tests {
                 (get("/jobs/99"), StatusCode::NOT_FOUND),
                 (get("/jobs/abc"), StatusCode::NOT_FOUND),
                 (get("/jobs/-1"), StatusCode::NOT_FOUND),
+                // Job 1 exists, under that one name only.
+                (get("/jobs/01"), StatusCode::NOT_FOUND),
+                (get("/jobs/+1"), StatusCode::NOT_FOUND),
                 (get("/nowhere"), StatusCode::NOT_FOUND),
             ] {
                 let (status, v) = call(&router, req).await;

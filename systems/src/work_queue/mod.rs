@@ -62,6 +62,37 @@ impl Default for WorkQueueConfig {
     }
 }
 
+/// The largest payload a job may carry, as compact JSON: every message that carries it (a
+/// reservation, a job's state) must fit one message, with room to spare for the rest of it.
+pub const MAX_PAYLOAD_BYTES: usize = highstorm_nodes::wire::MAX_MESSAGE_BYTES - 1024;
+
+/// The longest idempotency token, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 256;
+
+/// Why a job cannot be queued as it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JobRefused {
+    /// The payload is over [`MAX_PAYLOAD_BYTES`].
+    #[error("the payload is {0} bytes as compact JSON, over the {MAX_PAYLOAD_BYTES}-byte limit")]
+    PayloadTooLarge(usize),
+    /// The token is over [`MAX_TOKEN_BYTES`].
+    #[error("the idempotency token is {0} bytes, over the {MAX_TOKEN_BYTES}-byte limit")]
+    TokenTooLong(usize),
+}
+
+/// Whether a job with `payload` and `token` can be queued: what the manager checks before it
+/// accepts one (and the HTTP API before it asks).
+pub fn check_job(payload: &Value, token: Option<&str>) -> Result<(), JobRefused> {
+    let bytes = serde_json::to_vec(payload).map_or(usize::MAX, |v| v.len());
+    if bytes > MAX_PAYLOAD_BYTES {
+        return Err(JobRefused::PayloadTooLarge(bytes));
+    }
+    match token {
+        Some(t) if t.len() > MAX_TOKEN_BYTES => Err(JobRefused::TokenTooLong(t.len())),
+        _ => Ok(()),
+    }
+}
+
 /// The md5 of a payload's compact JSON text, in hex: a job's result.
 pub fn result_of(payload: &Value) -> String {
     let text = serde_json::to_string(payload).unwrap_or_default();
@@ -319,6 +350,11 @@ impl Manager {
         let now = ctx.now();
         match &msg.body {
             WorkQueueMsg::Put { payload, token } => {
+                if let Err(e) = check_job(payload, token.as_deref()) {
+                    let e = ErrorBody::new(ErrorCode::MalformedRequest, e.to_string());
+                    ctx.reply_error(&msg, e);
+                    return;
+                }
                 if let Some(id) = token.as_ref().and_then(|t| self.tokens.get(t)) {
                     let id = *id;
                     ctx.reply(&msg, WorkQueueMsg::PutOk { id });
@@ -598,6 +634,68 @@ mod tests {
         assert_eq!(
             result_of(&serde_json::json!({})),
             "99914b932bd37a50b983c5e7c90ae93b"
+        );
+    }
+
+    #[test]
+    fn a_payload_at_the_limit_is_served_in_every_message_and_one_over_is_refused() {
+        // Long node names, as a worst case for the envelope around the payload.
+        let manager = "m".repeat(64);
+        let worker = "w".repeat(64);
+        let cfg = WorkQueueConfig {
+            manager: manager.clone(),
+            ..WorkQueueConfig::default()
+        };
+        let mut h = Harness::new(WorkQueue::new(cfg, &manager), &manager, &[&worker]);
+        // A string payload of exactly the limit: its JSON is the text plus two quotes.
+        let at_limit = Value::from("\u{1}".repeat((MAX_PAYLOAD_BYTES - 2) / 6));
+        let len = serde_json::to_vec(&at_limit).unwrap().len();
+        assert!(
+            len <= MAX_PAYLOAD_BYTES && len + 6 > MAX_PAYLOAD_BYTES,
+            "{len}"
+        );
+        let put = WorkQueueMsg::Put {
+            payload: at_limit.clone(),
+            token: Some("t".repeat(MAX_TOKEN_BYTES)),
+        };
+        let client = "c".repeat(64);
+        assert_eq!(
+            h.request(&client, 1, &put)[0].body,
+            WorkQueueMsg::PutOk { id: 1 }
+        );
+        let r = h.request(&worker, 2, &WorkQueueMsg::Reserve);
+        assert!(
+            matches!(&r[0].body, WorkQueueMsg::ReserveOk { job: Some(j) } if j.payload == at_limit),
+            "the reservation carries the payload"
+        );
+        let g = h.request(&client, 3, &WorkQueueMsg::Get { id: 1 });
+        assert!(
+            matches!(&g[0].body, WorkQueueMsg::GetOk { job } if job.payload == at_limit),
+            "the job's state carries the payload"
+        );
+        assert_eq!(highstorm_nodes::Process::stats(h.process()).oversized, 0);
+        // One byte over, and an over-long token: refused, nothing queued.
+        let over = Value::from("x".repeat(MAX_PAYLOAD_BYTES - 1));
+        for (payload, token) in [
+            (over, None),
+            (Value::Null, Some("t".repeat(MAX_TOKEN_BYTES + 1))),
+        ] {
+            let put = WorkQueueMsg::Put { payload, token };
+            assert!(h.request(&client, 4, &put).is_empty(), "no put_ok");
+        }
+        let refused = h
+            .outputs
+            .iter()
+            .filter(|o| {
+                matches!(o, highstorm_nodes::Output::Transmit(t)
+                if String::from_utf8_lossy(&t.bytes).contains(r#""code":12"#))
+            })
+            .count();
+        assert_eq!(refused, 2);
+        assert!(
+            h.request(&client, 5, &WorkQueueMsg::Get { id: 2 })
+                .is_empty(),
+            "no job 2"
         );
     }
 

@@ -49,6 +49,36 @@ impl Sandbox {
         self.procs.push((name.to_owned(), child));
     }
 
+    /// Runs `highstorm <args>` as `name` to its end, killing it if it runs past `timeout`:
+    /// its exit status (`None` when it had to be killed) and its stderr.
+    pub(crate) fn run_bounded(
+        &self,
+        name: &str,
+        args: &[String],
+        timeout: Duration,
+    ) -> (Option<std::process::ExitStatus>, String) {
+        let log = self.dir.join(format!("{name}.log"));
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
     /// SIGKILLs `name` and reaps it.
     pub(crate) fn kill(&mut self, name: &str) {
         let i = self.procs.iter().position(|(n, _)| n == name).unwrap();

@@ -15,6 +15,7 @@
 //! see).
 
 use super::notes::BridgeFourNote;
+use super::{listing, paths};
 use super::{
     Attempt, BridgeFourConfig, BridgeFourMsg, BridgeFourTimer, JobStatus, TaskStatus, WorkerView,
 };
@@ -121,13 +122,19 @@ impl Leader {
                 );
                 self.submit(ctx, &msg, name, kind, inputs, output, token)
             }
-            BridgeFourMsg::ListJobs => {
-                let jobs = self.jobs.values().map(|j| view(j, false)).collect();
-                ctx.reply(&msg, BridgeFourMsg::ListJobsOk { jobs });
+            BridgeFourMsg::ListJobs { after } => {
+                use std::ops::Bound::{Excluded, Unbounded};
+                let from = after.map_or(Unbounded, Excluded);
+                let views = self
+                    .jobs
+                    .range((from, Unbounded))
+                    .map(|(_, j)| view(j, false));
+                let (jobs, next) = listing::page(views, listing::VIEW_BUDGET);
+                ctx.reply(&msg, BridgeFourMsg::ListJobsOk { jobs, next });
             }
             BridgeFourMsg::JobStatus { id } => match self.jobs.get(id) {
                 Some(job) => {
-                    let job = view(job, true);
+                    let job = listing::fit(view(job, true), listing::VIEW_BUDGET);
                     ctx.reply(&msg, BridgeFourMsg::JobStatusOk { job });
                 }
                 None => no_such_job(ctx, &msg, *id),
@@ -199,13 +206,25 @@ impl Leader {
             ctx.reply(msg, BridgeFourMsg::SubmitJobOk { id });
             return;
         }
+        let taken = self
+            .jobs
+            .values()
+            .map(|j| (j.rec.id, j.rec.output.as_str()));
+        if let Err(e) = paths::check_job_paths(&inputs, output.as_deref(), taken) {
+            let code = match e {
+                paths::PathRefused::Taken { .. } => ErrorCode::KeyAlreadyExists,
+                _ => ErrorCode::MalformedRequest,
+            };
+            ctx.reply_error(msg, ErrorBody::new(code, e.to_string()));
+            return;
+        }
         let id = self.next_job;
         self.next_job += 1;
         let rec = JobRecord {
             id,
             name,
             kind,
-            output: output.unwrap_or_else(|| format!("output/job-{id}")),
+            output: output.unwrap_or_else(|| paths::default_output(id)),
             inputs,
             token,
             result: None,

@@ -169,7 +169,7 @@ impl Leader {
             .collect();
         let input = serde_json::json!({
             "outputs": outputs,
-            "result": format!("{}/result.json", job.rec.output),
+            "result": super::super::paths::result_path(&job.rec.output),
         });
         job.aggregating = true;
         let work = ctx.spawn_work("aggregate", input);
