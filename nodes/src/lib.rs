@@ -45,7 +45,10 @@ pub use node::{
 };
 pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 pub use rand;
-pub use spawn::{config, BlobsFn, SpawnError, WorkFn, WorkOutcome};
+pub use spawn::{
+    checked_config, config, read_checked_config, read_config, BlobsFn, ConfigProblem, NoConfig,
+    SpawnError, SystemConfig, WorkFn, WorkOutcome, MAX_PERIOD_MS,
+};
 pub use time::{Duration, LocalTime};
 pub use wire::{ErrorBody, ErrorCode, MsgId};
 
