@@ -85,15 +85,16 @@ impl ConfigProblem {
     /// `Err` naming `key` unless `n` is within `range`.
     pub fn within<N>(key: &str, n: N, range: std::ops::RangeInclusive<N>) -> Result<(), Self>
     where
-        N: PartialOrd + std::fmt::Display,
+        N: PartialOrd + std::fmt::Debug,
     {
+        // Debug: `1e308` rather than 309 digits.
         if range.contains(&n) {
             Ok(())
         } else {
             Err(ConfigProblem::new(
                 key,
                 format!(
-                    "{n} is out of range: must be {}..={}",
+                    "{n:?} is out of range: must be {:?}..={:?}",
                     range.start(),
                     range.end()
                 ),

@@ -197,7 +197,7 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
                 let name = event
                     .process()
                     .map_or("<faults>", |pid| e.names[pid].as_str());
-                return Err(super::stuck(&e.trace, name, at, seed, steps_here));
+                return Err(super::stuck(scenario, &e.trace, name, at, seed, steps_here));
             }
         }
         e.now = at;

@@ -38,12 +38,14 @@ pub enum EngineError {
     /// instant it fired, or messages bouncing with no delay): the run is stopped after
     /// [`step_budget`] steps at one instant instead of looping there forever.
     #[error(
-        "`{node}` is stuck at {} (seed {seed}): {steps} steps without simulated time \
-         advancing{}; a timer re-armed for the instant it fires never lets time move on",
+        "`{scenario}` seed {seed}: `{node}` is stuck at {}: {steps} steps without simulated \
+         time advancing{}; a timer re-armed for the instant it fires never lets time move on",
         humantime::format_duration(*at),
         timer.as_ref().map_or_else(String::new, |t| format!(", its timer `{t}` firing again and again"))
     )]
     Stuck {
+        /// The scenario.
+        scenario: String,
         /// The process that was running when the budget ran out.
         node: String,
         /// The timer it fired last at that instant, if it fired one.
@@ -68,8 +70,16 @@ pub fn step_budget(scenario: &Scenario) -> u64 {
     (STEPS_PER_INSTANT_PER_PROCESS * processes).max(10_000)
 }
 
-/// The run is stuck at `at`: the error naming `node` and the timer it fired last then.
-fn stuck(trace: &Trace, node: &str, at: std::time::Duration, seed: u64, steps: u64) -> EngineError {
+/// The run of `scenario` is stuck at `at`: the error naming `node` and the timer it fired
+/// last then.
+fn stuck(
+    scenario: &Scenario,
+    trace: &Trace,
+    node: &str,
+    at: std::time::Duration,
+    seed: u64,
+    steps: u64,
+) -> EngineError {
     let timer = trace
         .events()
         .iter()
@@ -80,6 +90,7 @@ fn stuck(trace: &Trace, node: &str, at: std::time::Duration, seed: u64, steps: u
             _ => None,
         });
     EngineError::Stuck {
+        scenario: scenario.name.clone(),
         node: node.to_owned(),
         timer,
         at,
@@ -126,6 +137,7 @@ mod tests {
             let spinning = calm.config(serde_json::json!({"spins": "n1"}));
             let err = run(&system, &spinning, 7).expect_err("stuck");
             let EngineError::Stuck {
+                scenario,
                 node,
                 timer,
                 at,
@@ -136,17 +148,36 @@ mod tests {
                 panic!("{engine:?}: {err}");
             };
             assert_eq!(
-                (node.as_str(), timer.as_deref(), *seed),
-                ("n1", Some("Tick"), 7),
+                (scenario.as_str(), node.as_str(), timer.as_deref(), *seed),
+                ("spin", "n1", Some("Tick"), 7),
                 "{engine:?}: {err}"
             );
             assert_eq!(*at, Duration::from_millis(100), "{engine:?}: {err}");
             assert!(*steps > step_budget(&spinning), "{engine:?}: {err}");
             let text = err.to_string();
             assert!(
-                text.contains("`n1` is stuck at 100ms (seed 7)") && text.contains("`Tick`"),
+                text.contains("`spin` seed 7: `n1` is stuck at 100ms") && text.contains("`Tick`"),
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_sweep_reports_a_stuck_run_with_its_seed() {
+        let system = crate::testing::fixture::spinner();
+        let s = Scenario::new("spin", "spinner")
+            .nodes(2)
+            .workload(0, 1.0)
+            .duration(Duration::from_secs(1))
+            .engine(Engine::Events)
+            .config(serde_json::json!({"spins": "n0"}));
+        let sweep = crate::testing::Sweep::new(&system, &s).seeds(3..4).jobs(1);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sweep.run()))
+            .expect_err("a stuck run");
+        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            text.contains("`spin` seed 3: `n0` is stuck at 100ms"),
+            "{text}"
+        );
     }
 }

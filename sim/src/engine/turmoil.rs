@@ -448,7 +448,8 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
         sim.step().map_err(|e| EngineError::Sim(e.to_string()))?;
         let stuck = world.borrow_mut().stuck.take();
         if let Some((node, at, turns)) = stuck {
-            return Err(super::stuck(&world.borrow().trace, &node, at, seed, turns));
+            let trace = &world.borrow().trace;
+            return Err(super::stuck(scenario, trace, &node, at, seed, turns));
         }
     }
     let sim_time = sim.elapsed();

@@ -140,29 +140,20 @@ fn walk_table(t: &Table, path: String, offset: usize, best: &mut Option<(usize, 
     }
 }
 
+/// Walks an inline table's entries. (An inline array is one value of its key, as in
+/// `partition = [["n0"], ["n1"]]`: a problem inside it is the key's.)
 fn walk_value(v: &Value, path: String, offset: usize, best: &mut Option<(usize, String)>) {
-    match v {
-        Value::InlineTable(t) => {
-            for (name, child) in t.iter() {
-                let child_path = join(&path, name);
-                let key_span = t.key(name).and_then(|k| k.span());
-                consider(
-                    entry_span(key_span, child.span()),
-                    &child_path,
-                    offset,
-                    best,
-                );
-                walk_value(child, child_path, offset, best);
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                let child_path = format!("{path}[{i}]");
-                consider(child.span(), &child_path, offset, best);
-                walk_value(child, child_path, offset, best);
-            }
-        }
-        _ => {}
+    let Value::InlineTable(t) = v else { return };
+    for (name, child) in t.iter() {
+        let child_path = join(&path, name);
+        let key_span = t.key(name).and_then(|k| k.span());
+        consider(
+            entry_span(key_span, child.span()),
+            &child_path,
+            offset,
+            best,
+        );
+        walk_value(child, child_path, offset, best);
     }
 }
 
@@ -180,20 +171,30 @@ fn key_on_line(text: &str, offset: usize) -> Option<String> {
     let (line, _) = line_col(text, offset);
     let lines: Vec<&str> = text.lines().collect();
     let this = lines.get(line.checked_sub(1)?)?.trim();
-    let header = |l: &str| -> Option<String> {
-        let l = l.trim();
-        let inner = l
-            .strip_prefix("[[")
-            .and_then(|r| r.split_once("]]"))
-            .or_else(|| l.strip_prefix('[').and_then(|r| r.split_once(']')))?
-            .0;
+    // The header on line `i` (0-based), as a key: `[[faults]]` is `faults[k]`, the k-th one.
+    let header = |i: usize| -> Option<String> {
+        let l = lines[i].trim();
+        if let Some((inner, _)) = l.strip_prefix("[[").and_then(|r| r.split_once("]]")) {
+            let name = inner.trim();
+            let nth = lines[..i]
+                .iter()
+                .filter(|p| {
+                    p.trim()
+                        .strip_prefix("[[")
+                        .and_then(|r| r.split_once("]]"))
+                        .is_some_and(|(n, _)| n.trim() == name)
+                })
+                .count();
+            return is_key(name).then(|| format!("{name}[{nth}]"));
+        }
+        let (inner, _) = l.strip_prefix('[').and_then(|r| r.split_once(']'))?;
         let name = inner.trim();
         is_key(name).then(|| name.to_owned())
     };
-    if let Some(h) = header(this) {
+    if let Some(h) = header(line - 1) {
         return Some(h);
     }
-    let table = lines[..line - 1].iter().rev().find_map(|l| header(l));
+    let table = (0..line - 1).rev().find_map(header);
     let own = this
         .split_once('=')
         .map(|(k, _)| k.trim())
@@ -267,6 +268,9 @@ slow = { n3 = 2.0 }
         let broken = format!("{TEXT}slow = 1\n");
         let o = broken.rfind("slow = 1").unwrap();
         assert_eq!(key_at(&broken, o).as_deref(), Some("config.slow"));
+        let broken = TEXT.replace("crash = \"n1\"", "crash = \"n1\"\ncrash = \"n2\"");
+        let o = broken.find("crash = \"n2\"").unwrap();
+        assert_eq!(key_at(&broken, o).as_deref(), Some("faults[1].crash"));
     }
 
     #[test]

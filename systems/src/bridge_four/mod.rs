@@ -86,6 +86,9 @@ impl Default for BridgeFourConfig {
 /// The most a worker may be slowed down (`slow = { n3 = 1000.0 }`).
 pub const MAX_SLOWDOWN: f64 = 1000.0;
 
+/// The most tasks one simulated client's jobs may hold (`jobs` times `files_per_job`).
+pub const MAX_TASKS_PER_CLIENT: u64 = 10_000;
+
 /// The most words the generated corpus may hold, over all its files.
 pub const MAX_CORPUS_WORDS: u64 = 10_000_000;
 
@@ -94,6 +97,16 @@ impl SystemConfig for BridgeFourConfig {
         ConfigProblem::within("slots", self.slots, 1..=1000)?;
         ConfigProblem::period_ms("heartbeat_ms", self.heartbeat_ms)?;
         ConfigProblem::period_ms("worker_timeout_ms", self.worker_timeout_ms)?;
+        if self.worker_timeout_ms <= self.heartbeat_ms {
+            return Err(ConfigProblem::new(
+                "worker_timeout_ms",
+                format!(
+                    "{} ms is not longer than `heartbeat_ms` ({} ms): every worker would be \
+                     declared dead between two of its heartbeats",
+                    self.worker_timeout_ms, self.heartbeat_ms
+                ),
+            ));
+        }
         for (node, factor) in &self.slow {
             ConfigProblem::within(&format!("slow.{node}"), *factor, 1.0..=MAX_SLOWDOWN)?;
         }
@@ -111,6 +124,17 @@ impl SystemConfig for BridgeFourConfig {
         }
         ConfigProblem::within("jobs", self.jobs, 0..=1000)?;
         ConfigProblem::within("files_per_job", self.files_per_job, 1..=1000)?;
+        let tasks = u64::from(self.jobs) * u64::from(self.files_per_job);
+        if tasks > MAX_TASKS_PER_CLIENT {
+            return Err(ConfigProblem::new(
+                "jobs",
+                format!(
+                    "{} jobs of {} files is {tasks} tasks per client: at most \
+                     {MAX_TASKS_PER_CLIENT}",
+                    self.jobs, self.files_per_job
+                ),
+            ));
+        }
         ConfigProblem::within(
             "jobs_with_missing_input",
             self.jobs_with_missing_input,

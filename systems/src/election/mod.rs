@@ -287,6 +287,21 @@ impl SystemConfig for ElectionConfig {
         ] {
             ConfigProblem::period_ms(key, ms)?;
         }
+        for (key, ms) in [
+            ("lease_ms", self.lease_ms),
+            ("worker_timeout_ms", self.worker_timeout_ms),
+        ] {
+            if ms <= self.heartbeat_ms {
+                return Err(ConfigProblem::new(
+                    key,
+                    format!(
+                        "{ms} ms is not longer than `heartbeat_ms` ({} ms): it would run out \
+                         between two heartbeats",
+                        self.heartbeat_ms
+                    ),
+                ));
+            }
+        }
         ConfigProblem::within(
             "max_clock_step_ms",
             self.max_clock_step_ms,
