@@ -423,7 +423,8 @@ impl Scenario {
     }
 }
 
-/// A scenario's name names files (shrunk scenarios): a name, not a path.
+/// A scenario's name names files (shrunk scenarios) and is written back into them: a name,
+/// not a path, and printable.
 fn check_name(name: &str) -> Result<(), Invalid> {
     if name.trim().is_empty() {
         return Err(invalid("name", "must not be empty"));
@@ -431,14 +432,23 @@ fn check_name(name: &str) -> Result<(), Invalid> {
     if name.chars().count() > 200 {
         return Err(invalid("name", "must be at most 200 characters"));
     }
-    if name
+    if name.chars().any(|c| c == '/' || c == '\\') || name.trim_matches('.').is_empty() {
+        return Err(invalid(
+            "name",
+            format!(
+                "{name:?} is a path: a scenario's name has no `/` or `\\` and is not `.` or \
+                 `..`"
+            ),
+        ));
+    }
+    // Control characters, and anything else a file would have to escape.
+    if let Some(c) = name
         .chars()
-        .any(|c| c == '/' || c == '\\' || c.is_control())
-        || name.trim_matches('.').is_empty()
+        .find(|&c| c != '"' && c != '\'' && c.escape_debug().len() > 1)
     {
         return Err(invalid(
             "name",
-            format!("{name:?} is a path: a scenario's name has no `/`, `\\` or control characters and is not `.` or `..`"),
+            format!("has the unprintable character {:?}", c),
         ));
     }
     Ok(())
@@ -646,7 +656,15 @@ mod tests {
 
     #[test]
     fn scenario_names_are_not_paths() {
-        for bad in ["../../../../ESCAPED", "a/b", "a\\b", "..", "tab\there", " "] {
+        for bad in [
+            "../../../../ESCAPED",
+            "a/b",
+            "a\\b",
+            "..",
+            "tab\there",
+            " ",
+            "zero\u{200b}width",
+        ] {
             let e = Scenario::new(bad, "ids").validate().unwrap_err();
             assert_eq!(e.key, "name", "{bad:?}");
         }
