@@ -49,12 +49,15 @@ pub use node::{
 };
 pub use note::{decode as decode_note, TypedNote};
 pub use rand;
+pub use spawn::{
+    checked_config, config, read_checked_config, read_config, BlobsFn, ConfigProblem, NoConfig,
+    SpawnError, SystemConfig, WorkFn, WorkOutcome, MAX_PERIOD_MS,
+};
 pub use time::{Duration, LocalTime};
 pub use timers::TimerId;
 pub use wire::{ErrorBody, ErrorCode, MsgId};
 
 // Describing a system around its nodes: its `[config]`, its outside work and initial blobs.
-pub use spawn::{config, BlobsFn, SpawnError, WorkFn, WorkOutcome};
 
 // Hosting a node (what a driver or an engine does): a node as a type-erased process fed
 // bytes, timeouts and work results, and what it asks its host to do.

@@ -70,7 +70,9 @@ pub trait Process {
     fn handle_start(&mut self, now: LocalTime);
     /// Delivers raw bytes received from the network.
     fn handle_datagram(&mut self, now: LocalTime, bytes: &[u8]);
-    /// Fires every timer due at or before `now`.
+    /// Fires every timer due at or before `now` that was set before the call: one set during
+    /// it for `now` (a timer re-arming itself with no delay) is due at the next call, so the
+    /// host sees it in [`poll_timeout`](Process::poll_timeout) and stays in control.
     fn handle_timeout(&mut self, now: LocalTime);
     /// Reports that outside work finished.
     fn handle_work_done(&mut self, now: LocalTime, work: WorkId, result: WorkResult);
@@ -247,7 +249,8 @@ impl<N: Node> Process for NodeProcess<N> {
     }
 
     fn handle_timeout(&mut self, now: LocalTime) {
-        while let Some(slot) = self.core.timers.pop_due(now) {
+        let mark = self.core.timers.mark();
+        while let Some(slot) = self.core.timers.pop_due(now, mark) {
             match slot {
                 Slot::User(timer) => {
                     self.core.outputs.push_back(Output::TimerFired {

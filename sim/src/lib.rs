@@ -150,8 +150,9 @@ pub use highstorm_nodes::rand;
 /// send, reply, make RPCs, set timers, draw random numbers, keep [`storage`] and note events.
 #[doc(inline)]
 pub use highstorm_nodes::{
-    storage, ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId,
-    NoTimer, Node, Note, OpPhase, RpcReply, TimerId, WorkId, WorkRequest, WorkResult,
+    storage, ClientOp, ConfigProblem, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime,
+    Message, MsgId, NoTimer, Node, Note, OpPhase, RpcReply, SystemConfig, TimerId, WorkId,
+    WorkRequest, WorkResult,
 };
 
 // A system: how its nodes start, what its clients do, which checkers judge a run.
@@ -200,5 +201,5 @@ pub mod prelude {
         Node, OpPhase, RpcReply, TimerId,
     };
     #[doc(no_inline)]
-    pub use highstorm_nodes::SpawnError;
+    pub use highstorm_nodes::{checked_config, ConfigProblem, SpawnError, SystemConfig};
 }

@@ -28,7 +28,7 @@ use crate::http_api::HttpFn;
 use crate::scenario::{invalid, Api, Invalid, Scenario, ScenarioError};
 use crate::trace::Trace;
 use crate::workload::{self, Client, Operations};
-use highstorm_nodes::{BlobsFn, SpawnError, WorkFn};
+use highstorm_nodes::{read_checked_config, BlobsFn, SpawnError, SystemConfig, WorkFn};
 use highstorm_nodes::{LocalTime, Node, NodeProcess, Process, ProcessSetup};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -48,6 +48,9 @@ pub type CheckFn = Arc<dyn Fn(&Scenario, &Trace, &[Operation]) -> Verdict + Send
 /// The fewest nodes a scenario of the system can run on and still test anything (see
 /// [`System::min_nodes`]).
 pub type MinNodesFn = Arc<dyn Fn(&Scenario) -> usize + Send + Sync>;
+
+/// Checks what a scenario's `[config]` says for a system (see [`System::config_type`]).
+pub type ConfigCheckFn = Arc<dyn Fn(&Scenario) -> Result<(), Invalid> + Send + Sync>;
 
 /// What a client is started with.
 pub struct ClientSetup<'a> {
@@ -131,6 +134,7 @@ pub struct System {
     min_nodes: Option<MinNodesFn>,
     spreads: Option<&'static str>,
     replayed_by: Option<String>,
+    config_check: Option<ConfigCheckFn>,
 }
 
 impl std::fmt::Debug for System {
@@ -181,6 +185,7 @@ impl System {
             min_nodes: None,
             spreads: None,
             replayed_by: None,
+            config_check: None,
         }
     }
 
@@ -228,6 +233,16 @@ impl System {
     pub fn http(mut self, api: HttpFn, client: workload::http::HttpWorkloadFn) -> Self {
         self.http = Some(api);
         self.http_client = Some(client);
+        self
+    }
+
+    /// Its `[config]` is a `T`: a scenario whose `[config]` does not read as `T`, fails
+    /// [`SystemConfig::check`] or names a node the scenario does not have
+    /// ([`SystemConfig::nodes`]) is invalid, an error at the `[config]` key at fault (checked
+    /// with the rest of the scenario: [`System::validate`]). Without it, `[config]` is only
+    /// read when a node starts.
+    pub fn config_type<T: SystemConfig + 'static>(mut self) -> Self {
+        self.config_check = Some(Arc::new(check_config::<T>));
         self
     }
 
@@ -350,7 +365,8 @@ impl System {
         self.blobs
     }
 
-    /// Checks what in `scenario` depends on this system: the variant it names, and that the
+    /// Checks what in `scenario` depends on this system: the variant it names, its `[config]`
+    /// (when the system declares its [`config_type`](System::config_type)), and that the
     /// system has an HTTP API when the scenario's clients use one.
     pub fn validate(&self, scenario: &Scenario) -> Result<(), Invalid> {
         if let Some(v) = &scenario.variant {
@@ -364,6 +380,9 @@ impl System {
                     ),
                 ));
             }
+        }
+        if let Some(check) = &self.config_check {
+            check(scenario)?;
         }
         if scenario.workload.api == Api::Http && self.http_api().is_none() {
             return Err(invalid(
@@ -382,6 +401,33 @@ impl System {
 
 #[doc(inline)]
 pub use highstorm_nodes::config;
+
+/// Reads `scenario`'s `[config]` as a `T`, checks it, and checks that the nodes it names are
+/// the scenario's; a problem is [`Invalid`] at `config.KEY`.
+fn check_config<T: SystemConfig>(scenario: &Scenario) -> Result<(), Invalid> {
+    let at = |key: &str| {
+        if key.is_empty() {
+            "config".to_owned()
+        } else {
+            format!("config.{key}")
+        }
+    };
+    let cfg: T =
+        read_checked_config(&scenario.config).map_err(|p| invalid(at(&p.key), p.message))?;
+    let names = scenario.node_names();
+    for (key, node) in cfg.nodes() {
+        if !names.contains(&node) {
+            return Err(invalid(
+                at(&key),
+                format!(
+                    "unknown node {node:?} (nodes are n0..n{})",
+                    scenario.nodes.saturating_sub(1)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The systems a binary or a test knows, by name: built once, then asked for the system a
 /// scenario names ([`Registry::resolve`]), which is passed down as `&System`.

@@ -52,6 +52,17 @@ enum Event {
     },
 }
 
+impl Event {
+    /// The process the event is for (`None`: a fault).
+    fn process(&self) -> Option<Pid> {
+        match self {
+            Event::Fault(_) => None,
+            Event::Deliver { to, .. } => Some(*to),
+            Event::Wake { node, .. } | Event::WorkDone { node, .. } => Some(*node),
+        }
+    }
+}
+
 /// A message that arrived while its receiver was paused.
 type Held = (Pid, Option<MsgId>, Vec<u8>);
 
@@ -177,9 +188,23 @@ pub(crate) fn run(
         );
         e.start(nodes.len() + i, process, 0);
     }
+    // Events handled at the current instant: a run that never lets time move on is stuck.
+    let budget = super::step_budget(scenario);
+    let mut steps_here = 0u64;
     while let Some(Reverse((at, _, event))) = e.queue.pop() {
         if at > scenario.duration {
             break;
+        }
+        if at > e.now {
+            steps_here = 0;
+        } else {
+            steps_here += 1;
+            if steps_here > budget {
+                let name = event
+                    .process()
+                    .map_or("<faults>", |pid| e.names[pid].as_str());
+                return Err(super::stuck(scenario, &e.trace, name, at, seed, steps_here));
+            }
         }
         e.now = at;
         match event {
@@ -387,7 +412,7 @@ impl Simulation<'_> {
                 let key = self.seq;
                 self.work_results.insert(key, result);
                 self.push(
-                    self.now + took,
+                    self.now.saturating_add(took),
                     Event::WorkDone {
                         node: pid,
                         incarnation,

@@ -41,6 +41,69 @@ pub enum EngineError {
     /// The engine cannot run this scenario.
     #[error("{0}")]
     Unsupported(String),
+    /// A process kept running without simulated time advancing (a timer re-armed for the
+    /// instant it fired, or messages bouncing with no delay): the run is stopped after
+    /// [`step_budget`] steps at one instant instead of looping there forever.
+    #[error(
+        "`{scenario}` seed {seed}: `{node}` is stuck at {}: {steps} steps without simulated \
+         time advancing{}; a timer re-armed for the instant it fires never lets time move on",
+        humantime::format_duration(*at),
+        timer.as_ref().map_or_else(String::new, |t| format!(", its timer `{t}` firing again and again"))
+    )]
+    Stuck {
+        /// The scenario.
+        scenario: String,
+        /// The process that was running when the budget ran out.
+        node: String,
+        /// The timer it fired last at that instant, if it fired one.
+        timer: Option<String>,
+        /// The instant.
+        at: std::time::Duration,
+        /// The run's seed.
+        seed: u64,
+        /// Steps taken at that instant.
+        steps: u64,
+    },
+}
+
+/// Steps any one instant of simulated time may take, per process of the run.
+pub const STEPS_PER_INSTANT_PER_PROCESS: u64 = 1_000;
+
+/// How many steps (events handled, driver-loop turns) one instant of simulated time may take
+/// in a run of `scenario` before the engine declares it stuck: [`STEPS_PER_INSTANT_PER_PROCESS`]
+/// per node and client, and at least 10 000. A run that needs more at one instant is looping.
+pub fn step_budget(scenario: &Scenario) -> u64 {
+    let processes = (scenario.nodes + scenario.workload.clients) as u64;
+    (STEPS_PER_INSTANT_PER_PROCESS * processes).max(10_000)
+}
+
+/// The run of `scenario` is stuck at `at`: the error naming `node` and the timer it fired
+/// last then.
+fn stuck(
+    scenario: &Scenario,
+    trace: &Trace,
+    node: &str,
+    at: std::time::Duration,
+    seed: u64,
+    steps: u64,
+) -> EngineError {
+    let timer = trace
+        .events()
+        .iter()
+        .rev()
+        .take_while(|e| e.at() >= at)
+        .find_map(|e| match &e.kind {
+            crate::trace::EventKind::Timer { node: n, timer } if n == node => Some(timer.clone()),
+            _ => None,
+        });
+    EngineError::Stuck {
+        scenario: scenario.name.clone(),
+        node: node.to_owned(),
+        timer,
+        at,
+        seed,
+        steps,
+    }
 }
 
 /// How node `id` of a cluster of `nodes` starts (its durable storage is the engine's to fill).
@@ -60,5 +123,68 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
     match scenario.engine {
         Engine::Turmoil => on_turmoil::run(system, scenario, seed),
         Engine::Events => events::run(system, scenario, seed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_timer_rearmed_for_the_instant_it_fires_stops_the_run_naming_node_and_timer() {
+        let system = crate::testing::fixture::spinner();
+        for engine in [Engine::Events, Engine::Turmoil] {
+            let calm = Scenario::new("spin", "spinner")
+                .nodes(3)
+                .workload(0, 1.0)
+                .duration(Duration::from_secs(1))
+                .engine(engine);
+            assert!(run(&system, &calm, 7).is_ok(), "{engine:?}");
+            let spinning = calm.config(serde_json::json!({"spins": "n1"}));
+            let err = run(&system, &spinning, 7).expect_err("stuck");
+            let EngineError::Stuck {
+                scenario,
+                node,
+                timer,
+                at,
+                seed,
+                steps,
+            } = &err
+            else {
+                panic!("{engine:?}: {err}");
+            };
+            assert_eq!(
+                (scenario.as_str(), node.as_str(), timer.as_deref(), *seed),
+                ("spin", "n1", Some("Tick"), 7),
+                "{engine:?}: {err}"
+            );
+            assert_eq!(*at, Duration::from_millis(100), "{engine:?}: {err}");
+            assert!(*steps > step_budget(&spinning), "{engine:?}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("`spin` seed 7: `n1` is stuck at 100ms") && text.contains("`Tick`"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sweep_reports_a_stuck_run_with_its_seed() {
+        let system = crate::testing::fixture::spinner();
+        let s = Scenario::new("spin", "spinner")
+            .nodes(2)
+            .workload(0, 1.0)
+            .duration(Duration::from_secs(1))
+            .engine(Engine::Events)
+            .config(serde_json::json!({"spins": "n0"}));
+        let sweep = crate::testing::Sweep::new(&system, &s).seeds(3..4).jobs(1);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sweep.run()))
+            .expect_err("a stuck run");
+        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            text.contains("`spin` seed 3: `n0` is stuck at 100ms"),
+            "{text}"
+        );
     }
 }

@@ -46,6 +46,10 @@ struct Commons {
     trace: Trace,
     world: World,
     tick: Duration,
+    /// Turns a host's driver loop may take at one instant ([`super::step_budget`]).
+    budget: u64,
+    /// The first host found looping at one instant: its name, the instant, its turns there.
+    stuck: Option<(String, Duration, u64)>,
 }
 
 type Shared = Rc<RefCell<Commons>>;
@@ -76,17 +80,40 @@ struct SimEnvironment {
     /// The pseudo-client an HTTP API beside the node sends its requests as: in-process, so
     /// neither the network nor its faults stand between them.
     local: Option<&'static str>,
+    /// The instant of the driver loop's last turn, and how many turns it took there.
+    turns: std::cell::Cell<(Duration, u64)>,
+    /// How many turns one instant may take.
+    budget: u64,
 }
 
 impl SimEnvironment {
     fn new(name: String, shared: Shared, local: Option<&'static str>) -> Self {
+        let budget = shared.borrow().budget;
         SimEnvironment {
             name,
             shared,
             held: BTreeMap::new(),
             seq: 0,
             local,
+            turns: std::cell::Cell::new((Duration::ZERO, 0)),
+            budget,
         }
+    }
+
+    /// Counts a turn of the driver loop at `now`. `true` once the host has taken more turns
+    /// at this instant than the budget allows: it is recorded as stuck (the run stops with
+    /// an error after this step), and must wait forever.
+    fn spins(&self, now: Duration) -> bool {
+        let (instant, turns) = self.turns.get();
+        let turns = if instant == now { turns + 1 } else { 0 };
+        self.turns.set((now, turns));
+        if turns <= self.budget {
+            return false;
+        }
+        let mut w = self.shared.borrow_mut();
+        w.stuck
+            .get_or_insert_with(|| (self.name.clone(), now, turns));
+        true
     }
 }
 
@@ -102,6 +129,9 @@ impl Environment for SimEnvironment {
         // Timers run on the node's clock, held messages on true time: wait in true time for
         // whichever comes first.
         let now = sim_now();
+        if self.spins(now) {
+            return std::future::pending().await;
+        }
         let timer = timer.map(|at| self.shared.borrow().world.true_time_of(&self.name, now, at));
         let arrival = self.held.first_key_value().map(|(&(due, _), _)| due);
         let due = match (timer, arrival) {
@@ -295,6 +325,8 @@ pub(crate) fn run(
         trace: Trace::new(),
         world,
         tick: scenario.tick,
+        budget: super::step_budget(scenario),
+        stuck: None,
     }));
 
     let mut builder = turmoil::Builder::new();
@@ -418,6 +450,11 @@ pub(crate) fn run(
             }
         }
         sim.step().map_err(|e| EngineError::Sim(e.to_string()))?;
+        let stuck = world.borrow_mut().stuck.take();
+        if let Some((node, at, turns)) = stuck {
+            let trace = &world.borrow().trace;
+            return Err(super::stuck(scenario, trace, &node, at, seed, turns));
+        }
     }
     let sim_time = sim.elapsed();
     drop(sim);

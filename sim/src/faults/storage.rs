@@ -68,7 +68,12 @@ impl World {
             .filter(|s| s.is_finite() && *s >= 1.0)
             .unwrap_or(1.0);
         let secs = outcome.bytes as f64 / WORK_BYTES_PER_SEC as f64;
-        let took = (WORK_BASE + Duration::from_secs_f64(secs)).mul_f64(slowdown);
+        // A node may ask for any slowdown: past a day of simulated time it makes no difference.
+        let base = WORK_BASE + Duration::from_secs_f64(secs);
+        let took = Duration::try_from_secs_f64(slowdown * base.as_secs_f64())
+            .map_or(crate::scenario::MAX_DURATION, |d| {
+                d.min(crate::scenario::MAX_DURATION)
+            });
         (outcome.result, took)
     }
 

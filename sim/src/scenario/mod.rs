@@ -28,7 +28,9 @@
 //! ```
 
 pub(crate) mod engine_kind;
+mod locate;
 mod parse;
+mod validate;
 mod write;
 
 use std::collections::BTreeMap;
@@ -38,6 +40,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use parse::parse_seed_range;
+pub use validate::{
+    MAX_CLIENTS, MAX_DURATION, MAX_NEMESIS_CHANCES, MAX_NODES, MAX_OPERATIONS, MAX_RATE, MAX_SEEDS,
+    MIN_NEMESIS_EVERY,
+};
 
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -526,12 +532,12 @@ impl Nemesis {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, not as a source: the message says it once).
+        error: std::io::Error,
     },
     /// The file is not valid, at a known place.
     #[error("{file}:{line}:{col}: {message}")]
@@ -591,23 +597,20 @@ impl Scenario {
             .path
             .as_ref()
             .map_or_else(|| "<scenario>".to_owned(), |p| p.display().to_string());
-        // The key's line in the file, when it is a top-level `key = ...` line there.
-        let top = problem.key.split(['.', '[']).next().unwrap_or_default();
-        let line = self
+        // The key's place in the file (or its nearest enclosing key's).
+        let (line, col) = self
             .path
             .as_ref()
             .and_then(|p| std::fs::read_to_string(p).ok())
             .and_then(|text| {
-                text.lines().position(|l| {
-                    l.strip_prefix(top)
-                        .is_some_and(|rest| rest.trim_start().starts_with('='))
-                })
+                let span = locate::span_of(&text, &problem.key)?;
+                Some(locate::line_col(&text, span.start))
             })
-            .map_or(1, |i| i + 1);
+            .unwrap_or((1, 1));
         ScenarioError::Invalid {
             file,
             line,
-            col: 1,
+            col,
             key: problem.key.clone(),
             message: format!("`{}`: {}", problem.key, problem.message),
         }
@@ -635,165 +638,6 @@ impl Scenario {
             config: serde_json::Value::Object(Default::default()),
             checks: Checks::default(),
         }
-    }
-
-    /// Checks everything that depends neither on where the scenario came from nor on its
-    /// system: known node names, faults within the run, probabilities within [0, 1]. What
-    /// needs the system (its variants, whether it has an HTTP API) is checked where the
-    /// system is known: [`System::validate`](crate::system::System::validate).
-    pub fn validate(&self) -> Result<(), Invalid> {
-        if !(1..=10_000).contains(&self.nodes) {
-            return Err(invalid("nodes", "must be between 1 and 10000"));
-        }
-        if self.duration.is_zero() {
-            return Err(invalid("duration", "must be positive"));
-        }
-        if self.tick.is_zero() || self.tick > Duration::from_millis(100) {
-            return Err(invalid("tick", "must be between 1us and 100ms"));
-        }
-        let names = self.node_names();
-        let known = |key: &str, n: &String| -> Result<(), Invalid> {
-            if names.contains(n) {
-                Ok(())
-            } else {
-                Err(invalid(
-                    key,
-                    format!("unknown node {n:?} (nodes are n0..n{})", names.len() - 1),
-                ))
-            }
-        };
-        check_latency("network.latency", &self.network.latency)?;
-        check_probability("network.loss", self.network.loss)?;
-        check_probability("network.duplicate", self.network.duplicate)?;
-        let clients = self.client_names();
-        for (i, rule) in self.network.links.iter().enumerate() {
-            let key = format!("network.links[{i}]");
-            for n in rule.from.iter().chain(&rule.to) {
-                if !clients.contains(n) {
-                    known(&key, n)?;
-                }
-            }
-            check_conditions(&key, &rule.conditions)?;
-        }
-        for (node, clock) in &self.clocks {
-            known(&format!("clocks.{node}"), node)?;
-            check_drift(&format!("clocks.{node}.drift"), clock.drift)?;
-        }
-        for (i, f) in self.faults.iter().enumerate() {
-            let key = format!("faults[{i}]");
-            if f.at > self.duration {
-                return Err(invalid(
-                    format!("{key}.at"),
-                    format!(
-                        "fault at {} is after the scenario ends ({})",
-                        humantime::format_duration(f.at),
-                        humantime::format_duration(self.duration)
-                    ),
-                ));
-            }
-            // Links may name clients too (a client cut off from the cluster); crashes, pauses
-            // and clocks only nodes.
-            let links = matches!(
-                f.action,
-                FaultAction::Partition(_)
-                    | FaultAction::PartitionOneway { .. }
-                    | FaultAction::Heal(_)
-                    | FaultAction::Network { .. }
-            );
-            for n in f.action.nodes() {
-                if !(links && clients.contains(n)) {
-                    known(&format!("{key}.{}", f.action.kind()), n)?;
-                }
-            }
-            match &f.action {
-                FaultAction::Network { conditions, .. } => {
-                    check_conditions(&format!("{key}.network"), conditions)?
-                }
-                FaultAction::Skew { clock, .. } => {
-                    check_drift(&format!("{key}.skew.drift"), clock.drift)?
-                }
-                _ => {}
-            }
-        }
-        if let Some(n) = &self.nemesis {
-            if n.kinds.is_empty() {
-                return Err(invalid("nemesis.kinds", "must name at least one kind"));
-            }
-            if n.every.is_zero() {
-                return Err(invalid("nemesis.every", "must be positive"));
-            }
-            if !(n.intensity > 0.0 && n.intensity <= 1.0) {
-                return Err(invalid("nemesis.intensity", "must be within (0, 1]"));
-            }
-            if n.start > self.duration || n.stop.is_some_and(|s| s > self.duration) {
-                return Err(invalid("nemesis", "start and stop must be within the run"));
-            }
-            if n.fault_duration.is_zero() {
-                return Err(invalid("nemesis.fault_duration", "must be positive"));
-            }
-            if n.overlap {
-                if n.fault_duration > n.every {
-                    return Err(invalid(
-                        "nemesis.fault_duration",
-                        "with `overlap = true` must not exceed `every`: faults of one family \
-                         never overlap each other (their undoing would end the other early)",
-                    ));
-                }
-                let mut families: Vec<_> = n.kinds.iter().map(|k| k.family()).collect();
-                families.dedup();
-                families.sort();
-                families.dedup();
-                if families.len() < 2 {
-                    return Err(invalid(
-                        "nemesis.overlap",
-                        "needs kinds of at least two families to overlap (`partition` and \
-                         `partition-oneway` are one family, cuts)",
-                    ));
-                }
-            }
-        }
-        if let Some(m) = self.checks.msgs_per_op_max {
-            if !(m.is_finite() && m > 0.0) {
-                return Err(invalid("checks.msgs_per_op_max", "must be positive"));
-            }
-        }
-        for (key, targets) in [
-            ("checks.latency", &self.checks.latency),
-            ("checks.stable_latency", &self.checks.stable_latency),
-        ] {
-            if let Some(t) = targets {
-                check_targets(key, t)?;
-            }
-        }
-        let w = &self.workload;
-        let quiet = self
-            .checks
-            .converge_within
-            .unwrap_or_default()
-            .max(w.timeout);
-        if w.clients > 0 && self.duration <= w.timeout * 2 + quiet {
-            return Err(invalid(
-                "duration",
-                format!(
-                    "leaves clients no time for operations: they stop {} before the end \
-                     (final reads two timeouts before it, after a quiet period of \
-                     max(timeout, converge_within))",
-                    humantime::format_duration(w.timeout * 2 + quiet)
-                ),
-            ));
-        }
-        if w.api == Api::Http {
-            if let Err(why) = engine_kind::supports(self.engine, self) {
-                return Err(invalid("workload.api", why));
-            }
-        }
-        if self.workload.clients > 100 {
-            return Err(invalid("workload.clients", "must be 0..=100"));
-        }
-        if !(self.workload.rate.is_finite() && self.workload.rate > 0.0) {
-            return Err(invalid("workload.rate", "must be positive"));
-        }
-        Ok(())
     }
 
     /// The node names: `n0` .. `n{nodes-1}`.
@@ -1008,73 +852,4 @@ impl Scenario {
 
 fn owned(v: &[&str]) -> Vec<String> {
     v.iter().map(|n| (*n).to_owned()).collect()
-}
-
-fn check_probability(key: &str, p: f64) -> Result<(), Invalid> {
-    if (0.0..=1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err(invalid(key, format!("probability {p} is outside [0, 1]")))
-    }
-}
-
-fn check_latency(key: &str, l: &Latency) -> Result<(), Invalid> {
-    if l.min > l.max {
-        return Err(invalid(key, "min exceeds max"));
-    }
-    Ok(())
-}
-
-fn check_drift(key: &str, drift: f64) -> Result<(), Invalid> {
-    if drift.is_finite() && drift > -0.5 && drift < 0.5 {
-        Ok(())
-    } else {
-        Err(invalid(
-            key,
-            format!("drift {drift} is outside (-0.5, 0.5)"),
-        ))
-    }
-}
-
-fn check_targets(key: &str, t: &LatencyTargets) -> Result<(), Invalid> {
-    let bounds = t.bounds();
-    if bounds.is_empty() {
-        return Err(invalid(key, "must set at least one of p50, p95, p99, max"));
-    }
-    for (name, d) in &bounds {
-        if d.is_zero() || *d > Duration::from_secs(24 * 3600) {
-            return Err(invalid(
-                format!("{key}.{name}"),
-                "must be positive and at most 24h",
-            ));
-        }
-    }
-    for pair in bounds.windows(2) {
-        let ((lo, a), (hi, b)) = (pair[0], pair[1]);
-        if a > b {
-            return Err(invalid(
-                format!("{key}.{hi}"),
-                format!(
-                    "{hi} bound {} is below the {lo} bound {}: a higher percentile cannot be \
-                     smaller",
-                    humantime::format_duration(b),
-                    humantime::format_duration(a)
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_conditions(key: &str, c: &Conditions) -> Result<(), Invalid> {
-    if let Some(l) = &c.latency {
-        check_latency(&format!("{key}.latency"), l)?;
-    }
-    if let Some(p) = c.loss {
-        check_probability(&format!("{key}.loss"), p)?;
-    }
-    if let Some(p) = c.duplicate {
-        check_probability(&format!("{key}.duplicate"), p)?;
-    }
-    Ok(())
 }

@@ -8,7 +8,7 @@
 
 use super::{
     Clock, Conditions, Distribution, Fault, FaultAction, Heal, Latency, LatencyTargets, LinkRule,
-    Nemesis, NemesisKind, Scenario, ScenarioError,
+    Nemesis, NemesisKind, Scenario, ScenarioError, MAX_CLIENTS,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -182,9 +182,7 @@ impl Source<'_> {
         key: &str,
         message: impl std::fmt::Display,
     ) -> ScenarioError {
-        let upto = &self.text[..span.start.min(self.text.len())];
-        let line = upto.matches('\n').count() + 1;
-        let col = upto.len() - upto.rfind('\n').map_or(0, |i| i + 1) + 1;
+        let (line, col) = super::locate::line_col(self.text, span.start);
         ScenarioError::Invalid {
             file: self.file.to_owned(),
             line,
@@ -294,11 +292,14 @@ fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
 impl Scenario {
     /// Loads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|error| ScenarioError::Io {
+            path: file.clone(),
+            error,
         })?;
-        let mut s = Self::from_toml(&path.display().to_string(), &text)?;
+        let text =
+            String::from_utf8(bytes).map_err(|e| not_utf8(&file, e.as_bytes(), e.utf8_error()))?;
+        let mut s = Self::from_toml(&file, &text)?;
         s.path = Some(path.to_owned());
         Ok(s)
     }
@@ -310,26 +311,85 @@ impl Scenario {
             text,
             spans: BTreeMap::new(),
         };
-        let raw: RawScenario = toml::from_str(text).map_err(|e| {
-            let key = e
-                .message()
-                .split('`')
-                .nth(1)
-                .unwrap_or("<document>")
-                .to_owned();
-            src.error(e.span().unwrap_or(0..0), &key, e.message().trim())
-        })?;
-        let mut s = convert(&mut src, raw)?;
+        let raw: RawScenario = toml::from_str(text).map_err(|e| toml_error(&src, &e))?;
+        let mut links = vec![];
+        let mut s = convert(&mut src, raw, &mut links)?;
         // Validate in file order, so `faults[i]` names the i-th entry of the file.
-        s.validate()
-            .map_err(|e| src.error(src.span_of(&e.key), &e.key, &e.message))?;
+        s.validate().map_err(|e| {
+            let key = file_key(&e.key, &links);
+            src.error(src.span_of(&key), &key, &e.message)
+        })?;
         // Stable: same-time faults keep their file order.
         s.faults.sort_by_key(|f| f.at);
         Ok(s)
     }
 }
 
-fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+/// A file that is not UTF-8: one error at the first bad byte, naming the key on its line.
+fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> ScenarioError {
+    let lossy = String::from_utf8_lossy(bytes);
+    // The lossy text has the same lines up to the bad byte (it only replaces invalid bytes).
+    let offset = e.valid_up_to();
+    let (line, col) = super::locate::line_col(&lossy, offset);
+    let key = super::locate::key_at(&lossy, offset).unwrap_or_else(|| "<file>".to_owned());
+    ScenarioError::Invalid {
+        file: file.to_owned(),
+        line,
+        col,
+        message: format!(
+            "`{key}`: not valid UTF-8 (byte 0x{:02x}): scenario files are UTF-8 text",
+            bytes.get(offset).copied().unwrap_or(0)
+        ),
+        key,
+    }
+}
+
+/// A TOML or type error, at its span, naming the key it is about: the key whose entry holds
+/// the span (a value of the wrong type, an unknown key), plus the field a table misses.
+fn toml_error(src: &Source<'_>, e: &toml::de::Error) -> ScenarioError {
+    let span = e.span().unwrap_or(0..0);
+    let message = e.message().trim();
+    // The name in backticks, for errors about a field (`missing field `every``).
+    let quoted = message.split('`').nth(1).filter(|q| {
+        !q.is_empty()
+            && q.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    });
+    let at = super::locate::key_at(src.text, span.start);
+    let key = match (at, quoted) {
+        (Some(at), Some(field)) if message.starts_with("missing field") => {
+            format!("{at}.{field}")
+        }
+        (Some(at), _) => at,
+        (None, Some(field)) => field.to_owned(),
+        (None, None) => super::locate::key_at(src.text, 0).unwrap_or_else(|| "<file>".to_owned()),
+    };
+    src.error(span, &key, message)
+}
+
+/// A key of the validated scenario as the file writes it: a bidirectional link is one entry
+/// of the file but two rules of the scenario (`links[r]` maps to the file's entry).
+fn file_key(key: &str, links: &[usize]) -> String {
+    const LINKS: &str = "network.links[";
+    let Some(rest) = key.strip_prefix(LINKS) else {
+        return key.to_owned();
+    };
+    let Some((index, after)) = rest.split_once(']') else {
+        return key.to_owned();
+    };
+    match index.parse::<usize>().ok().and_then(|r| links.get(r)) {
+        Some(entry) => format!("{LINKS}{entry}]{after}"),
+        None => key.to_owned(),
+    }
+}
+
+/// Reads the raw document into a scenario (not yet validated); `links` gets, for each link
+/// rule of the scenario, the index of the file's entry it came from.
+fn convert(
+    src: &mut Source<'_>,
+    raw: RawScenario,
+    links: &mut Vec<usize>,
+) -> Result<Scenario, ScenarioError> {
     src.at("name", raw.name.span());
     if raw.name.get_ref().trim().is_empty() {
         return Err(src.error(raw.name.span(), "name", "must not be empty"));
@@ -377,7 +437,9 @@ fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
                 to: l.to.clone(),
                 conditions,
             });
+            links.push(i);
             if l.bidirectional {
+                links.push(i);
                 s.network.links.push(LinkRule {
                     from: l.to.clone(),
                     to: l.from.clone(),
@@ -403,7 +465,13 @@ fn convert(src: &mut Source<'_>, raw: RawScenario) -> Result<Scenario, ScenarioE
     if let Some(w) = &raw.workload {
         if let Some(c) = &w.clients {
             src.at("workload.clients", c.span());
-            s.workload.clients = usize::try_from(*c.get_ref()).unwrap_or(usize::MAX);
+            s.workload.clients = usize::try_from(*c.get_ref()).map_err(|_| {
+                src.error(
+                    c.span(),
+                    "workload.clients",
+                    format!("{} is out of range: must be 0..={MAX_CLIENTS}", c.get_ref()),
+                )
+            })?;
         }
         if let Some(r) = &w.rate {
             s.workload.rate = src.number(r, "workload.rate");
@@ -615,7 +683,8 @@ fn nemesis(src: &mut Source<'_>, n: &Spanned<RawNemesis>) -> Result<Nemesis, Sce
     Ok(nemesis)
 }
 
-/// Parses `A..B` (half-open, like a Rust range) or a single seed `S`.
+/// Parses `A..B` (half-open, like a Rust range, of at most [`MAX_SEEDS`](super::MAX_SEEDS)
+/// seeds) or a single seed `S`.
 pub fn parse_seed_range(s: &str) -> Result<Range<u64>, String> {
     let s = s.trim();
     let num = |t: &str| {
@@ -628,6 +697,13 @@ pub fn parse_seed_range(s: &str) -> Result<Range<u64>, String> {
             let (a, b) = (num(a)?, num(b)?);
             if a >= b {
                 return Err(format!("empty seed range {s:?}"));
+            }
+            if b - a > super::MAX_SEEDS {
+                return Err(format!(
+                    "seed range {s:?} holds {} seeds: at most {} (split it with --shard)",
+                    b - a,
+                    super::MAX_SEEDS
+                ));
             }
             Ok(a..b)
         }
@@ -775,7 +851,7 @@ fault_duration = "700ms"
         assert_eq!(e.key(), Some("duration"));
 
         let e = err(&GOOD.replace("rate = 50", "rate = 50\nburst = 3"));
-        assert_eq!(e.key(), Some("burst"));
+        assert_eq!(e.key(), Some("workload.burst"));
         assert!(e.to_string().starts_with("x.toml:13:1: "), "{e}");
 
         let e = err(&GOOD.replace("at = \"4s\"", "at = \"40s\""));
@@ -864,10 +940,102 @@ fault_duration = "700ms"
     }
 
     #[test]
+    fn type_and_syntax_errors_name_the_key_and_its_place() {
+        let e = err(&GOOD.replace("nodes = 3", "nodes = \"3\""));
+        assert_eq!(e.key(), Some("nodes"));
+        assert!(
+            e.to_string()
+                .starts_with("x.toml:4:9: `nodes`: invalid type"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("rate = 50", "rate = \"fast\""));
+        assert_eq!(e.key(), Some("workload.rate"));
+        assert!(e.to_string().starts_with("x.toml:12:8: "), "{e}");
+        let e = err(&GOOD.replace("crash = \"n1\"", "crash = [\"n1\"]"));
+        assert_eq!(e.key(), Some("faults[2].crash"));
+        let e = err(&GOOD.replace("clients = 2", "clients = -1"));
+        assert_eq!(e.key(), Some("workload.clients"));
+        assert!(e.to_string().starts_with("x.toml:11:11: "), "{e}");
+        assert!(e.to_string().contains("-1 is out of range"), "{e}");
+        // A table without a field it needs: the table's key and the field.
+        let e = err(&format!("{GOOD}[nemesis]\nkinds = [\"crash\"]\n"));
+        assert_eq!(e.key(), Some("nemesis.every"));
+        // Not TOML at all (a key twice): the key as the line writes it.
+        let e = err(&GOOD.replace("loss = 0.01", "loss = 0.01\nloss = 0.02"));
+        assert_eq!(e.key(), Some("network.loss"));
+        assert!(e.to_string().starts_with("x.toml:10:"), "{e}");
+        let e = err(&GOOD.replace("[workload]", "[workload"));
+        assert!(e.to_string().starts_with("x.toml:10:"), "{e}");
+        assert_ne!(e.key(), Some("<document>"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_one_error_at_its_place() {
+        let dir = std::env::temp_dir().join(format!("highstorm-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        let mut bytes = GOOD.replace("name = \"t\"", "name = \"t?\"").into_bytes();
+        let at = bytes.iter().position(|b| *b == b'?').unwrap();
+        bytes[at] = 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        let e = Scenario::load(&path).unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.key(), Some("name"));
+        assert!(
+            text.starts_with(&format!("{}:2:10: ", path.display())),
+            "{text}"
+        );
+        assert_eq!(text.matches("valid UTF-8").count(), 1, "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn config_problems_a_system_finds_are_located_at_their_key() {
+        let dir = std::env::temp_dir().join(format!("highstorm-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let registry = crate::testing::fixture::registry();
+        let resolve = |config: &str| {
+            let path = dir.join("spin.toml");
+            let text = format!(
+                "name = \"spin\"\nsystem = \"spinner\"\nnodes = 3\nduration = \"1s\"\n\
+                 [workload]\nclients = 0\n[config]\n{config}\n"
+            );
+            std::fs::write(&path, text).unwrap();
+            let s = Scenario::load(&path).unwrap();
+            registry.resolve(&s).map(|_| ()).map_err(|e| {
+                let file = path.display().to_string();
+                let text = e.to_string();
+                (e.key().map(str::to_owned), text.replace(&file, "spin.toml"))
+            })
+        };
+        assert!(resolve("tick_ms = 5").is_ok());
+        let (key, text) = resolve("tick_ms = 0").unwrap_err();
+        assert_eq!(key.as_deref(), Some("config.tick_ms"));
+        assert!(
+            text.starts_with("spin.toml:8:11: `config.tick_ms`: 0 ms"),
+            "{text}"
+        );
+        let (key, text) = resolve("tick_ms = 5\nspins = \"n9\"").unwrap_err();
+        assert_eq!(key.as_deref(), Some("config.spins"));
+        assert!(text.starts_with("spin.toml:9:9: "), "{text}");
+        assert!(text.contains("unknown node \"n9\""), "{text}");
+        let (key, text) = resolve("tick_ms = \"soon\"").unwrap_err();
+        assert_eq!(key.as_deref(), Some("config.tick_ms"));
+        assert!(text.starts_with("spin.toml:8:11: "), "{text}");
+        let (key, text) = resolve("tock_ms = 3").unwrap_err();
+        assert_eq!(key.as_deref(), Some("config.tock_ms"));
+        assert!(text.starts_with("spin.toml:8:11: "), "{text}");
+        assert!(text.contains("unknown field `tock_ms`"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn seed_ranges_are_half_open() {
         assert_eq!(parse_seed_range("0..1000"), Ok(0..1000));
         assert_eq!(parse_seed_range("7"), Ok(7..8));
         assert!(parse_seed_range("5..5").is_err());
         assert!(parse_seed_range("a..b").is_err());
+        assert!(parse_seed_range("0..18446744073709551615").is_err());
+        assert_eq!(parse_seed_range("0..1000000"), Ok(0..1_000_000));
     }
 }

@@ -165,7 +165,12 @@ pub fn shrink(
             if runs.get() >= budget {
                 break 'improve;
             }
-            if candidate.nodes < limits.min_nodes || candidate.validate().is_err() {
+            // A candidate must be a scenario its system accepts (fewer nodes than its
+            // `[config]` names is not one).
+            if candidate.nodes < limits.min_nodes
+                || candidate.validate().is_err()
+                || system.validate(&candidate).is_err()
+            {
                 continue;
             }
             if let Some(detail) = same_bug(&candidate)? {

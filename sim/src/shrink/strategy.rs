@@ -5,8 +5,9 @@ use crate::scenario::{Fault, FaultAction, Heal};
 use proptest::prelude::*;
 use std::time::Duration;
 
-/// A proptest strategy for one fault among `nodes` within `duration`: partitions (both ways
-/// and one way), heals, crashes with restarts, pauses with resumes, and clock steps.
+/// A proptest strategy for one fault among `nodes` (at least two) within `duration`:
+/// partitions (both ways and one way, neither side empty), heals, crashes with restarts and
+/// pauses with resumes (within the run), and clock steps. Every fault it makes is valid.
 pub fn fault_strategy(nodes: Vec<String>, duration: Duration) -> impl Strategy<Value = Fault> {
     let n = nodes.len();
     let max_ms = u64::try_from(duration.as_millis())
@@ -20,10 +21,15 @@ pub fn fault_strategy(nodes: Vec<String>, duration: Duration) -> impl Strategy<V
         let nodes = nodes.clone();
         (proptest::collection::vec(any::<bool>(), n)).prop_map(move |sides| {
             let (a, b): (Vec<_>, Vec<_>) = nodes.iter().cloned().zip(sides).partition(|(_, s)| *s);
-            (
-                a.into_iter().map(|(n, _)| n).collect::<Vec<_>>(),
-                b.into_iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
+            let mut a: Vec<String> = a.into_iter().map(|(n, _)| n).collect();
+            let mut b: Vec<String> = b.into_iter().map(|(n, _)| n).collect();
+            // Neither side empty: a partition cuts something.
+            if a.is_empty() && b.len() > 1 {
+                a.push(b.remove(0));
+            } else if b.is_empty() && a.len() > 1 {
+                b.extend(a.pop());
+            }
+            (a, b)
         })
     };
     let ms = |max: u64| (1..max.max(2)).prop_map(Duration::from_millis);
@@ -48,7 +54,25 @@ pub fn fault_strategy(nodes: Vec<String>, duration: Duration) -> impl Strategy<V
             }
         }),
     ];
-    (ms(max_ms), action).prop_map(|(at, action)| Fault { at, action })
+    (ms(max_ms), action).prop_map(move |(at, action)| {
+        // A restart or resume falls within the run.
+        let left = duration.saturating_sub(at);
+        let action = match action {
+            FaultAction::Crash {
+                node,
+                restart_after,
+            } => FaultAction::Crash {
+                node,
+                restart_after: restart_after.map(|d| d.min(left)),
+            },
+            FaultAction::Pause { node, resume_after } => FaultAction::Pause {
+                node,
+                resume_after: resume_after.map(|d| d.min(left)),
+            },
+            other => other,
+        };
+        Fault { at, action }
+    })
 }
 
 /// A proptest strategy for up to `max_faults` faults, in time order.

@@ -4,7 +4,7 @@
 use crate::check::generic;
 use crate::system::{Registry, System};
 use crate::workload::{Operations, OpsRng};
-use highstorm_nodes::{Ctx, Message, NoTimer, Node};
+use highstorm_nodes::{ConfigProblem, Ctx, Duration, Message, NoTimer, Node, SystemConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -64,7 +64,7 @@ pub(crate) fn ids() -> System {
 }
 
 /// The `ids` system, plus `pair` (needs 2 nodes) and `quorum` (needs 3), which run the same
-/// node.
+/// node, and the `spinner`.
 pub(crate) fn registry() -> Registry {
     let sized = |name: &str, min: usize| {
         System::new(name, |_, _| {
@@ -79,4 +79,75 @@ pub(crate) fn registry() -> Registry {
         .with(ids())
         .with(sized("pair", 2))
         .with(sized("quorum", 3))
+        .with(spinner())
+}
+
+/// The timer of a [`spinner`] node.
+#[derive(Debug)]
+pub(crate) enum SpinTimer {
+    /// Fires first after 100 ms, then every period.
+    Tick,
+}
+
+/// Ticks every 10 ms, or, on the node `[config] spins` names, re-arms its tick for the
+/// instant it fires: a node that never lets simulated time move on.
+struct Spinner {
+    period: Duration,
+}
+
+impl Node for Spinner {
+    type Msg = Msg;
+    type Timer = SpinTimer;
+    fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+        ctx.set_timer(Duration::from_millis(100), SpinTimer::Tick);
+    }
+    fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<Msg>) {}
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: SpinTimer) {
+        ctx.set_timer(self.period, timer);
+    }
+}
+
+/// The `[config]` of [`spinner`].
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct SpinConfig {
+    /// The node that re-arms its tick for the instant it fires.
+    spins: Option<String>,
+    /// Every other node's period.
+    tick_ms: u64,
+}
+
+impl Default for SpinConfig {
+    fn default() -> Self {
+        SpinConfig {
+            spins: None,
+            tick_ms: 10,
+        }
+    }
+}
+
+impl SystemConfig for SpinConfig {
+    fn check(&self) -> Result<(), ConfigProblem> {
+        ConfigProblem::period_ms("tick_ms", self.tick_ms)
+    }
+    fn nodes(&self) -> Vec<(String, String)> {
+        self.spins
+            .iter()
+            .map(|n| ("spins".to_owned(), n.clone()))
+            .collect()
+    }
+}
+
+/// `spinner`: nodes that tick, one of which (`[config] spins = "n1"`) loops at one instant
+/// (its config is not checked when a node starts, only with the scenario).
+pub(crate) fn spinner() -> System {
+    System::with_spawn("spinner", |_, config, setup| {
+        let cfg: SpinConfig = highstorm_nodes::config("spinner", config)?;
+        let spins = cfg.spins.as_deref() == Some(setup.id.as_str());
+        let period = Duration::from_millis(if spins { 0 } else { cfg.tick_ms });
+        let node = Spinner { period };
+        Ok(Box::new(highstorm_nodes::NodeProcess::new(node, setup))
+            as Box<dyn highstorm_nodes::Process>)
+    })
+    .config_type::<SpinConfig>()
 }

@@ -76,7 +76,9 @@ pub fn shrunk_dir() -> PathBuf {
 }
 
 /// The file name of a shrunk scenario: `SCENARIO.VARIANT.ENGINE.seedN.toml`, the scenario
-/// named as before shrinking (`register-faults.local-reads.events.seed7.toml`).
+/// named as before shrinking (`register-faults.local-reads.events.seed7.toml`). It is one
+/// file name whatever the scenario is called: any character but letters, digits, `-` and `_`
+/// becomes `_` (so `../x` cannot lead out of the directory), and the name is cut short.
 pub fn shrunk_file_name(scenario: &Scenario, seed: u64) -> String {
     let name = scenario
         .name
@@ -84,9 +86,32 @@ pub fn shrunk_file_name(scenario: &Scenario, seed: u64) -> String {
         .unwrap_or(&scenario.name);
     let variant = scenario.variant.as_deref().unwrap_or("default");
     format!(
-        "{name}.{variant}.{}.seed{seed}.toml",
+        "{}.{}.{}.seed{seed}.toml",
+        file_part(name),
+        file_part(variant),
         scenario.engine.name()
     )
+}
+
+/// `text` as part of a file name: letters, digits, `-` and `_` kept, anything else `_`, at
+/// most 100 characters, never empty.
+fn file_part(text: &str) -> String {
+    let part: String = text
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if part.is_empty() {
+        "_".to_owned()
+    } else {
+        part
+    }
 }
 
 /// Writes a shrunk scenario into `dir` (named by [`shrunk_file_name`]), with a header saying
@@ -165,6 +190,26 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn shrunk_file_names_stay_in_their_directory() {
+        let named = |name: &str, variant: &str| {
+            shrunk_file_name(&Scenario::new(name, "ids").variant(variant), 3)
+        };
+        assert_eq!(
+            named("../../../../ESCAPED", "default"),
+            "____________ESCAPED.default.turmoil.seed3.toml"
+        );
+        assert_eq!(named("a/b\\c", "../v"), "a_b_c.___v.turmoil.seed3.toml");
+        assert_eq!(named("", "x"), "_.x.turmoil.seed3.toml");
+        let long = named(&"x".repeat(5000), "default");
+        assert!(long.len() < 200, "{long}");
+        for name in [named("/etc/passwd", "default"), named("..", "..")] {
+            let path = Path::new("dir").join(&name);
+            assert_eq!(path.parent(), Some(Path::new("dir")), "{name}");
+            assert_eq!(path.components().count(), 2, "{name}");
+        }
     }
 
     #[test]

@@ -39,8 +39,8 @@ pub use notes::{BridgeFourNote, IllegalMove};
 pub use worker::Worker;
 
 use highstorm_nodes::storage::Blobs;
+use highstorm_nodes::{ConfigProblem, SpawnError, SystemConfig, WorkOutcome};
 use highstorm_nodes::{Ctx, Message, MsgId, Node, RpcReply, WorkId, WorkRequest, WorkResult};
-use highstorm_nodes::{SpawnError, WorkOutcome};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,6 +84,73 @@ impl Default for BridgeFourConfig {
             files_per_job: 8,
             jobs_with_missing_input: 0,
         }
+    }
+}
+
+/// The most a worker may be slowed down (`slow = { n3 = 1000.0 }`).
+pub const MAX_SLOWDOWN: f64 = 1000.0;
+
+/// The most tasks one simulated client's jobs may hold (`jobs` times `files_per_job`).
+pub const MAX_TASKS_PER_CLIENT: u64 = 10_000;
+
+/// The most words the generated corpus may hold, over all its files.
+pub const MAX_CORPUS_WORDS: u64 = 10_000_000;
+
+impl SystemConfig for BridgeFourConfig {
+    fn check(&self) -> Result<(), ConfigProblem> {
+        ConfigProblem::within("slots", self.slots, 1..=1000)?;
+        ConfigProblem::period_ms("heartbeat_ms", self.heartbeat_ms)?;
+        ConfigProblem::period_ms("worker_timeout_ms", self.worker_timeout_ms)?;
+        if self.worker_timeout_ms <= self.heartbeat_ms {
+            return Err(ConfigProblem::new(
+                "worker_timeout_ms",
+                format!(
+                    "{} ms is not longer than `heartbeat_ms` ({} ms): every worker would be \
+                     declared dead between two of its heartbeats",
+                    self.worker_timeout_ms, self.heartbeat_ms
+                ),
+            ));
+        }
+        for (node, factor) in &self.slow {
+            ConfigProblem::within(&format!("slow.{node}"), *factor, 1.0..=MAX_SLOWDOWN)?;
+        }
+        ConfigProblem::within("corpus.files", self.corpus.files, 1..=10_000)?;
+        ConfigProblem::within("corpus.words", self.corpus.words, 1..=1_000_000)?;
+        let words = u64::from(self.corpus.files) * u64::from(self.corpus.words);
+        if words > MAX_CORPUS_WORDS {
+            return Err(ConfigProblem::new(
+                "corpus",
+                format!(
+                    "{} files of {} words is {words} words: at most {MAX_CORPUS_WORDS}",
+                    self.corpus.files, self.corpus.words
+                ),
+            ));
+        }
+        ConfigProblem::within("jobs", self.jobs, 0..=1000)?;
+        ConfigProblem::within("files_per_job", self.files_per_job, 1..=1000)?;
+        let tasks = u64::from(self.jobs) * u64::from(self.files_per_job);
+        if tasks > MAX_TASKS_PER_CLIENT {
+            return Err(ConfigProblem::new(
+                "jobs",
+                format!(
+                    "{} jobs of {} files is {tasks} tasks per client: at most \
+                     {MAX_TASKS_PER_CLIENT}",
+                    self.jobs, self.files_per_job
+                ),
+            ));
+        }
+        ConfigProblem::within(
+            "jobs_with_missing_input",
+            self.jobs_with_missing_input,
+            0..=self.jobs,
+        )
+    }
+
+    fn nodes(&self) -> Vec<(String, String)> {
+        let slow = self.slow.keys().map(|n| (format!("slow.{n}"), n.clone()));
+        std::iter::once(("leader".to_owned(), self.leader.clone()))
+            .chain(slow)
+            .collect()
     }
 }
 

@@ -7,11 +7,12 @@ use highstorm_nodes::{NodeProcess, Process};
 /// `unfenced` has a planted bug: the leader counts outputs of stale attempts.
 pub fn system() -> System {
     System::with_spawn("bridge-four", |variant, cfg, setup| {
-        let cfg: super::BridgeFourConfig = config("bridge-four", cfg)?;
+        let cfg: super::BridgeFourConfig = checked_config("bridge-four", cfg)?;
         let node = super::BridgeFour::new(cfg, &setup.id, variant == "unfenced");
         Ok(Box::new(NodeProcess::new(node, setup)) as Box<dyn Process>)
     })
     .variants(&["default", "unfenced"])
+    .config_type::<super::BridgeFourConfig>()
     .work(super::work)
     .blobs(super::blobs)
     .client(|c| {

@@ -42,7 +42,7 @@ use topology::Arrival;
 
 pub use notes::BroadcastNote;
 
-use highstorm_nodes::{Ctx, Duration, Message, Node};
+use highstorm_nodes::{ConfigProblem, Ctx, Duration, Message, Node, SystemConfig, MAX_PERIOD_MS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -169,6 +169,15 @@ impl Default for BroadcastConfig {
             anti_entropy_ms: 1000,
             replicate_timeout_ms: 250,
         }
+    }
+}
+
+impl SystemConfig for BroadcastConfig {
+    fn check(&self) -> Result<(), ConfigProblem> {
+        ConfigProblem::within("fanout", self.fanout, 1..=1000)?;
+        ConfigProblem::within("batch_ms", self.batch_ms, 0..=MAX_PERIOD_MS)?;
+        ConfigProblem::period_ms("anti_entropy_ms", self.anti_entropy_ms)?;
+        ConfigProblem::period_ms("replicate_timeout_ms", self.replicate_timeout_ms)
     }
 }
 

@@ -8,7 +8,7 @@ use highstorm::prelude::*;
 /// `silent` (no pushes: values spread by anti-entropy alone).
 pub fn system() -> System {
     System::new("broadcast", |variant, cfg| {
-        let cfg: super::BroadcastConfig = config("broadcast", cfg)?;
+        let cfg: super::BroadcastConfig = checked_config("broadcast", cfg)?;
         Ok(match variant {
             "amnesiac" => super::Broadcast::amnesiac(cfg),
             "silent" => super::Broadcast::silent(cfg),
@@ -16,6 +16,7 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "amnesiac", "silent"])
+    .config_type::<super::BroadcastConfig>()
     .client(|c| {
         let clients = c.scenario.workload.clients.max(1) as u64;
         let index = c.index;

@@ -6,6 +6,8 @@ use highstorm::prelude::*;
 /// The system (the `highstorm` binary's registry holds it under `"echo"`).
 pub fn system() -> System {
     System::new("echo", |_, _| Ok(super::Echo))
+        // It takes no `[config]`: a key there is a mistake.
+        .config_type::<highstorm_nodes::NoConfig>()
         .client(|c| c.steady(super::workload::EchoOps))
         .check(super::check::echo_replies_match)
         .check(check::requests_answered_unless_faulted)

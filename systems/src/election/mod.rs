@@ -31,7 +31,7 @@ pub use leased::Election;
 pub use naive::NaiveElection;
 pub use notes::{ElectionNote, RecoveredFrom};
 
-use highstorm_nodes::Duration;
+use highstorm_nodes::{ConfigProblem, Duration, SystemConfig, MAX_PERIOD_MS};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -273,6 +273,50 @@ impl Default for ElectionConfig {
             forward_timeout_ms: 400,
             member_timeout_ms: 800,
         }
+    }
+}
+
+impl SystemConfig for ElectionConfig {
+    fn check(&self) -> Result<(), ConfigProblem> {
+        for (key, ms) in [
+            ("heartbeat_ms", self.heartbeat_ms),
+            ("lease_ms", self.lease_ms),
+            ("election_max_ms", self.election_max_ms),
+            ("work_max_ms", self.work_max_ms),
+            ("work_timeout_ms", self.work_timeout_ms),
+            ("worker_timeout_ms", self.worker_timeout_ms),
+            ("forward_timeout_ms", self.forward_timeout_ms),
+            ("member_timeout_ms", self.member_timeout_ms),
+        ] {
+            ConfigProblem::period_ms(key, ms)?;
+        }
+        for (key, ms) in [
+            ("lease_ms", self.lease_ms),
+            ("worker_timeout_ms", self.worker_timeout_ms),
+        ] {
+            if ms <= self.heartbeat_ms {
+                return Err(ConfigProblem::new(
+                    key,
+                    format!(
+                        "{ms} ms is not longer than `heartbeat_ms` ({} ms): it would run out \
+                         between two heartbeats",
+                        self.heartbeat_ms
+                    ),
+                ));
+            }
+        }
+        ConfigProblem::within(
+            "max_clock_step_ms",
+            self.max_clock_step_ms,
+            0..=MAX_PERIOD_MS,
+        )?;
+        ConfigProblem::within("max_drift", self.max_drift, 0.0..=0.49)?;
+        ConfigProblem::within(
+            "election_min_ms",
+            self.election_min_ms,
+            0..=self.election_max_ms,
+        )?;
+        ConfigProblem::within("work_min_ms", self.work_min_ms, 0..=self.work_max_ms)
     }
 }
 

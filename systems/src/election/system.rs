@@ -7,7 +7,7 @@ use highstorm_nodes::{NodeProcess, Process};
 /// `naive` is the source's protocol (Scrap Worker): no terms, no quorum, split brain.
 pub fn system() -> System {
     System::with_spawn("election", |variant, cfg, setup| {
-        let cfg: super::ElectionConfig = config("election", cfg)?;
+        let cfg: super::ElectionConfig = checked_config("election", cfg)?;
         Ok(match variant {
             "naive" => Box::new(NodeProcess::new(super::NaiveElection::new(cfg), setup))
                 as Box<dyn Process>,
@@ -15,6 +15,7 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "naive"])
+    .config_type::<super::ElectionConfig>()
     .client(|c| c.steady(super::workload::ElectionOps))
     // The smallest cluster whose majority survives a fault.
     .min_nodes(|_| 3)

@@ -35,7 +35,10 @@ mod notes;
 
 pub use notes::GCounterNote;
 
-use highstorm_nodes::{Ctx, Duration, ErrorBody, ErrorCode, Message, MsgId, Node, RpcReply};
+use highstorm_nodes::{
+    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, Message, MsgId, Node, RpcReply,
+    SystemConfig,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -92,6 +95,14 @@ impl Default for GCounterConfig {
             anti_entropy_ms: 1000,
             replicate_timeout_ms: 100,
         }
+    }
+}
+
+impl SystemConfig for GCounterConfig {
+    fn check(&self) -> Result<(), ConfigProblem> {
+        ConfigProblem::period_ms("gossip_ms", self.gossip_ms)?;
+        ConfigProblem::period_ms("anti_entropy_ms", self.anti_entropy_ms)?;
+        ConfigProblem::period_ms("replicate_timeout_ms", self.replicate_timeout_ms)
     }
 }
 

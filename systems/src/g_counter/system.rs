@@ -6,9 +6,10 @@ use highstorm::prelude::*;
 /// The system (the `highstorm` binary's registry holds it under `"g-counter"`).
 pub fn system() -> System {
     System::new("g-counter", |_, cfg| {
-        let cfg: super::GCounterConfig = config("g-counter", cfg)?;
+        let cfg: super::GCounterConfig = checked_config("g-counter", cfg)?;
         Ok(super::GCounter::new(cfg))
     })
+    .config_type::<super::GCounterConfig>()
     .client(|c| c.steady(super::workload::GCounterOps))
     // Adds are acknowledged once a peer holds them: a lone node acknowledges nothing.
     .min_nodes(|_| 2)

@@ -13,6 +13,8 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "forgetful"])
+    // It takes no `[config]`: a key there is a mistake.
+    .config_type::<highstorm_nodes::NoConfig>()
     .client(|c| c.steady(super::workload::UniqueIdOps))
     .check(super::check::ids_unique)
     .check(check::requests_answered_unless_faulted)

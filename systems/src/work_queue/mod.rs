@@ -27,7 +27,8 @@ mod notes;
 pub use notes::WorkQueueNote;
 
 use highstorm_nodes::{
-    Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, Node, RpcReply,
+    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, Node, RpcReply,
+    SystemConfig, MAX_PERIOD_MS,
 };
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -92,6 +93,28 @@ pub fn check_job(payload: &Value, token: Option<&str>) -> Result<(), JobRefused>
         _ => Ok(()),
     }
 }
+
+impl SystemConfig for WorkQueueConfig {
+    fn check(&self) -> Result<(), ConfigProblem> {
+        ConfigProblem::period_ms("ttr_ms", self.ttr_ms)?;
+        ConfigProblem::period_ms("poll_ms", self.poll_ms)?;
+        ConfigProblem::within("work_ms", self.work_ms, 0..=MAX_PERIOD_MS)?;
+        for (node, factor) in &self.slow {
+            ConfigProblem::within(&format!("slow.{node}"), *factor, 1.0..=MAX_SLOWDOWN)?;
+        }
+        Ok(())
+    }
+
+    fn nodes(&self) -> Vec<(String, String)> {
+        let slow = self.slow.keys().map(|n| (format!("slow.{n}"), n.clone()));
+        std::iter::once(("manager".to_owned(), self.manager.clone()))
+            .chain(slow)
+            .collect()
+    }
+}
+
+/// The most a worker may be slowed down (`slow = { n3 = 1000.0 }`).
+pub const MAX_SLOWDOWN: f64 = 1000.0;
 
 /// The md5 of a payload's compact JSON text, in hex: a job's result.
 pub fn result_of(payload: &Value) -> String {

@@ -8,7 +8,7 @@ use highstorm_nodes::{NodeProcess, Process};
 /// reservations, `forgetful` does not journal completions.
 pub fn system() -> System {
     System::with_spawn("work-queue", |variant, cfg, setup| {
-        let cfg: super::WorkQueueConfig = config("work-queue", cfg)?;
+        let cfg: super::WorkQueueConfig = checked_config("work-queue", cfg)?;
         let bug = match variant {
             "unfenced" => Some(super::PlantedBug::Unfenced),
             "forgetful" => Some(super::PlantedBug::Forgetful),
@@ -18,6 +18,7 @@ pub fn system() -> System {
         Ok(Box::new(NodeProcess::new(node, setup)) as Box<dyn Process>)
     })
     .variants(&["default", "unfenced", "forgetful"])
+    .config_type::<super::WorkQueueConfig>()
     .client(|c| {
         let cfg: super::WorkQueueConfig =
             config("work-queue", &c.scenario.config).unwrap_or_default();
