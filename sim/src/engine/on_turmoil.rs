@@ -450,9 +450,9 @@ pub(crate) fn run(
             }
         }
         sim.step().map_err(|e| EngineError::Sim(e.to_string()))?;
-        let stuck = world.borrow_mut().stuck.take();
+        let stuck = shared.borrow_mut().stuck.take();
         if let Some((node, at, turns)) = stuck {
-            let trace = &world.borrow().trace;
+            let trace = &shared.borrow().trace;
             return Err(super::stuck(scenario, trace, &node, at, seed, turns));
         }
     }
