@@ -33,23 +33,21 @@ pub(super) fn page(
     views: impl Iterator<Item = JobView>,
     budget: usize,
 ) -> (Vec<JobView>, Option<u64>) {
+    let mut views = views.map(|v| fit(v, budget));
     let mut out = vec![];
     let mut used = 0;
-    let mut views = views.peekable();
-    while let Some(view) = views.peek() {
-        let view = fit(view.clone(), budget);
+    let mut held = views.next();
+    while let Some(view) = held.take() {
         let n = size(&view) + 1;
         if !out.is_empty() && used + n > budget {
+            held = Some(view);
             break;
         }
         used += n;
         out.push(view);
-        views.next();
+        held = views.next();
     }
-    let next = match views.peek() {
-        Some(_) => out.last().map(|v| v.id),
-        None => None,
-    };
+    let next = held.and(out.last().map(|v| v.id));
     (out, next)
 }
 
