@@ -111,6 +111,7 @@ fn rejects(file: &str, contents: &str, key: &str, says: &str) {
     let message = located(&stderr, file, contents, key);
     assert!(message.contains(says), "{file}: {message:?} lacks {says:?}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -213,6 +214,7 @@ fn real_nodes_refuse_a_config_out_of_range() {
         assert!(stderr.contains("bad config for"), "{role}: {stderr}");
         assert!(stderr.contains("is out of range"), "{role}: {stderr}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -238,6 +240,7 @@ fn a_path_for_a_name_is_refused_and_writes_nothing() {
         assert!(!up.join("ESCAPED.forgetful.turmoil.seed0.toml").exists());
         up.pop();
     }
+    let _ = std::fs::remove_dir_all(scratch("escape"));
 }
 
 #[test]
@@ -337,6 +340,7 @@ fn error_messages_name_the_key_once_with_a_place() {
     let message = located(&stderr, "latin.toml", &contents, "name");
     assert!(message.contains("not valid UTF-8 (byte 0xff)"), "{message}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- The property test: mutated shipped scenarios. ----
@@ -614,6 +618,7 @@ fn mutated_shipped_scenarios_are_rejected_at_a_place_or_run_to_the_end() {
     });
     let tally = tally.into_inner();
     eprintln!("{cases} mutated files: {tally:?}");
+    let _ = std::fs::remove_dir_all(&dir);
     if let Err(e) = result {
         panic!("{e}");
     }

@@ -168,23 +168,4 @@ mod tests {
             );
         }
     }
-
-    #[test]
-    fn a_sweep_reports_a_stuck_run_with_its_seed() {
-        let system = crate::testing::fixture::spinner();
-        let s = Scenario::new("spin", "spinner")
-            .nodes(2)
-            .workload(0, 1.0)
-            .duration(Duration::from_secs(1))
-            .engine(Engine::Events)
-            .config(serde_json::json!({"spins": "n0"}));
-        let sweep = crate::testing::Sweep::new(&system, &s).seeds(3..4).jobs(1);
-        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sweep.run()))
-            .expect_err("a stuck run");
-        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
-        assert!(
-            text.contains("`spin` seed 3: `n0` is stuck at 100ms"),
-            "{text}"
-        );
-    }
 }
