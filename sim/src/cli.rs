@@ -181,6 +181,10 @@ enum Command {
         /// Run on this engine (`turmoil` or `events`) instead of each scenario's own.
         #[arg(long)]
         engine: Option<Engine>,
+        /// Swarm mode: each seed draws which fault kinds of the nemesis are on, and how hard
+        /// (a scenario without a nemesis gets one over every kind).
+        #[arg(long)]
+        swarm: bool,
         /// Parallel runs (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -216,6 +220,10 @@ enum Command {
         /// minimal scenario records it).
         #[arg(long)]
         engine: Option<Engine>,
+        /// Swarm mode: each seed draws which fault kinds of the nemesis are on, and how hard
+        /// (a scenario without a nemesis gets one over every kind).
+        #[arg(long)]
+        swarm: bool,
     },
     /// Run one seed of a scenario and print its rendered trace.
     Replay {
@@ -230,6 +238,10 @@ enum Command {
         /// Run on this engine (`turmoil` or `events`) instead of the scenario's own.
         #[arg(long)]
         engine: Option<Engine>,
+        /// Swarm mode: each seed draws which fault kinds of the nemesis are on, and how hard
+        /// (a scenario without a nemesis gets one over every kind).
+        #[arg(long)]
+        swarm: bool,
     },
     /// Show where two JSON Lines traces first differ.
     Diff {
@@ -259,6 +271,7 @@ impl Cli {
                 seeds,
                 json,
                 engine,
+                swarm,
                 jobs,
                 shard,
                 recheck,
@@ -271,7 +284,7 @@ impl Cli {
                     seed,
                     seeds,
                     json,
-                    engine,
+                    with: Overrides { engine, swarm },
                     jobs: jobs.unwrap_or_else(|| {
                         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
                     }),
@@ -286,13 +299,28 @@ impl Cli {
                 output,
                 budget,
                 engine,
-            } => shrink_command(registry, &scenario, engine, seed, &output, budget),
+                swarm,
+            } => shrink_command(
+                registry,
+                &scenario,
+                Overrides { engine, swarm },
+                seed,
+                &output,
+                budget,
+            ),
             Command::Replay {
                 scenario,
                 seed,
                 trace,
                 engine,
-            } => replay(registry, &scenario, engine, seed, trace.as_deref()),
+                swarm,
+            } => replay(
+                registry,
+                &scenario,
+                Overrides { engine, swarm },
+                seed,
+                trace.as_deref(),
+            ),
             Command::Diff { a, b, context } => diff(&a, &b, context),
             Command::Node(args) => node(registry, &self.roles, args),
         }
@@ -332,12 +360,33 @@ fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// What the command line changes in every scenario it loads.
+#[derive(Clone, Copy)]
+struct Overrides {
+    /// Run on this engine.
+    engine: Option<Engine>,
+    /// Swarm mode ([`Scenario::swarmed`]).
+    swarm: bool,
+}
+
+impl Overrides {
+    fn apply(self, mut scenario: Scenario) -> Scenario {
+        if let Some(engine) = self.engine {
+            scenario.engine = engine;
+        }
+        if self.swarm {
+            scenario = scenario.swarmed();
+        }
+        scenario
+    }
+}
+
 struct RunArgs {
     paths: Vec<PathBuf>,
     seed: Option<u64>,
     seeds: Option<String>,
     json: bool,
-    engine: Option<Engine>,
+    with: Overrides,
     jobs: usize,
     shard: Option<Shard>,
     recheck: RecheckPolicy,
@@ -348,7 +397,7 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     init_logs();
     let files = scenario_files(&args.paths)?;
     // Load everything first: a bad scenario is a usage error before anything runs.
-    let mut scenarios = files
+    let scenarios = files
         .iter()
         .map(|f| Scenario::load(f))
         .collect::<Result<Vec<_>, _>>()?;
@@ -356,11 +405,7 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| registry.resolve(s))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(engine) = args.engine {
-        for s in &mut scenarios {
-            s.engine = engine;
-        }
-    }
+    let scenarios: Vec<Scenario> = scenarios.into_iter().map(|s| args.with.apply(s)).collect();
     let range = args
         .seeds
         .as_deref()
@@ -441,10 +486,17 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
         reports.len() as f64 / secs.max(1e-9),
         args.jobs
     );
+    let tally = crate::swarm::SwarmTally::of(&scenarios, &reports);
     if args.json {
-        // Keep stdout pure JSON Lines; the summary goes to stderr.
+        // Keep stdout pure JSON Lines of seeds; the summaries go to stderr.
+        if let Some(t) = &tally {
+            eprintln!("{}", serde_json::json!({ "swarm": t }));
+        }
         eprintln!("{line}");
     } else {
+        if let Some(t) = &tally {
+            write!(out, "{t}")?;
+        }
         for f in &failed {
             writeln!(
                 out,
@@ -482,26 +534,23 @@ fn write_shrunk(
 fn load_on<'r>(
     registry: &'r Registry,
     path: &Path,
-    engine: Option<Engine>,
+    with: Overrides,
 ) -> anyhow::Result<(&'r System, Scenario)> {
-    let mut scenario = Scenario::load(path)?;
+    let scenario = Scenario::load(path)?;
     let system = registry.resolve(&scenario)?;
-    if let Some(engine) = engine {
-        scenario.engine = engine;
-    }
-    Ok((system, scenario))
+    Ok((system, with.apply(scenario)))
 }
 
 fn shrink_command(
     registry: &Registry,
     path: &Path,
-    engine: Option<Engine>,
+    with: Overrides,
     seed: u64,
     output: &Path,
     budget: usize,
 ) -> anyhow::Result<ExitCode> {
     init_logs();
-    let (system, scenario) = load_on(registry, path, engine)?;
+    let (system, scenario) = load_on(registry, path, with)?;
     let shrunk = shrink::shrink(system, &scenario, seed, budget)?;
     std::fs::write(output, crate::testing::shrunk_file(&shrunk))
         .with_context(|| format!("{}", output.display()))?;
@@ -526,12 +575,12 @@ fn shrink_command(
 fn replay(
     registry: &Registry,
     path: &Path,
-    engine: Option<Engine>,
+    with: Overrides,
     seed: u64,
     trace_out: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     init_logs();
-    let (system, scenario) = load_on(registry, path, engine)?;
+    let (system, scenario) = load_on(registry, path, with)?;
     let report = run_seed(system, &scenario, seed, Recheck::Twice)?;
     let mut out = std::io::stdout().lock();
     write!(out, "{}", report.trace.render())?;

@@ -133,6 +133,7 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sim_http;
+pub mod swarm;
 pub mod sweep;
 pub mod system;
 pub mod testing;

@@ -132,8 +132,14 @@ pub fn repro_lines(system: &System, scenario: &Scenario, seed: u64) -> Vec<Strin
 pub fn cli_repro_line(system: &System, scenario: &Scenario, seed: u64) -> Option<String> {
     let bin = system.replay_binary()?;
     let path = scenario.path.as_ref()?;
+    // `--swarm` is harmless when the file says `swarm = true` and needed when the sweep added it.
+    let swarm = if scenario.nemesis.as_ref().is_some_and(|n| n.swarm) {
+        " --swarm"
+    } else {
+        ""
+    };
     Some(format!(
-        "{bin} replay {} --seed {seed} --engine {}",
+        "{bin} replay {} --seed {seed} --engine {}{swarm}",
         path.display(),
         scenario.engine.name()
     ))

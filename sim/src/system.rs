@@ -45,6 +45,9 @@ pub type ClientFn = Arc<dyn Fn(ClientSetup<'_>) -> Box<dyn Process> + Send + Syn
 /// returning a verdict with its reason.
 pub type CheckFn = Arc<dyn Fn(&Scenario, &Trace, &[Operation]) -> Verdict + Send + Sync>;
 
+/// What a system promises once every fault is undone (see [`System::liveness`]).
+pub type LivenessFn = Arc<check::liveness::Promise>;
+
 /// The fewest nodes a scenario of the system can run on and still test anything (see
 /// [`System::min_nodes`]).
 pub type MinNodesFn = Arc<dyn Fn(&Scenario) -> usize + Send + Sync>;
@@ -135,6 +138,7 @@ pub struct System {
     spreads: Option<&'static str>,
     replayed_by: Option<String>,
     config_check: Option<ConfigCheckFn>,
+    liveness: Option<LivenessFn>,
 }
 
 impl std::fmt::Debug for System {
@@ -186,6 +190,7 @@ impl System {
             spreads: None,
             replayed_by: None,
             config_check: None,
+            liveness: None,
         }
     }
 
@@ -211,6 +216,27 @@ impl System {
     {
         self.checkers.push(Arc::new(checker));
         self
+    }
+
+    /// What the system promises once every fault is undone, for scenarios with a liveness
+    /// phase (`[checks] liveness = "5s"`): `promise` returns `Ok` with what held, or `Err`
+    /// with what was still missing when the bound ran out (a value some node lacks, a job
+    /// not done, no leader). It is judged as the `live-after-heal` check; see
+    /// [`check::liveness`] for the phase and a promise any request/response system can make.
+    pub fn liveness<F>(mut self, promise: F) -> Self
+    where
+        F: Fn(&Scenario, &Trace, &[Operation], check::Recovery) -> Result<String, String>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.liveness = Some(Arc::new(promise));
+        self
+    }
+
+    /// Whether it declares what holds once healed ([`liveness`](System::liveness)).
+    pub fn has_liveness(&self) -> bool {
+        self.liveness.is_some()
     }
 
     /// Runs the outside work its nodes ask for ([`Context::spawn_work`]) against the simulated
@@ -350,6 +376,9 @@ impl System {
             .iter()
             .map(|c| c(scenario, trace, ops))
             .collect();
+        if let Some(promise) = &self.liveness {
+            verdicts.extend(check::liveness::judge(promise.as_ref(), scenario, trace, ops));
+        }
         let targets = check::targets::targets_met(scenario, trace, ops, self.spreads, &verdicts);
         verdicts.extend(targets);
         verdicts
@@ -383,6 +412,15 @@ impl System {
         }
         if let Some(check) = &self.config_check {
             check(scenario)?;
+        }
+        if scenario.checks.liveness.is_some() && self.liveness.is_none() {
+            return Err(invalid(
+                "checks.liveness",
+                format!(
+                    "system `{}` declares nothing that must hold once healed (System::liveness)",
+                    self.name
+                ),
+            ));
         }
         if scenario.workload.api == Api::Http && self.http_api().is_none() {
             return Err(invalid(

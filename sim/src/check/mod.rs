@@ -4,12 +4,14 @@
 mod availability;
 pub mod generic;
 mod history;
+pub mod liveness;
 pub mod spread;
 pub mod targets;
 pub mod values;
 
 pub use availability::requests_answered_unless_faulted;
 pub use history::{history, Completion, Operation};
+pub use liveness::Recovery;
 
 use crate::scenario::Scenario;
 use crate::trace::{EventKind, Trace};

@@ -15,7 +15,7 @@
 //! `sim/tests/engines.rs`).
 
 use super::{setup, EngineError, RunOutput};
-use crate::faults::{faults_of_run, timeline, World};
+use crate::faults::{timeline_of_run, World};
 use crate::scenario::{FaultAction, Scenario};
 use crate::system::System;
 use crate::trace::{EventKind, Trace};
@@ -155,7 +155,7 @@ pub(crate) fn run(
         names,
         world: World::of_system(system, scenario, seed),
         trace: Trace::with_capacity(capacity_hint(scenario)),
-        timeline: timeline(&faults_of_run(scenario, seed)),
+        timeline: timeline_of_run(scenario, seed),
         outputs: vec![],
         work_results: BTreeMap::new(),
     };

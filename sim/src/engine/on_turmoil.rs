@@ -18,7 +18,7 @@
 
 use super::{setup, EngineError, RunOutput};
 use crate::driver::{drive, AddressBook, DatagramSocket, Environment, Fate, Gateway, UdpTransport};
-use crate::faults::{faults_of_run, timeline, World};
+use crate::faults::{timeline_of_run, World};
 use crate::http_api::{HttpFn, HttpSetup};
 use crate::scenario::{Api, FaultAction, Scenario};
 use crate::sim_http::TurmoilListener;
@@ -439,7 +439,7 @@ pub(crate) fn run(
     }
 
     let mut schedule: VecDeque<(Duration, FaultAction)> =
-        timeline(&faults_of_run(scenario, seed)).into();
+        timeline_of_run(scenario, seed).into();
     while sim.elapsed() < scenario.duration {
         while schedule.front().is_some_and(|(at, _)| *at <= sim.elapsed()) {
             if let Some((_, action)) = schedule.pop_front() {

@@ -45,6 +45,13 @@ impl ClockModel {
         self.anchor_local_us + (elapsed * (1.0 + self.drift)).round() as i128
     }
 
+    /// How far ahead of true time the clock runs at `now` (negative: behind), and its drift:
+    /// `(0, 0.0)` for a clock that reads true time.
+    pub(crate) fn error_at(&self, now: Duration) -> (i64, f64) {
+        let ahead = self.raw_us(now) - us(now);
+        (ahead.clamp(i64::MIN.into(), i64::MAX.into()) as i64, self.drift)
+    }
+
     /// The reading at true time `now` without recording it.
     pub fn peek(&self, now: Duration) -> LocalTime {
         let t = self.raw_us(now).max(self.last_us).max(0);

@@ -17,11 +17,13 @@ mod clock;
 mod liveness;
 mod nemesis;
 mod network;
+mod recovery;
 mod storage;
 mod timeline;
 
 pub use clock::ClockModel;
-pub use nemesis::nemesis_faults;
+pub use nemesis::{nemesis_faults, swarm_draw, swarm_kinds};
+pub use recovery::{recovery, timeline_of_run};
 pub use timeline::{faults_of_run, timeline};
 
 use crate::scenario::{FaultAction, Scenario};

@@ -9,6 +9,10 @@
 //! own stream of the seed, so faults of different families overlap. The result is an
 //! ordinary fault list, so a failing run's nemesis faults can be written into a scenario file
 //! and shrunk like scripted ones.
+//!
+//! A swarm nemesis (`swarm = true`) first draws, from its own stream of the seed, the concrete
+//! nemesis of this seed ([`swarm_draw`]): which of its kinds are on, how intense and how long
+//! its faults are, and whether families overlap. Then it draws faults as above.
 
 use crate::scenario::{
     Clock, Conditions, Fault, FaultAction, FaultFamily, Heal, Latency, Nemesis, NemesisKind,
@@ -24,6 +28,13 @@ use std::time::Duration;
 pub fn nemesis_faults(scenario: &Scenario, seed: u64) -> Vec<Fault> {
     let Some(n) = &scenario.nemesis else {
         return vec![];
+    };
+    let drawn;
+    let n = if n.swarm {
+        drawn = swarm_draw(n, seed);
+        &drawn
+    } else {
+        n
     };
     let mut faults = vec![];
     if n.overlap {
@@ -58,6 +69,53 @@ pub fn nemesis_faults(scenario: &Scenario, seed: u64) -> Vec<Fault> {
     faults
 }
 
+/// The nemesis a swarm nemesis `n` is at `seed`: each of its kinds on with probability one
+/// half (at least one always is), an intensity between a quarter of `n.intensity` and all of
+/// it, faults lasting from a quarter of `every` to all of it, and (when two families are on)
+/// overlapping families with probability one half. Drawn from a stream of the seed of its own,
+/// so the faults that follow are the ordinary nemesis's. A nemesis that is no swarm is
+/// returned as it is.
+pub fn swarm_draw(n: &Nemesis, seed: u64) -> Nemesis {
+    if !n.swarm {
+        return n.clone();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, "swarm", 0));
+    // One coin per kind, in the nemesis's order, whatever the outcome: adding a kind to the
+    // list changes only the draws after it.
+    let mut kinds: Vec<NemesisKind> = n
+        .kinds
+        .iter()
+        .copied()
+        .filter(|_| rng.random_bool(0.5))
+        .collect();
+    let forced = n.kinds[rng.random_range(0..n.kinds.len())];
+    if kinds.is_empty() {
+        kinds.push(forced);
+    }
+    let intensity = (n.intensity * rng.random_range(0.25..=1.0_f64) * 100.0).round() / 100.0;
+    let quarter = n.every / 4;
+    let fault_duration = quarter + (n.every - quarter).mul_f64(rng.random_range(0.0..=1.0));
+    let mut families: Vec<FaultFamily> = kinds.iter().map(|k| k.family()).collect();
+    families.sort();
+    families.dedup();
+    let overlap = rng.random_bool(0.5) && families.len() > 1;
+    Nemesis {
+        kinds,
+        intensity: intensity.max(0.01),
+        fault_duration: fault_duration.max(Duration::from_millis(1)),
+        overlap,
+        swarm: false,
+        ..n.clone()
+    }
+}
+
+/// The fault kinds `scenario`'s swarm nemesis turns on at `seed` (`None` without a swarm
+/// nemesis).
+pub fn swarm_kinds(scenario: &Scenario, seed: u64) -> Option<Vec<NemesisKind>> {
+    let n = scenario.nemesis.as_ref().filter(|n| n.swarm)?;
+    Some(swarm_draw(n, seed).kinds)
+}
+
 /// One schedule: a chance every `n.every` from `first` until the nemesis stops, each drawing
 /// one of `kinds` with probability `n.intensity`.
 fn draw(
@@ -69,7 +127,9 @@ fn draw(
     faults: &mut Vec<Fault>,
 ) {
     let nodes = scenario.node_names();
-    let stop = n.stop.unwrap_or(scenario.duration.mul_f64(0.8));
+    let stop = scenario
+        .nemesis_stop()
+        .unwrap_or(scenario.duration.mul_f64(0.8));
     let baseline = &scenario.network;
     let mut at = first;
     while at < stop {

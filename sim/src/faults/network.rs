@@ -39,7 +39,7 @@ pub(super) struct Link {
 }
 
 impl Link {
-    fn apply(&mut self, c: &Conditions) {
+    pub(super) fn apply(&mut self, c: &Conditions) {
         if let Some(l) = c.latency {
             self.latency = l;
         }

@@ -97,6 +97,11 @@ pub struct Checks {
     /// (`stable_latency = { p50 = "..", max = ".." }`; systems whose values spread, see
     /// [`System::spreads`](crate::system::System::spreads)).
     pub stable_latency: Option<LatencyTargets>,
+    /// The liveness phase (`liveness = "5s"`): this long before the end of the run every
+    /// fault is undone (the network healed and restored, crashed nodes restarted, paused ones
+    /// resumed, clocks set right), and what the system promises once healed
+    /// ([`System::liveness`](crate::system::System::liveness)) must hold by the end.
+    pub liveness: Option<Duration>,
 }
 
 /// Upper bounds on percentiles of a latency (nearest rank, as the run's metrics report
@@ -504,6 +509,11 @@ pub struct Nemesis {
     /// default) one schedule draws every kind and at most one fault is active when
     /// `fault_duration <= every`.
     pub overlap: bool,
+    /// Swarm mode (`swarm = true`): each seed draws which of `kinds` are on (at least one),
+    /// how often a chance turns into a fault (up to `intensity`), how long faults last (a
+    /// quarter of `every` to all of it) and whether families overlap — so one sweep covers
+    /// many fault mixes instead of one. See [`swarm_draw`](crate::faults::swarm_draw).
+    pub swarm: bool,
 }
 
 impl Nemesis {
@@ -517,6 +527,15 @@ impl Nemesis {
             start: Duration::ZERO,
             stop: None,
             overlap: false,
+            swarm: false,
+        }
+    }
+
+    /// A swarm nemesis over `kinds` (see [`swarm`](Nemesis::swarm)): chances every `every`.
+    pub fn swarm(kinds: &[NemesisKind], every: Duration) -> Self {
+        Nemesis {
+            swarm: true,
+            ..Nemesis::new(kinds, every)
         }
     }
 
@@ -738,6 +757,40 @@ impl Scenario {
     pub fn client_timeout(mut self, timeout: Duration) -> Self {
         self.workload.timeout = timeout;
         self
+    }
+
+    /// The scenario with its nemesis in swarm mode (`--swarm`): a scenario without a nemesis
+    /// gets a swarm over every kind with a chance every tenth of the run.
+    pub fn swarmed(mut self) -> Self {
+        let every = (self.duration / 10).max(MIN_NEMESIS_EVERY);
+        let n = self
+            .nemesis
+            .get_or_insert_with(|| Nemesis::new(&NemesisKind::ALL, every));
+        n.swarm = true;
+        self
+    }
+
+    /// Adds a liveness phase of `d` at the end of the run (see [`Checks::liveness`]).
+    pub fn liveness(mut self, d: Duration) -> Self {
+        self.checks.liveness = Some(d);
+        self
+    }
+
+    /// When the liveness phase starts (every fault undone), if the scenario has one:
+    /// `[checks] liveness` before the end of the run.
+    pub fn liveness_from(&self) -> Option<Duration> {
+        let d = self.checks.liveness?;
+        Some(self.duration.saturating_sub(d))
+    }
+
+    /// When the nemesis stops injecting: its `stop`, else 80% of the run, or the start of the
+    /// liveness phase if that is earlier.
+    pub fn nemesis_stop(&self) -> Option<Duration> {
+        let n = self.nemesis.as_ref()?;
+        Some(n.stop.unwrap_or_else(|| {
+            let default = self.duration.mul_f64(0.8);
+            self.liveness_from().map_or(default, |l| default.min(l))
+        }))
     }
 
     /// Requires every acknowledged value to reach every node within `d` of the last fault.

@@ -47,6 +47,7 @@ struct RawChecks {
     msgs_per_op_max: Option<Spanned<f64>>,
     latency: Option<Spanned<RawTargets>>,
     stable_latency: Option<Spanned<RawTargets>>,
+    liveness: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -159,13 +160,14 @@ struct RawSkew {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNemesis {
-    kinds: Spanned<Vec<String>>,
+    kinds: Option<Spanned<Vec<String>>>,
     every: Spanned<String>,
     intensity: Option<Spanned<f64>>,
     fault_duration: Option<Spanned<String>>,
     start: Option<Spanned<String>>,
     stop: Option<Spanned<String>>,
     overlap: Option<Spanned<bool>>,
+    swarm: Option<Spanned<bool>>,
 }
 
 /// The document being read: turns spans into `file:line:col` and remembers each key's span.
@@ -506,6 +508,9 @@ fn convert(
         if let Some(t) = &c.stable_latency {
             s.checks.stable_latency = Some(targets(src, t, "checks.stable_latency")?);
         }
+        if let Some(d) = &c.liveness {
+            s.checks.liveness = Some(src.duration(d, "checks.liveness")?);
+        }
     }
     if let Some(config) = raw.config {
         s.config = serde_json::to_value(config)
@@ -647,19 +652,36 @@ fn targets(
 fn nemesis(src: &mut Source<'_>, n: &Spanned<RawNemesis>) -> Result<Nemesis, ScenarioError> {
     src.at("nemesis", n.span());
     let raw = n.get_ref();
-    src.at("nemesis.kinds", raw.kinds.span());
+    let swarm = raw.swarm.as_ref().is_some_and(|s| *s.get_ref());
+    if let Some(sw) = &raw.swarm {
+        src.at("nemesis.swarm", sw.span());
+    }
     let mut kinds = vec![];
-    for k in raw.kinds.get_ref() {
-        let kind = NemesisKind::from_name(k).ok_or_else(|| {
-            let known: Vec<&str> = NemesisKind::ALL.iter().map(|k| k.name()).collect();
-            src.error(
-                raw.kinds.span(),
+    match &raw.kinds {
+        Some(raw_kinds) => {
+            src.at("nemesis.kinds", raw_kinds.span());
+            for k in raw_kinds.get_ref() {
+                let kind = NemesisKind::from_name(k).ok_or_else(|| {
+                    let known: Vec<&str> = NemesisKind::ALL.iter().map(|k| k.name()).collect();
+                    src.error(
+                        raw_kinds.span(),
+                        "nemesis.kinds",
+                        format!("unknown kind {k:?} (known: {})", known.join(", ")),
+                    )
+                })?;
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                }
+            }
+        }
+        // A swarm draws from every kind unless told which.
+        None if swarm => kinds = NemesisKind::ALL.to_vec(),
+        None => {
+            return Err(src.error(
+                n.span(),
                 "nemesis.kinds",
-                format!("unknown kind {k:?} (known: {})", known.join(", ")),
-            )
-        })?;
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
+                "missing: a nemesis names the `kinds` it draws from (or is a `swarm`)",
+            ))
         }
     }
     let every = src.duration(&raw.every, "nemesis.every")?;
@@ -680,6 +702,7 @@ fn nemesis(src: &mut Source<'_>, n: &Spanned<RawNemesis>) -> Result<Nemesis, Sce
         src.at("nemesis.overlap", o.span());
         nemesis.overlap = *o.get_ref();
     }
+    nemesis.swarm = swarm;
     Ok(nemesis)
 }
 

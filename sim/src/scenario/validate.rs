@@ -286,7 +286,20 @@ impl Scenario {
         if n.stop.is_some_and(|s| s > self.duration) {
             return Err(invalid("nemesis.stop", "must be within the run"));
         }
-        let stop = n.stop.unwrap_or(self.duration.mul_f64(0.8));
+        let stop = self.nemesis_stop().unwrap_or(self.duration);
+        if let (Some(from), Some(set)) = (self.liveness_from(), n.stop) {
+            if set > from {
+                return Err(invalid(
+                    "nemesis.stop",
+                    format!(
+                        "{} is inside the liveness phase, which starts at {} (`checks.liveness` \
+                         before the end): faults must stop before it",
+                        human(set),
+                        human(from)
+                    ),
+                ));
+            }
+        }
         if n.start >= stop {
             let (key, which) = match n.stop {
                 Some(_) => ("nemesis.start", "`stop`".to_owned()),
@@ -322,7 +335,8 @@ impl Scenario {
                 "must be positive and within the run",
             ));
         }
-        if n.overlap {
+        // A swarm draws its own fault durations (up to `every`) and overlap.
+        if n.overlap && !n.swarm {
             if n.fault_duration > n.every {
                 return Err(invalid(
                     "nemesis.fault_duration",
@@ -360,12 +374,56 @@ impl Scenario {
                 "must be within the run's duration",
             ));
         }
+        self.validate_liveness()?;
         for (key, targets) in [
             ("checks.latency", &self.checks.latency),
             ("checks.stable_latency", &self.checks.stable_latency),
         ] {
             if let Some(t) = targets {
                 check_targets(key, t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The liveness phase fits in the run, after every scripted fault has ended.
+    fn validate_liveness(&self) -> Result<(), Invalid> {
+        let Some(d) = self.checks.liveness else {
+            return Ok(());
+        };
+        if d.is_zero() || d >= self.duration {
+            return Err(invalid(
+                "checks.liveness",
+                format!(
+                    "must be positive and shorter than the run ({})",
+                    human(self.duration)
+                ),
+            ));
+        }
+        let from = self.duration - d;
+        for (i, f) in self.faults.iter().enumerate() {
+            let end = f.at
+                + match &f.action {
+                    FaultAction::Crash {
+                        restart_after: Some(a),
+                        ..
+                    }
+                    | FaultAction::Pause {
+                        resume_after: Some(a),
+                        ..
+                    } => *a,
+                    _ => Duration::ZERO,
+                };
+            if end > from {
+                return Err(invalid(
+                    format!("faults[{i}].at"),
+                    format!(
+                        "the fault lasts until {}, inside the liveness phase, which starts at \
+                         {} (`checks.liveness` before the end)",
+                        human(end),
+                        human(from)
+                    ),
+                ));
             }
         }
         Ok(())

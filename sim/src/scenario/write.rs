@@ -201,6 +201,9 @@ impl Scenario {
             if nm.overlap {
                 let _ = writeln!(w, "overlap = true");
             }
+            if nm.swarm {
+                let _ = writeln!(w, "swarm = true");
+            }
         }
         if self.checks != super::Checks::default() {
             let _ = writeln!(w, "\n[checks]");
@@ -209,6 +212,9 @@ impl Scenario {
             }
             if let Some(m) = self.checks.msgs_per_op_max {
                 let _ = writeln!(w, "msgs_per_op_max = {}", float(m));
+            }
+            if let Some(d) = self.checks.liveness {
+                let _ = writeln!(w, "liveness = \"{}\"", duration(d));
             }
             for (key, targets) in [
                 ("latency", &self.checks.latency),

@@ -1,0 +1,108 @@
+//! The liveness phase's verdict: once every fault is undone (`[checks] liveness`), what the
+//! system promises ([`System::liveness`](crate::system::System::liveness)) must hold within
+//! the bound.
+
+use super::{Operation, Verdict};
+use crate::scenario::Scenario;
+use crate::trace::Trace;
+use std::time::Duration;
+
+/// The verdict name of the liveness phase.
+pub const LIVE_AFTER_HEAL: &str = "live-after-heal";
+
+/// The kind of a liveness violation: something was still missing at the bound.
+pub const NOT_LIVE: &str = "not-live";
+
+/// One run's liveness phase: every fault was undone at `from`, and the system had `bound` to
+/// deliver what it promises (the rest of the run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    /// When every fault was undone (true time).
+    pub from: Duration,
+    /// How long the system had to recover.
+    pub bound: Duration,
+}
+
+impl Recovery {
+    /// The liveness phase of `scenario`, if it has one.
+    pub fn of(scenario: &Scenario) -> Option<Recovery> {
+        Some(Recovery {
+            from: scenario.liveness_from()?,
+            bound: scenario.checks.liveness?,
+        })
+    }
+
+    /// When the phase began, in trace microseconds.
+    pub fn from_us(&self) -> u64 {
+        self.from.as_micros() as u64
+    }
+
+    /// The deadline: the start plus the bound, in trace microseconds.
+    pub fn by_us(&self) -> u64 {
+        (self.from + self.bound).as_micros() as u64
+    }
+}
+
+/// What a system promises once healed: `Ok` with what held, or `Err` with what was still
+/// missing at the deadline.
+pub type Promise = dyn Fn(&Scenario, &Trace, &[Operation], Recovery) -> Result<String, String>
+    + Send
+    + Sync;
+
+/// Judges `promise` over a run with a liveness phase (none without one).
+pub fn judge(
+    promise: &Promise,
+    scenario: &Scenario,
+    trace: &Trace,
+    ops: &[Operation],
+) -> Option<Verdict> {
+    let phase = Recovery::of(scenario)?;
+    let when = format!(
+        "within the {:?} bound after every fault was undone at {:.3}s",
+        phase.bound,
+        phase.from.as_secs_f64()
+    );
+    Some(match promise(scenario, trace, ops, phase) {
+        Ok(held) => Verdict::pass(LIVE_AFTER_HEAL, format!("{when}: {held}")),
+        Err(missing) => {
+            Verdict::violation(LIVE_AFTER_HEAL, NOT_LIVE, format!("{when}: {missing}"))
+        }
+    })
+}
+
+/// A promise any request/response system can make: every client operation invoked in the
+/// liveness phase, early enough for its reply to arrive within the bound (a client timeout
+/// before the deadline), completes successfully.
+pub fn requests_answered(
+    scenario: &Scenario,
+    _: &Trace,
+    ops: &[Operation],
+    phase: Recovery,
+) -> Result<String, String> {
+    let last_invoke = phase
+        .by_us()
+        .saturating_sub(scenario.workload.timeout.as_micros() as u64);
+    let due: Vec<&Operation> = ops
+        .iter()
+        .filter(|o| o.invoke_us >= phase.from_us() && o.invoke_us <= last_invoke)
+        .collect();
+    let unanswered: Vec<String> = due
+        .iter()
+        .filter(|o| {
+            !o.completion
+                .as_ref()
+                .is_some_and(|c| c.phase == highstorm_nodes::OpPhase::Ok)
+        })
+        .map(|o| format!("{} {} at {:.3}s", o.client, o.f, o.invoke_us as f64 / 1e6))
+        .collect();
+    if unanswered.is_empty() {
+        Ok(format!("{} requests answered", due.len()))
+    } else {
+        Err(format!(
+            "{} of {} requests unanswered (first: {})",
+            unanswered.len(),
+            due.len(),
+            unanswered[..unanswered.len().min(3)].join(", ")
+        ))
+    }
+}
