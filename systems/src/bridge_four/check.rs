@@ -15,7 +15,7 @@
 use super::{corpus, merge_counts, word_count, BridgeFourConfig, TaskStatus};
 use super::{BridgeFourNote, IllegalMove, JobStatus};
 use highstorm::check::last_fault_us;
-use highstorm::check::{Operation, Verdict};
+use highstorm::check::{Operation, Recovery, Verdict};
 use highstorm::scenario::Scenario;
 use highstorm::trace::{NoteError, Noted, Trace};
 use highstorm_nodes::OpPhase;
@@ -402,4 +402,38 @@ pub fn data_after_done(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdic
         NAME,
         format!("{} results served, all after Done", notes.served.len()),
     )
+}
+
+/// Once healed (the liveness phase): every job acknowledged before the heal is finished (Done,
+/// or Error when its inputs do not exist) within the bound.
+pub fn jobs_finished_after_heal(
+    _: &Scenario,
+    trace: &Trace,
+    ops: &[Operation],
+    phase: Recovery,
+) -> Result<String, String> {
+    let notes = read_notes(trace).map_err(|e| format!("unreadable notes: {e}"))?;
+    let due: Vec<u64> = acknowledged(ops)
+        .into_iter()
+        .filter(|(_, (_, acked))| *acked <= phase.from_us())
+        .map(|(id, _)| id)
+        .collect();
+    let finished = |id: &u64| {
+        notes
+            .done_at
+            .get(id)
+            .or(notes.error_at.get(id))
+            .is_some_and(|at| *at <= phase.by_us())
+    };
+    let open: Vec<u64> = due.iter().copied().filter(|id| !finished(id)).collect();
+    if open.is_empty() {
+        Ok(format!("all {} jobs acknowledged before the heal finished", due.len()))
+    } else {
+        Err(format!(
+            "{} of {} jobs acknowledged before the heal never finished (first {:?})",
+            open.len(),
+            due.len(),
+            &open[..open.len().min(3)]
+        ))
+    }
 }

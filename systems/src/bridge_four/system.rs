@@ -28,4 +28,5 @@ pub fn system() -> System {
     .check(super::check::statuses_move_forward)
     .check(super::check::outputs_counted_once)
     .check(super::check::data_after_done)
+    .liveness(super::check::jobs_finished_after_heal)
 }

@@ -5,7 +5,7 @@
 use highstorm::check::last_fault_us;
 use highstorm::check::spread::holdings;
 use highstorm::check::values::ValueIndex;
-use highstorm::check::{Operation, Verdict};
+use highstorm::check::{Operation, Recovery, Verdict};
 use highstorm::scenario::Scenario;
 use highstorm::trace::Trace;
 use highstorm_nodes::OpPhase;
@@ -169,5 +169,48 @@ mod tests {
         assert_eq!(held.first_held("n1", 9), Some(5000));
         assert_eq!(held.first_held("n1", 4), None);
         assert_eq!(held.first_held("n2", 9), None);
+    }
+}
+
+/// Once healed (the liveness phase): every value acknowledged before the heal is held by every
+/// node within the bound.
+pub fn converged_after_heal(
+    scenario: &Scenario,
+    trace: &Trace,
+    ops: &[Operation],
+    phase: Recovery,
+) -> Result<String, String> {
+    let acked: BTreeSet<u64> = ops
+        .iter()
+        .filter(|op| op.f == "broadcast")
+        .filter_map(|op| Some((op.value.as_u64()?, op.completion.as_ref()?)))
+        .filter(|(_, c)| c.phase == OpPhase::Ok && c.at_us <= phase.from_us())
+        .map(|(v, _)| v)
+        .collect();
+    let held = holdings(trace);
+    let nodes = scenario.node_names();
+    let mut missing = vec![];
+    for node in &nodes {
+        let lacks: Vec<u64> = acked
+            .iter()
+            .copied()
+            .filter(|v| held.first_held(node, *v).is_none_or(|at| at > phase.by_us()))
+            .collect();
+        if !lacks.is_empty() {
+            missing.push(format!(
+                "{node} still lacks {} acknowledged values (first {:?})",
+                lacks.len(),
+                &lacks[..lacks.len().min(3)]
+            ));
+        }
+    }
+    if missing.is_empty() {
+        Ok(format!(
+            "all {} values acknowledged before the heal reached all {} nodes",
+            acked.len(),
+            nodes.len()
+        ))
+    } else {
+        Err(missing.join("; "))
     }
 }

@@ -29,4 +29,5 @@ pub fn system() -> System {
     .check(super::check::broadcast_converges)
     .check(check::requests_answered_unless_faulted)
     .check(check::msgs_per_op_within_budget)
+    .liveness(super::check::converged_after_heal)
 }

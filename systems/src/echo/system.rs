@@ -11,4 +11,5 @@ pub fn system() -> System {
         .client(|c| c.steady(super::workload::EchoOps))
         .check(super::check::echo_replies_match)
         .check(check::requests_answered_unless_faulted)
+        .liveness(check::liveness::requests_answered)
 }

@@ -20,7 +20,7 @@
 //!   attempt and worker, again; that is one record).
 
 use super::{Attempt, ElectionNote};
-use highstorm::check::{Operation, Verdict};
+use highstorm::check::{Operation, Recovery, Verdict};
 use highstorm::faults::ClockModel;
 use highstorm::scenario::Scenario;
 use highstorm::trace::{EventKind, NoteError, Noted, Trace};
@@ -351,6 +351,28 @@ pub fn leader_after_heal(scenario: &Scenario, trace: &Trace, _: &[Operation]) ->
                 by as f64 / 1e6
             ),
         ),
+    }
+}
+
+/// Once healed (the liveness phase): some node holds the lead within the bound.
+pub fn leader_after_recovery(
+    scenario: &Scenario,
+    trace: &Trace,
+    _: &[Operation],
+    phase: Recovery,
+) -> Result<String, String> {
+    let claims = claims(scenario, trace).map_err(|e| format!("unreadable notes: {e}"))?;
+    let (from, by) = (phase.from_us(), phase.by_us());
+    match claims
+        .iter()
+        .find(|c| c.start_us <= by && c.end_us > from && c.end_us > c.start_us)
+    {
+        Some(c) => Ok(describe(c)),
+        None => Err(format!(
+            "no leader between the heal and {:.3}s ({} claims in the run)",
+            by as f64 / 1e6,
+            claims.len()
+        )),
     }
 }
 

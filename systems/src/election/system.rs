@@ -24,4 +24,5 @@ pub fn system() -> System {
     .check(super::check::leader_acts_within_lease)
     .check(super::check::leader_after_heal)
     .check(super::check::items_complete_once)
+    .liveness(super::check::leader_after_recovery)
 }

@@ -15,4 +15,5 @@ pub fn system() -> System {
     .min_nodes(|_| 2)
     .check(super::check::counter_converges)
     .check(check::requests_answered_unless_faulted)
+    .liveness(super::check::counters_agree_after_heal)
 }

@@ -18,4 +18,5 @@ pub fn system() -> System {
     .client(|c| c.steady(super::workload::UniqueIdOps))
     .check(super::check::ids_unique)
     .check(check::requests_answered_unless_faulted)
+    .liveness(check::liveness::requests_answered)
 }

@@ -17,7 +17,7 @@
 
 use super::{result_of, JobState, JobStatus, WorkQueueNote};
 use highstorm::check::last_fault_us;
-use highstorm::check::{Operation, Verdict};
+use highstorm::check::{Operation, Recovery, Verdict};
 use highstorm::scenario::Scenario;
 use highstorm::trace::{NoteError, Noted, Trace};
 use highstorm_nodes::OpPhase;
@@ -766,5 +766,38 @@ mod tests {
         note(&mut bad, 650, completed(1, 1, "a"));
         let v = completions_fenced(&s, &bad, &[]);
         assert!(!v.ok && v.detail.contains("had expired"), "{}", v.detail);
+    }
+}
+
+/// Once healed (the liveness phase): every job accepted before the heal is completed within
+/// the bound.
+pub fn jobs_done_after_heal(
+    _: &Scenario,
+    trace: &Trace,
+    ops: &[Operation],
+    phase: Recovery,
+) -> Result<String, String> {
+    let (jobs, _) = accepted(ops);
+    let done: BTreeSet<u64> = completions(trace)
+        .map_err(|e| format!("unreadable notes: {e}"))?
+        .into_iter()
+        .filter(|(_, _, _, at)| *at <= phase.by_us())
+        .map(|(id, ..)| id)
+        .collect();
+    let due: Vec<u64> = jobs
+        .iter()
+        .filter(|(_, j)| j.acked_us <= phase.from_us())
+        .map(|(id, _)| *id)
+        .collect();
+    let open: Vec<u64> = due.iter().copied().filter(|id| !done.contains(id)).collect();
+    if open.is_empty() {
+        Ok(format!("all {} jobs accepted before the heal completed", due.len()))
+    } else {
+        Err(format!(
+            "{} of {} jobs accepted before the heal never completed (first {:?})",
+            open.len(),
+            due.len(),
+            &open[..open.len().min(3)]
+        ))
     }
 }

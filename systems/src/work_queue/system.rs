@@ -43,4 +43,5 @@ pub fn system() -> System {
     .check(super::check::completed_once)
     .check(super::check::statuses_move_forward)
     .check(super::check::completions_fenced)
+    .liveness(super::check::jobs_done_after_heal)
 }
