@@ -21,6 +21,7 @@ pub mod broadcast;
 pub mod echo;
 pub mod election;
 pub mod g_counter;
+pub mod planted;
 pub mod unique_ids;
 pub mod work_queue;
 

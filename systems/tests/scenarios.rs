@@ -9,6 +9,13 @@ use std::path::PathBuf;
 
 /// Scenario files with a test below; a shipped file missing here fails `every_scenario_is_swept`.
 const SWEPT: &[&str] = &[
+    "work-queue-swarm",
+    "unique-ids-swarm",
+    "g-counter-swarm",
+    "election-swarm",
+    "echo-swarm",
+    "broadcast-swarm",
+    "bridge-four-swarm",
     "bridge-four-http",
     "bridge-four-leader-crash",
     "bridge-four-nemesis",
@@ -320,4 +327,42 @@ fn a_node_that_relays_nothing_misses_the_stable_latency_target() {
             .unwrap();
         assert!(good.ok, "seed {seed}: {:?}", good.checks);
     }
+}
+
+// Swarm scenarios with a liveness phase: every seed draws its own fault mix, and every fault is
+// undone before the end. The cheap ones run their whole sweep; the job systems a sample.
+
+#[test]
+fn echo_swarm() {
+    sweep("echo-swarm");
+}
+
+#[test]
+fn unique_ids_swarm() {
+    sweep("unique-ids-swarm");
+}
+
+#[test]
+fn broadcast_swarm() {
+    sweep_sample("broadcast-swarm", Some(0..40));
+}
+
+#[test]
+fn g_counter_swarm() {
+    sweep_sample("g-counter-swarm", Some(0..40));
+}
+
+#[test]
+fn election_swarm() {
+    sweep_sample("election-swarm", Some(0..20));
+}
+
+#[test]
+fn work_queue_swarm() {
+    sweep_sample("work-queue-swarm", Some(0..8));
+}
+
+#[test]
+fn bridge_four_swarm() {
+    sweep_sample("bridge-four-swarm", Some(0..8));
 }

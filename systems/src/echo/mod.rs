@@ -11,7 +11,7 @@ pub mod workload;
 #[cfg(feature = "harness")]
 pub use system::system;
 
-use highstorm_nodes::{Ctx, Message, NoTimer, Node};
+use highstorm_nodes::{Ctx, ErrorBody, ErrorCode, Message, MsgId, NoTimer, Node};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -33,7 +33,29 @@ pub enum EchoMsg {
 
 /// A node that answers `echo` with `echo_ok`.
 #[derive(Debug, Default)]
-pub struct Echo;
+pub struct Echo {
+    /// The planted bug of variant `wary`: remember requests, and after seeing one twice (a
+    /// duplicated datagram) refuse everything from then on.
+    wary: Option<Wary>,
+}
+
+/// What the `wary` variant keeps: the requests seen, and whether it has turned suspicious.
+#[derive(Debug, Default)]
+struct Wary {
+    seen: std::collections::BTreeSet<(String, MsgId)>,
+    suspicious: bool,
+}
+
+impl Echo {
+    /// The variant `wary`, with a planted bug for testing the harness: a request delivered
+    /// twice (the network duplicated it) makes the node suspect a replay attack, and it
+    /// answers every later request with an indefinite error, forever.
+    pub fn wary() -> Self {
+        Echo {
+            wary: Some(Wary::default()),
+        }
+    }
+}
 
 impl Node for Echo {
     type Msg = EchoMsg;
@@ -41,6 +63,14 @@ impl Node for Echo {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<EchoMsg>) {
         if let EchoMsg::Echo { echo } = &msg.body {
+            if let (Some(w), Some(id)) = (self.wary.as_mut(), msg.msg_id) {
+                w.suspicious |= !w.seen.insert((msg.src.clone(), id));
+                if w.suspicious {
+                    let e = ErrorBody::new(ErrorCode::Timeout, "suspected replay: try later");
+                    ctx.reply_error(&msg, e);
+                    return;
+                }
+            }
             let echo = echo.clone();
             ctx.reply(&msg, EchoMsg::EchoOk { echo });
         }
@@ -54,7 +84,7 @@ mod tests {
 
     #[test]
     fn answers_each_echo_with_its_value() {
-        let mut h = Harness::new(Echo, "n1", &[]);
+        let mut h = Harness::new(Echo::default(), "n1", &[]);
         for (i, v) in [
             Value::from("hi"),
             Value::from(7),
@@ -74,7 +104,7 @@ mod tests {
 
     #[test]
     fn ignores_stray_replies() {
-        let mut h = Harness::new(Echo, "n1", &[]);
+        let mut h = Harness::new(Echo::default(), "n1", &[]);
         let replies = h.request("c1", 1, &EchoMsg::EchoOk { echo: "x".into() });
         assert!(replies.is_empty());
     }

@@ -5,7 +5,13 @@ use highstorm::prelude::*;
 
 /// The system (the `highstorm` binary's registry holds it under `"echo"`).
 pub fn system() -> System {
-    System::new("echo", |_, _| Ok(super::Echo))
+    System::new("echo", |variant, _| {
+        Ok(match variant {
+            "wary" => super::Echo::wary(),
+            _ => super::Echo::default(),
+        })
+    })
+    .variants(&["default", "wary"])
         // It takes no `[config]`: a key there is a mistake.
         .config_type::<highstorm_nodes::NoConfig>()
         .client(|c| c.steady(super::workload::EchoOps))

@@ -15,7 +15,7 @@ pub mod workload;
 #[cfg(feature = "harness")]
 pub use system::system;
 
-use highstorm_nodes::{Ctx, Message, NoTimer, Node};
+use highstorm_nodes::{Ctx, ErrorBody, ErrorCode, Message, NoTimer, Node};
 use serde::{Deserialize, Serialize};
 
 /// Unique ids' messages.
@@ -36,6 +36,7 @@ pub enum UniqueIdsMsg {
 pub struct UniqueIds {
     issued: u64,
     forgetful: bool,
+    stuck_recovery: bool,
 }
 
 impl UniqueIds {
@@ -43,8 +44,19 @@ impl UniqueIds {
     /// the boot count, so a restarted node hands out its earlier incarnation's ids again.
     pub fn forgetful() -> Self {
         UniqueIds {
-            issued: 0,
             forgetful: true,
+            ..UniqueIds::default()
+        }
+    }
+
+    /// The variant `stuck-recovery`, with a planted bug for testing the harness: a node that
+    /// restarted means to refuse ids until it has recovered its counter, but never counts
+    /// itself recovered — it answers every request with an indefinite error (a gray failure
+    /// that "answered, maybe late" excuses; only a liveness phase names it).
+    pub fn stuck_recovery() -> Self {
+        UniqueIds {
+            stuck_recovery: true,
+            ..UniqueIds::default()
         }
     }
 }
@@ -55,6 +67,11 @@ impl Node for UniqueIds {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<UniqueIdsMsg>) {
         if let UniqueIdsMsg::Generate = msg.body {
+            if self.stuck_recovery && ctx.boot() > 0 {
+                let e = ErrorBody::new(ErrorCode::Timeout, "recovering: try again");
+                ctx.reply_error(&msg, e);
+                return;
+            }
             let id = if self.forgetful {
                 format!("{}-x-{}", ctx.id(), self.issued)
             } else {

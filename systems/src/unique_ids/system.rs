@@ -9,10 +9,11 @@ pub fn system() -> System {
     System::new("unique-ids", |variant, _| {
         Ok(match variant {
             "forgetful" => super::UniqueIds::forgetful(),
+            "stuck-recovery" => super::UniqueIds::stuck_recovery(),
             _ => super::UniqueIds::default(),
         })
     })
-    .variants(&["default", "forgetful"])
+    .variants(&["default", "forgetful", "stuck-recovery"])
     // It takes no `[config]`: a key there is a mistake.
     .config_type::<highstorm_nodes::NoConfig>()
     .client(|c| c.steady(super::workload::UniqueIdOps))

@@ -1,0 +1,88 @@
+//! Swarm mode with a liveness phase finds the planted bugs of `highstorm_systems::planted`
+//! within 100 seeds of each system's swarm scenario, and both engines agree on swarm verdicts.
+//! (That the default variants pass the swarm scenarios is `tests/scenarios.rs`'s job.)
+
+use highstorm::check::liveness::LIVE_AFTER_HEAL;
+use highstorm::{run_seed, Engine, Recheck, Scenario};
+use highstorm_systems::planted::PLANTED;
+use highstorm_systems::system;
+use std::path::PathBuf;
+
+fn load(file: &str) -> Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(file);
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_planted_bug_is_found_by_its_swarm_scenario_within_100_seeds() {
+    for p in PLANTED {
+        let mut s = load(p.scenario);
+        assert_eq!(s.system, p.system, "{}", p.scenario);
+        assert!(s.nemesis.as_ref().is_some_and(|n| n.swarm), "{}", p.scenario);
+        s.variant = Some(p.variant.to_owned());
+        let sys = system(&s);
+        let found = (0..100).find_map(|seed| {
+            let r = run_seed(sys, &s, seed, Recheck::Once).unwrap_or_else(|e| panic!("{e}"));
+            (!r.ok).then_some(r)
+        });
+        let r = found.unwrap_or_else(|| {
+            panic!(
+                "{}/{}: not found in 100 seeds of {}",
+                p.system, p.variant, p.scenario
+            )
+        });
+        // The liveness phase is what names it.
+        let failed: Vec<&str> = r
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert!(
+            failed.contains(&LIVE_AFTER_HEAL),
+            "{}/{} seed {}: failed {failed:?}",
+            p.system,
+            p.variant,
+            r.seed
+        );
+        eprintln!(
+            "{}/{}: found at seed {} of {}",
+            p.system, p.variant, r.seed, p.scenario
+        );
+    }
+}
+
+#[test]
+fn both_engines_agree_on_swarm_verdicts() {
+    for (file, variant) in [
+        ("echo-swarm.toml", None),
+        ("echo-swarm.toml", Some("wary")),
+        ("unique-ids-swarm.toml", Some("stuck-recovery")),
+        ("g-counter-swarm.toml", None),
+    ] {
+        let mut s = load(file);
+        s.variant = variant.map(str::to_owned);
+        let sys = system(&s);
+        for seed in 0..4 {
+            let verdict = |engine| {
+                let s = s.clone().engine(engine);
+                let r = run_seed(sys, &s, seed, Recheck::Once).unwrap_or_else(|e| panic!("{e}"));
+                let mut failed: Vec<String> = r
+                    .checks
+                    .iter()
+                    .filter(|c| !c.ok)
+                    .map(|c| c.name.clone())
+                    .collect();
+                failed.sort();
+                failed
+            };
+            assert_eq!(
+                verdict(Engine::Events),
+                verdict(Engine::Turmoil),
+                "{file} {variant:?} seed {seed}"
+            );
+        }
+    }
+}
