@@ -354,25 +354,48 @@ pub fn leader_after_heal(scenario: &Scenario, trace: &Trace, _: &[Operation]) ->
     }
 }
 
-/// Once healed (the liveness phase): some node holds the lead within the bound.
+/// Once healed (the liveness phase): some node holds the lead within the bound, and it
+/// serves: every submit made while it leads, from a second into its lead (time for the others
+/// to hear of it) until a client timeout before it ends or the bound runs out, is acknowledged.
 pub fn leader_after_recovery(
     scenario: &Scenario,
     trace: &Trace,
-    _: &[Operation],
+    ops: &[Operation],
     phase: Recovery,
 ) -> Result<String, String> {
     let claims = claims(scenario, trace).map_err(|e| format!("unreadable notes: {e}"))?;
     let (from, by) = (phase.from_us(), phase.by_us());
-    match claims
+    let Some(c) = claims
         .iter()
         .find(|c| c.start_us <= by && c.end_us > from && c.end_us > c.start_us)
-    {
-        Some(c) => Ok(describe(c)),
-        None => Err(format!(
+    else {
+        return Err(format!(
             "no leader between the heal and {:.3}s ({} claims in the run)",
             by as f64 / 1e6,
             claims.len()
-        )),
+        ));
+    };
+    let timeout = scenario.workload.timeout.as_micros() as u64;
+    let (open, close) = (c.start_us.max(from) + 1_000_000, c.end_us.min(by));
+    let refused: Vec<String> = ops
+        .iter()
+        .filter(|o| o.f == "submit" && o.invoke_us >= open && o.invoke_us + timeout <= close)
+        .filter(|o| {
+            !o.completion
+                .as_ref()
+                .is_some_and(|done| done.phase == OpPhase::Ok)
+        })
+        .map(|o| format!("{} at {:.3}s", o.client, o.invoke_us as f64 / 1e6))
+        .collect();
+    if refused.is_empty() {
+        Ok(describe(c))
+    } else {
+        Err(format!(
+            "{} led, but {} submits made while it led were not acknowledged (first: {})",
+            c.node,
+            refused.len(),
+            refused[..refused.len().min(3)].join(", ")
+        ))
     }
 }
 

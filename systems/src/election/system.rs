@@ -11,10 +11,14 @@ pub fn system() -> System {
         Ok(match variant {
             "naive" => Box::new(NodeProcess::new(super::NaiveElection::new(cfg), setup))
                 as Box<dyn Process>,
+            "wedged-leader" => Box::new(NodeProcess::new(
+                super::Election::wedged_leader(cfg),
+                setup,
+            )),
             _ => Box::new(NodeProcess::new(super::Election::new(cfg), setup)),
         })
     })
-    .variants(&["default", "naive"])
+    .variants(&["default", "naive", "wedged-leader"])
     .config_type::<super::ElectionConfig>()
     .client(|c| c.steady(super::workload::ElectionOps))
     // The smallest cluster whose majority survives a fault.

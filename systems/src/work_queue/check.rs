@@ -769,14 +769,17 @@ mod tests {
     }
 }
 
-/// Once healed (the liveness phase): every job accepted before the heal is completed within
-/// the bound.
+/// Once healed (the liveness phase): the manager accepts the jobs put in the phase, and every
+/// job accepted before the heal is completed within the bound.
 pub fn jobs_done_after_heal(
-    _: &Scenario,
+    scenario: &Scenario,
     trace: &Trace,
     ops: &[Operation],
     phase: Recovery,
 ) -> Result<String, String> {
+    let puts: Vec<Operation> = ops.iter().filter(|o| o.f == "put").cloned().collect();
+    let accepting = highstorm::check::liveness::requests_answered(scenario, trace, &puts, phase)
+        .map_err(|e| format!("puts refused: {e}"))?;
     let (jobs, _) = accepted(ops);
     let done: BTreeSet<u64> = completions(trace)
         .map_err(|e| format!("unreadable notes: {e}"))?
@@ -791,7 +794,10 @@ pub fn jobs_done_after_heal(
         .collect();
     let open: Vec<u64> = due.iter().copied().filter(|id| !done.contains(id)).collect();
     if open.is_empty() {
-        Ok(format!("all {} jobs accepted before the heal completed", due.len()))
+        Ok(format!(
+            "all {} jobs accepted before the heal completed; puts: {accepting}",
+            due.len()
+        ))
     } else {
         Err(format!(
             "{} of {} jobs accepted before the heal never completed (first {:?})",

@@ -247,6 +247,10 @@ pub enum PlantedBug {
     Unfenced,
     /// Records completions in memory only: a crash forgets them.
     Forgetful,
+    /// After a restart, refuses new jobs until every reservation it recovered has been
+    /// settled — but counts one settled only when its TTR expires, never when it completes,
+    /// so a restart while a live worker holds a job closes the queue for good.
+    SealedAfterRestart,
 }
 
 impl WorkQueue {
@@ -288,6 +292,8 @@ pub struct Manager {
     tokens: BTreeMap<String, u64>,
     next_id: u64,
     bug: Option<PlantedBug>,
+    /// Recovered reservations not yet settled (variant `sealed-after-restart` only).
+    unsettled: BTreeSet<u64>,
 }
 
 fn key(id: u64) -> String {
@@ -304,6 +310,7 @@ impl Manager {
             tokens: BTreeMap::new(),
             next_id: 1,
             bug,
+            unsettled: BTreeSet::new(),
         }
     }
 
@@ -350,6 +357,14 @@ impl Manager {
         if recovered > 0 {
             ctx.note_typed(&WorkQueueNote::Recovered { jobs: recovered });
         }
+        if self.bug == Some(PlantedBug::SealedAfterRestart) {
+            self.unsettled = self
+                .jobs
+                .iter()
+                .filter(|(_, (rec, _))| rec.status == JobStatus::Reserved)
+                .map(|(id, _)| *id)
+                .collect();
+        }
         ctx.set_timer(
             Duration::from_millis(self.cfg.poll_ms),
             WorkQueueTimer::Expire,
@@ -372,6 +387,13 @@ impl Manager {
     fn on_message(&mut self, ctx: &mut Cx<'_>, msg: Message<WorkQueueMsg>) {
         let now = ctx.now();
         match &msg.body {
+            WorkQueueMsg::Put { .. } if !self.unsettled.is_empty() => {
+                let e = ErrorBody::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "recovering reservations: try again",
+                );
+                ctx.reply_error(&msg, e);
+            }
             WorkQueueMsg::Put { payload, token } => {
                 if let Err(e) = check_job(payload, token.as_deref()) {
                     let e = ErrorBody::new(ErrorCode::MalformedRequest, e.to_string());
@@ -512,6 +534,7 @@ impl Manager {
                 id,
                 reservation: rec.reserves,
             });
+            self.unsettled.remove(&id);
             self.queued.insert(id);
         }
         ctx.sync();

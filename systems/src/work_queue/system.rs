@@ -12,12 +12,13 @@ pub fn system() -> System {
         let bug = match variant {
             "unfenced" => Some(super::PlantedBug::Unfenced),
             "forgetful" => Some(super::PlantedBug::Forgetful),
+            "sealed-after-restart" => Some(super::PlantedBug::SealedAfterRestart),
             _ => None,
         };
         let node = super::WorkQueue::planted(cfg, &setup.id, bug);
         Ok(Box::new(NodeProcess::new(node, setup)) as Box<dyn Process>)
     })
-    .variants(&["default", "unfenced", "forgetful"])
+    .variants(&["default", "unfenced", "forgetful", "sealed-after-restart"])
     .config_type::<super::WorkQueueConfig>()
     .client(|c| {
         let cfg: super::WorkQueueConfig =

@@ -58,6 +58,12 @@ pub struct Election {
     working: BTreeMap<String, Attempt>,
     /// Client submits passed on to the leader: forward RPC -> the client's request.
     forwarded: BTreeMap<MsgId, Message<ElectionMsg>>,
+    /// The planted bug of variant `wedged-leader`: once a lease of this node ran out, it
+    /// refuses every submit whenever it leads again (while heartbeating, so nobody replaces
+    /// it).
+    wedge_on_expiry: bool,
+    /// Refusing submits (`wedged-leader` only).
+    wedged: bool,
 }
 
 #[derive(Debug, Default)]
@@ -105,6 +111,16 @@ impl Election {
         Election {
             cfg,
             ..Election::default()
+        }
+    }
+
+    /// The variant `wedged-leader`, with a planted bug for testing the harness: a node whose
+    /// lease once ran out refuses every submit whenever it leads again, while heartbeating as
+    /// usual — a leader that holds on without serving.
+    pub fn wedged_leader(cfg: ElectionConfig) -> Self {
+        Election {
+            wedge_on_expiry: true,
+            ..Election::new(cfg)
         }
     }
 

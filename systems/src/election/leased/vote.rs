@@ -47,6 +47,7 @@ impl Election {
                 to: None,
             });
             self.leader = None;
+            self.wedged |= self.wedge_on_expiry && reason == "lease expired";
             for (request, _) in l.waiting {
                 let e = ErrorBody::new(ErrorCode::Timeout, "leader stepped down; outcome unknown");
                 ctx.reply_error(&request, e);

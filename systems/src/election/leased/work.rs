@@ -139,6 +139,11 @@ impl Election {
         item: String,
         forwarded: bool,
     ) {
+        if self.wedged && self.lease_valid(ctx.now()) {
+            let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, "leader busy: try again");
+            ctx.reply_error(&msg, e);
+            return;
+        }
         if self.lease_valid(ctx.now()) {
             let Role::Leader(l) = &mut self.role else {
                 return;
