@@ -39,4 +39,59 @@ pub const PLANTED: &[Planted] = &[
         bug: "a request delivered twice makes the node suspect a replay and refuse every later \
               request with an indefinite error (the shipped scenario never duplicates)",
     },
+    Planted {
+        system: "unique-ids",
+        variant: "cold-after-idle",
+        scenario: "unique-ids-swarm.toml",
+        misses: &[
+            "unique-ids-faults.toml",
+            "unique-ids-nemesis.toml",
+            "unique-ids-overlap.toml",
+        ],
+        bug: "a node that hears no request for 600 ms goes cold and never warms up again: every \
+              later request gets an indefinite error",
+    },
+    Planted {
+        system: "work-queue",
+        variant: "sealed-after-restart",
+        scenario: "work-queue-swarm.toml",
+        misses: &[
+            "work-queue-http.toml",
+            "work-queue-manager-crash.toml",
+            "work-queue-nemesis.toml",
+            "work-queue-overlap.toml",
+            "work-queue-partition.toml",
+            "work-queue-pause.toml",
+            "work-queue-skew.toml",
+            "work-queue-worker-crash.toml",
+        ],
+        bug: "a restarted manager refuses new jobs until every reservation it recovered is \
+              settled, but counts only TTR expiries, not completions: a restart while a live \
+              worker holds a job closes the queue for good (no existing check asks for puts to \
+              succeed)",
+    },
+    Planted {
+        system: "election",
+        variant: "wedged-leader",
+        scenario: "election-swarm.toml",
+        misses: &[
+            "election-crash.toml",
+            "election-nemesis.toml",
+            "election-overlap.toml",
+            "election-partition.toml",
+            "election-pause.toml",
+            "election-skew.toml",
+        ],
+        bug: "a node whose lease once ran out refuses every submit whenever it leads again, \
+              while heartbeating, so nobody replaces it",
+    },
+    Planted {
+        system: "g-counter",
+        variant: "clock-fenced",
+        scenario: "g-counter-swarm.toml",
+        misses: &["g-counter-overlap.toml", "g-counter-partition.toml"],
+        bug: "state carries the sender's clock; state from more than 500 ms in the receiver's \
+              future makes the receiver stop merging for good (the shipped scenarios never skew \
+              a clock)",
+    },
 ];

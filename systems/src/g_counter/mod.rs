@@ -73,6 +73,9 @@ pub enum GCounterMsg {
         counts: BTreeMap<String, u64>,
         /// Whether the receiver should answer with its own state when it differs.
         reply: bool,
+        /// The sender's clock when it sent this, in ms (variant `clock-fenced` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent_at_ms: Option<u64>,
     },
 }
 
@@ -126,6 +129,12 @@ pub struct GCounter {
     /// Adds already applied, by (client, msg_id), oldest first for pruning.
     applied: std::collections::BTreeSet<(String, MsgId)>,
     applied_order: std::collections::VecDeque<(String, MsgId)>,
+    /// The planted bug of variant `clock-fenced`: stamp state with the local clock, and on
+    /// state stamped more than 500 ms in this node's future, conclude this clock is wrong and
+    /// stop merging anybody's state — for good.
+    clock_fence: bool,
+    /// Merging nothing (`clock-fenced` only).
+    fenced: bool,
 }
 
 /// How many applied adds a node remembers to ignore duplicates.
@@ -140,6 +149,25 @@ impl GCounter {
         GCounter {
             config,
             ..GCounter::default()
+        }
+    }
+
+    /// The variant `clock-fenced`, with a planted bug for testing the harness: state carries
+    /// the sender's clock, and state from more than 500 ms in the receiver's future makes the
+    /// receiver distrust its own clock and stop merging state, and it never starts again.
+    pub fn clock_fenced(config: GCounterConfig) -> Self {
+        GCounter {
+            clock_fence: true,
+            ..GCounter::new(config)
+        }
+    }
+
+    /// Its state as a message to a peer.
+    fn state(&self, ctx: &Ctx<'_, Self>, reply: bool) -> GCounterMsg {
+        GCounterMsg::State {
+            counts: self.counts.clone(),
+            reply,
+            sent_at_ms: self.clock_fence.then(|| ctx.now().as_millis()),
         }
     }
 
@@ -212,13 +240,8 @@ impl Node for GCounter {
             None => {}
         }
         for p in ctx.peers().to_vec() {
-            ctx.send(
-                &p,
-                GCounterMsg::State {
-                    counts: self.counts.clone(),
-                    reply: true,
-                },
-            );
+            let state = self.state(ctx, true);
+            ctx.send(&p, state);
         }
         ctx.set_timer(
             Duration::from_millis(self.config.gossip_ms.max(1)),
@@ -289,18 +312,21 @@ impl Node for GCounter {
                 self.persist(ctx);
                 ctx.reply(&msg, GCounterMsg::ReplicateOk);
             }
-            GCounterMsg::State { counts, reply } => {
+            GCounterMsg::State {
+                counts,
+                reply,
+                sent_at_ms,
+            } => {
                 let counts = counts.clone();
-                self.merge(&counts);
+                if sent_at_ms.is_some_and(|at| at > ctx.now().as_millis() + 500) {
+                    self.fenced = true;
+                }
+                if !self.fenced {
+                    self.merge(&counts);
+                }
                 if *reply && lacks(&counts, &self.counts) {
-                    let mine = self.counts.clone();
-                    ctx.reply(
-                        &msg,
-                        GCounterMsg::State {
-                            counts: mine,
-                            reply: false,
-                        },
-                    );
+                    let mine = self.state(ctx, false);
+                    ctx.reply(&msg, mine);
                 }
             }
             GCounterMsg::AddOk | GCounterMsg::ReadOk { .. } | GCounterMsg::ReplicateOk => {}
@@ -336,13 +362,8 @@ impl Node for GCounter {
             GCounterTimer::Gossip => {
                 if std::mem::take(&mut self.changed) {
                     for p in ctx.peers().to_vec() {
-                        ctx.send(
-                            &p,
-                            GCounterMsg::State {
-                                counts: self.counts.clone(),
-                                reply: false,
-                            },
-                        );
+                        let state = self.state(ctx, false);
+                        ctx.send(&p, state);
                     }
                 }
                 ctx.set_timer(
@@ -352,13 +373,8 @@ impl Node for GCounter {
             }
             GCounterTimer::AntiEntropy => {
                 if let Some(peer) = ctx.random_peer() {
-                    ctx.send(
-                        &peer,
-                        GCounterMsg::State {
-                            counts: self.counts.clone(),
-                            reply: true,
-                        },
-                    );
+                    let state = self.state(ctx, true);
+                    ctx.send(&peer, state);
                 }
                 ctx.set_timer(
                     Duration::from_millis(self.config.anti_entropy_ms.max(1)),
@@ -430,7 +446,8 @@ mod tests {
             offered.iter().any(|m| m.body
                 == GCounterMsg::State {
                     counts: counts(&[("n1/0", 5), ("n3/1", 2)]),
-                    reply: true
+                    reply: true,
+                    sent_at_ms: None,
                 }),
             "{offered:?}"
         );

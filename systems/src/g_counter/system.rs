@@ -5,10 +5,14 @@ use highstorm::prelude::*;
 
 /// The system (the `highstorm` binary's registry holds it under `"g-counter"`).
 pub fn system() -> System {
-    System::new("g-counter", |_, cfg| {
+    System::new("g-counter", |variant, cfg| {
         let cfg: super::GCounterConfig = checked_config("g-counter", cfg)?;
-        Ok(super::GCounter::new(cfg))
+        Ok(match variant {
+            "clock-fenced" => super::GCounter::clock_fenced(cfg),
+            _ => super::GCounter::new(cfg),
+        })
     })
+    .variants(&["default", "clock-fenced"])
     .config_type::<super::GCounterConfig>()
     .client(|c| c.steady(super::workload::GCounterOps))
     // Adds are acknowledged once a peer holds them: a lone node acknowledges nothing.

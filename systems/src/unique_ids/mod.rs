@@ -37,6 +37,9 @@ pub struct UniqueIds {
     issued: u64,
     forgetful: bool,
     stuck_recovery: bool,
+    /// Variant `cold-after-idle`: when the last request came (local time), and whether the
+    /// node went cold.
+    idle: Option<(Option<highstorm_nodes::LocalTime>, bool)>,
 }
 
 impl UniqueIds {
@@ -59,6 +62,17 @@ impl UniqueIds {
             ..UniqueIds::default()
         }
     }
+
+    /// The variant `cold-after-idle`, with a planted bug for testing the harness: a node that
+    /// hears no request for 600 ms (cut off, paused, or simply quiet) goes cold, meaning to
+    /// warm up on the next request — but it never does, and answers every request with an
+    /// indefinite error from then on.
+    pub fn cold_after_idle() -> Self {
+        UniqueIds {
+            idle: Some((None, false)),
+            ..UniqueIds::default()
+        }
+    }
 }
 
 impl Node for UniqueIds {
@@ -67,6 +81,16 @@ impl Node for UniqueIds {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<UniqueIdsMsg>) {
         if let UniqueIdsMsg::Generate = msg.body {
+            if let Some((last, cold)) = &mut self.idle {
+                let now = ctx.now();
+                *cold |= last.is_some_and(|t| now > t + std::time::Duration::from_millis(600));
+                *last = Some(now);
+                if *cold {
+                    let e = ErrorBody::new(ErrorCode::Timeout, "warming up: try again");
+                    ctx.reply_error(&msg, e);
+                    return;
+                }
+            }
             if self.stuck_recovery && ctx.boot() > 0 {
                 let e = ErrorBody::new(ErrorCode::Timeout, "recovering: try again");
                 ctx.reply_error(&msg, e);

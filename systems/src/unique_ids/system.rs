@@ -10,10 +10,11 @@ pub fn system() -> System {
         Ok(match variant {
             "forgetful" => super::UniqueIds::forgetful(),
             "stuck-recovery" => super::UniqueIds::stuck_recovery(),
+            "cold-after-idle" => super::UniqueIds::cold_after_idle(),
             _ => super::UniqueIds::default(),
         })
     })
-    .variants(&["default", "forgetful", "stuck-recovery"])
+    .variants(&["default", "forgetful", "stuck-recovery", "cold-after-idle"])
     // It takes no `[config]`: a key there is a mistake.
     .config_type::<highstorm_nodes::NoConfig>()
     .client(|c| c.steady(super::workload::UniqueIdOps))
