@@ -86,3 +86,44 @@ fn both_engines_agree_on_swarm_verdicts() {
         }
     }
 }
+
+#[test]
+fn a_liveness_phase_needs_a_system_that_says_what_must_hold() {
+    let mut s = load("echo-swarm.toml");
+    assert!(system(&s).validate(&s).is_ok());
+    let mute = highstorm::System::new("echo", |_, _| {
+        Ok(highstorm_systems::echo::Echo::default())
+    });
+    let e = mute.validate(&s).unwrap_err();
+    assert_eq!(e.key, "checks.liveness");
+    s.checks.liveness = None;
+    assert!(mute.validate(&s).is_ok());
+}
+
+#[test]
+fn the_liveness_phase_undoes_every_fault_in_the_trace() {
+    // A crash that never restarts and a partition that never heals, before the phase.
+    let s = load("echo-swarm.toml");
+    let mut s = s;
+    s.nemesis = None;
+    let s = s
+        .crash_at(std::time::Duration::from_secs(1), "n1", None)
+        .partition_at(std::time::Duration::from_secs(2), &[["n0"], ["n2"]]);
+    let r = run_seed(system(&s), &s, 3, Recheck::Once).unwrap_or_else(|e| panic!("{e}"));
+    let at_phase: Vec<String> = r
+        .trace
+        .render()
+        .lines()
+        .filter(|l| l.trim_start().starts_with("4.000000s"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        at_phase.iter().any(|l| l.contains("heal")),
+        "{at_phase:#?}"
+    );
+    assert!(
+        at_phase.iter().any(|l| l.contains("restart n1")),
+        "{at_phase:#?}"
+    );
+    assert!(r.ok, "{:?}", r.checks);
+}

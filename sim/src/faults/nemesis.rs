@@ -428,6 +428,51 @@ mod tests {
     }
 
     #[test]
+    fn a_swarm_draws_a_different_fault_mix_per_seed_from_the_seed_alone() {
+        let mut s = scenario(&NemesisKind::ALL);
+        s.nemesis.as_mut().unwrap().swarm = true;
+        s.validate().unwrap();
+        let mut on = [0usize; NemesisKind::ALL.len()];
+        let mut mixes = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let kinds = swarm_kinds(&s, seed).unwrap();
+            assert_eq!(kinds, swarm_kinds(&s, seed).unwrap());
+            assert!(!kinds.is_empty());
+            let drawn = swarm_draw(s.nemesis.as_ref().unwrap(), seed);
+            assert!(!drawn.swarm);
+            assert!(drawn.intensity > 0.0 && drawn.intensity <= 1.0);
+            assert!(drawn.fault_duration >= Duration::from_millis(500));
+            assert!(drawn.fault_duration <= Duration::from_secs(2));
+            for (i, k) in NemesisKind::ALL.iter().enumerate() {
+                on[i] += usize::from(kinds.contains(k));
+            }
+            // The faults are of the kinds that are on, and only those.
+            for f in nemesis_faults(&s, seed) {
+                let family = match &f.action {
+                    FaultAction::Partition(_)
+                    | FaultAction::PartitionOneway { .. }
+                    | FaultAction::Heal(_) => FaultFamily::Cut,
+                    FaultAction::Crash { .. } => FaultFamily::Crash,
+                    FaultAction::Pause { .. } => FaultFamily::Pause,
+                    FaultAction::Skew { .. } => FaultFamily::Skew,
+                    FaultAction::Network { .. } => continue,
+                    other => panic!("{other:?}"),
+                };
+                assert!(
+                    kinds.iter().any(|k| k.family() == family),
+                    "seed {seed}: {f:?} with {kinds:?}"
+                );
+            }
+            mixes.insert(kinds);
+        }
+        // Each kind is on in about half the seeds, and the mixes vary.
+        assert!(on.iter().all(|&n| (70..=130).contains(&n)), "{on:?}");
+        assert!(mixes.len() > 100, "{} mixes", mixes.len());
+        // Without swarm nothing is drawn.
+        assert_eq!(swarm_kinds(&scenario(&NemesisKind::ALL), 1), None);
+    }
+
+    #[test]
     fn intensity_thins_the_faults() {
         let mut s = scenario(&[NemesisKind::Crash]);
         let full: usize = (0..50).map(|seed| nemesis_faults(&s, seed).len()).sum();

@@ -770,6 +770,46 @@ restart_after = "1s"
     }
 
     #[test]
+    fn swarm_and_liveness_keys_parse_round_trip_and_are_checked_at_their_place() {
+        let swarm = format!("{GOOD}[nemesis]\nswarm = true\nevery = \"1s\"\n[checks]\nliveness = \"3s\"\n");
+        let s = Scenario::from_toml("x.toml", &swarm).unwrap();
+        let n = s.nemesis.as_ref().unwrap();
+        assert!(n.swarm);
+        // A swarm without `kinds` draws from every kind.
+        assert_eq!(n.kinds, NemesisKind::ALL.to_vec());
+        assert_eq!(s.checks.liveness, Some(Duration::from_secs(3)));
+        // The nemesis stops where the liveness phase starts (7 s), before the default 8 s.
+        assert_eq!(s.nemesis_stop(), Some(Duration::from_secs(7)));
+        let again = Scenario::from_toml("y.toml", &s.to_toml()).unwrap();
+        assert_eq!(again.nemesis, s.nemesis);
+        assert_eq!(again.checks, s.checks);
+        // A nemesis that is no swarm still names its kinds.
+        let e = err(&format!("{GOOD}[nemesis]\nevery = \"1s\"\n"));
+        assert_eq!(e.key(), Some("nemesis.kinds"));
+        let e = err(&format!("{GOOD}[nemesis]\nswarm = \"yes\"\nevery = \"1s\"\n"));
+        assert!(e.to_string().starts_with("x.toml:"), "{e}");
+        let checks = |t: &str| format!("{GOOD}[checks]\n{t}\n");
+        for (text, key, line) in [
+            ("liveness = \"soon\"", "checks.liveness", 24),
+            ("liveness = \"0s\"", "checks.liveness", 24),
+            ("liveness = \"10s\"", "checks.liveness", 24),
+            // The crash at 5 s restarts at 6 s: inside a liveness phase from 5.5 s.
+            ("liveness = \"4500ms\"", "faults[2].at", 20),
+        ] {
+            let e = err(&checks(text));
+            assert_eq!(e.key(), Some(key), "{text}: {e}");
+            let ScenarioError::Invalid { line: at, .. } = &e else {
+                panic!("{e}")
+            };
+            assert_eq!(*at, line, "{text}: {e}");
+        }
+        let late_stop = format!(
+            "{GOOD}[nemesis]\nkinds = [\"crash\"]\nevery = \"1s\"\nstop = \"9s\"\n[checks]\nliveness = \"3s\"\n"
+        );
+        assert_eq!(err(&late_stop).key(), Some("nemesis.stop"));
+    }
+
+    #[test]
     fn parses_a_full_scenario_and_matches_its_rust_twin() {
         let s = Scenario::from_toml("x.toml", GOOD).unwrap();
         let ms = Duration::from_millis;
