@@ -377,7 +377,12 @@ impl System {
             .map(|c| c(scenario, trace, ops))
             .collect();
         if let Some(promise) = &self.liveness {
-            verdicts.extend(check::liveness::judge(promise.as_ref(), scenario, trace, ops));
+            verdicts.extend(check::liveness::judge(
+                promise.as_ref(),
+                scenario,
+                trace,
+                ops,
+            ));
         }
         let targets = check::targets::targets_met(scenario, trace, ops, self.spreads, &verdicts);
         verdicts.extend(targets);

@@ -20,7 +20,11 @@ fn every_planted_bug_is_found_by_its_swarm_scenario_within_100_seeds() {
     for p in PLANTED {
         let mut s = load(p.scenario);
         assert_eq!(s.system, p.system, "{}", p.scenario);
-        assert!(s.nemesis.as_ref().is_some_and(|n| n.swarm), "{}", p.scenario);
+        assert!(
+            s.nemesis.as_ref().is_some_and(|n| n.swarm),
+            "{}",
+            p.scenario
+        );
         s.variant = Some(p.variant.to_owned());
         let sys = system(&s);
         let found = (0..100).find_map(|seed| {
@@ -91,9 +95,7 @@ fn both_engines_agree_on_swarm_verdicts() {
 fn a_liveness_phase_needs_a_system_that_says_what_must_hold() {
     let mut s = load("echo-swarm.toml");
     assert!(system(&s).validate(&s).is_ok());
-    let mute = highstorm::System::new("echo", |_, _| {
-        Ok(highstorm_systems::echo::Echo::default())
-    });
+    let mute = highstorm::System::new("echo", |_, _| Ok(highstorm_systems::echo::Echo::default()));
     let e = mute.validate(&s).unwrap_err();
     assert_eq!(e.key, "checks.liveness");
     s.checks.liveness = None;
@@ -117,10 +119,7 @@ fn the_liveness_phase_undoes_every_fault_in_the_trace() {
         .filter(|l| l.trim_start().starts_with("4.000000s"))
         .map(str::to_owned)
         .collect();
-    assert!(
-        at_phase.iter().any(|l| l.contains("heal")),
-        "{at_phase:#?}"
-    );
+    assert!(at_phase.iter().any(|l| l.contains("heal")), "{at_phase:#?}");
     assert!(
         at_phase.iter().any(|l| l.contains("restart n1")),
         "{at_phase:#?}"

@@ -254,4 +254,6 @@ pub fn system() -> System {
     .client(|c| c.steady(KvOps))
     .check(reads_see_acknowledged_writes)
     .check(generic::unique("versions-unique", "write", "/version"))
+    // Once every fault is undone, the store serves again: every request is answered.
+    .liveness(highstorm::check::liveness::requests_answered)
 }

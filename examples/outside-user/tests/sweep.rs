@@ -59,6 +59,56 @@ fn async_ack_is_found_on_both_engines() {
     }
 }
 
+/// A swarm over partitions, crashes, pauses and latency, with a 2 s liveness phase at the end.
+fn swarm(engine: Engine) -> Scenario {
+    let ms = StdDuration::from_millis;
+    Scenario::new(&format!("kv-swarm-{}", engine.name()), "outside-kv")
+        .engine(engine)
+        .nodes(3)
+        .duration(ms(5000))
+        .workload(3, 60.0)
+        .latency(ms(1)..ms(15))
+        .nemesis(Nemesis::swarm(
+            &[
+                NemesisKind::Partition,
+                NemesisKind::Crash,
+                NemesisKind::Pause,
+                NemesisKind::Latency,
+            ],
+            ms(500),
+        ))
+        .liveness(ms(2000))
+}
+
+#[test]
+fn correct_store_recovers_after_swarms_on_both_engines() {
+    Sweep::new(system(), &swarm(Engine::Events))
+        .seeds(0..200)
+        .run();
+    Sweep::new(system(), &swarm(Engine::Turmoil))
+        .seeds(0..30)
+        .run();
+}
+
+#[test]
+fn a_store_that_stops_serving_breaks_its_liveness_promise() {
+    // The same store, except that its promise is one it cannot keep once a primary crashed:
+    // no request may fail even during the faults. The liveness check names what was missing.
+    let strict = outside_user::system().liveness(|s, t, ops, phase| {
+        let whole_run = highstorm::check::Recovery {
+            from: std::time::Duration::ZERO,
+            bound: phase.from + phase.bound,
+        };
+        highstorm::check::liveness::requests_answered(s, t, ops, whole_run)
+    });
+    let failure = Sweep::new(&strict, &swarm(Engine::Events))
+        .seeds(0..50)
+        .shrink_budget(10)
+        .find_failure()
+        .expect("some request fails while faults are on");
+    assert!(failure.summary().contains("live-after-heal"), "{}", failure.summary());
+}
+
 #[test]
 #[ignore = "fails on purpose: the failure workflow as a user sees it (see README)"]
 fn planted_bug_sweep() {

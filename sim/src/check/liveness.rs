@@ -45,9 +45,8 @@ impl Recovery {
 
 /// What a system promises once healed: `Ok` with what held, or `Err` with what was still
 /// missing at the deadline.
-pub type Promise = dyn Fn(&Scenario, &Trace, &[Operation], Recovery) -> Result<String, String>
-    + Send
-    + Sync;
+pub type Promise =
+    dyn Fn(&Scenario, &Trace, &[Operation], Recovery) -> Result<String, String> + Send + Sync;
 
 /// Judges `promise` over a run with a liveness phase (none without one).
 pub fn judge(
@@ -64,9 +63,7 @@ pub fn judge(
     );
     Some(match promise(scenario, trace, ops, phase) {
         Ok(held) => Verdict::pass(LIVE_AFTER_HEAL, format!("{when}: {held}")),
-        Err(missing) => {
-            Verdict::violation(LIVE_AFTER_HEAL, NOT_LIVE, format!("{when}: {missing}"))
-        }
+        Err(missing) => Verdict::violation(LIVE_AFTER_HEAL, NOT_LIVE, format!("{when}: {missing}")),
     })
 }
 
@@ -89,9 +86,9 @@ pub fn requests_answered(
     let unanswered: Vec<String> = due
         .iter()
         .filter(|o| {
-            !o.completion
+            o.completion
                 .as_ref()
-                .is_some_and(|c| c.phase == highstorm_nodes::OpPhase::Ok)
+                .is_none_or(|c| c.phase != highstorm_nodes::OpPhase::Ok)
         })
         .map(|o| format!("{} {} at {:.3}s", o.client, o.f, o.invoke_us as f64 / 1e6))
         .collect();

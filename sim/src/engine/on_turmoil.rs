@@ -438,8 +438,7 @@ pub(crate) fn run(
         });
     }
 
-    let mut schedule: VecDeque<(Duration, FaultAction)> =
-        timeline_of_run(scenario, seed).into();
+    let mut schedule: VecDeque<(Duration, FaultAction)> = timeline_of_run(scenario, seed).into();
     while sim.elapsed() < scenario.duration {
         while schedule.front().is_some_and(|(at, _)| *at <= sim.elapsed()) {
             if let Some((_, action)) = schedule.pop_front() {

@@ -49,7 +49,10 @@ impl ClockModel {
     /// `(0, 0.0)` for a clock that reads true time.
     pub(crate) fn error_at(&self, now: Duration) -> (i64, f64) {
         let ahead = self.raw_us(now) - us(now);
-        (ahead.clamp(i64::MIN.into(), i64::MAX.into()) as i64, self.drift)
+        (
+            ahead.clamp(i64::MIN.into(), i64::MAX.into()) as i64,
+            self.drift,
+        )
     }
 
     /// The reading at true time `now` without recording it.

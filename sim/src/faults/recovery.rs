@@ -79,17 +79,18 @@ pub fn recovery(
                 conditions,
             } => global.apply(conditions),
             FaultAction::Network {
-                link: Some(link),
-                ..
+                link: Some(link), ..
             } => {
                 if !changed_links.contains(link) {
                     changed_links.push(link.clone());
                 }
             }
-            FaultAction::Skew { node, clock } => clocks
-                .entry(node.clone())
-                .or_default()
-                .step(*t, clock.skew_us, clock.drift),
+            FaultAction::Skew { node, clock } => {
+                clocks
+                    .entry(node.clone())
+                    .or_default()
+                    .step(*t, clock.skew_us, clock.drift)
+            }
         }
     }
     let mut undo = vec![];

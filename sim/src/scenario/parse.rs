@@ -771,7 +771,8 @@ restart_after = "1s"
 
     #[test]
     fn swarm_and_liveness_keys_parse_round_trip_and_are_checked_at_their_place() {
-        let swarm = format!("{GOOD}[nemesis]\nswarm = true\nevery = \"1s\"\n[checks]\nliveness = \"3s\"\n");
+        let swarm =
+            format!("{GOOD}[nemesis]\nswarm = true\nevery = \"1s\"\n[checks]\nliveness = \"3s\"\n");
         let s = Scenario::from_toml("x.toml", &swarm).unwrap();
         let n = s.nemesis.as_ref().unwrap();
         assert!(n.swarm);
@@ -786,7 +787,9 @@ restart_after = "1s"
         // A nemesis that is no swarm still names its kinds.
         let e = err(&format!("{GOOD}[nemesis]\nevery = \"1s\"\n"));
         assert_eq!(e.key(), Some("nemesis.kinds"));
-        let e = err(&format!("{GOOD}[nemesis]\nswarm = \"yes\"\nevery = \"1s\"\n"));
+        let e = err(&format!(
+            "{GOOD}[nemesis]\nswarm = \"yes\"\nevery = \"1s\"\n"
+        ));
         assert!(e.to_string().starts_with("x.toml:"), "{e}");
         let checks = |t: &str| format!("{GOOD}[checks]\n{t}\n");
         for (text, key, line) in [

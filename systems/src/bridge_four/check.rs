@@ -427,7 +427,10 @@ pub fn jobs_finished_after_heal(
     };
     let open: Vec<u64> = due.iter().copied().filter(|id| !finished(id)).collect();
     if open.is_empty() {
-        Ok(format!("all {} jobs acknowledged before the heal finished", due.len()))
+        Ok(format!(
+            "all {} jobs acknowledged before the heal finished",
+            due.len()
+        ))
     } else {
         Err(format!(
             "{} of {} jobs acknowledged before the heal never finished (first {:?})",

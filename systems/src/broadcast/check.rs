@@ -150,28 +150,6 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::BroadcastNote;
-    use highstorm::trace::{EventKind, Trace};
-    use std::time::Duration;
-
-    /// The harness's spread reader (convergence, stable latency) sees what a node's typed
-    /// `learn` notes say it holds, and forgets it at a crash.
-    #[test]
-    fn the_harness_reads_learn_notes_as_held_values() {
-        let mut t = Trace::new();
-        let ms = Duration::from_millis;
-        t.push_note(ms(5), "n1", &BroadcastNote::Learn(vec![3, 9]));
-        t.push_note(ms(7), "n2", &BroadcastNote::Learn(vec![9]));
-        t.push(ms(8), EventKind::Crash { node: "n2".into() });
-        let held = highstorm::check::spread::holdings(&t);
-        assert_eq!(held.first_held("n1", 9), Some(5000));
-        assert_eq!(held.first_held("n1", 4), None);
-        assert_eq!(held.first_held("n2", 9), None);
-    }
-}
-
 /// Once healed (the liveness phase): every value acknowledged before the heal is held by every
 /// node within the bound.
 pub fn converged_after_heal(
@@ -194,7 +172,10 @@ pub fn converged_after_heal(
         let lacks: Vec<u64> = acked
             .iter()
             .copied()
-            .filter(|v| held.first_held(node, *v).is_none_or(|at| at > phase.by_us()))
+            .filter(|v| {
+                held.first_held(node, *v)
+                    .is_none_or(|at| at > phase.by_us())
+            })
             .collect();
         if !lacks.is_empty() {
             missing.push(format!(
@@ -212,5 +193,27 @@ pub fn converged_after_heal(
         ))
     } else {
         Err(missing.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::BroadcastNote;
+    use highstorm::trace::{EventKind, Trace};
+    use std::time::Duration;
+
+    /// The harness's spread reader (convergence, stable latency) sees what a node's typed
+    /// `learn` notes say it holds, and forgets it at a crash.
+    #[test]
+    fn the_harness_reads_learn_notes_as_held_values() {
+        let mut t = Trace::new();
+        let ms = Duration::from_millis;
+        t.push_note(ms(5), "n1", &BroadcastNote::Learn(vec![3, 9]));
+        t.push_note(ms(7), "n2", &BroadcastNote::Learn(vec![9]));
+        t.push(ms(8), EventKind::Crash { node: "n2".into() });
+        let held = highstorm::check::spread::holdings(&t);
+        assert_eq!(held.first_held("n1", 9), Some(5000));
+        assert_eq!(held.first_held("n1", 4), None);
+        assert_eq!(held.first_held("n2", 9), None);
     }
 }

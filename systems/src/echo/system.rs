@@ -12,10 +12,10 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "wary"])
-        // It takes no `[config]`: a key there is a mistake.
-        .config_type::<highstorm_nodes::NoConfig>()
-        .client(|c| c.steady(super::workload::EchoOps))
-        .check(super::check::echo_replies_match)
-        .check(check::requests_answered_unless_faulted)
-        .liveness(check::liveness::requests_answered)
+    // It takes no `[config]`: a key there is a mistake.
+    .config_type::<highstorm_nodes::NoConfig>()
+    .client(|c| c.steady(super::workload::EchoOps))
+    .check(super::check::echo_replies_match)
+    .check(check::requests_answered_unless_faulted)
+    .liveness(check::liveness::requests_answered)
 }

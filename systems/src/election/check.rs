@@ -381,9 +381,9 @@ pub fn leader_after_recovery(
         .iter()
         .filter(|o| o.f == "submit" && o.invoke_us >= open && o.invoke_us + timeout <= close)
         .filter(|o| {
-            !o.completion
+            o.completion
                 .as_ref()
-                .is_some_and(|done| done.phase == OpPhase::Ok)
+                .is_none_or(|done| done.phase != OpPhase::Ok)
         })
         .map(|o| format!("{} at {:.3}s", o.client, o.invoke_us as f64 / 1e6))
         .collect();

@@ -11,10 +11,9 @@ pub fn system() -> System {
         Ok(match variant {
             "naive" => Box::new(NodeProcess::new(super::NaiveElection::new(cfg), setup))
                 as Box<dyn Process>,
-            "wedged-leader" => Box::new(NodeProcess::new(
-                super::Election::wedged_leader(cfg),
-                setup,
-            )),
+            "wedged-leader" => {
+                Box::new(NodeProcess::new(super::Election::wedged_leader(cfg), setup))
+            }
             _ => Box::new(NodeProcess::new(super::Election::new(cfg), setup)),
         })
     })

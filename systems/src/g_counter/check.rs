@@ -127,6 +127,62 @@ pub fn counter_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) 
     )
 }
 
+/// Once healed (the liveness phase): every node answers reads, and the last read each node
+/// answered within the bound counts every add acknowledged before the heal, all of them alike.
+pub fn counters_agree_after_heal(
+    scenario: &Scenario,
+    _: &Trace,
+    ops: &[Operation],
+    phase: highstorm::check::Recovery,
+) -> Result<String, String> {
+    let acked: u64 = ops
+        .iter()
+        .filter(|op| op.f == "add")
+        .filter(|op| {
+            op.completion
+                .as_ref()
+                .is_some_and(|c| c.phase == OpPhase::Ok && c.at_us <= phase.from_us())
+        })
+        .filter_map(|op| op.value.as_u64())
+        .sum();
+    let mut last: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for op in ops.iter().filter(|op| op.f.ends_with("read")) {
+        let Some(c) = op.completion.as_ref() else {
+            continue;
+        };
+        if c.phase != OpPhase::Ok || op.invoke_us < phase.from_us() || c.at_us > phase.by_us() {
+            continue;
+        }
+        if let Some(v) = c.value.as_u64() {
+            let e = last.entry(op.node.clone()).or_insert((c.at_us, v));
+            if c.at_us >= e.0 {
+                *e = (c.at_us, v);
+            }
+        }
+    }
+    let mut missing = vec![];
+    for node in scenario.node_names() {
+        match last.get(&node) {
+            None => missing.push(format!("{node} answered no read")),
+            Some((_, v)) if *v < acked => missing.push(format!(
+                "{node} last read {v}, short of the {acked} acknowledged"
+            )),
+            Some(_) => {}
+        }
+    }
+    let values: BTreeSet<u64> = last.values().map(|(_, v)| *v).collect();
+    if missing.is_empty() && values.len() > 1 {
+        missing.push(format!("the nodes' last reads disagree: {values:?}"));
+    }
+    if missing.is_empty() {
+        Ok(format!(
+            "every node's last read counts the {acked} acknowledged before the heal"
+        ))
+    } else {
+        Err(missing.join("; "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,61 +249,5 @@ mod tests {
 
         let phantom = vec![add(0, 3), read("final-read", 40, 50, 9)];
         assert!(!counter_converges(&scenario(), &Trace::new(), &phantom).ok);
-    }
-}
-
-/// Once healed (the liveness phase): every node answers reads, and the last read each node
-/// answered within the bound counts every add acknowledged before the heal, all of them alike.
-pub fn counters_agree_after_heal(
-    scenario: &Scenario,
-    _: &Trace,
-    ops: &[Operation],
-    phase: highstorm::check::Recovery,
-) -> Result<String, String> {
-    let acked: u64 = ops
-        .iter()
-        .filter(|op| op.f == "add")
-        .filter(|op| {
-            op.completion
-                .as_ref()
-                .is_some_and(|c| c.phase == OpPhase::Ok && c.at_us <= phase.from_us())
-        })
-        .filter_map(|op| op.value.as_u64())
-        .sum();
-    let mut last: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for op in ops.iter().filter(|op| op.f.ends_with("read")) {
-        let Some(c) = op.completion.as_ref() else {
-            continue;
-        };
-        if c.phase != OpPhase::Ok || op.invoke_us < phase.from_us() || c.at_us > phase.by_us() {
-            continue;
-        }
-        if let Some(v) = c.value.as_u64() {
-            let e = last.entry(op.node.clone()).or_insert((c.at_us, v));
-            if c.at_us >= e.0 {
-                *e = (c.at_us, v);
-            }
-        }
-    }
-    let mut missing = vec![];
-    for node in scenario.node_names() {
-        match last.get(&node) {
-            None => missing.push(format!("{node} answered no read")),
-            Some((_, v)) if *v < acked => {
-                missing.push(format!("{node} last read {v}, short of the {acked} acknowledged"))
-            }
-            Some(_) => {}
-        }
-    }
-    let values: BTreeSet<u64> = last.values().map(|(_, v)| *v).collect();
-    if missing.is_empty() && values.len() > 1 {
-        missing.push(format!("the nodes' last reads disagree: {values:?}"));
-    }
-    if missing.is_empty() {
-        Ok(format!(
-            "every node's last read counts the {acked} acknowledged before the heal"
-        ))
-    } else {
-        Err(missing.join("; "))
     }
 }

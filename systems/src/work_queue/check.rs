@@ -449,6 +449,49 @@ pub fn completions_fenced(_: &Scenario, trace: &Trace, _: &[Operation]) -> Verdi
     )
 }
 
+/// Once healed (the liveness phase): the manager accepts the jobs put in the phase, and every
+/// job accepted before the heal is completed within the bound.
+pub fn jobs_done_after_heal(
+    scenario: &Scenario,
+    trace: &Trace,
+    ops: &[Operation],
+    phase: Recovery,
+) -> Result<String, String> {
+    let puts: Vec<Operation> = ops.iter().filter(|o| o.f == "put").cloned().collect();
+    let accepting = highstorm::check::liveness::requests_answered(scenario, trace, &puts, phase)
+        .map_err(|e| format!("puts refused: {e}"))?;
+    let (jobs, _) = accepted(ops);
+    let done: BTreeSet<u64> = completions(trace)
+        .map_err(|e| format!("unreadable notes: {e}"))?
+        .into_iter()
+        .filter(|(_, _, _, at)| *at <= phase.by_us())
+        .map(|(id, ..)| id)
+        .collect();
+    let due: Vec<u64> = jobs
+        .iter()
+        .filter(|(_, j)| j.acked_us <= phase.from_us())
+        .map(|(id, _)| *id)
+        .collect();
+    let open: Vec<u64> = due
+        .iter()
+        .copied()
+        .filter(|id| !done.contains(id))
+        .collect();
+    if open.is_empty() {
+        Ok(format!(
+            "all {} jobs accepted before the heal completed; puts: {accepting}",
+            due.len()
+        ))
+    } else {
+        Err(format!(
+            "{} of {} jobs accepted before the heal never completed (first {:?})",
+            open.len(),
+            due.len(),
+            &open[..open.len().min(3)]
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -766,44 +809,5 @@ mod tests {
         note(&mut bad, 650, completed(1, 1, "a"));
         let v = completions_fenced(&s, &bad, &[]);
         assert!(!v.ok && v.detail.contains("had expired"), "{}", v.detail);
-    }
-}
-
-/// Once healed (the liveness phase): the manager accepts the jobs put in the phase, and every
-/// job accepted before the heal is completed within the bound.
-pub fn jobs_done_after_heal(
-    scenario: &Scenario,
-    trace: &Trace,
-    ops: &[Operation],
-    phase: Recovery,
-) -> Result<String, String> {
-    let puts: Vec<Operation> = ops.iter().filter(|o| o.f == "put").cloned().collect();
-    let accepting = highstorm::check::liveness::requests_answered(scenario, trace, &puts, phase)
-        .map_err(|e| format!("puts refused: {e}"))?;
-    let (jobs, _) = accepted(ops);
-    let done: BTreeSet<u64> = completions(trace)
-        .map_err(|e| format!("unreadable notes: {e}"))?
-        .into_iter()
-        .filter(|(_, _, _, at)| *at <= phase.by_us())
-        .map(|(id, ..)| id)
-        .collect();
-    let due: Vec<u64> = jobs
-        .iter()
-        .filter(|(_, j)| j.acked_us <= phase.from_us())
-        .map(|(id, _)| *id)
-        .collect();
-    let open: Vec<u64> = due.iter().copied().filter(|id| !done.contains(id)).collect();
-    if open.is_empty() {
-        Ok(format!(
-            "all {} jobs accepted before the heal completed; puts: {accepting}",
-            due.len()
-        ))
-    } else {
-        Err(format!(
-            "{} of {} jobs accepted before the heal never completed (first {:?})",
-            open.len(),
-            due.len(),
-            &open[..open.len().min(3)]
-        ))
     }
 }
