@@ -29,6 +29,7 @@
 //! assert_eq!(replies[0].in_reply_to, Some(7));
 //! ```
 
+pub mod buggify;
 mod msg_ids;
 mod node;
 mod note;
@@ -47,6 +48,7 @@ pub mod wire;
 pub use node::{
     ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, WorkId, WorkRequest, WorkResult,
 };
+pub use buggify::Buggify;
 pub use note::{decode as decode_note, TypedNote};
 pub use rand;
 pub use spawn::{

@@ -433,6 +433,7 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let sometimes = sometimes_report(&systems, &reports);
     let passed = reports.len() - failed.len();
     let line = format!(
         "{passed} passed, {} failed ({} seeds in {secs:.1}s, {:.1} seeds/s, {} jobs)",
@@ -443,8 +444,15 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     );
     if args.json {
         // Keep stdout pure JSON Lines; the summary goes to stderr.
+        if !sometimes.is_empty() {
+            let v = serde_json::json!({ "sometimes": sometimes });
+            writeln!(out, "{v}")?;
+        }
         eprintln!("{line}");
     } else {
+        if !sometimes.is_empty() {
+            write!(out, "{sometimes}")?;
+        }
         for f in &failed {
             writeln!(
                 out,
@@ -461,6 +469,22 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The sometimes-points of a sweep: every point the runs' systems declared, and what the runs
+/// hit.
+fn sometimes_report(systems: &[&System], reports: &[SeedReport]) -> crate::SometimesReport {
+    let mut declared: Vec<&str> = systems
+        .iter()
+        .flat_map(|s| s.sometimes_points().iter().copied())
+        .collect();
+    declared.sort_unstable();
+    declared.dedup();
+    let mut report = crate::SometimesReport::new(declared);
+    for r in reports {
+        report.add(&r.sometimes);
+    }
+    report
 }
 
 /// Shrinks a failing seed and writes the minimal scenario into `dir`; returns its path and
@@ -716,6 +740,8 @@ fn node(registry: &Registry, roles: &[Role], mut a: NodeArgs) -> anyhow::Result<
         seed,
         boot,
         durable,
+        // Real mode never takes buggify's rare paths.
+        buggify: highstorm_nodes::Buggify::Off,
     };
     let mut process = sys.spawn(variant, &config, setup)?;
     let blobs = DirBlobs::new(&a.blobs);

@@ -133,6 +133,7 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sim_http;
+pub mod sometimes;
 pub mod sweep;
 pub mod system;
 pub mod testing;
@@ -150,7 +151,7 @@ pub use highstorm_nodes::rand;
 /// send, reply, make RPCs, set timers, draw random numbers, keep [`storage`] and note events.
 #[doc(inline)]
 pub use highstorm_nodes::{
-    storage, ClientOp, ConfigProblem, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime,
+    storage, Buggify, ClientOp, ConfigProblem, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime,
     Message, MsgId, NoTimer, Node, Note, OpPhase, RpcReply, SystemConfig, TimerId, WorkId,
     WorkRequest, WorkResult,
 };
@@ -169,6 +170,7 @@ pub use cli::Cli;
 pub use metrics::Metrics;
 pub use runner::{run_seed, seeds_from_env, Recheck, SeedReport};
 pub use shrink::Shrunk;
+pub use sometimes::{Sometimes, SometimesReport};
 pub use testing::Sweep;
 
 // What a run leaves: its trace.

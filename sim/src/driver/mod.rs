@@ -371,6 +371,7 @@ mod tests {
             seed: 0,
             boot: 0,
             durable: Default::default(),
+            buggify: highstorm_nodes::Buggify::Off,
         };
         let mut process = NodeProcess::new(Doubler, setup);
         drive(&mut process, &mut Recorder(sent.clone()), &mut env)

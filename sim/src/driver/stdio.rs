@@ -174,6 +174,7 @@ where
         seed,
         boot: 0,
         durable: Default::default(),
+        buggify: highstorm_nodes::Buggify::Off,
     })?;
     let mut env = RealEnvironment::default();
     drive(process.as_mut(), &mut transport, &mut env).await

@@ -47,6 +47,7 @@ struct RawChecks {
     msgs_per_op_max: Option<Spanned<f64>>,
     latency: Option<Spanned<RawTargets>>,
     stable_latency: Option<Spanned<RawTargets>>,
+    buggify: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -506,6 +507,7 @@ fn convert(
         if let Some(t) = &c.stable_latency {
             s.checks.stable_latency = Some(targets(src, t, "checks.stable_latency")?);
         }
+        s.checks.buggify = c.buggify.unwrap_or(false);
     }
     if let Some(config) = raw.config {
         s.config = serde_json::to_value(config)
