@@ -217,6 +217,33 @@ enum Command {
         #[arg(long)]
         engine: Option<Engine>,
     },
+    /// Search fault schedules around a scenario for a failure, guided by coverage.
+    ///
+    /// Runs the scenario at random seeds, keeps runs that show something new (a message,
+    /// note or client outcome in a fault context not seen before, a sometimes-point first
+    /// hit), and mutates their `[[faults]]` (add, remove, move, lengthen; new seeds). Stops at
+    /// the first failure, shrinks it and writes the minimal scenario file. Deterministic for a
+    /// given `--seed` and a run budget. Exit status: 1 a failure was found, 0 none within the
+    /// budget, 2 bad usage.
+    Explore {
+        /// The scenario file to start from.
+        scenario: PathBuf,
+        /// When to stop: a run count (`500runs`) or wall-clock time (`90s`, `5m`).
+        #[arg(long, default_value = "500runs")]
+        budget: crate::explore::Budget,
+        /// The search's own seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where the shrunk failing scenario is written.
+        #[arg(short, long, default_value = "target/highstorm/explore")]
+        out: PathBuf,
+        /// Run on this engine (`turmoil` or `events`) instead of the scenario's own.
+        #[arg(long)]
+        engine: Option<Engine>,
+        /// Print every run, not only those that find something new.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Run one seed of a scenario and print its rendered trace.
     Replay {
         /// The scenario file.
@@ -294,6 +321,22 @@ impl Cli {
                 engine,
             } => replay(registry, &scenario, engine, seed, trace.as_deref()),
             Command::Diff { a, b, context } => diff(&a, &b, context),
+            Command::Explore {
+                scenario,
+                budget,
+                seed,
+                out,
+                engine,
+                verbose,
+            } => {
+                let (system, scenario) = load_on(registry, &scenario, engine)?;
+                let how = crate::explore::Explore {
+                    budget,
+                    seed,
+                    ..Default::default()
+                };
+                explore_command(system, &scenario, &how, &out, verbose)
+            }
             Command::Node(args) => node(registry, &self.roles, args),
         }
     }
@@ -469,6 +512,64 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `explore`: searches, prints what it found, writes the shrunk failure into `out`.
+fn explore_command(
+    system: &System,
+    scenario: &Scenario,
+    how: &crate::explore::Explore,
+    out: &Path,
+    verbose: bool,
+) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let found = crate::explore::explore(system, scenario, how, &mut |s| {
+        if verbose || s.new_signals > 0 || !s.ok {
+            println!(
+                "run {:>4} seed {:<10} {} +{} signals, corpus {}  [{}]",
+                s.run,
+                s.candidate.seed,
+                if s.ok { "ok  " } else { "FAIL" },
+                s.new_signals,
+                s.corpus,
+                s.candidate.how.join("; ")
+            );
+        }
+    })?;
+    print!("{}", found.sometimes);
+    println!(
+        "explored {} runs in {:.1}s: {} coverage signals, corpus {}",
+        found.runs,
+        found.elapsed.as_secs_f64(),
+        found.signals,
+        found.corpus
+    );
+    let Some((candidate, report)) = &found.failure else {
+        println!("no failure found within the budget");
+        return Ok(ExitCode::SUCCESS);
+    };
+    print!("{}", describe_failure(report));
+    println!("its schedule:");
+    for f in &candidate.scenario.faults {
+        println!("  {}", crate::explore::describe(f));
+    }
+    match &found.shrunk {
+        Some(Ok(shrunk)) => {
+            let path = crate::testing::write_shrunk(shrunk, out)
+                .with_context(|| format!("writing into {}", out.display()))?;
+            println!(
+                "shrunk to {} faults in {} runs: {}\nreplay: highstorm replay {} --seed {}",
+                shrunk.scenario.faults.len(),
+                shrunk.runs,
+                path.display(),
+                path.display(),
+                shrunk.seed
+            );
+        }
+        Some(Err(e)) => println!("could not shrink it: {e}"),
+        None => {}
+    }
+    Ok(ExitCode::from(1))
 }
 
 /// The sometimes-points of a sweep: every point the runs' systems declared, and what the runs

@@ -125,6 +125,7 @@ pub mod check;
 pub mod cli;
 pub mod driver;
 pub mod engine;
+pub mod explore;
 pub mod faults;
 pub mod http_api;
 pub mod metrics;

@@ -15,6 +15,7 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "naive"])
+    .sometimes(super::points::ALL)
     .config_type::<super::ElectionConfig>()
     .client(|c| c.steady(super::workload::ElectionOps))
     // The smallest cluster whose majority survives a fault.

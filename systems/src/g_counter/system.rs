@@ -10,6 +10,7 @@ pub fn system() -> System {
         Ok(super::GCounter::new(cfg))
     })
     .config_type::<super::GCounterConfig>()
+    .sometimes(&[super::DUPLICATE_ADD_IGNORED])
     .client(|c| c.steady(super::workload::GCounterOps))
     // Adds are acknowledged once a peer holds them: a lone node acknowledges nothing.
     .min_nodes(|_| 2)

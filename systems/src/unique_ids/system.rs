@@ -13,6 +13,7 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "forgetful"])
+    .sometimes(&[super::ID_AFTER_RESTART])
     // It takes no `[config]`: a key there is a mistake.
     .config_type::<highstorm_nodes::NoConfig>()
     .client(|c| c.steady(super::workload::UniqueIdOps))
