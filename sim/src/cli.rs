@@ -32,7 +32,6 @@ use crate::trace::{first_difference, Trace};
 use crate::{run_seed, Scenario, SeedReport};
 use anyhow::{bail, Context as _};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-use highstorm_nodes::ProcessSetup;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal as _;
 use std::io::Write as _;
@@ -835,15 +834,8 @@ fn node(registry: &Registry, roles: &[Role], mut a: NodeArgs) -> anyhow::Result<
         }
         None => (None, Default::default()),
     };
-    let setup = ProcessSetup {
-        id: id.clone(),
-        peers: book.iter().map(|(n, _)| n.clone()).collect(),
-        seed,
-        boot,
-        durable,
-        // Real mode never takes buggify's rare paths.
-        buggify: highstorm_nodes::Buggify::Off,
-    };
+    let peers = book.iter().map(|(n, _)| n.clone()).collect();
+    let setup = crate::driver::real_setup(id.clone(), peers, seed, boot, durable);
     let mut process = sys.spawn(variant, &config, setup)?;
     let blobs = DirBlobs::new(&a.blobs);
     let mut env = RealEnvironment {

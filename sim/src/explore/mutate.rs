@@ -50,7 +50,47 @@ pub fn mutate(parent: &Candidate, rng: &mut ChaCha8Rng, max_faults: usize) -> Ca
         child.how.push(what);
     }
     child.scenario.faults.sort_by_key(|f| f.at);
+    recover_by(&mut child.scenario.faults, window.end);
     child
+}
+
+/// Ends every fault still in force after the last of `faults` (sorted by time): a cut with
+/// no heal after it is healed, a node crashed or paused for good is restarted or resumed, all
+/// at `end` (or just after the last fault, if that is later). A mutant thus never fails only
+/// because it left the system no time to recover, which no checker could tell from a bug.
+fn recover_by(faults: &mut Vec<Fault>, end: Duration) {
+    let mut cut = false;
+    let mut down: Vec<String> = vec![];
+    let mut paused: Vec<String> = vec![];
+    for f in faults.iter() {
+        match &f.action {
+            FaultAction::Partition(_) | FaultAction::PartitionOneway { .. } => cut = true,
+            FaultAction::Heal(Heal::All) => cut = false,
+            FaultAction::Crash {
+                node,
+                restart_after: None,
+            } => down.push(node.clone()),
+            FaultAction::Restart(node) => down.retain(|n| n != node),
+            FaultAction::Pause {
+                node,
+                resume_after: None,
+            } => paused.push(node.clone()),
+            FaultAction::Resume(node) => paused.retain(|n| n != node),
+            _ => {}
+        }
+    }
+    let at = faults.last().map_or(end, |f| f.at.max(end));
+    if cut {
+        faults.push(Fault {
+            at,
+            action: FaultAction::Heal(Heal::All),
+        });
+    }
+    down.dedup();
+    paused.dedup();
+    let restarts = down.into_iter().map(FaultAction::Restart);
+    let resumes = paused.into_iter().map(FaultAction::Resume);
+    faults.extend(restarts.chain(resumes).map(|action| Fault { at, action }));
 }
 
 fn mutate_once(
@@ -88,11 +128,25 @@ fn mutate_once(
         }
         3 => {
             let i = rng.random_range(0..faults.len());
-            let f = &mut faults[i];
-            let room = window.end.saturating_sub(f.at);
-            let longer = |d: Duration, rng: &mut ChaCha8Rng| {
+            let longer = |d: Duration, room: Duration, rng: &mut ChaCha8Rng| {
                 d.mul_f64(rng.random_range(1.5..3.0)).min(room).max(d)
             };
+            let from = faults[i].at;
+            let cut = matches!(
+                faults[i].action,
+                FaultAction::Partition(_) | FaultAction::PartitionOneway { .. }
+            );
+            let heal = faults
+                .iter_mut()
+                .find(|h| h.at >= from && matches!(h.action, FaultAction::Heal(Heal::All)));
+            if let (true, Some(heal)) = (cut, heal) {
+                // A longer cut: its heal comes later.
+                let room = window.end.saturating_sub(from);
+                heal.at = from + longer(heal.at - from, room, rng);
+                return format!("lengthen the cut at {} to {}", show(from), show(heal.at));
+            }
+            let f = &mut faults[i];
+            let room = window.end.saturating_sub(f.at);
             match &mut f.action {
                 FaultAction::Crash {
                     restart_after: Some(d),
@@ -101,8 +155,8 @@ fn mutate_once(
                 | FaultAction::Pause {
                     resume_after: Some(d),
                     ..
-                } => *d = longer(*d, rng),
-                _ => f.at = longer(f.at, rng).min(window.end),
+                } => *d = longer(*d, room, rng),
+                _ => f.at = longer(f.at, window.end, rng),
             }
             format!("lengthen {}", describe(f))
         }
