@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Subcommands: `run` (scenario files or directories over seeds, `--json`, `--jobs`,
-//! `--shard K/N`, `--engine`, a progress bar on a terminal), `replay`, `shrink`, `diff`, and
+//! `--shard K/N`, `--engine`, a progress bar on a terminal, the sometimes-points report),
+//! `replay`, `shrink`, `explore` (coverage-guided search over fault schedules), `diff`, and
 //! `node` (one node for real, over UDP or Maelstrom's stdio, for any system; its HTTP API when
 //! it has one). Exit status: 0 all passed, 1 a check failed (or traces differ), 2 bad usage or
 //! a bad scenario. A binary adds node roles ([`Cli::role`]) and subcommands of its own
