@@ -85,7 +85,9 @@ mod tests {
 
     #[test]
     fn about_a_quarter_of_runs_enable_a_site_and_the_answer_is_stable() {
-        let on = (0..4000).filter(|s| site_enabled(*s, "shrink-batch")).count();
+        let on = (0..4000)
+            .filter(|s| site_enabled(*s, "shrink-batch"))
+            .count();
         assert!((800..1200).contains(&on), "{on} of 4000");
         assert_eq!(site_enabled(17, "x"), site_enabled(17, "x"));
         let differ = (0..200).any(|s| site_enabled(s, "a") != site_enabled(s, "b"));

@@ -45,10 +45,10 @@ pub mod wire;
 
 // Writing a node: the state machine, what its handlers get and may do, and the values they
 // pass around.
+pub use buggify::Buggify;
 pub use node::{
     ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, WorkId, WorkRequest, WorkResult,
 };
-pub use buggify::Buggify;
 pub use note::{decode as decode_note, TypedNote};
 pub use rand;
 pub use spawn::{

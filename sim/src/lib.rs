@@ -152,9 +152,9 @@ pub use highstorm_nodes::rand;
 /// send, reply, make RPCs, set timers, draw random numbers, keep [`storage`] and note events.
 #[doc(inline)]
 pub use highstorm_nodes::{
-    storage, Buggify, ClientOp, ConfigProblem, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime,
-    Message, MsgId, NoTimer, Node, Note, OpPhase, RpcReply, SystemConfig, TimerId, WorkId,
-    WorkRequest, WorkResult,
+    storage, Buggify, ClientOp, ConfigProblem, Context, Ctx, Duration, ErrorBody, ErrorCode,
+    LocalTime, Message, MsgId, NoTimer, Node, Note, OpPhase, RpcReply, SystemConfig, TimerId,
+    WorkId, WorkRequest, WorkResult,
 };
 
 // A system: how its nodes start, what its clients do, which checkers judge a run.

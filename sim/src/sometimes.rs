@@ -160,7 +160,10 @@ mod tests {
         assert!(!report.points["stray"].declared);
         let text = report.to_string();
         assert!(text.contains("hit 1/2 runs (2 times)"), "{text}");
-        assert!(text.contains("lost-lease") && text.contains("NEVER REACHED"), "{text}");
+        assert!(
+            text.contains("lost-lease") && text.contains("NEVER REACHED"),
+            "{text}"
+        );
         assert!(text.contains("NEVER HIT (reached in 1 runs)"), "{text}");
         assert!(text.contains("never hit: lost-lease, retried"), "{text}");
         let json = serde_json::to_value(&report).unwrap();

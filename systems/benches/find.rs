@@ -86,7 +86,11 @@ impl Found {
     fn cell(&self) -> String {
         match &self.failed {
             Some(_) => format!("{:.2}s / {} runs", self.cpu.as_secs_f64(), self.runs),
-            None => format!("not found ({} runs, {:.1}s)", self.runs, self.cpu.as_secs_f64()),
+            None => format!(
+                "not found ({} runs, {:.1}s)",
+                self.runs,
+                self.cpu.as_secs_f64()
+            ),
         }
     }
 }
@@ -139,7 +143,12 @@ fn shipped(system: &str, variant: &str) -> Vec<Scenario> {
     files.sort();
     files
         .iter()
-        .map(|f| with_variant(Scenario::load(f).expect("a shipped scenario loads"), variant))
+        .map(|f| {
+            with_variant(
+                Scenario::load(f).expect("a shipped scenario loads"),
+                variant,
+            )
+        })
         .collect()
 }
 

@@ -54,7 +54,11 @@ fn explore_finds_and_shrinks_a_planted_bug_its_start_scenario_cannot_show() {
     let found = explore(sys, &start, &how, &mut |_| {}).unwrap();
     let (candidate, report) = found.failure.as_ref().expect("a failure within 200 runs");
     assert!(found.runs <= 200);
-    assert!(restarts(&candidate.scenario), "{:?}", candidate.scenario.faults);
+    assert!(
+        restarts(&candidate.scenario),
+        "{:?}",
+        candidate.scenario.faults
+    );
     let failed: Vec<&str> = report
         .checks
         .iter()
@@ -64,7 +68,10 @@ fn explore_finds_and_shrinks_a_planted_bug_its_start_scenario_cannot_show() {
     assert_eq!(failed, ["ids-unique"], "{:?}", report.checks);
 
     let shrunk = found.shrunk.as_ref().unwrap().as_ref().expect("shrinks");
-    assert!(restarts(&shrunk.scenario), "the shrunk repro keeps its restart");
+    assert!(
+        restarts(&shrunk.scenario),
+        "the shrunk repro keeps its restart"
+    );
     assert!(
         shrunk.scenario.faults.len() <= 2,
         "{:?}",
@@ -77,7 +84,10 @@ fn explore_finds_and_shrinks_a_planted_bug_its_start_scenario_cannot_show() {
     let replay = run_seed(sys, &again, shrunk.seed, Recheck::Once).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(!replay.ok);
-    assert!(replay.checks.iter().any(|c| !c.ok && c.name == "ids-unique"));
+    assert!(replay
+        .checks
+        .iter()
+        .any(|c| !c.ok && c.name == "ids-unique"));
 
     // Deterministic given its seed: the same search finds the same run.
     let twice = explore(sys, &start, &how, &mut |_| {}).unwrap();
@@ -151,13 +161,22 @@ fn buggify_is_seeded_recorded_and_deterministic_on_both_engines() {
             assert_eq!(none, 0, "off by default");
             if fired > 0 {
                 fired_seeds += 1;
-                assert_ne!(hash, plain, "{engine:?} seed {seed}: firing changes the run");
+                assert_ne!(
+                    hash, plain,
+                    "{engine:?} seed {seed}: firing changes the run"
+                );
             } else {
-                assert_eq!(hash, plain, "{engine:?} seed {seed}: no site fired, same run");
+                assert_eq!(
+                    hash, plain,
+                    "{engine:?} seed {seed}: no site fired, same run"
+                );
             }
         }
         // Each site is on in about a quarter of runs.
-        assert!((1..12).contains(&fired_seeds), "{engine:?}: {fired_seeds} of 12");
+        assert!(
+            (1..12).contains(&fired_seeds),
+            "{engine:?}: {fired_seeds} of 12"
+        );
     }
 }
 
@@ -185,5 +204,7 @@ fn a_sweep_reports_which_sometimes_points_were_hit_and_which_never_were() {
     assert_eq!((p.declared, p.runs_hit), (true, 5));
     assert!(report.never_hit().is_empty());
     assert_eq!(calm_report.never_hit(), ["id-after-restart"]);
-    assert!(calm_report.to_string().contains("NEVER HIT (reached in 5 runs)"));
+    assert!(calm_report
+        .to_string()
+        .contains("NEVER HIT (reached in 5 runs)"));
 }

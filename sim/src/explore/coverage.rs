@@ -159,12 +159,19 @@ mod tests {
         let mut points = Sometimes::default();
         points.record("stepped-down", true);
         points.record("never-true", false);
-        assert_eq!(signals(&calm, &points).len(), 2, "only points that held count");
+        assert_eq!(
+            signals(&calm, &points).len(),
+            2,
+            "only points that held count"
+        );
     }
 
     #[test]
     fn counts_fall_in_buckets_and_types_are_read_from_bodies() {
-        assert_eq!((1..=9).map(bucket).collect::<Vec<_>>(), [1, 2, 3, 4, 4, 4, 4, 5, 5]);
+        assert_eq!(
+            (1..=9).map(bucket).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 4, 4, 4, 5, 5]
+        );
         assert_eq!(body_type(r#"{"type":"read_ok","messages":[]}"#), "read_ok");
         assert_eq!(body_type("{}"), "?");
     }

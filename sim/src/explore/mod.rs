@@ -45,7 +45,9 @@ impl FromStr for Budget {
         if let Some(n) = t.strip_suffix("runs").or_else(|| t.strip_suffix("run")) {
             return match n.trim().parse::<u64>() {
                 Ok(n) if n > 0 => Ok(Budget::Runs(n)),
-                _ => Err(format!("bad budget {s:?}: expected a positive run count, e.g. 500runs")),
+                _ => Err(format!(
+                    "bad budget {s:?}: expected a positive run count, e.g. 500runs"
+                )),
             };
         }
         match humantime::parse_duration(t) {

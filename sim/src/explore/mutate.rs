@@ -29,7 +29,12 @@ impl Window {
     /// (`converge_within`, or two client timeouts, plus two more for the final reads).
     pub fn of(scenario: &Scenario) -> Window {
         let timeout = scenario.workload.timeout;
-        let quiet = scenario.checks.converge_within.unwrap_or_default().max(timeout * 2) + timeout * 2;
+        let quiet = scenario
+            .checks
+            .converge_within
+            .unwrap_or_default()
+            .max(timeout * 2)
+            + timeout * 2;
         let end = scenario
             .duration
             .saturating_sub(quiet)

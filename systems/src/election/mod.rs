@@ -42,7 +42,14 @@ pub mod points {
     /// A worker refused an assignment of an older term.
     pub const STALE_ASSIGN_REFUSED: &str = "stale-assign-refused";
     /// Every point, declared with the system.
-    pub const ALL: &[&str] = &[LEADER_ELECTED, LEADER_AFTER_FIRST_TERM, STEPPED_DOWN, WORK_TIMED_OUT, RECOVERED_FROM_LEADER, STALE_ASSIGN_REFUSED];
+    pub const ALL: &[&str] = &[
+        LEADER_ELECTED,
+        LEADER_AFTER_FIRST_TERM,
+        STEPPED_DOWN,
+        WORK_TIMED_OUT,
+        RECOVERED_FROM_LEADER,
+        STALE_ASSIGN_REFUSED,
+    ];
 }
 
 pub use leased::Election;

@@ -585,7 +585,7 @@ impl QueueWorker {
                     let mut work = Duration::from_millis(self.cfg.work_ms).mul_f64(slow);
                     // A rare path: this job runs long (a slow disk, a GC pause), past its TTR.
                     if ctx.buggify("work-queue-slow-job") {
-                        work = work * 5;
+                        work *= 5;
                     }
                     self.current = Some(job);
                     ctx.set_timer(work, WorkQueueTimer::Worked);
