@@ -29,6 +29,7 @@
 //! assert_eq!(replies[0].in_reply_to, Some(7));
 //! ```
 
+pub mod buggify;
 mod msg_ids;
 mod node;
 mod note;
@@ -44,6 +45,7 @@ pub mod wire;
 
 // Writing a node: the state machine, what its handlers get and may do, and the values they
 // pass around.
+pub use buggify::Buggify;
 pub use node::{
     ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, WorkId, WorkRequest, WorkResult,
 };

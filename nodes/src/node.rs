@@ -196,6 +196,14 @@ pub enum Output {
     Store(crate::storage::Write),
     /// Make every pending write durable.
     Sync,
+    /// A sometimes-assertion was evaluated ([`Context::sometimes`]). Not part of the trace: the
+    /// host tallies it into the run's coverage report.
+    Sometimes {
+        /// The point's name.
+        point: &'static str,
+        /// Whether its condition held this time.
+        hit: bool,
+    },
     /// Input that was not delivered to the node: malformed, oversized, unsolicited or late.
     Discarded {
         /// Who sent it, when known.
@@ -227,6 +235,8 @@ pub(crate) struct Core<M, T> {
     pub(crate) storage: crate::storage::Storage,
     /// Writes since the last sync.
     pub(crate) unsynced: usize,
+    /// Buggify sites of this run, when buggify is on.
+    pub(crate) buggify: Option<crate::buggify::Sites>,
     _msg: std::marker::PhantomData<fn(M)>,
 }
 
@@ -237,6 +247,7 @@ impl<M: Serialize, T> Core<M, T> {
         boot: u64,
         rng: ChaCha8Rng,
         storage: crate::storage::Storage,
+        buggify: Option<crate::buggify::Sites>,
     ) -> Self {
         Core {
             id,
@@ -252,6 +263,7 @@ impl<M: Serialize, T> Core<M, T> {
             oversized_sends: 0,
             storage,
             unsynced: 0,
+            buggify,
             _msg: std::marker::PhantomData,
         }
     }
@@ -457,6 +469,44 @@ impl<M: Serialize, T> Context<'_, M, T> {
             kind: kind.to_owned(),
             data,
         }));
+    }
+
+    /// Whether to take the rare path at buggify site `site` (FoundationDB's `BUGGIFY`): delay a
+    /// step, shrink a batch, drop optional work. Always `false` unless the run turned buggify
+    /// on (`[checks] buggify = true` in the simulator; never in real mode). In such a run a site
+    /// is enabled with probability [`SITE_ENABLED`](crate::buggify::SITE_ENABLED), the same on
+    /// every node, and an enabled site fires with probability
+    /// [`FIRES`](crate::buggify::FIRES) per call; a firing site notes
+    /// `buggify {"site": site}` in the trace. It never draws from [`rng`](Context::rng).
+    pub fn buggify(&mut self, site: &'static str) -> bool {
+        let Some(sites) = self.core.buggify.as_mut() else {
+            return false;
+        };
+        if !sites.enabled(site) || !sites.fires() {
+            return false;
+        }
+        self.core.outputs.push_back(Output::Note(Note {
+            kind: crate::buggify::NOTE_KIND.to_owned(),
+            data: serde_json::json!({ "site": site }),
+        }));
+        true
+    }
+
+    /// A sometimes-assertion: `cond` should hold at `point` in some run, not in every one
+    /// (Antithesis' `Sometimes`). It never fails a run; a sweep reports how often each point
+    /// was reached and held, and which declared points never held. Returns `cond`, so it can
+    /// wrap a condition in place: `if ctx.sometimes("stepped-down", term > mine) { .. }`.
+    /// Nothing is written into the trace.
+    pub fn sometimes(&mut self, point: &'static str, cond: bool) -> bool {
+        self.core
+            .outputs
+            .push_back(Output::Sometimes { point, hit: cond });
+        cond
+    }
+
+    /// This code ran: a [`sometimes`](Context::sometimes) point whose condition always holds.
+    pub fn reachable(&mut self, point: &'static str) {
+        self.sometimes(point, true);
     }
 
     /// Records a client history entry (used by workload clients, read by checkers).

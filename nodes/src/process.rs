@@ -28,6 +28,8 @@ pub struct ProcessSetup {
     pub boot: u64,
     /// What survived of the node's durable storage (empty on a first start).
     pub durable: crate::storage::Storage,
+    /// Whether its [`buggify`](crate::Context::buggify) sites may fire (off in real mode).
+    pub buggify: crate::Buggify,
 }
 
 impl ProcessSetup {
@@ -98,9 +100,17 @@ impl<N: Node> NodeProcess<N> {
     /// Hosts `node` as the incarnation described by `setup`.
     pub fn new(node: N, setup: ProcessSetup) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(setup.rng_seed());
+        let buggify = crate::buggify::Sites::new(setup.buggify, setup.seed, &setup.id, setup.boot);
         NodeProcess {
             node,
-            core: Core::new(setup.id, setup.peers, setup.boot, rng, setup.durable),
+            core: Core::new(
+                setup.id,
+                setup.peers,
+                setup.boot,
+                rng,
+                setup.durable,
+                buggify,
+            ),
             stats: ProcessStats::default(),
             started: false,
         }

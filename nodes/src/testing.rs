@@ -53,6 +53,7 @@ impl<N: Node> Harness<N> {
             seed: 0,
             boot,
             durable: disk.synced().clone(),
+            buggify: crate::Buggify::Off,
         };
         let mut process = NodeProcess::new(node, setup);
         process.handle_start(now);

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Subcommands: `run` (scenario files or directories over seeds, `--json`, `--jobs`,
-//! `--shard K/N`, `--engine`, a progress bar on a terminal), `replay`, `shrink`, `diff`, and
+//! `--shard K/N`, `--engine`, a progress bar on a terminal, the sometimes-points report),
+//! `replay`, `shrink`, `explore` (coverage-guided search over fault schedules), `diff`, and
 //! `node` (one node for real, over UDP or Maelstrom's stdio, for any system; its HTTP API when
 //! it has one). Exit status: 0 all passed, 1 a check failed (or traces differ), 2 bad usage or
 //! a bad scenario. A binary adds node roles ([`Cli::role`]) and subcommands of its own
@@ -32,7 +33,6 @@ use crate::trace::{first_difference, Trace};
 use crate::{run_seed, Scenario, SeedReport};
 use anyhow::{bail, Context as _};
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-use highstorm_nodes::ProcessSetup;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal as _;
 use std::io::Write as _;
@@ -225,6 +225,33 @@ enum Command {
         #[arg(long)]
         swarm: bool,
     },
+    /// Search fault schedules around a scenario for a failure, guided by coverage.
+    ///
+    /// Runs the scenario at random seeds, keeps runs that show something new (a message,
+    /// note or client outcome in a fault context not seen before, a sometimes-point first
+    /// hit), and mutates their `[[faults]]` (add, remove, move, lengthen; new seeds). Stops at
+    /// the first failure, shrinks it and writes the minimal scenario file. Deterministic for a
+    /// given `--seed` and a run budget. Exit status: 1 a failure was found, 0 none within the
+    /// budget, 2 bad usage.
+    Explore {
+        /// The scenario file to start from.
+        scenario: PathBuf,
+        /// When to stop: a run count (`500runs`) or wall-clock time (`90s`, `5m`).
+        #[arg(long, default_value = "500runs")]
+        budget: crate::explore::Budget,
+        /// The search's own seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where the shrunk failing scenario is written.
+        #[arg(short, long, default_value = "target/highstorm/explore")]
+        out: PathBuf,
+        /// Run on this engine (`turmoil` or `events`) instead of the scenario's own.
+        #[arg(long)]
+        engine: Option<Engine>,
+        /// Print every run, not only those that find something new.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Run one seed of a scenario and print its rendered trace.
     Replay {
         /// The scenario file.
@@ -322,6 +349,29 @@ impl Cli {
                 trace.as_deref(),
             ),
             Command::Diff { a, b, context } => diff(&a, &b, context),
+            Command::Explore {
+                scenario,
+                budget,
+                seed,
+                out,
+                engine,
+                verbose,
+            } => {
+                let (system, scenario) = load_on(
+                    registry,
+                    &scenario,
+                    Overrides {
+                        engine,
+                        swarm: false,
+                    },
+                )?;
+                let how = crate::explore::Explore {
+                    budget,
+                    seed,
+                    ..Default::default()
+                };
+                explore_command(system, &scenario, &how, &out, verbose)
+            }
             Command::Node(args) => node(registry, &self.roles, args),
         }
     }
@@ -478,6 +528,7 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let sometimes = sometimes_report(&systems, &reports);
     let passed = reports.len() - failed.len();
     let line = format!(
         "{passed} passed, {} failed ({} seeds in {secs:.1}s, {:.1} seeds/s, {} jobs)",
@@ -488,14 +539,21 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     );
     let tally = crate::swarm::SwarmTally::of(&scenarios, &reports);
     if args.json {
-        // Keep stdout pure JSON Lines of seeds; the summaries go to stderr.
+        // Stdout stays JSON Lines: one object per seed, then the closing reports (`swarm`,
+        // `sometimes`), which carry no `seed` key; the summary line goes to stderr.
         if let Some(t) = &tally {
-            eprintln!("{}", serde_json::json!({ "swarm": t }));
+            writeln!(out, "{}", serde_json::json!({ "swarm": t }))?;
+        }
+        if !sometimes.is_empty() {
+            writeln!(out, "{}", serde_json::json!({ "sometimes": sometimes }))?;
         }
         eprintln!("{line}");
     } else {
         if let Some(t) = &tally {
             write!(out, "{t}")?;
+        }
+        if !sometimes.is_empty() {
+            write!(out, "{sometimes}")?;
         }
         for f in &failed {
             writeln!(
@@ -513,6 +571,80 @@ fn run(registry: &Registry, args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `explore`: searches, prints what it found, writes the shrunk failure into `out`.
+fn explore_command(
+    system: &System,
+    scenario: &Scenario,
+    how: &crate::explore::Explore,
+    out: &Path,
+    verbose: bool,
+) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let found = crate::explore::explore(system, scenario, how, &mut |s| {
+        if verbose || s.new_signals > 0 || !s.ok {
+            println!(
+                "run {:>4} seed {:<10} {} +{} signals, corpus {}  [{}]",
+                s.run,
+                s.candidate.seed,
+                if s.ok { "ok  " } else { "FAIL" },
+                s.new_signals,
+                s.corpus,
+                s.candidate.how.join("; ")
+            );
+        }
+    })?;
+    print!("{}", found.sometimes);
+    println!(
+        "explored {} runs in {:.1}s: {} coverage signals, corpus {}",
+        found.runs,
+        found.elapsed.as_secs_f64(),
+        found.signals,
+        found.corpus
+    );
+    let Some((candidate, report)) = &found.failure else {
+        println!("no failure found within the budget");
+        return Ok(ExitCode::SUCCESS);
+    };
+    print!("{}", describe_failure(report));
+    println!("its schedule:");
+    for f in &candidate.scenario.faults {
+        println!("  {}", crate::explore::describe(f));
+    }
+    match &found.shrunk {
+        Some(Ok(shrunk)) => {
+            let path = crate::testing::write_shrunk(shrunk, out)
+                .with_context(|| format!("writing into {}", out.display()))?;
+            println!(
+                "shrunk to {} faults in {} runs: {}\nreplay: highstorm replay {} --seed {}",
+                shrunk.scenario.faults.len(),
+                shrunk.runs,
+                path.display(),
+                path.display(),
+                shrunk.seed
+            );
+        }
+        Some(Err(e)) => println!("could not shrink it: {e}"),
+        None => {}
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// The sometimes-points of a sweep: every point the runs' systems declared, and what the runs
+/// hit.
+fn sometimes_report(systems: &[&System], reports: &[SeedReport]) -> crate::SometimesReport {
+    let mut declared: Vec<&str> = systems
+        .iter()
+        .flat_map(|s| s.sometimes_points().iter().copied())
+        .collect();
+    declared.sort_unstable();
+    declared.dedup();
+    let mut report = crate::SometimesReport::new(declared);
+    for r in reports {
+        report.add(&r.sometimes);
+    }
+    report
 }
 
 /// Shrinks a failing seed and writes the minimal scenario into `dir`; returns its path and
@@ -759,13 +891,8 @@ fn node(registry: &Registry, roles: &[Role], mut a: NodeArgs) -> anyhow::Result<
         }
         None => (None, Default::default()),
     };
-    let setup = ProcessSetup {
-        id: id.clone(),
-        peers: book.iter().map(|(n, _)| n.clone()).collect(),
-        seed,
-        boot,
-        durable,
-    };
+    let peers = book.iter().map(|(n, _)| n.clone()).collect();
+    let setup = crate::driver::real_setup(id.clone(), peers, seed, boot, durable);
     let mut process = sys.spawn(variant, &config, setup)?;
     let blobs = DirBlobs::new(&a.blobs);
     let mut env = RealEnvironment {

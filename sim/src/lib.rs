@@ -125,6 +125,7 @@ pub mod check;
 pub mod cli;
 pub mod driver;
 pub mod engine;
+pub mod explore;
 pub mod faults;
 pub mod http_api;
 pub mod metrics;
@@ -133,6 +134,7 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sim_http;
+pub mod sometimes;
 pub mod swarm;
 pub mod sweep;
 pub mod system;
@@ -151,9 +153,9 @@ pub use highstorm_nodes::rand;
 /// send, reply, make RPCs, set timers, draw random numbers, keep [`storage`] and note events.
 #[doc(inline)]
 pub use highstorm_nodes::{
-    storage, ClientOp, ConfigProblem, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime,
-    Message, MsgId, NoTimer, Node, Note, OpPhase, RpcReply, SystemConfig, TimerId, WorkId,
-    WorkRequest, WorkResult,
+    storage, Buggify, ClientOp, ConfigProblem, Context, Ctx, Duration, ErrorBody, ErrorCode,
+    LocalTime, Message, MsgId, NoTimer, Node, Note, OpPhase, RpcReply, SystemConfig, TimerId,
+    WorkId, WorkRequest, WorkResult,
 };
 
 // A system: how its nodes start, what its clients do, which checkers judge a run.
@@ -170,6 +172,7 @@ pub use cli::Cli;
 pub use metrics::Metrics;
 pub use runner::{run_seed, seeds_from_env, Recheck, SeedReport};
 pub use shrink::Shrunk;
+pub use sometimes::{Sometimes, SometimesReport};
 pub use testing::Sweep;
 
 // What a run leaves: its trace.

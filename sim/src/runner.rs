@@ -33,6 +33,8 @@ pub struct SeedReport {
     pub events: usize,
     /// Commands that reproduce this run exactly.
     pub repro: Vec<String>,
+    /// The sometimes-points its nodes evaluated, and how often they held.
+    pub sometimes: crate::sometimes::Sometimes,
     /// The trace itself.
     #[serde(skip)]
     pub trace: Trace,
@@ -73,6 +75,7 @@ pub fn run_seed(
         wall_s: 0.0,
         events: out.trace.events().len(),
         repro: repro_lines(system, scenario, seed),
+        sometimes: out.sometimes,
         trace: out.trace,
     };
     if recheck == Recheck::Twice {

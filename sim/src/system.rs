@@ -139,6 +139,7 @@ pub struct System {
     replayed_by: Option<String>,
     config_check: Option<ConfigCheckFn>,
     liveness: Option<LivenessFn>,
+    sometimes: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for System {
@@ -191,6 +192,7 @@ impl System {
             replayed_by: None,
             config_check: None,
             liveness: None,
+            sometimes: vec![],
         }
     }
 
@@ -298,6 +300,22 @@ impl System {
     pub fn replayed_by(mut self, bin: &str) -> Self {
         self.replayed_by = Some(bin.to_owned());
         self
+    }
+
+    /// The sometimes-points its nodes mark ([`Context::sometimes`], [`Context::reachable`]):
+    /// a sweep reports each, and names those no run hit — including points no run reached,
+    /// which it could not know of otherwise.
+    ///
+    /// [`Context::sometimes`]: highstorm_nodes::Context::sometimes
+    /// [`Context::reachable`]: highstorm_nodes::Context::reachable
+    pub fn sometimes(mut self, points: &[&'static str]) -> Self {
+        self.sometimes.extend_from_slice(points);
+        self
+    }
+
+    /// The sometimes-points it declared (see [`sometimes`](System::sometimes)).
+    pub fn sometimes_points(&self) -> &[&'static str] {
+        &self.sometimes
     }
 
     /// The binary that replays its scenario files, if one was named.

@@ -274,10 +274,12 @@ fn maelstrom_stdio_answers_init_and_echo_and_survives_garbage() {
     );
 }
 
+/// The per-seed objects of `--json` output (not the closing `sometimes` report).
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     text(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("seed").is_some())
         .collect()
 }
 

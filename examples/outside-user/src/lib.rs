@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 
 /// The primary, which every other node forwards to.
 pub const PRIMARY: &str = "n0";
+/// Sometimes-point: a node started with writes its storage kept.
+pub const RECOVERED_WRITES: &str = "recovered-writes";
+/// Sometimes-point: a forwarded request got no answer from the primary.
+pub const PRIMARY_SILENT: &str = "primary-silent";
 /// How long a node waits for the primary.
 const FORWARD_TIMEOUT: Duration = Duration::from_millis(200);
 /// How often the `async-ack` primary syncs what it already acknowledged.
@@ -105,6 +109,12 @@ impl Kv {
     }
 
     fn forward(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+        // A rare path: refuse the request outright (definitely not done), as a busy node may.
+        if ctx.buggify("forward-refused") {
+            let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, "busy, try again");
+            ctx.reply_error(&msg, e);
+            return;
+        }
         let copy = match &msg.body {
             Msg::Write { key, value } => Msg::Write {
                 key: key.clone(),
@@ -126,6 +136,7 @@ impl Node for Kv {
         if let Some(Ok(data)) = ctx.storage().get_json::<Data>("data") {
             self.data = data;
         }
+        ctx.sometimes(RECOVERED_WRITES, self.data.version > 0);
         if self.async_ack && ctx.id() == PRIMARY {
             ctx.set_timer(SYNC_EVERY, Sync::Now);
         }
@@ -157,6 +168,7 @@ impl Node for Kv {
             }
             // The primary may have applied a write it never confirmed: not definite.
             RpcReply::Timeout => {
+                ctx.reachable(PRIMARY_SILENT);
                 let e = ErrorBody::new(ErrorCode::Timeout, "the primary did not answer");
                 ctx.reply_error(&client, e);
             }
@@ -251,6 +263,7 @@ pub fn system() -> System {
         Ok(Kv::new(variant == "async-ack"))
     })
     .variants(&["default", "async-ack"])
+    .sometimes(&[RECOVERED_WRITES, PRIMARY_SILENT])
     .client(|c| c.steady(KvOps))
     .check(reads_see_acknowledged_writes)
     .check(generic::unique("versions-unique", "write", "/version"))

@@ -110,6 +110,31 @@ fn a_store_that_stops_serving_breaks_its_liveness_promise() {
 }
 
 #[test]
+fn buggify_and_sometimes_work_from_outside_on_both_engines() {
+    for engine in [Engine::Events, Engine::Turmoil] {
+        let s = scenario(engine).buggify(true);
+        let outcome = Sweep::new(system(), &s).seeds(0..40).run();
+        let refused = |seed| {
+            let r = highstorm::run_seed(system(), &s, seed, highstorm::Recheck::Once).unwrap();
+            let n = r
+                .trace
+                .events()
+                .iter()
+                .filter(|e| e.kind.to_string().contains("buggify {\"site\":\"forward-refused\"}"))
+                .count();
+            (n, r.trace_hash)
+        };
+        let fired: Vec<u64> = (0..40).filter(|seed| refused(*seed).0 > 0).collect();
+        assert!(!fired.is_empty(), "{}: the site fired in some seed", engine.name());
+        assert!(fired.len() < 40, "{}: and not in every one", engine.name());
+        assert_eq!(refused(fired[0]), refused(fired[0]), "same seed, same run");
+        let points = outcome.sometimes(system());
+        assert!(points.never_hit().is_empty(), "{points}");
+        assert!(points.points["primary-silent"].runs_hit > 0);
+    }
+}
+
+#[test]
 #[ignore = "fails on purpose: the failure workflow as a user sees it (see README)"]
 fn planted_bug_sweep() {
     Sweep::new(system(), &scenario(Engine::Events).variant("async-ack"))

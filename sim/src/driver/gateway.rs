@@ -259,6 +259,7 @@ mod tests {
             seed: 0,
             boot: 0,
             durable: Default::default(),
+            buggify: highstorm_nodes::Buggify::Off,
         };
         let mut process = NodeProcess::new(Adder::default(), setup);
         let mut env = super::super::RealEnvironment::default();
@@ -340,6 +341,7 @@ mod tests {
             seed: 0,
             boot: 0,
             durable: Default::default(),
+            buggify: highstorm_nodes::Buggify::Off,
         };
         let mut process = NodeProcess::new(Adder::default(), setup);
         let mut env = super::super::RealEnvironment::default();

@@ -310,6 +310,25 @@ impl Environment for RealEnvironment {
     }
 }
 
+/// How a node incarnation starts in real mode: its id, peers, seed, boot count and what its
+/// store kept — and buggify off, always: real mode never takes buggify's rare paths.
+pub fn real_setup(
+    id: String,
+    peers: Vec<String>,
+    seed: u64,
+    boot: u64,
+    durable: highstorm_nodes::storage::Storage,
+) -> highstorm_nodes::ProcessSetup {
+    highstorm_nodes::ProcessSetup {
+        id,
+        peers,
+        seed,
+        boot,
+        durable,
+        buggify: highstorm_nodes::Buggify::Off,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +390,7 @@ mod tests {
             seed: 0,
             boot: 0,
             durable: Default::default(),
+            buggify: highstorm_nodes::Buggify::Off,
         };
         let mut process = NodeProcess::new(Doubler, setup);
         drive(&mut process, &mut Recorder(sent.clone()), &mut env)
@@ -382,5 +402,50 @@ mod tests {
         assert_eq!(v["body"]["value"], 42);
         assert_eq!(v["body"]["work"], 1);
         assert!(env.now().as_millis() >= 30);
+    }
+
+    /// Takes its rare path whenever buggify lets it, and notes that it did.
+    struct Risky;
+
+    impl Node for Risky {
+        type Msg = serde_json::Value;
+        type Timer = NoTimer;
+        fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _: Message<serde_json::Value>) {
+            if ctx.buggify("rare-path") {
+                ctx.note("took-the-rare-path", ());
+            }
+        }
+    }
+
+    /// How many times `Risky` took its rare path in 100 messages.
+    fn rare_paths(setup: ProcessSetup) -> usize {
+        use highstorm_nodes::{LocalTime, Output, Process};
+        let mut p = NodeProcess::new(Risky, setup);
+        p.handle_start(LocalTime::ZERO);
+        let msg = br#"{"src":"c1","dest":"n1","body":{"type":"go","msg_id":1}}"#;
+        for _ in 0..100 {
+            p.handle_datagram(LocalTime::ZERO, msg);
+        }
+        std::iter::from_fn(|| p.poll_output())
+            .filter(|o| matches!(o, Output::Note(n) if n.kind == "took-the-rare-path"))
+            .count()
+    }
+
+    #[test]
+    fn real_mode_never_takes_a_buggify_path() {
+        let real = |seed| real_setup("n1".into(), vec![], seed, 0, Default::default());
+        for seed in 0..40 {
+            assert_eq!(rare_paths(real(seed)), 0, "seed {seed}");
+        }
+        // The same node and seeds with buggify on (as the simulator may run it) do take it.
+        let simulated: usize = (0..40)
+            .map(|seed| {
+                rare_paths(ProcessSetup {
+                    buggify: highstorm_nodes::Buggify::On,
+                    ..real(seed)
+                })
+            })
+            .sum();
+        assert!(simulated > 0);
     }
 }

@@ -168,13 +168,7 @@ where
 {
     let mut transport = StdioTransport::new(input, output);
     let (id, peers) = transport.handshake().await?;
-    let mut process = spawn(ProcessSetup {
-        id,
-        peers,
-        seed,
-        boot: 0,
-        durable: Default::default(),
-    })?;
+    let mut process = spawn(super::real_setup(id, peers, seed, 0, Default::default()))?;
     let mut env = RealEnvironment::default();
     drive(process.as_mut(), &mut transport, &mut env).await
 }

@@ -95,6 +95,7 @@ struct Simulation<'a> {
     slots: Vec<Option<Slot>>,
     world: World,
     trace: Trace,
+    sometimes: crate::sometimes::Sometimes,
     timeline: Vec<(Duration, FaultAction)>,
     /// Scratch space for a process's outputs (reused, not reallocated per event).
     outputs: Vec<Output>,
@@ -155,6 +156,7 @@ pub(crate) fn run(
         names,
         world: World::of_system(system, scenario, seed),
         trace: Trace::with_capacity(capacity_hint(scenario)),
+        sometimes: Default::default(),
         timeline: timeline_of_run(scenario, seed),
         outputs: vec![],
         work_results: BTreeMap::new(),
@@ -171,7 +173,7 @@ pub(crate) fn run(
         let process = system.spawn(
             scenario.variant.as_deref(),
             &scenario.config,
-            setup(name, &nodes, seed, 0),
+            setup(scenario, name, &nodes, seed, 0),
         )?;
         e.start(pid, process, 0);
     }
@@ -184,6 +186,7 @@ pub(crate) fn run(
                 seed,
                 boot: 0,
                 durable: Default::default(),
+                buggify: highstorm_nodes::Buggify::Off,
             },
         );
         e.start(nodes.len() + i, process, 0);
@@ -245,6 +248,7 @@ pub(crate) fn run(
     Ok(RunOutput {
         trace: e.trace,
         sim_time: scenario.duration,
+        sometimes: e.sometimes,
     })
 }
 
@@ -397,6 +401,10 @@ impl Simulation<'_> {
                 data: n.data,
             },
             Output::Client(op) => EventKind::Client { client: node(), op },
+            Output::Sometimes { point, hit } => {
+                self.sometimes.record(point, hit);
+                return;
+            }
             Output::Discarded { from, reason } => EventKind::Discard {
                 node: node(),
                 from,
@@ -535,7 +543,7 @@ impl Simulation<'_> {
                     &self.scenario.config,
                     ProcessSetup {
                         durable: self.world.durable(node),
-                        ..setup(node, &nodes, self.seed, boot)
+                        ..setup(self.scenario, node, &nodes, self.seed, boot)
                     },
                 )?;
                 self.start(pid, process, boot);

@@ -27,6 +27,8 @@ pub struct RunOutput {
     pub trace: Trace,
     /// Simulated time covered.
     pub sim_time: std::time::Duration,
+    /// The sometimes-points the nodes evaluated (not part of the trace).
+    pub sometimes: crate::sometimes::Sometimes,
 }
 
 /// Why a run could not be carried out (as opposed to a check failing).
@@ -106,14 +108,26 @@ fn stuck(
     }
 }
 
-/// How node `id` of a cluster of `nodes` starts (its durable storage is the engine's to fill).
-fn setup(id: &str, nodes: &[String], seed: u64, boot: u64) -> highstorm_nodes::ProcessSetup {
+/// How node `id` of a cluster of `nodes` starts (its durable storage is the engine's to fill),
+/// with buggify on when the scenario asks for it.
+fn setup(
+    scenario: &Scenario,
+    id: &str,
+    nodes: &[String],
+    seed: u64,
+    boot: u64,
+) -> highstorm_nodes::ProcessSetup {
     highstorm_nodes::ProcessSetup {
         id: id.to_owned(),
         peers: nodes.iter().filter(|n| *n != id).cloned().collect(),
         seed,
         boot,
         durable: Default::default(),
+        buggify: if scenario.checks.buggify {
+            highstorm_nodes::Buggify::On
+        } else {
+            highstorm_nodes::Buggify::Off
+        },
     }
 }
 

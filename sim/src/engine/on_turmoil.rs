@@ -44,6 +44,7 @@ const GATEWAY: &str = "http";
 /// What every host of one run shares: the trace, the world the faults act on, and the tick.
 struct Commons {
     trace: Trace,
+    sometimes: crate::sometimes::Sometimes,
     world: World,
     tick: Duration,
     /// Turns a host's driver loop may take at one instant ([`super::step_budget`]).
@@ -269,6 +270,10 @@ impl Environment for SimEnvironment {
                 }
                 return;
             }
+            Output::Sometimes { point, hit } => {
+                self.shared.borrow_mut().sometimes.record(point, *hit);
+                return;
+            }
             Output::Transmit(_) => return,
         };
         self.shared.borrow_mut().trace.push(sim_now(), kind);
@@ -314,7 +319,7 @@ pub(crate) fn run(
     system.spawn(
         scenario.variant.as_deref(),
         &scenario.config,
-        setup(&nodes[0], &nodes, seed, 0),
+        setup(scenario, &nodes[0], &nodes, seed, 0),
     )?;
 
     let mut world = World::of_system(system, scenario, seed);
@@ -323,6 +328,7 @@ pub(crate) fn run(
     }
     let shared: Shared = Rc::new(RefCell::new(Commons {
         trace: Trace::new(),
+        sometimes: Default::default(),
         world,
         tick: scenario.tick,
         budget: super::step_budget(scenario),
@@ -374,7 +380,7 @@ pub(crate) fn run(
                     &scenario.config,
                     ProcessSetup {
                         durable: shared.borrow().world.durable(&name),
-                        ..setup(&name, &peers, seed, boot)
+                        ..setup(&scenario, &name, &peers, seed, boot)
                     },
                 )
                 .map_err(|e| e.to_string());
@@ -418,6 +424,7 @@ pub(crate) fn run(
                 seed,
                 boot: 0,
                 durable: Default::default(),
+                buggify: highstorm_nodes::Buggify::Off,
             },
         ));
         let (shared, name2, everyone) = (shared.clone(), name.clone(), everyone.clone());
@@ -463,6 +470,7 @@ pub(crate) fn run(
     Ok(RunOutput {
         trace: shared.trace,
         sim_time,
+        sometimes: shared.sometimes,
     })
 }
 

@@ -102,6 +102,9 @@ pub struct Checks {
     /// resumed, clocks set right), and what the system promises once healed
     /// ([`System::liveness`](crate::system::System::liveness)) must hold by the end.
     pub liveness: Option<Duration>,
+    /// Turn the nodes' [`buggify`](highstorm_nodes::Context::buggify) sites on: each is
+    /// enabled per run from the seed and then fires at random (`buggify = true`; default off).
+    pub buggify: bool,
 }
 
 /// Upper bounds on percentiles of a latency (nearest rank, as the run's metrics report
@@ -796,6 +799,12 @@ impl Scenario {
     /// Requires every acknowledged value to reach every node within `d` of the last fault.
     pub fn converge_within(mut self, d: Duration) -> Self {
         self.checks.converge_within = Some(d);
+        self
+    }
+
+    /// Turns the nodes' buggify sites on ([`Checks::buggify`]).
+    pub fn buggify(mut self, on: bool) -> Self {
+        self.checks.buggify = on;
         self
     }
 

@@ -48,6 +48,7 @@ struct RawChecks {
     latency: Option<Spanned<RawTargets>>,
     stable_latency: Option<Spanned<RawTargets>>,
     liveness: Option<Spanned<String>>,
+    buggify: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -511,6 +512,7 @@ fn convert(
         if let Some(d) = &c.liveness {
             s.checks.liveness = Some(src.duration(d, "checks.liveness")?);
         }
+        s.checks.buggify = c.buggify.unwrap_or(false);
     }
     if let Some(config) = raw.config {
         s.config = serde_json::to_value(config)

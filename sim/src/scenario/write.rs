@@ -229,6 +229,9 @@ impl Scenario {
                     let _ = writeln!(w, "{key} = {{ {} }}", bounds.join(", "));
                 }
             }
+            if self.checks.buggify {
+                let _ = writeln!(w, "buggify = true");
+            }
         }
         if self.config.as_object().is_some_and(|c| !c.is_empty()) {
             #[derive(serde::Serialize)]
@@ -301,6 +304,7 @@ mod tests {
         s.engine = crate::scenario::engine_kind::Engine::Events;
         s.checks.converge_within = Some(ms(3000));
         s.checks.msgs_per_op_max = Some(30.0);
+        s.checks.buggify = true;
         s.checks.latency = Some(crate::scenario::LatencyTargets {
             p99: Some(ms(900)),
             ..Default::default()

@@ -358,6 +358,16 @@ impl Outcome {
     pub fn failures(&self) -> impl Iterator<Item = &SeedReport> {
         self.reports.iter().filter(|r| !r.ok)
     }
+
+    /// The sometimes-points over every run: which held, how often, and which of those
+    /// `system` declares never did.
+    pub fn sometimes(&self, system: &System) -> crate::SometimesReport {
+        let mut report = crate::SometimesReport::new(system.sometimes_points().iter().copied());
+        for r in &self.reports {
+            report.add(&r.sometimes);
+        }
+        report
+    }
 }
 
 #[cfg(test)]

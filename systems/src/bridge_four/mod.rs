@@ -31,6 +31,18 @@ pub use system::system;
 mod leader;
 mod listing;
 mod notes;
+
+/// The sometimes-points its nodes mark: a sweep reports how often each held, and which never did.
+pub mod points {
+    /// The output of an outdated attempt was refused.
+    pub const STALE_OUTPUT_FENCED: &str = "stale-output-fenced";
+    /// The leader gave a silent worker up and halted its tasks.
+    pub const WORKER_LOST: &str = "worker-lost";
+    /// A restarted leader recovered jobs from its journal.
+    pub const LEADER_RECOVERED_JOBS: &str = "leader-recovered-jobs";
+    /// Every point, declared with the system.
+    pub const ALL: &[&str] = &[STALE_OUTPUT_FENCED, WORKER_LOST, LEADER_RECOVERED_JOBS];
+}
 pub mod paths;
 mod worker;
 

@@ -12,6 +12,7 @@ pub fn system() -> System {
         Ok(Box::new(NodeProcess::new(node, setup)) as Box<dyn Process>)
     })
     .variants(&["default", "unfenced"])
+    .sometimes(super::points::ALL)
     .config_type::<super::BridgeFourConfig>()
     .work(super::work)
     .blobs(super::blobs)

@@ -38,7 +38,7 @@ impl Broadcast {
             }
         }
         self.learn(ctx, values, Arrival::Origin { from: Some(from) }, None);
-        if !missing.is_empty() {
+        if ctx.sometimes(super::points::REPAIR_SENT, !missing.is_empty()) {
             ctx.send(from, BroadcastMsg::Repair { values: missing });
         }
     }

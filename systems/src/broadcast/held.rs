@@ -71,6 +71,7 @@ impl Broadcast {
             ctx.note_typed(&BroadcastNote::UnreadableStorage(unreadable));
         }
         held.sort_unstable();
+        ctx.sometimes(super::points::RECOVERED_VALUES, !held.is_empty());
         held
     }
 }

@@ -32,6 +32,16 @@ pub use system::system;
 
 mod notes;
 
+/// The sometimes-points its nodes mark: a sweep reports how often each held, and which never did.
+pub mod points {
+    /// Anti-entropy found values a peer lacked and sent them.
+    pub const REPAIR_SENT: &str = "anti-entropy-repair-sent";
+    /// A restarted node recovered values from its storage.
+    pub const RECOVERED_VALUES: &str = "restart-recovered-values";
+    /// Every point, declared with the system.
+    pub const ALL: &[&str] = &[REPAIR_SENT, RECOVERED_VALUES];
+}
+
 mod anti_entropy;
 mod held;
 mod push;

@@ -42,8 +42,14 @@ impl Broadcast {
             self.flush(ctx);
         } else if !self.flush_armed && queued {
             self.flush_armed = true;
+            // A rare path: this batch waits five intervals instead of one (a slow step).
+            let wait = if ctx.buggify("broadcast-batch-late") {
+                5
+            } else {
+                1
+            };
             ctx.set_timer(
-                Duration::from_millis(self.config.batch_ms),
+                Duration::from_millis(self.config.batch_ms * wait),
                 BroadcastTimer::Flush,
             );
         }

@@ -16,6 +16,7 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "amnesiac", "silent"])
+    .sometimes(super::points::ALL)
     .config_type::<super::BroadcastConfig>()
     .client(|c| {
         let clients = c.scenario.workload.clients.max(1) as u64;

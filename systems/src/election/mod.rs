@@ -27,6 +27,31 @@ mod leased;
 mod naive;
 mod notes;
 
+/// The sometimes-points its nodes mark: a sweep reports how often each held, and which never did.
+pub mod points {
+    /// A node became leader.
+    pub const LEADER_ELECTED: &str = "leader-elected";
+    /// A leader was elected in a term after the first (an election after a failure).
+    pub const LEADER_AFTER_FIRST_TERM: &str = "leader-after-first-term";
+    /// A leader stepped down.
+    pub const STEPPED_DOWN: &str = "leader-stepped-down";
+    /// An assigned item timed out and was reassigned.
+    pub const WORK_TIMED_OUT: &str = "work-timed-out";
+    /// A restarted node recovered its table from the leader.
+    pub const RECOVERED_FROM_LEADER: &str = "recovered-from-leader";
+    /// A worker refused an assignment of an older term.
+    pub const STALE_ASSIGN_REFUSED: &str = "stale-assign-refused";
+    /// Every point, declared with the system.
+    pub const ALL: &[&str] = &[
+        LEADER_ELECTED,
+        LEADER_AFTER_FIRST_TERM,
+        STEPPED_DOWN,
+        WORK_TIMED_OUT,
+        RECOVERED_FROM_LEADER,
+        STALE_ASSIGN_REFUSED,
+    ];
+}
+
 pub use leased::Election;
 pub use naive::NaiveElection;
 pub use notes::{ElectionNote, RecoveredFrom};

@@ -85,6 +85,7 @@ impl NaiveElection {
     fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.role = Role::Leader;
         self.leader = Some(ctx.id().to_owned());
+        ctx.reachable(super::points::LEADER_ELECTED);
         ctx.note_typed(&ElectionNote::Leader {
             term: None,
             lease_until_us: None,
@@ -222,6 +223,7 @@ impl NaiveElection {
 
     fn step_down(&mut self, ctx: &mut Ctx<'_, Self>, to: &str) {
         if self.role == Role::Leader {
+            ctx.reachable(super::points::STEPPED_DOWN);
             ctx.note_typed(&ElectionNote::StepDown {
                 term: None,
                 reason: None,

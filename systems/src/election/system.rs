@@ -18,6 +18,7 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "naive", "wedged-leader"])
+    .sometimes(super::points::ALL)
     .config_type::<super::ElectionConfig>()
     .client(|c| c.steady(super::workload::ElectionOps))
     // The smallest cluster whose majority survives a fault.

@@ -14,6 +14,7 @@ pub fn system() -> System {
     })
     .variants(&["default", "clock-fenced"])
     .config_type::<super::GCounterConfig>()
+    .sometimes(&[super::DUPLICATE_ADD_IGNORED])
     .client(|c| c.steady(super::workload::GCounterOps))
     // Adds are acknowledged once a peer holds them: a lone node acknowledges nothing.
     .min_nodes(|_| 2)

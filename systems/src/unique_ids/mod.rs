@@ -10,6 +10,9 @@
 pub mod check;
 #[cfg(feature = "harness")]
 mod system;
+
+/// Sometimes-point: an id was issued by a restarted incarnation.
+pub const ID_AFTER_RESTART: &str = "id-after-restart";
 #[cfg(feature = "harness")]
 pub mod workload;
 #[cfg(feature = "harness")]
@@ -96,6 +99,7 @@ impl Node for UniqueIds {
                 ctx.reply_error(&msg, e);
                 return;
             }
+            ctx.sometimes(ID_AFTER_RESTART, ctx.boot() > 0);
             let id = if self.forgetful {
                 format!("{}-x-{}", ctx.id(), self.issued)
             } else {

@@ -15,6 +15,7 @@ pub fn system() -> System {
         })
     })
     .variants(&["default", "forgetful", "stuck-recovery", "cold-after-idle"])
+    .sometimes(&[super::ID_AFTER_RESTART])
     // It takes no `[config]`: a key there is a mistake.
     .config_type::<highstorm_nodes::NoConfig>()
     .client(|c| c.steady(super::workload::UniqueIdOps))

@@ -118,6 +118,7 @@ mod tests {
             seed: 0,
             boot: 0,
             durable: Default::default(),
+            buggify: highstorm_nodes::Buggify::Off,
         };
         NodeProcess::new(WorkQueue::new(WorkQueueConfig::default(), "n0"), setup)
     }

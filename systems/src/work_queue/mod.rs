@@ -24,6 +24,18 @@ pub use system::system;
 
 mod notes;
 
+/// The sometimes-points its nodes mark: a sweep reports how often each held, and which never did.
+pub mod points {
+    /// A reserved job's time-to-run expired and it was queued again.
+    pub const TTR_REQUEUED: &str = "ttr-requeued";
+    /// A completion of an outdated reservation was recognised as such.
+    pub const STALE_COMPLETION: &str = "stale-completion";
+    /// A restarted manager recovered jobs from its journal.
+    pub const MANAGER_RECOVERED_JOBS: &str = "manager-recovered-jobs";
+    /// Every point, declared with the system.
+    pub const ALL: &[&str] = &[TTR_REQUEUED, STALE_COMPLETION, MANAGER_RECOVERED_JOBS];
+}
+
 pub use notes::WorkQueueNote;
 
 use highstorm_nodes::{
@@ -354,7 +366,7 @@ impl Manager {
             self.jobs.insert(id, (rec, deadline));
             recovered += 1;
         }
-        if recovered > 0 {
+        if ctx.sometimes(points::MANAGER_RECOVERED_JOBS, recovered > 0) {
             ctx.note_typed(&WorkQueueNote::Recovered { jobs: recovered });
         }
         if self.bug == Some(PlantedBug::SealedAfterRestart) {
@@ -497,6 +509,7 @@ impl Manager {
                         true
                     }
                     _ => {
+                        ctx.reachable(points::STALE_COMPLETION);
                         ctx.note_typed(&WorkQueueNote::StaleCompletion {
                             id,
                             reservation: *reservation,
@@ -530,6 +543,7 @@ impl Manager {
             *deadline = None;
             let rec = rec.clone();
             ctx.put_json(&key(id), &rec);
+            ctx.reachable(points::TTR_REQUEUED);
             ctx.note_typed(&WorkQueueNote::TtrExpired {
                 id,
                 reservation: rec.reserves,
@@ -591,7 +605,11 @@ impl QueueWorker {
             RpcReply::Reply(m) => match m.body {
                 WorkQueueMsg::ReserveOk { job: Some(job) } => {
                     let slow = self.cfg.slow.get(ctx.id()).copied().unwrap_or(1.0).max(1.0);
-                    let work = Duration::from_millis(self.cfg.work_ms).mul_f64(slow);
+                    let mut work = Duration::from_millis(self.cfg.work_ms).mul_f64(slow);
+                    // A rare path: this job runs long (a slow disk, a GC pause), past its TTR.
+                    if ctx.buggify("work-queue-slow-job") {
+                        work *= 5;
+                    }
                     self.current = Some(job);
                     ctx.set_timer(work, WorkQueueTimer::Worked);
                 }

@@ -19,6 +19,7 @@ pub fn system() -> System {
         Ok(Box::new(NodeProcess::new(node, setup)) as Box<dyn Process>)
     })
     .variants(&["default", "unfenced", "forgetful", "sealed-after-restart"])
+    .sometimes(super::points::ALL)
     .config_type::<super::WorkQueueConfig>()
     .client(|c| {
         let cfg: super::WorkQueueConfig =

@@ -41,6 +41,7 @@ pub(crate) fn setup(id: &str) -> ProcessSetup {
         seed: 7,
         boot: turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64,
         durable: Default::default(),
+        buggify: highstorm_nodes::Buggify::Off,
     }
 }
 

@@ -149,6 +149,10 @@ impl Leader {
             }
             self.maybe_finish(ctx, id);
         }
+        ctx.sometimes(
+            crate::bridge_four::points::LEADER_RECOVERED_JOBS,
+            !self.jobs.is_empty(),
+        );
         ctx.note_typed(&BridgeFourNote::Recovered {
             jobs: self.jobs.len() as u64,
             running: resumed,

@@ -18,6 +18,7 @@ impl Leader {
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in dead {
+                ctx.reachable(crate::bridge_four::points::WORKER_LOST);
                 ctx.note_typed(&BridgeFourNote::WorkerLost { worker: id.clone() });
                 self.halt_all(ctx, &id, "worker timed out");
                 if let Some(w) = self.workers.get_mut(&id) {

@@ -45,6 +45,7 @@ impl Leader {
             return;
         }
         if (!current && !self.unfenced) || status.is_final() {
+            ctx.reachable(crate::bridge_four::points::STALE_OUTPUT_FENCED);
             ctx.note_typed(&BridgeFourNote::StaleOutput {
                 attempt,
                 current: task.rec.attempt,

@@ -275,6 +275,7 @@ impl Node for Election {
                 attempt,
             } => {
                 if *term < self.term {
+                    ctx.reachable(super::points::STALE_ASSIGN_REFUSED);
                     ctx.note_typed(&ElectionNote::AssignRefused {
                         item: item.clone(),
                         term: *term,
@@ -336,7 +337,11 @@ impl Node for Election {
             }
             ElectionTimer::Heartbeat => {
                 if self.is_leader() {
-                    self.heartbeat_round(ctx);
+                    // A rare path: the leader skips a heartbeat round (a slow step), so
+                    // followers' patience and the lease are tested.
+                    if !ctx.buggify("election-heartbeat-skipped") {
+                        self.heartbeat_round(ctx);
+                    }
                     if self.is_leader() {
                         ctx.set_timer(
                             Duration::from_millis(self.cfg.heartbeat_ms.max(1)),

@@ -168,6 +168,7 @@ impl Election {
             self.held = self.held.max(version);
             if !self.recovered {
                 self.recovered = true;
+                ctx.reachable(super::super::points::RECOVERED_FROM_LEADER);
                 ctx.note_typed(&ElectionNote::Recovered {
                     from: RecoveredFrom::Leader(msg.src.clone()),
                     term,

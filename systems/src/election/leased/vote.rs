@@ -41,6 +41,7 @@ impl Election {
             if let Some(t) = l.lease_timer {
                 ctx.cancel_timer(t);
             }
+            ctx.reachable(super::super::points::STEPPED_DOWN);
             ctx.note_typed(&ElectionNote::StepDown {
                 term: Some(self.term),
                 reason: Some(reason.to_owned()),
@@ -141,6 +142,8 @@ impl Election {
         ));
         self.role = Role::Leader(Box::new(l));
         self.leader = Some(ctx.id().to_owned());
+        ctx.reachable(super::super::points::LEADER_ELECTED);
+        ctx.sometimes(super::super::points::LEADER_AFTER_FIRST_TERM, self.term > 1);
         ctx.note_typed(&ElectionNote::Leader {
             term: Some(self.term),
             lease_until_us: Some(lease_until.as_duration().as_micros() as u64),

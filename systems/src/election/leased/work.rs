@@ -36,6 +36,7 @@ impl Election {
                 if now < *deadline {
                     continue;
                 }
+                ctx.reachable(super::super::points::WORK_TIMED_OUT);
                 ctx.note_typed(&ElectionNote::WorkTimeout {
                     item: item.clone(),
                     worker: w.clone(),

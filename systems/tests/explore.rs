@@ -1,0 +1,210 @@
+//! Finding bugs without a hand-written scenario: explore searches fault schedules from a
+//! scenario that lacks the fault a planted bug needs, buggify's rare paths are seeded and
+//! deterministic, and sweeps report the sometimes-points the shipped systems mark.
+
+use highstorm::explore::{explore, Budget, Explore};
+use highstorm::scenario::FaultAction;
+use highstorm::{run_seed, Engine, EventKind, Recheck, Scenario, SometimesReport};
+use highstorm_systems::system;
+use std::time::Duration;
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+/// unique-ids with its planted `forgetful` bug (ids repeat after a restart), under a partition
+/// only: no crash, so no seed of this scenario can show the bug.
+fn forgetful_ids_partitioned() -> Scenario {
+    Scenario::new("ids-forgetful-partition", "unique-ids")
+        .variant("forgetful")
+        .nodes(3)
+        .duration(MS(3000))
+        .latency(MS(1)..MS(20))
+        .workload(2, 40.0)
+        .client_timeout(MS(250))
+        .engine(Engine::Events)
+        .partition_at(MS(500), &[&["n0"][..], &["n1", "n2"][..]])
+        .heal_at(MS(1000))
+}
+
+fn restarts(s: &Scenario) -> bool {
+    s.faults.iter().any(|f| {
+        matches!(
+            f.action,
+            FaultAction::Crash {
+                restart_after: Some(_),
+                ..
+            } | FaultAction::Restart(_)
+        )
+    })
+}
+
+#[test]
+fn explore_finds_and_shrinks_a_planted_bug_its_start_scenario_cannot_show() {
+    let start = forgetful_ids_partitioned();
+    let sys = system(&start);
+    // The start scenario itself passes: the bug needs a restart it does not have.
+    for seed in 0..20 {
+        let r = run_seed(sys, &start, seed, Recheck::Once).unwrap();
+        assert!(r.ok, "seed {seed}: {:?}", r.checks);
+    }
+    let how = Explore {
+        budget: Budget::Runs(200),
+        seed: 1,
+        ..Explore::default()
+    };
+    let found = explore(sys, &start, &how, &mut |_| {}).unwrap();
+    let (candidate, report) = found.failure.as_ref().expect("a failure within 200 runs");
+    assert!(found.runs <= 200);
+    assert!(
+        restarts(&candidate.scenario),
+        "{:?}",
+        candidate.scenario.faults
+    );
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(failed, ["ids-unique"], "{:?}", report.checks);
+
+    let shrunk = found.shrunk.as_ref().unwrap().as_ref().expect("shrinks");
+    assert!(
+        restarts(&shrunk.scenario),
+        "the shrunk repro keeps its restart"
+    );
+    assert!(
+        shrunk.scenario.faults.len() <= 2,
+        "{:?}",
+        shrunk.scenario.faults
+    );
+    // The written scenario file reads back and still fails the same way.
+    let dir = std::env::temp_dir().join(format!("highstorm-explore-{}", std::process::id()));
+    let path = highstorm::testing::write_shrunk(shrunk, &dir).unwrap();
+    let again = Scenario::load(&path).unwrap();
+    let replay = run_seed(sys, &again, shrunk.seed, Recheck::Once).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!replay.ok);
+    assert!(replay
+        .checks
+        .iter()
+        .any(|c| !c.ok && c.name == "ids-unique"));
+
+    // Deterministic given its seed: the same search finds the same run.
+    let twice = explore(sys, &start, &how, &mut |_| {}).unwrap();
+    let (c2, r2) = twice.failure.as_ref().unwrap();
+    assert_eq!((twice.runs, c2.seed), (found.runs, candidate.seed));
+    assert_eq!(r2.trace_hash, report.trace_hash);
+    assert_eq!(c2.scenario.faults, candidate.scenario.faults);
+}
+
+#[test]
+fn explore_without_a_bug_to_find_spends_its_budget_and_reports_coverage() {
+    let start = Scenario {
+        variant: None,
+        ..forgetful_ids_partitioned()
+    };
+    let how = Explore {
+        budget: Budget::Runs(30),
+        seed: 3,
+        ..Explore::default()
+    };
+    let found = explore(system(&start), &start, &how, &mut |_| {}).unwrap();
+    assert!(found.failure.is_none());
+    assert_eq!(found.runs, 30);
+    assert!(found.corpus >= 2 && found.signals > 10, "{found:?}");
+    // Mutants added restarts, so ids were issued by restarted incarnations (and stayed unique).
+    assert!(found.sometimes.points["id-after-restart"].runs_hit > 0);
+}
+
+/// g-counter under a partition, with buggify on: its gossip rounds may be skipped.
+fn buggified_counter(engine: Engine) -> Scenario {
+    Scenario::new("counter-buggify", "g-counter")
+        .nodes(3)
+        .duration(MS(4000))
+        .latency(MS(1)..MS(20))
+        .workload(2, 20.0)
+        .converge_within(MS(1500))
+        .engine(engine)
+        .partition_at(MS(500), &[&["n0"][..], &["n1", "n2"][..]])
+        .heal_at(MS(1200))
+        .buggify(true)
+}
+
+fn buggify_notes(s: &Scenario, seed: u64) -> (usize, String, bool) {
+    let r = run_seed(system(s), s, seed, Recheck::Once).unwrap();
+    let fired = r
+        .trace
+        .events()
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Note { kind, .. } if kind == "buggify"))
+        .count();
+    (fired, r.trace_hash, r.ok)
+}
+
+#[test]
+fn buggify_is_seeded_recorded_and_deterministic_on_both_engines() {
+    for engine in [Engine::Events, Engine::Turmoil] {
+        let on = buggified_counter(engine);
+        let off = Scenario {
+            checks: highstorm::scenario::Checks {
+                buggify: false,
+                ..on.checks.clone()
+            },
+            ..on.clone()
+        };
+        let mut fired_seeds = 0;
+        for seed in 0..12 {
+            let (fired, hash, ok) = buggify_notes(&on, seed);
+            assert!(ok, "{engine:?} seed {seed}: the rare path is legal");
+            assert_eq!(buggify_notes(&on, seed).1, hash, "{engine:?} seed {seed}");
+            let (none, plain, _) = buggify_notes(&off, seed);
+            assert_eq!(none, 0, "off by default");
+            if fired > 0 {
+                fired_seeds += 1;
+                assert_ne!(
+                    hash, plain,
+                    "{engine:?} seed {seed}: firing changes the run"
+                );
+            } else {
+                assert_eq!(
+                    hash, plain,
+                    "{engine:?} seed {seed}: no site fired, same run"
+                );
+            }
+        }
+        // Each site is on in about a quarter of runs.
+        assert!(
+            (1..12).contains(&fired_seeds),
+            "{engine:?}: {fired_seeds} of 12"
+        );
+    }
+}
+
+#[test]
+fn a_sweep_reports_which_sometimes_points_were_hit_and_which_never_were() {
+    let s = Scenario::new("ids-restarts", "unique-ids")
+        .nodes(3)
+        .duration(MS(2000))
+        .workload(2, 40.0)
+        .client_timeout(MS(250))
+        .engine(Engine::Events)
+        .crash_at(MS(500), "n1", Some(MS(300)));
+    let calm = Scenario {
+        faults: vec![],
+        ..s.clone()
+    };
+    let sys = system(&s);
+    let mut report = SometimesReport::new(sys.sometimes_points().iter().copied());
+    let mut calm_report = SometimesReport::new(sys.sometimes_points().iter().copied());
+    for seed in 0..5 {
+        report.add(&run_seed(sys, &s, seed, Recheck::Once).unwrap().sometimes);
+        calm_report.add(&run_seed(sys, &calm, seed, Recheck::Once).unwrap().sometimes);
+    }
+    let p = report.points["id-after-restart"];
+    assert_eq!((p.declared, p.runs_hit), (true, 5));
+    assert!(report.never_hit().is_empty());
+    assert_eq!(calm_report.never_hit(), ["id-after-restart"]);
+    assert!(calm_report
+        .to_string()
+        .contains("NEVER HIT (reached in 5 runs)"));
+}
