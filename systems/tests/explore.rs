@@ -208,3 +208,42 @@ fn a_sweep_reports_which_sometimes_points_were_hit_and_which_never_were() {
         .to_string()
         .contains("NEVER HIT (reached in 5 runs)"));
 }
+
+#[test]
+fn highstorm_explore_writes_the_shrunk_failure_and_exits_1() {
+    let dir = std::env::temp_dir().join(format!("highstorm-explore-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = dir.join("start.toml");
+    std::fs::write(&start, forgetful_ids_partitioned().to_toml()).unwrap();
+    let out_dir = dir.join("found");
+    let run = |budget: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_highstorm"))
+            .args([
+                "explore",
+                start.to_str().unwrap(),
+                "--budget",
+                budget,
+                "--seed",
+                "1",
+            ])
+            .arg("-o")
+            .arg(&out_dir)
+            .output()
+            .expect("runs highstorm")
+    };
+    let found = run("200runs");
+    let stdout = String::from_utf8_lossy(&found.stdout).into_owned();
+    assert_eq!(found.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ids-unique") && stdout.contains("shrunk to"),
+        "{stdout}"
+    );
+    let written: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert_eq!(written.len(), 1, "{stdout}");
+    // Too small a budget finds nothing: exit 0.
+    let none = run("2runs");
+    let text = String::from_utf8_lossy(&none.stdout).into_owned();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(none.status.code(), Some(0), "{text}");
+    assert!(text.contains("no failure found"), "{text}");
+}

@@ -86,7 +86,8 @@ impl Node for UniqueIds {
         if let UniqueIdsMsg::Generate = msg.body {
             if let Some((last, cold)) = &mut self.idle {
                 let now = ctx.now();
-                *cold |= last.is_some_and(|t| now > t + std::time::Duration::from_millis(600));
+                *cold |=
+                    last.is_some_and(|t| now > t + highstorm_nodes::Duration::from_millis(600));
                 *last = Some(now);
                 if *cold {
                     let e = ErrorBody::new(ErrorCode::Timeout, "warming up: try again");
