@@ -29,6 +29,7 @@
 //! assert_eq!(replies[0].in_reply_to, Some(7));
 //! ```
 
+mod membership;
 mod msg_ids;
 mod node;
 mod note;
@@ -62,6 +63,7 @@ pub use wire::{ErrorBody, ErrorCode, MsgId};
 // Hosting a node (what a driver or an engine does): a node as a type-erased process fed
 // bytes, timeouts and work results, and what it asks its host to do.
 pub use node::{derive_seed, Output, Transmit};
+pub use membership::Peers;
 pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 
 /// The timer type of a node that sets no timers.

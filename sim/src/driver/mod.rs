@@ -367,7 +367,7 @@ mod tests {
         };
         let setup = ProcessSetup {
             id: "n1".into(),
-            peers: vec![],
+            peers: vec![].into(),
             seed: 0,
             boot: 0,
             durable: Default::default(),

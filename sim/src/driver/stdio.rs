@@ -170,7 +170,7 @@ where
     let (id, peers) = transport.handshake().await?;
     let mut process = spawn(ProcessSetup {
         id,
-        peers,
+        peers: peers.into(),
         seed,
         boot: 0,
         durable: Default::default(),
