@@ -192,9 +192,9 @@ mod tests {
         let system = crate::testing::fixture::ids();
         for engine in [Engine::Events, Engine::Turmoil] {
             let s = Scenario::new("rerun", "ids")
-                .nodes(3)
-                .duration(Duration::from_millis(1500))
+                .duration(Duration::from_millis(3000))
                 .loss(0.05)
+                .crash_at(Duration::from_millis(400), "n1", Some(Duration::from_millis(300)))
                 .engine(engine);
             let five = run(&system, &s, 5).unwrap().trace;
             let six = run(&system, &s, 6).unwrap().trace;
@@ -206,6 +206,7 @@ mod tests {
             assert_eq!(d, expected, "{engine:?}");
             // A first trace that ends early, or runs on: the rerun says where.
             let n = five.events().len();
+            assert!(n > 50, "{engine:?}: {n} events");
             let short = first_events(&five, n - 7);
             let d = rerun(&system, &s, 5, &short, short.hash()).unwrap().expect("longer");
             assert_eq!((d.index, d.left.as_ref()), (n - 7, None), "{engine:?}");
