@@ -62,8 +62,8 @@ pub use wire::{ErrorBody, ErrorCode, MsgId};
 
 // Hosting a node (what a driver or an engine does): a node as a type-erased process fed
 // bytes, timeouts and work results, and what it asks its host to do.
-pub use node::{derive_seed, Output, Transmit};
 pub use membership::Peers;
+pub use node::{derive_seed, Output, Transmit};
 pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 
 /// The timer type of a node that sets no timers.

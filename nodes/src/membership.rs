@@ -150,13 +150,18 @@ mod tests {
         assert_eq!(clients.to_vec(), all.to_vec());
         assert!(Peers::from(vec![]).is_empty());
         assert_eq!(Peers::excluding(all, 9).len(), 5);
-        assert_eq!(format!("{:?}", Peers::excluding(members(3), 1)), r#"["n0", "n2"]"#);
+        assert_eq!(
+            format!("{:?}", Peers::excluding(members(3), 1)),
+            r#"["n0", "n2"]"#
+        );
     }
 
     #[test]
     fn peers_share_one_member_list() {
         let all = members(1000);
-        let views: Vec<Peers> = (0..1000).map(|i| Peers::excluding(all.clone(), i)).collect();
+        let views: Vec<Peers> = (0..1000)
+            .map(|i| Peers::excluding(all.clone(), i))
+            .collect();
         assert_eq!(Arc::strong_count(&all), 1001);
         assert!(views
             .iter()

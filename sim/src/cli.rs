@@ -712,7 +712,11 @@ fn node(registry: &Registry, roles: &[Role], mut a: NodeArgs) -> anyhow::Result<
     };
     let setup = ProcessSetup {
         id: id.clone(),
-        peers: book.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>().into(),
+        peers: book
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect::<Vec<_>>()
+            .into(),
         seed,
         boot,
         durable,

@@ -24,8 +24,8 @@
 //! ```
 
 use crate::check::{self, Operation, Verdict};
-use crate::metrics::Metrics;
 use crate::http_api::HttpFn;
+use crate::metrics::Metrics;
 use crate::scenario::{invalid, Api, Invalid, Scenario, ScenarioError};
 use crate::trace::Trace;
 use crate::workload::{self, Client, Operations};

@@ -107,8 +107,15 @@ fn checks_vs_engine(s: &Scenario, seeds: u64, rounds: u64) -> ([f64; 4], Vec<boo
             let start = Instant::now();
             let diverged = engine::rerun(system(s), s, seed, &t.trace, t.trace.hash());
             let rerun_s = start.elapsed().as_secs_f64();
-            assert_eq!(diverged.expect("reruns"), None, "seed {seed} is deterministic");
-            for (b, x) in best.iter_mut().zip([t.engine_s, t.checks_s, t.hash_s, rerun_s]) {
+            assert_eq!(
+                diverged.expect("reruns"),
+                None,
+                "seed {seed} is deterministic"
+            );
+            for (b, x) in best
+                .iter_mut()
+                .zip([t.engine_s, t.checks_s, t.hash_s, rerun_s])
+            {
                 *b = b.min(x);
             }
             ok &= t.ok;
@@ -348,7 +355,14 @@ fn main() {
         );
         println!(
             "   {:<32} {:>10} {:>10} {:>9} {:>10} {:>9} {:>11} {:>8}",
-            "scenario", "engine ms", "checks ms", "checks %", "hash ms", "+hash %", "recheck ms", "verdicts"
+            "scenario",
+            "engine ms",
+            "checks ms",
+            "checks %",
+            "hash ms",
+            "+hash %",
+            "recheck ms",
+            "verdicts"
         );
         for s in shipped_of_size(25) {
             let s = s.engine(Engine::Events);

@@ -56,10 +56,8 @@ pub fn requests_answered_unless_faulted(
                 dest,
                 msg_id: Some(m),
                 ..
-            } => {
-                if wanted.contains(&(dest.as_str(), src.as_str(), *m)) {
-                    dropped.insert((src.as_str(), dest.as_str(), *m));
-                }
+            } if wanted.contains(&(dest.as_str(), src.as_str(), *m)) => {
+                dropped.insert((src.as_str(), dest.as_str(), *m));
             }
             EventKind::Crash { node } => crashes.entry(node.as_str()).or_default().push(e.at_us),
             _ => {}

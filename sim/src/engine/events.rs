@@ -156,7 +156,13 @@ pub(crate) fn rerun(
     seed: u64,
     first: &Trace,
 ) -> Result<Option<Divergence>, EngineError> {
-    let (_, diverged) = simulate(system, scenario, seed, Trace::with_capacity(64), Some(first))?;
+    let (_, diverged) = simulate(
+        system,
+        scenario,
+        seed,
+        Trace::with_capacity(64),
+        Some(first),
+    )?;
     Ok(diverged)
 }
 

@@ -194,26 +194,45 @@ mod tests {
             let s = Scenario::new("rerun", "ids")
                 .duration(Duration::from_millis(3000))
                 .loss(0.05)
-                .crash_at(Duration::from_millis(400), "n1", Some(Duration::from_millis(300)))
+                .crash_at(
+                    Duration::from_millis(400),
+                    "n1",
+                    Some(Duration::from_millis(300)),
+                )
                 .engine(engine);
             let five = run(&system, &s, 5).unwrap().trace;
             let six = run(&system, &s, 6).unwrap().trace;
             let hash = five.hash();
-            assert_eq!(rerun(&system, &s, 5, &five, hash).unwrap(), None, "{engine:?}");
+            assert_eq!(
+                rerun(&system, &s, 5, &five, hash).unwrap(),
+                None,
+                "{engine:?}"
+            );
             // Another seed's run parts where the traces first differ.
-            let d = rerun(&system, &s, 6, &five, hash).unwrap().expect("differs");
+            let d = rerun(&system, &s, 6, &five, hash)
+                .unwrap()
+                .expect("differs");
             let expected = crate::trace::first_difference(&five, &six, 3).unwrap();
             assert_eq!(d, expected, "{engine:?}");
             // A first trace that ends early, or runs on: the rerun says where.
             let n = five.events().len();
             assert!(n > 50, "{engine:?}: {n} events");
             let short = first_events(&five, n - 7);
-            let d = rerun(&system, &s, 5, &short, short.hash()).unwrap().expect("longer");
+            let d = rerun(&system, &s, 5, &short, short.hash())
+                .unwrap()
+                .expect("longer");
             assert_eq!((d.index, d.left.as_ref()), (n - 7, None), "{engine:?}");
             assert_eq!(d.right.as_ref(), five.events().get(n - 7), "{engine:?}");
             let mut long = five.clone();
-            long.push(Duration::from_secs(2), EventKind::Heal { scope: "all".into() });
-            let d = rerun(&system, &s, 5, &long, long.hash()).unwrap().expect("shorter");
+            long.push(
+                Duration::from_secs(2),
+                EventKind::Heal {
+                    scope: "all".into(),
+                },
+            );
+            let d = rerun(&system, &s, 5, &long, long.hash())
+                .unwrap()
+                .expect("shorter");
             assert_eq!((d.index, d.right.as_ref()), (n, None), "{engine:?}");
             assert_eq!(d.before, five.events()[n - 3..].to_vec(), "{engine:?}");
         }
