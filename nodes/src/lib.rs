@@ -30,6 +30,7 @@
 //! ```
 
 pub mod buggify;
+mod membership;
 mod msg_ids;
 mod node;
 mod note;
@@ -63,6 +64,7 @@ pub use wire::{ErrorBody, ErrorCode, MsgId};
 
 // Hosting a node (what a driver or an engine does): a node as a type-erased process fed
 // bytes, timeouts and work results, and what it asks its host to do.
+pub use membership::Peers;
 pub use node::{derive_seed, Output, Transmit};
 pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 

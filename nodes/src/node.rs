@@ -217,7 +217,7 @@ pub enum Output {
 /// [`NodeProcess`](crate::NodeProcess).
 pub(crate) struct Core<M, T> {
     pub(crate) id: String,
-    pub(crate) peers: Vec<String>,
+    pub(crate) peers: crate::Peers,
     pub(crate) boot: u64,
     pub(crate) rng: ChaCha8Rng,
     /// This incarnation's message ids (unique across incarnations: see `msg_ids`).
@@ -243,7 +243,7 @@ pub(crate) struct Core<M, T> {
 impl<M: Serialize, T> Core<M, T> {
     pub(crate) fn new(
         id: String,
-        peers: Vec<String>,
+        peers: crate::Peers,
         boot: u64,
         rng: ChaCha8Rng,
         storage: crate::storage::Storage,
@@ -323,7 +323,7 @@ impl<M: Serialize, T> Context<'_, M, T> {
     }
 
     /// Every other node of the cluster, in a stable order.
-    pub fn peers(&self) -> &[String] {
+    pub fn peers(&self) -> &crate::Peers {
         &self.core.peers
     }
 

@@ -20,8 +20,9 @@ const EXPIRED_RPC_MEMORY: usize = 4096;
 pub struct ProcessSetup {
     /// The node's id.
     pub id: String,
-    /// The other nodes, in a stable order.
-    pub peers: Vec<String>,
+    /// The other nodes, in a stable order (a view of the cluster's one shared member list; a
+    /// `Vec<String>` converts with `.into()`).
+    pub peers: crate::Peers,
     /// The run seed (simulator) or a per-process seed (real mode).
     pub seed: u64,
     /// How many times this node started before.

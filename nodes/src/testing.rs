@@ -49,7 +49,7 @@ impl<N: Node> Harness<N> {
     ) -> Self {
         let setup = ProcessSetup {
             id: id.to_owned(),
-            peers: peers.clone(),
+            peers: peers.clone().into(),
             seed: 0,
             boot,
             durable: disk.synced().clone(),

@@ -99,10 +99,10 @@ pub fn measure_history(
         Some(_) => crate::check::spread::holdings(trace),
         None => Default::default(),
     };
-    let nodes = scenario.node_names();
     let mut stable: Vec<f64> = if held.is_empty() {
         vec![]
     } else {
+        let everywhere = held.everywhere(&scenario.node_names());
         ops.iter()
             .filter(|op| Some(op.f.as_str()) == spreads)
             .filter(|op| {
@@ -111,13 +111,7 @@ pub fn measure_history(
                     .is_some_and(|c| c.phase == OpPhase::Ok)
             })
             .filter_map(|op| {
-                let v = op.value.as_u64()?;
-                let last = nodes
-                    .iter()
-                    .map(|n| held.first_held(n, v))
-                    .collect::<Option<Vec<u64>>>()?
-                    .into_iter()
-                    .max()?;
+                let last = everywhere.since(op.value.as_u64()?)?;
                 Some(last.saturating_sub(op.invoke_us) as f64 / 1000.0)
             })
             .collect()

@@ -3,7 +3,7 @@
 
 use crate::check::{self, Verdict};
 use crate::engine::{self, EngineError};
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::scenario::{parse_seed_range, Scenario};
 use crate::system::System;
 use crate::trace::{first_difference, Trace};
@@ -60,8 +60,7 @@ pub fn run_seed(
     let wall = Instant::now();
     let out = engine::run(system, scenario, seed)?;
     let ops = check::history(&out.trace);
-    let checks = system.check_run(scenario, &out.trace, &ops);
-    let metrics = metrics::measure_history(scenario, &out.trace, &ops, system.spread_op());
+    let (checks, metrics) = system.judge(scenario, &out.trace, &ops);
     drop(ops);
     let hash = out.trace.hash();
     let mut report = SeedReport {
@@ -85,23 +84,38 @@ pub fn run_seed(
     Ok(report)
 }
 
-/// Runs the report's seed once more and adds the `deterministic` verdict.
+/// Runs the report's seed once more and adds the `deterministic` verdict. The rerun is compared
+/// with the report's trace as it goes ([`engine::rerun`]): on `events` it renders nothing and
+/// stops at the first event that differs.
 pub fn recheck_determinism(
     system: &System,
     scenario: &Scenario,
     report: &mut SeedReport,
 ) -> Result<(), EngineError> {
-    let again = engine::run(system, scenario, report.seed)?;
     let first = u64::from_str_radix(&report.trace_hash, 16).unwrap_or_else(|_| report.trace.hash());
-    let verdict = determinism_verdict(&report.trace, first, &again.trace);
+    let diverged = engine::rerun(system, scenario, report.seed, &report.trace, first)?;
+    let verdict = match diverged {
+        None => Verdict::pass(
+            DETERMINISTIC,
+            format!("rerun gave the same trace hash {first:016x}"),
+        ),
+        Some(d) => Verdict::violation(
+            DETERMINISTIC,
+            "trace-differs",
+            format!("rerun differs from the first run (hash {first:016x}); {d}"),
+        ),
+    };
     report.ok &= verdict.ok;
     report.checks.push(verdict);
     Ok(())
 }
 
+/// The name of the determinism verdict.
+const DETERMINISTIC: &str = "deterministic";
+
 /// Compares a rerun's trace with the first one.
 pub fn determinism_verdict(first: &Trace, first_hash: u64, again: &Trace) -> Verdict {
-    const NAME: &str = "deterministic";
+    const NAME: &str = DETERMINISTIC;
     let again_hash = again.hash();
     if again_hash == first_hash {
         return Verdict::pass(

@@ -25,6 +25,7 @@
 
 use crate::check::{self, Operation, Verdict};
 use crate::http_api::HttpFn;
+use crate::metrics::Metrics;
 use crate::scenario::{invalid, Api, Invalid, Scenario, ScenarioError};
 use crate::trace::Trace;
 use crate::workload::{self, Client, Operations};
@@ -405,6 +406,27 @@ impl System {
         let targets = check::targets::targets_met(scenario, trace, ops, self.spreads, &verdicts);
         verdicts.extend(targets);
         verdicts
+    }
+
+    /// [`check_run`](System::check_run) and the run's [`Metrics`] together: the metrics are
+    /// measured once and the scenario's targets judged from them (what a runner that reports
+    /// both needs; the same verdicts and metrics as the two apart).
+    pub fn judge(
+        &self,
+        scenario: &Scenario,
+        trace: &Trace,
+        ops: &[Operation],
+    ) -> (Vec<Verdict>, Metrics) {
+        let mut verdicts: Vec<Verdict> = self
+            .checkers
+            .iter()
+            .map(|c| c(scenario, trace, ops))
+            .collect();
+        let metrics = crate::metrics::measure_history(scenario, trace, ops, self.spreads);
+        let targets =
+            check::targets::targets_met_measured(scenario, trace, ops, &metrics, &verdicts);
+        verdicts.extend(targets);
+        (verdicts, metrics)
     }
 
     /// Its outside-work runner.

@@ -326,7 +326,7 @@ impl Event {
                 out.push(b' ');
                 out.extend_from_slice(kind.as_bytes());
                 out.push(b' ');
-                let _ = serde_json::to_writer(&mut *out, data);
+                write_json(out, data);
             }
             EventKind::Client { client, op } => {
                 out.extend_from_slice(b"client ");
@@ -343,13 +343,64 @@ impl Event {
                 out.extend_from_slice(b" @");
                 out.extend_from_slice(op.node.as_bytes());
                 out.push(b' ');
-                let _ = serde_json::to_writer(&mut *out, &op.value);
+                write_json(out, &op.value);
             }
             other => {
                 let _ = write!(out, "{other}");
             }
         }
         out.push(b'\n');
+    }
+}
+
+/// Appends `value` as compact JSON, the bytes `serde_json::to_writer` writes, with integers
+/// written directly: the values in a trace are mostly lists of integers (reads, learnt
+/// values), and going through serde's serializer per element was most of what rendering a
+/// trace cost. Strings and floats are still written by serde_json (escaping, shortest float).
+fn write_json(out: &mut Vec<u8>, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
+            } else if let Some(i) = n.as_i64() {
+                out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+            } else {
+                let _ = serde_json::to_writer(&mut *out, n);
+            }
+        }
+        Value::String(s) => {
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            let mut itoa = itoa::Buffer::new();
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match item.as_u64() {
+                    Some(u) => out.extend_from_slice(itoa.format(u).as_bytes()),
+                    None => write_json(out, item),
+                }
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.push(b':');
+                write_json(out, v);
+            }
+            out.push(b'}');
+        }
     }
 }
 
@@ -377,6 +428,12 @@ impl Trace {
     pub fn push(&mut self, at: Duration, kind: EventKind) {
         let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
         self.events.push(Event { at_us, kind });
+    }
+
+    /// Forgets every event, keeping the room they took (an engine comparing a rerun with an
+    /// earlier trace as it goes keeps only the events not yet compared).
+    pub fn clear(&mut self) {
+        self.events.clear();
     }
 
     /// The events.
@@ -778,6 +835,38 @@ mod tests {
                 e.render_line(&mut fast);
                 assert_eq!(String::from_utf8(fast).unwrap(), format!("{e}\n"));
             }
+        }
+    }
+
+    #[test]
+    fn json_in_lines_is_what_serde_json_writes() {
+        use serde_json::json;
+        let values = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(-7),
+            json!(1.5),
+            json!(-0.0),
+            json!(1e300),
+            json!(0.1),
+            json!("a\"b\\c\n\u{1}\u{e9}\u{1F600}"),
+            json!([]),
+            json!({}),
+            json!([1, 2, 3, u64::MAX, -1, 2.5, "x", null, [4, [5]], {"k": [6]}]),
+            json!({"z": 1, "a": {"\"q": [true, false]}, "m": -3, "f": 0.25, "s": ""}),
+        ];
+        for v in &values {
+            let mut fast = vec![];
+            write_json(&mut fast, v);
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                serde_json::to_string(v).unwrap(),
+                "{v:?}"
+            );
         }
     }
 

@@ -10,21 +10,23 @@
 //!    are interleaved (engine run, then bare loop over its messages, per round) so that both
 //!    are timed at the same machine speed;
 //! 4. a sweep: 1000 seeds of the 25-node 20 s scenario on `events` with 2 threads through
-//!    `highstorm::sweep` (determinism rechecked on every 10th seed, as the CLI's default).
+//!    `highstorm::sweep` (determinism rechecked on every 10th seed, as the CLI's default);
+//! 5. checks against the engine for every shipped 25-node scenario: per run, the engine, the
+//!    checks and metrics, the trace hash, and the determinism rerun, interleaved per round.
 //!
 //! Engine time (the run itself) is measured apart from the checkers and metrics (client
 //! history, verdicts, metrics, trace hash), and both are printed. Wall-clock timing here is
 //! the bench's own; nothing inside a simulated run reads a clock.
 //!
 //! ```text
-//! cargo bench -p highstorm --bench engines
-//! HIGHSTORM_BENCH_SEEDS=5 HIGHSTORM_BENCH_SWEEP=200 cargo bench -p highstorm --bench engines
+//! cargo bench -p highstorm-systems --bench engines
+//! HIGHSTORM_BENCH_SEEDS=5 HIGHSTORM_BENCH_SWEEP=200 cargo bench -p highstorm-systems --bench engines
 //! ```
 //! `HIGHSTORM_BENCH_SEEDS` (default 3): seeds per size and engine (turmoil runs one);
 //! `HIGHSTORM_BENCH_REPEAT` (default 5): runs per seed, the fastest counted (turmoil: at most 2,
 //! 1000 nodes: at most 3);
 //! `HIGHSTORM_BENCH_SWEEP` (default 1000): seeds in the sweep (0 skips it);
-//! `HIGHSTORM_BENCH_PARTS` (default `1234`): which of the four parts to run.
+//! `HIGHSTORM_BENCH_PARTS` (default `12345`): which of the five parts to run.
 
 use highstorm_systems::system;
 
@@ -33,7 +35,6 @@ mod allocator;
 
 use highstorm::check::history;
 use highstorm::engine::{self, Engine};
-use highstorm::metrics::measure_history;
 use highstorm::sweep::{plan, sweep, RecheckPolicy};
 use highstorm::{EventKind, Scenario, Trace};
 use highstorm_nodes::wire::{self, Body, Envelope};
@@ -55,11 +56,13 @@ fn env(var: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// One seed: the engine's wall time, the checkers' and metrics' wall time, the verdict and
-/// the trace.
+/// One seed: the engine's wall time, the checkers' and metrics' wall time (client history,
+/// verdicts, metrics: what `highstorm::run_seed` does after the run), the trace hash's, the
+/// verdict and the trace.
 struct Timed {
     engine_s: f64,
     checks_s: f64,
+    hash_s: f64,
     ok: bool,
     trace: Trace,
 }
@@ -70,10 +73,11 @@ fn run(s: &Scenario, seed: u64) -> Timed {
     let engine_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
     let ops = history(&out.trace);
-    let verdicts = system(s).check_run(s, &out.trace, &ops);
-    let metrics = measure_history(s, &out.trace, &ops, system(s).spread_op());
-    let hash = out.trace.hash();
+    let (verdicts, metrics) = system(s).judge(s, &out.trace, &ops);
     let checks_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let hash = out.trace.hash();
+    let hash_s = start.elapsed().as_secs_f64();
     std::hint::black_box((&metrics, hash));
     let ok = verdicts.iter().all(|v| v.ok);
     if !ok {
@@ -83,9 +87,61 @@ fn run(s: &Scenario, seed: u64) -> Timed {
     Timed {
         engine_s,
         checks_s,
+        hash_s,
         ok,
         trace: out.trace,
     }
+}
+
+/// Checks against the engine for one scenario, interleaved per round (engine run, then its
+/// checks and hash, then the determinism rerun compared as it goes): each seed's fastest of
+/// `rounds`. Returns (engine s, checks + metrics s, hash s, rerun s) per run, and verdicts.
+fn checks_vs_engine(s: &Scenario, seeds: u64, rounds: u64) -> ([f64; 4], Vec<bool>) {
+    let mut sum = [0.0; 4];
+    let mut oks = vec![];
+    for seed in 0..seeds {
+        let mut best = [f64::MAX; 4];
+        let mut ok = true;
+        for _ in 0..rounds.max(1) {
+            let t = run(s, seed);
+            let start = Instant::now();
+            let diverged = engine::rerun(system(s), s, seed, &t.trace, t.trace.hash());
+            let rerun_s = start.elapsed().as_secs_f64();
+            assert_eq!(
+                diverged.expect("reruns"),
+                None,
+                "seed {seed} is deterministic"
+            );
+            for (b, x) in best
+                .iter_mut()
+                .zip([t.engine_s, t.checks_s, t.hash_s, rerun_s])
+            {
+                *b = b.min(x);
+            }
+            ok &= t.ok;
+        }
+        for (a, b) in sum.iter_mut().zip(best) {
+            *a += b / seeds as f64;
+        }
+        oks.push(ok);
+    }
+    (sum, oks)
+}
+
+/// The shipped scenarios of exactly `nodes` nodes (`scenarios/*.toml`), by name.
+fn shipped_of_size(nodes: usize) -> Vec<Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("scenarios/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|f| f.strip_suffix(".toml").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| load(n))
+        .filter(|s| s.nodes == nodes)
+        .collect()
 }
 
 /// Runs `seeds` seeds, each `repeat` times, counting each seed's fastest run (this machine's
@@ -98,6 +154,7 @@ fn measure(s: &Scenario, seeds: u64, repeat: u64) -> (f64, f64, f64, Vec<bool>, 
     let mut first = None;
     for seed in 0..seeds {
         let mut t = run(s, seed);
+        t.checks_s += t.hash_s;
         for _ in 1..repeat.max(1) {
             let again = run(s, seed);
             assert_eq!(
@@ -106,7 +163,7 @@ fn measure(s: &Scenario, seeds: u64, repeat: u64) -> (f64, f64, f64, Vec<bool>, 
                 "seed {seed} is deterministic"
             );
             t.engine_s = t.engine_s.min(again.engine_s);
-            t.checks_s = t.checks_s.min(again.checks_s);
+            t.checks_s = t.checks_s.min(again.checks_s + again.hash_s);
         }
         engine_s += t.engine_s;
         checks_s += t.checks_s;
@@ -221,7 +278,7 @@ fn main() {
     let seeds = env("HIGHSTORM_BENCH_SEEDS", 3).max(1);
     let repeat = env("HIGHSTORM_BENCH_REPEAT", 5).max(1);
     let sweep_seeds = env("HIGHSTORM_BENCH_SWEEP", 1000);
-    let parts = std::env::var("HIGHSTORM_BENCH_PARTS").unwrap_or_else(|_| "1234".into());
+    let parts = std::env::var("HIGHSTORM_BENCH_PARTS").unwrap_or_else(|_| "12345".into());
     let part = |n: char| parts.contains(n);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
@@ -291,6 +348,40 @@ fn main() {
     );
     }
 
+    if part('5') {
+        println!(
+            "\n5. checks against the engine, every shipped 25-node scenario on events, {seeds} seeds \
+             (interleaved per round, each seed's fastest of {repeat}); checks = history + verdicts + metrics"
+        );
+        println!(
+            "   {:<32} {:>10} {:>10} {:>9} {:>10} {:>9} {:>11} {:>8}",
+            "scenario",
+            "engine ms",
+            "checks ms",
+            "checks %",
+            "hash ms",
+            "+hash %",
+            "recheck ms",
+            "verdicts"
+        );
+        for s in shipped_of_size(25) {
+            let s = s.engine(Engine::Events);
+            let ([engine_s, checks_s, hash_s, rerun_s], oks) = checks_vs_engine(&s, seeds, repeat);
+            println!(
+                "   {:<32} {:>10.2} {:>10.2} {:>8.1}% {:>10.2} {:>8.1}% {:>11.2} {:>8}",
+                s.name,
+                engine_s * 1e3,
+                checks_s * 1e3,
+                100.0 * checks_s / engine_s,
+                hash_s * 1e3,
+                100.0 * (checks_s + hash_s) / engine_s,
+                rerun_s * 1e3,
+                verdicts(&oks)
+            );
+        }
+        println!("   (target: checks <= 25% of the engine; recheck = the rerun compared with the first trace as it goes)");
+    }
+
     if part('4') && sweep_seeds > 0 {
         let scenarios = [on_events];
         let runs = plan(&scenarios, |_| (0..sweep_seeds).collect(), None);
@@ -308,7 +399,7 @@ fn main() {
         let wall = start.elapsed().as_secs_f64();
         let failed: Vec<u64> = reports.iter().filter(|r| !r.ok).map(|r| r.seed).collect();
         println!(
-            "\n4. sweep: {sweep_seeds} seeds of {} on events, 2 threads, rechecks 1/10: {wall:.1} s wall (target < 60 s), {:.1} seeds/s, failed seeds: {failed:?}",
+            "\n4. sweep: {sweep_seeds} seeds of {} on events, 2 threads, rechecks 1/10: {wall:.1} s wall (target < 20 s), {:.1} seeds/s, failed seeds: {failed:?}",
             scenarios[0].name,
             sweep_seeds as f64 / wall
         );

@@ -36,6 +36,22 @@ pub fn holdings(trace: &Trace) -> Holdings {
     }
 }
 
+/// What [`Holdings::everywhere`] found: the values a set of nodes all hold, and when the last
+/// of them came to hold each.
+#[derive(Clone, Debug, Default)]
+pub struct Everywhere {
+    /// (value, held by every node from µs), sorted by value.
+    held: Vec<(u64, u64)>,
+}
+
+impl Everywhere {
+    /// From when every node held `value`; `None` if some node does not hold it.
+    pub fn since(&self, value: u64) -> Option<u64> {
+        let i = self.held.binary_search_by_key(&value, |&(v, _)| v).ok()?;
+        Some(self.held[i].1)
+    }
+}
+
 /// What [`holdings`] found: per node, each value it holds and when it first held it.
 #[derive(Clone, Debug, Default)]
 pub struct Holdings {
@@ -49,6 +65,38 @@ impl Holdings {
         let values = self.held.get(node)?;
         let i = values.binary_search_by_key(&value, |&(v, _)| v).ok()?;
         Some(values[i].1)
+    }
+
+    /// Every value that all of `nodes` hold, with the time the last of them came to hold it
+    /// (the latest of their [`first_held`](Holdings::first_held) times), ascending by value:
+    /// one merge over each node's holdings instead of a lookup per node per value. Empty when
+    /// `nodes` is.
+    pub fn everywhere(&self, nodes: &[String]) -> Everywhere {
+        let mut nodes = nodes.iter();
+        let Some(first) = nodes.next() else {
+            return Everywhere::default();
+        };
+        let mut all: Vec<(u64, u64)> = self.held.get(first.as_str()).cloned().unwrap_or_default();
+        for node in nodes {
+            let Some(theirs) = self.held.get(node.as_str()) else {
+                return Everywhere::default();
+            };
+            // Both sorted by value: keep the common values, with the later time.
+            let mut j = 0;
+            all.retain_mut(|(v, at)| {
+                while j < theirs.len() && theirs[j].0 < *v {
+                    j += 1;
+                }
+                match theirs.get(j) {
+                    Some(&(w, t)) if w == *v => {
+                        *at = (*at).max(t);
+                        true
+                    }
+                    _ => false,
+                }
+            });
+        }
+        Everywhere { held: all }
     }
 
     /// Whether no node holds anything.

@@ -5,7 +5,7 @@
 //! without targets is judged exactly as before.
 
 use super::{Operation, Verdict};
-use crate::metrics::{measure_history, Percentiles};
+use crate::metrics::{measure_history, Metrics, Percentiles};
 use crate::scenario::{LatencyTargets, Scenario};
 use crate::trace::Trace;
 
@@ -31,11 +31,28 @@ pub fn targets_met(
     if c.latency.is_none() && c.stable_latency.is_none() && budget.is_none() {
         return vec![];
     }
+    let metrics = measure_history(scenario, trace, ops, spreads);
+    targets_met_measured(scenario, trace, ops, &metrics, judged)
+}
+
+/// [`targets_met`] for a run whose [`Metrics`] were already measured (by
+/// [`measure_history`] over the same trace and history): a runner that reports the metrics
+/// anyway measures them once.
+pub fn targets_met_measured(
+    scenario: &Scenario,
+    trace: &Trace,
+    ops: &[Operation],
+    metrics: &Metrics,
+    judged: &[Verdict],
+) -> Vec<Verdict> {
+    let c = &scenario.checks;
+    let budget = c
+        .msgs_per_op_max
+        .filter(|_| !judged.iter().any(|v| v.name == super::MSGS_PER_OP));
     let mut out = vec![];
     if budget.is_some() {
         out.push(super::msgs_per_op_within_budget(scenario, trace, ops));
     }
-    let metrics = measure_history(scenario, trace, ops, spreads);
     if let Some(t) = &c.latency {
         out.push(within(
             LATENCY,

@@ -255,7 +255,7 @@ mod tests {
         let (mut gateway, client) = Gateway::new(Silent, "n1", "http");
         let setup = ProcessSetup {
             id: "n1".into(),
-            peers: vec![],
+            peers: vec![].into(),
             seed: 0,
             boot: 0,
             durable: Default::default(),
@@ -337,7 +337,7 @@ mod tests {
         let (mut gateway, client) = Gateway::new(flood, "n1", "http");
         let setup = ProcessSetup {
             id: "n1".into(),
-            peers: vec!["n2".into()],
+            peers: vec!["n2".into()].into(),
             seed: 0,
             boot: 0,
             durable: Default::default(),

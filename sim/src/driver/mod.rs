@@ -321,7 +321,7 @@ pub fn real_setup(
 ) -> highstorm_nodes::ProcessSetup {
     highstorm_nodes::ProcessSetup {
         id,
-        peers,
+        peers: peers.into(),
         seed,
         boot,
         durable,
@@ -386,7 +386,7 @@ mod tests {
         };
         let setup = ProcessSetup {
             id: "n1".into(),
-            peers: vec![],
+            peers: vec![].into(),
             seed: 0,
             boot: 0,
             durable: Default::default(),

@@ -18,10 +18,11 @@ use super::{setup, EngineError, RunOutput};
 use crate::faults::{timeline_of_run, World};
 use crate::scenario::{FaultAction, Scenario};
 use crate::system::System;
-use crate::trace::{EventKind, Trace};
-use highstorm_nodes::{MsgId, Output, Process, ProcessSetup, WorkId};
+use crate::trace::{Divergence, EventKind, Trace};
+use highstorm_nodes::{MsgId, Output, Peers, Process, ProcessSetup, WorkId};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A process (node or client), by its index into [`Simulation::names`].
@@ -89,6 +90,8 @@ struct Simulation<'a> {
     queue: BinaryHeap<Reverse<(Duration, u64, Event)>>,
     /// Every process's name (nodes, then clients): a [`Pid`] indexes it.
     names: Vec<String>,
+    /// The nodes' names (the first of `names`): the member list every node's peers share.
+    nodes: Arc<[String]>,
     /// Name -> pid, for the destinations of sends.
     pids: BTreeMap<String, Pid>,
     /// The running incarnation of each process (`None` while crashed).
@@ -135,7 +138,85 @@ pub(crate) fn run(
     scenario: &Scenario,
     seed: u64,
 ) -> Result<RunOutput, EngineError> {
-    let nodes = scenario.node_names();
+    let trace = Trace::with_capacity(capacity_hint(scenario));
+    let (trace, _, sometimes) = simulate(system, scenario, seed, trace, None)?;
+    remember_length(scenario, trace.events().len());
+    Ok(RunOutput {
+        trace,
+        sim_time: scenario.duration,
+        sometimes,
+    })
+}
+
+/// Runs `scenario` at `seed` again, comparing each event with `first` (the trace of an earlier
+/// run of the same scenario and seed) as soon as it happens, and stops at the first that
+/// differs: where the two part ways, or `None` if they are the same event for event. The rerun
+/// keeps no trace of its own and renders nothing (events are compared as values).
+pub(crate) fn rerun(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+    first: &Trace,
+) -> Result<Option<Divergence>, EngineError> {
+    let (_, diverged, _) = simulate(
+        system,
+        scenario,
+        seed,
+        Trace::with_capacity(64),
+        Some(first),
+    )?;
+    Ok(diverged)
+}
+
+/// The rerun's events since the last comparison (`again`, which it then empties) against
+/// `first` from index `*compared` on: where they part ways, if they do.
+fn compare(first: &Trace, compared: &mut usize, again: &mut Trace) -> Option<Divergence> {
+    let before = *compared;
+    let expected = first.events().get(before..).unwrap_or_default();
+    let new = again.events();
+    let same = new.len() <= expected.len()
+        && new
+            .iter()
+            .zip(expected)
+            .all(|(a, b)| a == b || a.to_string() == b.to_string());
+    if same {
+        *compared += new.len();
+        again.clear();
+        return None;
+    }
+    let at = new
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b && a.to_string() != b.to_string())
+        .unwrap_or(expected.len());
+    Some(divergence(first, before + at, new.get(at).cloned()))
+}
+
+/// Where the rerun parted from `first`: at event `index`, with `right` the rerun's event
+/// there (`None`: the rerun ended first).
+fn divergence(first: &Trace, index: usize, right: Option<crate::trace::Event>) -> Divergence {
+    let events = first.events();
+    let end = index.min(events.len());
+    Divergence {
+        index,
+        left: events.get(index).cloned(),
+        right,
+        before: events[end.saturating_sub(3)..end].to_vec(),
+    }
+}
+
+/// The run itself, writing into `trace`; with `against`, every event is compared with that
+/// trace's as it happens, the trace is emptied as it goes, and the run stops at the first
+/// difference (returned).
+fn simulate(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+    trace: Trace,
+    against: Option<&Trace>,
+) -> Result<(Trace, Option<Divergence>, crate::sometimes::Sometimes), EngineError> {
+    // The cluster's member list, built once and shared by every node's `Peers`.
+    let nodes: Arc<[String]> = scenario.node_names().into();
     let names: Vec<String> = nodes
         .iter()
         .cloned()
@@ -154,8 +235,9 @@ pub(crate) fn run(
             .collect(),
         slots: names.iter().map(|_| None).collect(),
         names,
+        nodes: nodes.clone(),
         world: World::of_system(system, scenario, seed),
-        trace: Trace::with_capacity(capacity_hint(scenario)),
+        trace,
         sometimes: Default::default(),
         timeline: timeline_of_run(scenario, seed),
         outputs: vec![],
@@ -169,11 +251,11 @@ pub(crate) fn run(
     for (i, at) in fault_times.into_iter().enumerate() {
         e.push(at, Event::Fault(i));
     }
-    for (pid, name) in nodes.iter().enumerate() {
+    for pid in 0..nodes.len() {
         let process = system.spawn(
             scenario.variant.as_deref(),
             &scenario.config,
-            setup(scenario, name, &nodes, seed, 0),
+            setup(scenario, &nodes, pid, seed, 0),
         )?;
         e.start(pid, process, 0);
     }
@@ -182,7 +264,7 @@ pub(crate) fn run(
             scenario,
             ProcessSetup {
                 id: name,
-                peers: nodes.clone(),
+                peers: Peers::all(nodes.clone()),
                 seed,
                 boot: 0,
                 durable: Default::default(),
@@ -194,7 +276,14 @@ pub(crate) fn run(
     // Events handled at the current instant: a run that never lets time move on is stuck.
     let budget = super::step_budget(scenario);
     let mut steps_here = 0u64;
+    // With `against`: how many of its events the rerun has matched so far.
+    let mut compared = 0usize;
     while let Some(Reverse((at, _, event))) = e.queue.pop() {
+        if let Some(first) = against {
+            if let Some(d) = compare(first, &mut compared, &mut e.trace) {
+                return Ok((e.trace, Some(d), e.sometimes));
+            }
+        }
         if at > scenario.duration {
             break;
         }
@@ -244,12 +333,19 @@ pub(crate) fn run(
             }
         }
     }
-    remember_length(scenario, e.trace.events().len());
-    Ok(RunOutput {
-        trace: e.trace,
-        sim_time: scenario.duration,
-        sometimes: e.sometimes,
-    })
+    if let Some(first) = against {
+        if let Some(d) = compare(first, &mut compared, &mut e.trace) {
+            return Ok((e.trace, Some(d), e.sometimes));
+        }
+        if compared < first.events().len() {
+            return Ok((
+                e.trace,
+                Some(divergence(first, compared, None)),
+                e.sometimes,
+            ));
+        }
+    }
+    Ok((e.trace, None, e.sometimes))
 }
 
 /// The body of an envelope `highstorm_nodes::wire::encode_parts` wrote for `src` -> `dest`, as
@@ -537,13 +633,12 @@ impl Simulation<'_> {
                 for e in events {
                     self.trace.push(now, e);
                 }
-                let nodes = self.scenario.node_names();
                 let process = system.spawn(
                     self.scenario.variant.as_deref(),
                     &self.scenario.config,
                     ProcessSetup {
                         durable: self.world.durable(node),
-                        ..setup(self.scenario, node, &nodes, self.seed, boot)
+                        ..setup(self.scenario, &self.nodes, pid, self.seed, boot)
                     },
                 )?;
                 self.start(pid, process, boot);

@@ -108,18 +108,19 @@ fn stuck(
     }
 }
 
-/// How node `id` of a cluster of `nodes` starts (its durable storage is the engine's to fill),
-/// with buggify on when the scenario asks for it.
+/// How node `nodes[at]` of a cluster starts: its peers a view of the cluster's one shared
+/// member list (its durable storage is the engine's to fill), with buggify on when the
+/// scenario asks for it.
 fn setup(
     scenario: &Scenario,
-    id: &str,
-    nodes: &[String],
+    nodes: &std::sync::Arc<[String]>,
+    at: usize,
     seed: u64,
     boot: u64,
 ) -> highstorm_nodes::ProcessSetup {
     highstorm_nodes::ProcessSetup {
-        id: id.to_owned(),
-        peers: nodes.iter().filter(|n| *n != id).cloned().collect(),
+        id: nodes[at].clone(),
+        peers: highstorm_nodes::Peers::excluding(nodes.clone(), at),
         seed,
         boot,
         durable: Default::default(),
@@ -140,10 +141,111 @@ pub fn run(system: &System, scenario: &Scenario, seed: u64) -> Result<RunOutput,
     }
 }
 
+/// Runs `scenario` of `system` at `seed` once more and compares it with `first`, the trace an
+/// earlier run of the same scenario and seed gave (whose hash is `first_hash`): where the two
+/// part ways, or `None` if the rerun gave the same trace.
+///
+/// On `events` the comparison is incremental: each event is compared with `first`'s as it
+/// happens, the rerun keeps and renders no trace of its own, and it stops at the first
+/// difference. On `turmoil` the rerun runs to its end and its trace hash is compared (its
+/// events are written from inside the simulated hosts, and a turmoil run costs some fifty
+/// times the hashing of its trace, so there is little to save).
+pub fn rerun(
+    system: &System,
+    scenario: &Scenario,
+    seed: u64,
+    first: &Trace,
+    first_hash: u64,
+) -> Result<Option<crate::trace::Divergence>, EngineError> {
+    supports(scenario.engine, scenario).map_err(EngineError::Unsupported)?;
+    match scenario.engine {
+        Engine::Events => events::rerun(system, scenario, seed, first),
+        Engine::Turmoil => {
+            let again = on_turmoil::run(system, scenario, seed)?.trace;
+            if again.hash() == first_hash {
+                return Ok(None);
+            }
+            Ok(Some(
+                crate::trace::first_difference(first, &again, 3).unwrap_or_else(|| {
+                    // The renderings agree but the hashes do not: `first_hash` is not
+                    // `first`'s; the first event is as good a place to point as any.
+                    crate::trace::Divergence {
+                        index: 0,
+                        left: first.events().first().cloned(),
+                        right: again.events().first().cloned(),
+                        before: vec![],
+                    }
+                }),
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::EventKind;
     use std::time::Duration;
+
+    /// A copy of `t`'s first `n` events.
+    fn first_events(t: &Trace, n: usize) -> Trace {
+        let mut out = Trace::new();
+        for e in &t.events()[..n] {
+            out.push(e.at(), e.kind.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn a_rerun_stops_where_it_parts_from_the_first_trace() {
+        let system = crate::testing::fixture::ids();
+        for engine in [Engine::Events, Engine::Turmoil] {
+            let s = Scenario::new("rerun", "ids")
+                .duration(Duration::from_millis(3000))
+                .loss(0.05)
+                .crash_at(
+                    Duration::from_millis(400),
+                    "n1",
+                    Some(Duration::from_millis(300)),
+                )
+                .engine(engine);
+            let five = run(&system, &s, 5).unwrap().trace;
+            let six = run(&system, &s, 6).unwrap().trace;
+            let hash = five.hash();
+            assert_eq!(
+                rerun(&system, &s, 5, &five, hash).unwrap(),
+                None,
+                "{engine:?}"
+            );
+            // Another seed's run parts where the traces first differ.
+            let d = rerun(&system, &s, 6, &five, hash)
+                .unwrap()
+                .expect("differs");
+            let expected = crate::trace::first_difference(&five, &six, 3).unwrap();
+            assert_eq!(d, expected, "{engine:?}");
+            // A first trace that ends early, or runs on: the rerun says where.
+            let n = five.events().len();
+            assert!(n > 50, "{engine:?}: {n} events");
+            let short = first_events(&five, n - 7);
+            let d = rerun(&system, &s, 5, &short, short.hash())
+                .unwrap()
+                .expect("longer");
+            assert_eq!((d.index, d.left.as_ref()), (n - 7, None), "{engine:?}");
+            assert_eq!(d.right.as_ref(), five.events().get(n - 7), "{engine:?}");
+            let mut long = five.clone();
+            long.push(
+                Duration::from_secs(2),
+                EventKind::Heal {
+                    scope: "all".into(),
+                },
+            );
+            let d = rerun(&system, &s, 5, &long, long.hash())
+                .unwrap()
+                .expect("shorter");
+            assert_eq!((d.index, d.right.as_ref()), (n, None), "{engine:?}");
+            assert_eq!(d.before, five.events()[n - 3..].to_vec(), "{engine:?}");
+        }
+    }
 
     #[test]
     fn a_timer_rearmed_for_the_instant_it_fires_stops_the_run_naming_node_and_timer() {

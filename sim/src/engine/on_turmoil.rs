@@ -312,18 +312,19 @@ pub(crate) fn run(
     scenario: &Scenario,
     seed: u64,
 ) -> Result<RunOutput, EngineError> {
-    let nodes = scenario.node_names();
+    // The cluster's member list, built once and shared by every node's `Peers`.
+    let nodes: std::sync::Arc<[String]> = scenario.node_names().into();
     let clients = scenario.client_names();
     // Start one incarnation outside the simulation first, so a bad variant or config is a
     // clear error rather than a failed host.
     system.spawn(
         scenario.variant.as_deref(),
         &scenario.config,
-        setup(scenario, &nodes[0], &nodes, seed, 0),
+        setup(scenario, &nodes, 0, seed, 0),
     )?;
 
     let mut world = World::of_system(system, scenario, seed);
-    for n in &nodes {
+    for n in nodes.iter() {
         world.set_listening(n, false);
     }
     let shared: Shared = Rc::new(RefCell::new(Commons {
@@ -362,7 +363,7 @@ pub(crate) fn run(
     };
 
     let everyone: Vec<String> = nodes.iter().chain(&clients).cloned().collect();
-    for host_name in &nodes {
+    for (at, host_name) in nodes.iter().enumerate() {
         let (shared, name, everyone, peers) = (
             shared.clone(),
             host_name.clone(),
@@ -380,7 +381,7 @@ pub(crate) fn run(
                     &scenario.config,
                     ProcessSetup {
                         durable: shared.borrow().world.durable(&name),
-                        ..setup(&scenario, &name, &peers, seed, boot)
+                        ..setup(&scenario, &peers, at, seed, boot)
                     },
                 )
                 .map_err(|e| e.to_string());
@@ -420,7 +421,7 @@ pub(crate) fn run(
             scenario,
             ProcessSetup {
                 id: name.clone(),
-                peers: nodes.clone(),
+                peers: highstorm_nodes::Peers::all(nodes.clone()),
                 seed,
                 boot: 0,
                 durable: Default::default(),

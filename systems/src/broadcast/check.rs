@@ -10,7 +10,8 @@ use highstorm::scenario::Scenario;
 use highstorm::trace::Trace;
 use highstorm_nodes::OpPhase;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 fn ok_value(op: &Operation) -> Option<&Value> {
     op.completion
@@ -47,16 +48,18 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
         .collect();
     // Phantoms: anything any read returned that nobody broadcast.
     for op in ops.iter().filter(|op| op.f.ends_with("read")) {
-        let read: Vec<u64> = ok_value(op)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_u64)
-            .collect();
-        let phantom: Vec<u64> = read
-            .into_iter()
-            .filter(|v| !attempted.contains(*v))
-            .collect();
+        let read = || {
+            ok_value(op)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_u64)
+        };
+        // (Listed only when there is one: the common case allocates nothing.)
+        if read().all(|v| attempted.contains(v)) {
+            continue;
+        }
+        let phantom: Vec<u64> = read().filter(|v| !attempted.contains(*v)).collect();
         if !phantom.is_empty() {
             return Verdict::violation(
                 NAME,
@@ -71,13 +74,17 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
         }
     }
     // Lost: acknowledged values missing from a node's final read.
-    let mut finals: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    // Per node, which broadcast values its final reads returned, by their number in
+    // `attempted` (every value read was broadcast: phantoms failed above).
+    let mut finals: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
     for op in ops.iter().filter(|op| op.f == "final-read") {
         if let Some(Value::Array(vs)) = ok_value(op) {
-            finals
+            let seen = finals
                 .entry(op.node.as_str())
-                .or_default()
-                .extend(vs.iter().filter_map(Value::as_u64));
+                .or_insert_with(|| vec![false; attempted.len()]);
+            for slot in vs.iter().filter_map(|v| attempted.get(v.as_u64()?)) {
+                seen[slot] = true;
+            }
         }
     }
     let nodes = scenario.node_names();
@@ -94,7 +101,7 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
         let lost: Vec<u64> = acked
             .keys()
             .copied()
-            .filter(|v| !read.contains(v))
+            .filter(|&v| !attempted.get(v).is_some_and(|slot| read[slot]))
             .collect();
         if !lost.is_empty() {
             return Verdict::violation(
@@ -113,14 +120,14 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
     if let Some(within) = scenario.checks.converge_within {
         let within = within.as_micros() as u64;
         let settled = last_fault_us(trace);
-        let held = holdings(trace);
+        let everywhere = holdings(trace).everywhere(&nodes);
         for (&v, &acked_at) in &acked {
             let deadline = acked_at.max(settled) + within;
-            let stable = nodes
-                .iter()
-                .map(|n| held.first_held(n, v).unwrap_or(u64::MAX))
-                .max()
-                .unwrap_or(0);
+            // Not yet held by some node: never stable (no nodes: nothing to reach).
+            let stable = match nodes.is_empty() {
+                true => 0,
+                false => everywhere.since(v).unwrap_or(u64::MAX),
+            };
             if stable > deadline {
                 late.push(v);
             }

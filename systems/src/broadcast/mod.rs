@@ -229,8 +229,8 @@ pub struct Broadcast {
     syncing: Option<(highstorm_nodes::MsgId, String, u32)>,
     /// Every node of the cluster, this one included, in natural order (`n2` before `n10`; set
     /// on init: the membership is fixed for an incarnation, and sorting it per message costs
-    /// O(n log n)).
-    all: Vec<String>,
+    /// O(n log n)). Usually the host's own member list, shared, not a copy.
+    all: std::sync::Arc<[String]>,
 }
 
 impl Broadcast {
@@ -249,7 +249,7 @@ impl Broadcast {
             flush_armed: false,
             unacked: BTreeMap::new(),
             syncing: None,
-            all: vec![],
+            all: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::{Broadcast, Strategy};
 use highstorm_nodes::Ctx;
+use std::sync::Arc;
 
 /// How values reached a node, which decides where it sends them next.
 #[derive(Clone, Copy, Debug)]
@@ -32,7 +33,7 @@ impl Broadcast {
 
     /// Where values that arrived as `arrival` go next from node `me`: positions in `all`.
     pub(super) fn targets(&self, me: &str, arrival: Arrival<'_>) -> Vec<usize> {
-        let all = self.all.as_slice();
+        let all = &self.all[..];
         if all.is_empty() || self.silent {
             return vec![];
         }
@@ -70,8 +71,14 @@ impl Broadcast {
     }
 }
 
-/// Every node of the cluster, this one included, sorted.
-fn everyone(ctx: &Ctx<'_, Broadcast>) -> Vec<String> {
+/// Every node of the cluster, this one included, sorted: the host's shared member list when
+/// it is in natural order already (as the engines give it), else a sorted copy.
+fn everyone(ctx: &Ctx<'_, Broadcast>) -> Arc<[String]> {
+    if let Some(members) = ctx.peers().with_me() {
+        if members.is_sorted_by(|a, b| natural(a) < natural(b)) {
+            return members.clone();
+        }
+    }
     let mut all: Vec<String> = ctx.peers().to_vec();
     // Peers usually come in order already: then one insertion, not a sort, per node.
     if all.is_sorted_by(|a, b| natural(a) <= natural(b)) {
@@ -81,7 +88,7 @@ fn everyone(ctx: &Ctx<'_, Broadcast>) -> Vec<String> {
         all.push(ctx.id().to_owned());
         all.sort_by(|a, b| natural(a).cmp(&natural(b)));
     }
-    all
+    all.into()
 }
 
 /// Sort key putting `n2` before `n10`.

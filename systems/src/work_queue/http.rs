@@ -114,7 +114,7 @@ mod tests {
     fn manager() -> NodeProcess<WorkQueue> {
         let setup = ProcessSetup {
             id: "n0".into(),
-            peers: vec![],
+            peers: vec![].into(),
             seed: 0,
             boot: 0,
             durable: Default::default(),

@@ -37,7 +37,7 @@ fn any(port: u16) -> SocketAddr {
 pub(crate) fn setup(id: &str) -> ProcessSetup {
     ProcessSetup {
         id: id.to_owned(),
-        peers: vec![],
+        peers: vec![].into(),
         seed: 7,
         boot: turmoil::sim_elapsed().unwrap_or_default().as_millis() as u64,
         durable: Default::default(),
