@@ -45,7 +45,8 @@ pub mod wire;
 // Writing a node: the state machine, what its handlers get and may do, and the values they
 // pass around.
 pub use node::{
-    ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, WorkId, WorkRequest, WorkResult,
+    ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, SyncError, WorkId, WorkRequest,
+    WorkResult,
 };
 pub use note::{decode as decode_note, TypedNote};
 pub use rand;
@@ -61,7 +62,7 @@ pub use wire::{ErrorBody, ErrorCode, MsgId};
 
 // Hosting a node (what a driver or an engine does): a node as a type-erased process fed
 // bytes, timeouts and work results, and what it asks its host to do.
-pub use node::{derive_seed, Output, Transmit};
+pub use node::{derive_seed, Output, SyncFaults, Transmit};
 pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 
 /// The timer type of a node that sets no timers.

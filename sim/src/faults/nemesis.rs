@@ -147,6 +147,19 @@ fn draw(
                     };
                     network(&mut push, at, undo_at, worse, restore);
                 }
+                NemesisKind::Storage => {
+                    if rng.random_bool(0.5) {
+                        push(at, FaultAction::Corrupt { node, key: None });
+                    } else {
+                        push(
+                            at,
+                            FaultAction::DiskFull {
+                                node,
+                                free_after: Some(held),
+                            },
+                        );
+                    }
+                }
                 NemesisKind::Latency => {
                     let factor = rng.random_range(2..=10);
                     let slow = Latency {

@@ -8,7 +8,7 @@
 
 use super::{
     Clock, Conditions, Distribution, Fault, FaultAction, Heal, Latency, LatencyTargets, LinkRule,
-    Nemesis, NemesisKind, Scenario, ScenarioError, MAX_CLIENTS,
+    Nemesis, NemesisKind, Scenario, ScenarioError, StorageFaults, StorageRates, MAX_CLIENTS,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -36,8 +36,67 @@ struct RawScenario {
     #[serde(default)]
     faults: Vec<Spanned<RawFault>>,
     nemesis: Option<Spanned<RawNemesis>>,
+    storage: Option<Spanned<RawStorage>>,
     config: Option<toml::Table>,
     checks: Option<RawChecks>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    torn: Option<Spanned<f64>>,
+    unsynced_kept: Option<Spanned<f64>>,
+    sync_failure: Option<Spanned<f64>>,
+    read_corruption: Option<Spanned<f64>>,
+    lost_write: Option<Spanned<f64>>,
+    misdirected_write: Option<Spanned<f64>>,
+    atlas: Option<Spanned<bool>>,
+    nodes: Option<BTreeMap<String, Spanned<RawRates>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRates {
+    torn: Option<Spanned<f64>>,
+    unsynced_kept: Option<Spanned<f64>>,
+    sync_failure: Option<Spanned<f64>>,
+    read_corruption: Option<Spanned<f64>>,
+    lost_write: Option<Spanned<f64>>,
+    misdirected_write: Option<Spanned<f64>>,
+}
+
+impl RawRates {
+    fn named(&self) -> [(&'static str, &Option<Spanned<f64>>); 6] {
+        [
+            ("torn", &self.torn),
+            ("unsynced_kept", &self.unsynced_kept),
+            ("sync_failure", &self.sync_failure),
+            ("read_corruption", &self.read_corruption),
+            ("lost_write", &self.lost_write),
+            ("misdirected_write", &self.misdirected_write),
+        ]
+    }
+}
+
+impl RawStorage {
+    fn rates(&self) -> RawRates {
+        let c = |v: &Option<Spanned<f64>>| v.clone();
+        RawRates {
+            torn: c(&self.torn),
+            unsynced_kept: c(&self.unsynced_kept),
+            sync_failure: c(&self.sync_failure),
+            read_corruption: c(&self.read_corruption),
+            lost_write: c(&self.lost_write),
+            misdirected_write: c(&self.misdirected_write),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCorrupt {
+    node: String,
+    key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +198,10 @@ struct RawFault {
     network: Option<Spanned<RawConditions>>,
     link: Option<Spanned<RawOneway>>,
     skew: Option<Spanned<RawSkew>>,
+    corrupt: Option<Spanned<RawCorrupt>>,
+    disk_full: Option<Spanned<String>>,
+    free_after: Option<Spanned<String>>,
+    disk_free: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -493,6 +556,9 @@ fn convert(
     if let Some(n) = &raw.nemesis {
         s.nemesis = Some(nemesis(src, n)?);
     }
+    if let Some(st) = &raw.storage {
+        s.storage = storage(src, st);
+    }
     if let Some(c) = &raw.checks {
         if let Some(d) = &c.converge_within {
             s.checks.converge_within = Some(src.duration(d, "checks.converge_within")?);
@@ -605,6 +671,28 @@ fn fault(src: &mut Source<'_>, i: usize, f: &Spanned<RawFault>) -> Result<Fault,
             clock: Clock { skew_us, drift },
         });
     }
+    if let Some(c) = &raw.corrupt {
+        src.at(key("corrupt"), c.span());
+        src.at(key("corrupt.node"), c.span());
+        actions.push(FaultAction::Corrupt {
+            node: c.get_ref().node.clone(),
+            key: c.get_ref().key.clone(),
+        });
+    }
+    if let Some(d) = &raw.disk_full {
+        src.at(key("disk_full"), d.span());
+        let free_after = after(src, &raw.free_after, "free_after")?;
+        actions.push(FaultAction::DiskFull {
+            node: d.get_ref().clone(),
+            free_after,
+        });
+    } else if let Some(r) = &raw.free_after {
+        return Err(src.error(r.span(), &key("free_after"), "only valid with `disk_full`"));
+    }
+    if let Some(d) = &raw.disk_free {
+        src.at(key("disk_free"), d.span());
+        actions.push(FaultAction::DiskFree(d.get_ref().clone()));
+    }
     match actions.len() {
         1 => Ok(Fault {
             at,
@@ -614,13 +702,46 @@ fn fault(src: &mut Source<'_>, i: usize, f: &Spanned<RawFault>) -> Result<Fault,
             f.span(),
             &format!("faults[{i}]"),
             "needs one of partition, partition_oneway, heal, crash, restart, pause, resume, \
-             network, skew",
+             network, skew, corrupt, disk_full, disk_free",
         )),
         _ => Err(src.error(
             f.span(),
             &format!("faults[{i}]"),
             "has more than one action: use one [[faults]] entry per action",
         )),
+    }
+}
+
+/// The `[storage]` table: rates are range-checked by validation, which names their keys.
+fn storage(src: &mut Source<'_>, st: &Spanned<RawStorage>) -> StorageFaults {
+    src.at("storage", st.span());
+    let raw = st.get_ref();
+    let mut rates = StorageRates::default();
+    fill(src, "storage", &raw.rates(), &mut rates);
+    let mut out = StorageFaults {
+        rates,
+        nodes: BTreeMap::new(),
+        atlas: false,
+    };
+    if let Some(a) = &raw.atlas {
+        src.at("storage.atlas", a.span());
+        out.atlas = *a.get_ref();
+    }
+    for (node, r) in raw.nodes.iter().flatten() {
+        let key = format!("storage.nodes.{node}");
+        src.at(&key, r.span());
+        let mut node_rates = rates;
+        fill(src, &key, r.get_ref(), &mut node_rates);
+        out.nodes.insert(node.clone(), node_rates);
+    }
+    out
+}
+
+fn fill(src: &mut Source<'_>, prefix: &str, raw: &RawRates, rates: &mut StorageRates) {
+    for (name, v) in raw.named() {
+        if let (Some(v), Some(slot)) = (v, rates.by_name(name)) {
+            *slot = src.number(v, &format!("{prefix}.{name}"));
+        }
     }
 }
 
