@@ -266,8 +266,8 @@ mod tests {
         // A crash: the pending writes are dropped with the process.
         drop(store);
         let (mut store, loaded) = DirStore::open(&dir).unwrap();
-        assert_eq!(loaded.get("job/1"), Some(&b"c"[..]));
-        assert_eq!(loaded.get("job/2"), Some(&b"b"[..]));
+        assert_eq!(loaded.get("job/1"), Some(Ok(&b"c"[..])));
+        assert_eq!(loaded.get("job/2"), Some(Ok(&b"b"[..])));
         assert_eq!(loaded.len(), 2);
         store.write(w("job/2", None));
         store.sync().unwrap();
