@@ -297,6 +297,13 @@ mod tests {
                     };
                     toggle(family, f.at, &mut out)
                 }
+                FaultAction::DiskFull { free_after, .. } => out.push((
+                    FaultFamily::Storage,
+                    f.at,
+                    f.at + free_after.expect("freed"),
+                )),
+                // Damage is instant: a window of no length.
+                FaultAction::Corrupt { .. } => out.push((FaultFamily::Storage, f.at, f.at)),
                 other => panic!("the nemesis does not inject {other:?}"),
             }
         }

@@ -7,7 +7,7 @@ use crate::scenario::StorageRates;
 use crate::trace::EventKind;
 use highstorm_nodes::derive_seed;
 use highstorm_nodes::storage::{Damage, DurableStore, SharedMemBlobs, Storage, Write, WriteFate};
-use highstorm_nodes::{Output, SyncFaults, WorkRequest, WorkResult};
+use highstorm_nodes::{Output, SyncError, SyncFaults, WorkRequest, WorkResult};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
@@ -111,7 +111,18 @@ impl World {
                     key: None,
                     detail: format!("{e}; {pending} pending writes in doubt"),
                 }];
-                events.extend(self.settle_in_doubt(node, rates));
+                if *e == SyncError::DiskFull {
+                    // No space: nothing of what was pending reached the disk.
+                    let lost = self.disks.get_mut(node).map_or(0, DurableStore::crash);
+                    if lost > 0 {
+                        events.push(EventKind::LostWrites {
+                            node: node.to_owned(),
+                            writes: lost as u64,
+                        });
+                    }
+                } else {
+                    events.extend(self.settle_in_doubt(node, rates));
+                }
                 events
             }
             _ => vec![],
