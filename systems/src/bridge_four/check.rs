@@ -63,8 +63,10 @@ fn read_notes(trace: &Trace) -> Result<Notes, NoteError> {
     let mut n = Notes::default();
     let mut last: BTreeMap<(u64, u32), TaskStatus> = BTreeMap::new();
     let mut durable = last.clone();
-    // Statuses in doubt after a leader restart: the other status the task may have.
-    let mut doubt: BTreeMap<(u64, u32), TaskStatus> = BTreeMap::new();
+    // Statuses in doubt after a leader restart: the others the task's record may hold (a
+    // write before a failed sync may have landed), until a status noted since is synced.
+    let mut doubt: BTreeMap<(u64, u32), BTreeSet<TaskStatus>> = BTreeMap::new();
+    let mut noted_since_sync: BTreeSet<(u64, u32)> = BTreeSet::new();
     // Outputs counted since the leader's last sync (lost with it if the sync failed).
     let mut unsynced_outputs: Vec<(u64, u64)> = vec![];
     let marks = journal_marks(trace);
@@ -87,14 +89,19 @@ fn read_notes(trace: &Trace) -> Result<Notes, NoteError> {
             if synced {
                 durable.clone_from(&last);
                 unsynced_outputs.clear();
+                for task in std::mem::take(&mut noted_since_sync) {
+                    doubt.remove(&task);
+                }
             } else {
                 for (task, status) in &last {
                     let kept = durable.get(task).copied().unwrap_or(TaskStatus::NotStarted);
                     if kept != *status {
-                        doubt.insert(*task, *status);
+                        doubt.entry(*task).or_default().insert(*status);
                     }
                 }
                 last.clone_from(&durable);
+                // What the crashed incarnation noted is no later sync's to make durable.
+                noted_since_sync.clear();
                 for key in unsynced_outputs.drain(..) {
                     if let Some(c) = n.outputs.get_mut(&key) {
                         *c = c.saturating_sub(1);
@@ -134,8 +141,9 @@ fn read_notes(trace: &Trace) -> Result<Notes, NoteError> {
                 ..
             } => {
                 let prev = last.get(&(j, t)).copied().unwrap_or(TaskStatus::NotStarted);
-                let other = doubt.remove(&(j, t));
-                if prev != from && other != Some(from) {
+                let in_doubt = doubt.get(&(j, t)).is_some_and(|d| d.contains(&from));
+                noted_since_sync.insert((j, t));
+                if prev != from && !in_doubt {
                     n.violations.push(format!(
                         "job {j} task {t}: change {from:?} -> {to:?} at {at_us}us, but its status was {prev:?}"
                     ));
@@ -302,6 +310,12 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
             "done-and-error",
             format!("job {id} reached both Done and Error"),
         ));
+    }
+    if jobs.is_empty() && stopped {
+        return Verdict::pass(
+            NAME,
+            "no job was acknowledged: the leader stopped on a storage error first",
+        );
     }
     if jobs.is_empty() {
         return Verdict::violation(

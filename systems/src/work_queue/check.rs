@@ -19,7 +19,7 @@ use super::{result_of, JobState, JobStatus, WorkQueueNote};
 use highstorm::check::{last_fault_us, stopped_at, stopped_on_storage, storage_halt_windows};
 use highstorm::check::{Operation, Verdict};
 use highstorm::scenario::Scenario;
-use highstorm::trace::{NoteError, Noted, Trace};
+use highstorm::trace::{EventKind, NoteError, Noted, Trace};
 use highstorm_nodes::OpPhase;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,6 +101,11 @@ fn reads(ops: &[Operation]) -> BTreeMap<u64, Vec<Read>> {
         let state = match c.phase {
             OpPhase::Ok => serde_json::from_value::<JobState>(c.value.clone())
                 .map_err(|e| format!("unreadable job state {}: {e}", c.value)),
+            // Refused for now (a disk that cannot make the job's record durable, a stopped
+            // manager): no answer about the job.
+            OpPhase::Fail if c.value["error"].as_str().is_some_and(|e| e.starts_with("error 11:")) => {
+                continue
+            }
             OpPhase::Fail => Err(c.value["error"].as_str().unwrap_or("refused").to_owned()),
             _ => continue,
         };
@@ -125,19 +130,60 @@ fn ordered_pairs(reads: &[Read]) -> impl Iterator<Item = (&Read, &Read)> {
 }
 
 /// The manager's `completed` notes: (id, reservation, result, time).
+/// The completions the manager recorded: each `completed` note, except those a crash took back
+/// before any sync made them durable (after a failed sync; such a completion was never
+/// acknowledged, and the job is completed again). Without storage faults every completion is
+/// synced within its handler, so none is dropped.
 fn completions(trace: &Trace) -> Result<Vec<(u64, u32, String, u64)>, NoteError> {
+    let marks: Vec<(usize, &str, bool)> = trace
+        .events()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match &e.kind {
+            EventKind::Sync { node, .. } => Some((i, node.as_str(), true)),
+            EventKind::Crash { node } => Some((i, node.as_str(), false)),
+            _ => None,
+        })
+        .collect();
+    let mut next_mark = 0;
     let mut out = vec![];
+    let mut unsynced: Vec<(u64, u32, String, u64)> = vec![];
+    let mut manager: Option<String> = None;
+    let mut apply = |upto: usize,
+                     manager: &Option<String>,
+                     out: &mut Vec<_>,
+                     unsynced: &mut Vec<_>| {
+        while let Some(&(_, node, synced)) = marks.get(next_mark).filter(|(at, ..)| *at < upto) {
+            next_mark += 1;
+            if manager.as_deref() == Some(node) {
+                if synced {
+                    out.append(unsynced);
+                } else {
+                    unsynced.clear();
+                }
+            }
+        }
+    };
     for noted in trace.notes::<WorkQueueNote>() {
-        let Noted { at_us, note, .. } = noted?;
+        let Noted {
+            index,
+            at_us,
+            node,
+            note,
+        } = noted?;
+        apply(index, &manager, &mut out, &mut unsynced);
         if let WorkQueueNote::Completed {
             id,
             reservation,
             result,
         } = note
         {
-            out.push((id, reservation, result, at_us));
+            manager = Some(node.to_owned());
+            unsynced.push((id, reservation, result, at_us));
         }
     }
+    apply(usize::MAX, &manager, &mut out, &mut unsynced);
+    out.append(&mut unsynced);
     Ok(out)
 }
 

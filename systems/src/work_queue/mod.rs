@@ -482,6 +482,15 @@ impl Manager {
                     Err(e) => ctx.reply_error(&msg, not_durable(e)),
                 };
             }
+            // Only durable state is served: records a failed sync left in doubt are made
+            // durable first (a crash could otherwise take back what a client saw).
+            WorkQueueMsg::Get { .. } if !self.dirty.is_empty() && self.persist(ctx).is_err() => {
+                let e = ErrorBody::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the job's state is not durable yet (the disk refuses writes)",
+                );
+                ctx.reply_error(&msg, e);
+            }
             WorkQueueMsg::Get { id } => match self.state(*id, now) {
                 Some(job) => {
                     ctx.reply(&msg, WorkQueueMsg::GetOk { job });
