@@ -131,6 +131,10 @@ pub struct Register {
     rounds: BTreeMap<u64, Round>,
     /// Each request to a replica: its round, and whether it was sent in the store phase.
     rpcs: BTreeMap<MsgId, (u64, bool)>,
+    /// The highest version counter this incarnation issued.
+    issued: u64,
+    /// Repair requests in flight: request -> the peer asked.
+    repair_rpcs: BTreeMap<MsgId, String>,
     next_round: u64,
 }
 
@@ -143,6 +147,8 @@ impl Register {
             repairing: None,
             rounds: BTreeMap::new(),
             rpcs: BTreeMap::new(),
+            repair_rpcs: BTreeMap::new(),
+            issued: 0,
             next_round: 0,
         }
     }
@@ -168,7 +174,8 @@ impl Register {
         }
     }
 
-    /// Asks every peer not yet heard from for its copy, to repair a damaged one.
+    /// Asks every peer not yet heard from, and not being asked, for its copy, to repair a
+    /// damaged one.
     fn ask_for_repair(&mut self, ctx: &mut Ctx<'_, Self>) {
         let Some(heard) = &self.repairing else {
             return;
@@ -176,16 +183,18 @@ impl Register {
         let missing: Vec<String> = ctx
             .peers()
             .iter()
-            .filter(|p| !heard.contains(*p))
+            .filter(|p| !heard.contains(*p) && !self.repair_rpcs.values().any(|a| a == *p))
             .cloned()
             .collect();
         for peer in missing {
             let rpc = ctx.rpc(&peer, Msg::Get, RPC_TIMEOUT);
             self.rpcs.insert(rpc, (REPAIR_ROUND, false));
+            self.repair_rpcs.insert(rpc, peer);
         }
     }
 
-    /// A peer's answer to a repair request (`None`: it failed or timed out).
+    /// A peer's answer to a repair request (`None`: it failed or timed out; the peer is asked
+    /// again).
     fn repair_answer(&mut self, ctx: &mut Ctx<'_, Self>, from: Option<(String, Copy)>) {
         let Some(heard) = &mut self.repairing else {
             return;
@@ -198,7 +207,6 @@ impl Register {
         }
         let answered = heard.len();
         if answered < Self::majority(ctx) {
-            // Ask again (the peers that did not answer).
             return self.ask_for_repair(ctx);
         }
         // A majority of the others answered: every acknowledged write is among their copies.
@@ -273,10 +281,14 @@ impl Register {
                 ctx.reply(&round.request, Msg::ReadOk { copy: round.newest });
             }
             (Phase::Gather, Some(value)) => {
+                // Above every version this incarnation issued too: a copy it failed to keep
+                // (its sync failed) may still be acknowledged by a majority of the others.
+                let n = round.newest.version.n.max(self.copy.version.n).max(self.issued) + 1;
+                self.issued = n;
                 let copy = Copy {
                     value: Some(value),
                     version: Version {
-                        n: round.newest.version.n.max(self.copy.version.n) + 1,
+                        n,
                         node: ctx.id().to_owned(),
                     },
                 };
@@ -371,6 +383,7 @@ impl Node for Register {
             return;
         };
         if id == REPAIR_ROUND {
+            self.repair_rpcs.remove(&request);
             let answer = match reply {
                 RpcReply::Reply(Message {
                     src,
