@@ -36,7 +36,7 @@ struct RawScenario {
     #[serde(default)]
     faults: Vec<Spanned<RawFault>>,
     nemesis: Option<Spanned<RawNemesis>>,
-    storage: Option<Spanned<RawStorage>>,
+    storage: Option<RawStorage>,
     config: Option<toml::Table>,
     checks: Option<RawChecks>,
 }
@@ -713,9 +713,7 @@ fn fault(src: &mut Source<'_>, i: usize, f: &Spanned<RawFault>) -> Result<Fault,
 }
 
 /// The `[storage]` table: rates are range-checked by validation, which names their keys.
-fn storage(src: &mut Source<'_>, st: &Spanned<RawStorage>) -> StorageFaults {
-    src.at("storage", st.span());
-    let raw = st.get_ref();
+fn storage(src: &mut Source<'_>, raw: &RawStorage) -> StorageFaults {
     let mut rates = StorageRates::default();
     fill(src, "storage", &raw.rates(), &mut rates);
     let mut out = StorageFaults {
