@@ -258,7 +258,10 @@ impl DurableStore {
 
     /// Settles every pending write, in order, with the fate `fate` gives it; returns each
     /// write's key and fate.
-    pub fn settle(&mut self, mut fate: impl FnMut(&Write) -> WriteFate) -> Vec<(String, WriteFate)> {
+    pub fn settle(
+        &mut self,
+        mut fate: impl FnMut(&Write) -> WriteFate,
+    ) -> Vec<(String, WriteFate)> {
         let writes = std::mem::take(&mut self.pending);
         let mut out = Vec::with_capacity(writes.len());
         for w in writes {
@@ -279,7 +282,8 @@ impl DurableStore {
                 WriteFate::Applied
             }
             (WriteFate::Applied, Some(v)) => {
-                self.records.insert(w.key.clone(), record::encode(&w.key, v));
+                self.records
+                    .insert(w.key.clone(), record::encode(&w.key, v));
                 WriteFate::Applied
             }
             (WriteFate::Torn { keep }, Some(v)) => {

@@ -91,7 +91,8 @@ impl<N: Node> Harness<N> {
     /// Makes every later sync of the node fail with an I/O error (`failure = 1.0`), or with
     /// that probability.
     pub fn fail_syncs(&mut self, failure: f64) {
-        self.process.handle_sync_faults(crate::SyncFaults { failure, seed: 7 });
+        self.process
+            .handle_sync_faults(crate::SyncFaults { failure, seed: 7 });
     }
 
     /// The node under test.

@@ -163,8 +163,7 @@ pub use workload::{Operations, OpsRng};
 // A scenario: what runs, on which engine, under which faults.
 pub use engine::{Engine, EngineError};
 pub use scenario::{
-    Fault, FaultAction, Nemesis, NemesisKind, Scenario, ScenarioError, StorageFaults,
-    StorageRates,
+    Fault, FaultAction, Nemesis, NemesisKind, Scenario, ScenarioError, StorageFaults, StorageRates,
 };
 
 // Running it: one seed, a sweep from `cargo test`, a shrunk failure, the command line.
@@ -187,6 +186,8 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::scenario::{Nemesis, NemesisKind, Scenario};
     #[doc(no_inline)]
+    pub use crate::scenario::{StorageFaults, StorageRates};
+    #[doc(no_inline)]
     pub use crate::storage::{Storage, StorageError};
     #[doc(no_inline)]
     pub use crate::system::{config, ClientSetup, Registry, System};
@@ -203,8 +204,6 @@ pub mod prelude {
         ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, NoTimer,
         Node, OpPhase, RpcReply, SyncError, TimerId,
     };
-    #[doc(no_inline)]
-    pub use crate::scenario::{StorageFaults, StorageRates};
     #[doc(no_inline)]
     pub use highstorm_nodes::{checked_config, ConfigProblem, SpawnError, SystemConfig};
 }

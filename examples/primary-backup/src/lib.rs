@@ -281,7 +281,10 @@ impl Node for KvNode {
         // A restarted node comes back with what it synced; the primary numbers on from there.
         let damaged = ctx.storage().damaged().next();
         if let Some(e) = damaged {
-            ctx.note("storage-halted", json!({ "record": e.key(), "error": e.to_string() }));
+            ctx.note(
+                "storage-halted",
+                json!({ "record": e.key(), "error": e.to_string() }),
+            );
             self.halted = Some(format!("{} stopped: {e}", ctx.id()));
             return;
         }

@@ -168,7 +168,10 @@ impl Register {
             Err(_) if self.bug == Some(Bug::IgnoreSyncFailure) => Ok(()),
             Err(e) => {
                 self.copy = old;
-                ctx.note("sync-failed", json!({ "record": "register", "error": e.to_string() }));
+                ctx.note(
+                    "sync-failed",
+                    json!({ "record": "register", "error": e.to_string() }),
+                );
                 Err(e)
             }
         }
@@ -283,7 +286,13 @@ impl Register {
             (Phase::Gather, Some(value)) => {
                 // Above every version this incarnation issued too: a copy it failed to keep
                 // (its sync failed) may still be acknowledged by a majority of the others.
-                let n = round.newest.version.n.max(self.copy.version.n).max(self.issued) + 1;
+                let n = round
+                    .newest
+                    .version
+                    .n
+                    .max(self.copy.version.n)
+                    .max(self.issued)
+                    + 1;
                 self.issued = n;
                 let copy = Copy {
                     value: Some(value),
@@ -327,7 +336,10 @@ impl Node for Register {
             Some(Err(e)) => {
                 // Damaged: what it held is unknown, so this replica is no replica until it
                 // has the newest copy of a majority of the others.
-                ctx.note("damaged", json!({ "record": e.key(), "error": e.to_string() }));
+                ctx.note(
+                    "damaged",
+                    json!({ "record": e.key(), "error": e.to_string() }),
+                );
                 self.repairing = Some(Default::default());
                 self.ask_for_repair(ctx);
             }

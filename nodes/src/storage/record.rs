@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn every_kind_of_damage_is_detected() {
         let good = encode("job/1", b"{\"state\":\"queued\"}");
-        assert_eq!(decode("job/1", &good).as_deref(), Ok(&b"{\"state\":\"queued\"}"[..]));
+        assert_eq!(
+            decode("job/1", &good).as_deref(),
+            Ok(&b"{\"state\":\"queued\"}"[..])
+        );
         // Torn: cut short anywhere.
         for cut in 0..good.len() {
             assert!(decode("job/1", &good[..cut]).is_err(), "cut at {cut}");

@@ -68,7 +68,10 @@ impl World {
         let rates = self.storage_faults.rates_of(node);
         match out {
             Output::Store(w) => {
-                self.disks.entry(node.to_owned()).or_default().write(w.clone());
+                self.disks
+                    .entry(node.to_owned())
+                    .or_default()
+                    .write(w.clone());
                 vec![]
             }
             Output::Sync if rates.lost_write == 0.0 && rates.misdirected_write == 0.0 => {
@@ -162,7 +165,10 @@ impl World {
             })
             .into_iter()
             .collect();
-        let kept = fates.iter().filter(|(_, f)| *f == WriteFate::Applied).count();
+        let kept = fates
+            .iter()
+            .filter(|(_, f)| *f == WriteFate::Applied)
+            .count();
         if kept > 0 {
             events.push(EventKind::Storage {
                 node: node.to_owned(),
@@ -223,12 +229,17 @@ impl World {
             .filter_map(|(key, f)| {
                 let (fault, detail) = match f {
                     WriteFate::Applied => return None,
-                    WriteFate::Lost if lost == "lost-write" => {
-                        ("lost-write", "acknowledged by sync, never landed".to_owned())
-                    }
+                    WriteFate::Lost if lost == "lost-write" => (
+                        "lost-write",
+                        "acknowledged by sync, never landed".to_owned(),
+                    ),
                     WriteFate::Lost => return None,
-                    WriteFate::Torn { keep } => ("torn", format!("{keep} bytes of the record landed")),
-                    WriteFate::Misdirected { to } => ("misdirected", format!("landed under `{to}`")),
+                    WriteFate::Torn { keep } => {
+                        ("torn", format!("{keep} bytes of the record landed"))
+                    }
+                    WriteFate::Misdirected { to } => {
+                        ("misdirected", format!("landed under `{to}`"))
+                    }
                 };
                 Some(EventKind::Storage {
                     node: node.to_owned(),
@@ -290,7 +301,10 @@ impl World {
             return vec![];
         }
         if full {
-            if self.storage_faults.atlas && !self.faulty_disks().contains(node) && self.faulty_disks().len() >= self.f() {
+            if self.storage_faults.atlas
+                && !self.faulty_disks().contains(node)
+                && self.faulty_disks().len() >= self.f()
+            {
                 return vec![];
             }
             self.full_disks.insert(node.to_owned());

@@ -112,7 +112,9 @@ pub(crate) fn episodes(faults: &[Fault], baseline: &Network) -> Vec<Vec<usize>> 
             }
             // A corruption is an episode of its own: nothing undoes it.
             FaultAction::Corrupt { .. } => {}
-            FaultAction::Crash { .. } | FaultAction::Pause { .. } | FaultAction::DiskFull { .. } => {}
+            FaultAction::Crash { .. }
+            | FaultAction::Pause { .. }
+            | FaultAction::DiskFull { .. } => {}
         }
     }
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();

@@ -43,8 +43,7 @@ use topology::Arrival;
 pub use notes::BroadcastNote;
 
 use highstorm_nodes::{
-    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, Message, Node, SystemConfig,
-    MAX_PERIOD_MS,
+    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, Message, Node, SystemConfig, MAX_PERIOD_MS,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

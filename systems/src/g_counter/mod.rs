@@ -36,8 +36,8 @@ mod notes;
 pub use notes::GCounterNote;
 
 use highstorm_nodes::{
-    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, Message, MsgId, Node, RpcReply,
-    SyncError, SystemConfig,
+    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, Message, MsgId, Node, RpcReply, SyncError,
+    SystemConfig,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -103,7 +103,11 @@ fn reads(ops: &[Operation]) -> BTreeMap<u64, Vec<Read>> {
                 .map_err(|e| format!("unreadable job state {}: {e}", c.value)),
             // Refused for now (a disk that cannot make the job's record durable, a stopped
             // manager): no answer about the job.
-            OpPhase::Fail if c.value["error"].as_str().is_some_and(|e| e.starts_with("error 11:")) => {
+            OpPhase::Fail
+                if c.value["error"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("error 11:")) =>
+            {
                 continue
             }
             OpPhase::Fail => Err(c.value["error"].as_str().unwrap_or("refused").to_owned()),
@@ -149,21 +153,20 @@ fn completions(trace: &Trace) -> Result<Vec<(u64, u32, String, u64)>, NoteError>
     let mut out = vec![];
     let mut unsynced: Vec<(u64, u32, String, u64)> = vec![];
     let mut manager: Option<String> = None;
-    let mut apply = |upto: usize,
-                     manager: &Option<String>,
-                     out: &mut Vec<_>,
-                     unsynced: &mut Vec<_>| {
-        while let Some(&(_, node, synced)) = marks.get(next_mark).filter(|(at, ..)| *at < upto) {
-            next_mark += 1;
-            if manager.as_deref() == Some(node) {
-                if synced {
-                    out.append(unsynced);
-                } else {
-                    unsynced.clear();
+    let mut apply =
+        |upto: usize, manager: &Option<String>, out: &mut Vec<_>, unsynced: &mut Vec<_>| {
+            while let Some(&(_, node, synced)) = marks.get(next_mark).filter(|(at, ..)| *at < upto)
+            {
+                next_mark += 1;
+                if manager.as_deref() == Some(node) {
+                    if synced {
+                        out.append(unsynced);
+                    } else {
+                        unsynced.clear();
+                    }
                 }
             }
-        }
-    };
+        };
     for noted in trace.notes::<WorkQueueNote>() {
         let Noted {
             index,
