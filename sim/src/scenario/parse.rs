@@ -956,6 +956,53 @@ fault_duration = "700ms"
     }
 
     #[test]
+    fn storage_tables_and_faults_parse_and_are_checked_at_their_place() {
+        let text = format!(
+            "{GOOD}[storage]\nsync_failure = 0.1\ntorn = 0.2\natlas = true\n\
+             [storage.nodes.n1]\nlost_write = 0.5\n\
+             [[faults]]\nat = \"3s\"\ncorrupt = {{ node = \"n2\", key = \"k\" }}\n\
+             [[faults]]\nat = \"3s\"\ndisk_full = \"n0\"\nfree_after = \"1s\"\n"
+        );
+        let s = Scenario::from_toml("x.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.storage.atlas);
+        assert_eq!(s.storage.rates.sync_failure, 0.1);
+        let n1 = s.storage.rates_of("n1");
+        assert_eq!(
+            (n1.lost_write, n1.torn),
+            (0.5, 0.2),
+            "unset keys take the global rate"
+        );
+        assert_eq!(s.storage.rates_of("n0").lost_write, 0.0);
+        // Written out and read back: the same scenario.
+        let again = Scenario::from_toml("y.toml", &s.to_toml()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (again.storage, again.faults),
+            (s.storage.clone(), s.faults.clone())
+        );
+
+        let e = err(&format!("{GOOD}[storage]\ntorn = 1.5\n"));
+        assert_eq!(e.key(), Some("storage.torn"));
+        assert!(e.to_string().contains("outside [0, 1]"), "{e}");
+        assert!(e.to_string().starts_with("x.toml:24:8: "), "{e}");
+        let e = err(&format!("{GOOD}[storage.nodes.n9]\ntorn = 0.5\n"));
+        assert_eq!(e.key(), Some("storage.nodes.n9"));
+        let e = err(&format!("{GOOD}[storage]\nmeteor = 0.5\n"));
+        assert!(e.to_string().contains("meteor"), "{e}");
+        let e = err(&format!(
+            "{GOOD}[[faults]]\nat = \"3s\"\ncorrupt = {{ node = \"n5\" }}\n"
+        ));
+        assert_eq!(e.key(), Some("faults[3].corrupt.node"));
+        let e = err(&format!(
+            "{GOOD}[[faults]]\nat = \"3s\"\nfree_after = \"1s\"\n"
+        ));
+        assert_eq!(e.key(), Some("faults[3].free_after"));
+        let e = err(&format!(
+            "{GOOD}[[faults]]\nat = \"9s\"\ndisk_full = \"n1\"\nfree_after = \"5s\"\n"
+        ));
+        assert_eq!(e.key(), Some("faults[3].free_after"));
+    }
+
+    #[test]
     fn errors_name_line_column_and_key() {
         let e = err(&GOOD.replace("loss = 0.01", "loss = 1.5"));
         assert_eq!(e.key(), Some("network.loss"));
