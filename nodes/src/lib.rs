@@ -48,7 +48,8 @@ pub mod wire;
 // pass around.
 pub use buggify::Buggify;
 pub use node::{
-    ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, WorkId, WorkRequest, WorkResult,
+    ClientOp, Context, Ctx, Message, Node, Note, OpPhase, RpcReply, SyncError, WorkId, WorkRequest,
+    WorkResult,
 };
 pub use note::{decode as decode_note, TypedNote};
 pub use rand;
@@ -65,7 +66,7 @@ pub use wire::{ErrorBody, ErrorCode, MsgId};
 // Hosting a node (what a driver or an engine does): a node as a type-erased process fed
 // bytes, timeouts and work results, and what it asks its host to do.
 pub use membership::Peers;
-pub use node::{derive_seed, Output, Transmit};
+pub use node::{derive_seed, Output, SyncFaults, Transmit};
 pub use process::{NodeProcess, Process, ProcessSetup, ProcessStats};
 
 /// The timer type of a node that sets no timers.

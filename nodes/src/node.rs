@@ -204,6 +204,9 @@ pub enum Output {
         /// Whether its condition held this time.
         hit: bool,
     },
+    /// A sync failed: the writes pending before it are neither known durable nor known lost
+    /// (the host settles them, as a crash would).
+    SyncFailed(SyncError),
     /// Input that was not delivered to the node: malformed, oversized, unsolicited or late.
     Discarded {
         /// Who sent it, when known.
@@ -237,6 +240,8 @@ pub(crate) struct Core<M, T> {
     pub(crate) unsynced: usize,
     /// Buggify sites of this run, when buggify is on.
     pub(crate) buggify: Option<crate::buggify::Sites>,
+    /// What the host says about this node's disk.
+    pub(crate) disk: Disk,
     _msg: std::marker::PhantomData<fn(M)>,
 }
 
@@ -264,6 +269,7 @@ impl<M: Serialize, T> Core<M, T> {
             storage,
             unsynced: 0,
             buggify,
+            disk: Disk::default(),
             _msg: std::marker::PhantomData,
         }
     }
@@ -441,12 +447,38 @@ impl<M: Serialize, T> Context<'_, M, T> {
         });
     }
 
-    /// Makes every write so far durable (an fsync). Does nothing when nothing is pending.
-    pub fn sync(&mut self) {
-        if self.core.unsynced > 0 {
-            self.core.unsynced = 0;
-            self.core.outputs.push_back(Output::Sync);
+    /// Makes every write so far durable (an fsync). Does nothing (and succeeds) when nothing
+    /// is pending.
+    ///
+    /// It can fail, as a real fsync can: the disk is full ([`SyncError::DiskFull`]) or reports
+    /// an I/O error ([`SyncError::Io`]). After a failure the writes since the last successful
+    /// sync are in an unknown state: each may be durable, lost, or torn (a damaged record),
+    /// and a later sync does not retry them. This incarnation still reads them back through
+    /// [`storage`](Context::storage), but a restart may not. A node must therefore never
+    /// acknowledge what the failed sync covered: write it again and sync again, or refuse.
+    #[must_use = "a failed sync leaves the writes it covered neither durable nor lost: never \
+                  acknowledge them after an error"]
+    pub fn sync(&mut self) -> Result<(), SyncError> {
+        if self.core.unsynced == 0 {
+            return Ok(());
         }
+        self.core.unsynced = 0;
+        match self.core.disk.sync_outcome() {
+            Ok(()) => {
+                self.core.outputs.push_back(Output::Sync);
+                Ok(())
+            }
+            Err(e) => {
+                self.core.outputs.push_back(Output::SyncFailed(e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether this node's disk is full now: a [`sync`](Context::sync) of new writes would
+    /// fail with [`SyncError::DiskFull`]. (Writes themselves are buffered and never fail.)
+    pub fn disk_full(&self) -> bool {
+        self.core.disk.full
     }
 
     fn store(&mut self, w: crate::storage::Write) {
@@ -512,6 +544,61 @@ impl<M: Serialize, T> Context<'_, M, T> {
     /// Records a client history entry (used by workload clients, read by checkers).
     pub fn record_op(&mut self, op: ClientOp) {
         self.core.outputs.push_back(Output::Client(op));
+    }
+}
+
+/// Why a [`Context::sync`] failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// The disk is full: nothing more can be made durable until space is freed.
+    #[error("sync failed: the disk is full")]
+    DiskFull,
+    /// The disk reported an I/O error (EIO).
+    #[error("sync failed: the disk reported an I/O error")]
+    Io,
+}
+
+/// The storage faults a host injects into a node's syncs (the simulator's storage fault
+/// model; real hosts leave it off). Default: off.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SyncFaults {
+    /// Probability that a sync of pending writes fails with [`SyncError::Io`], in [0, 1].
+    pub failure: f64,
+    /// The seed of the draws (the host derives it from the run seed, node and boot).
+    pub seed: u64,
+}
+
+/// A node's disk as its host describes it: whether it is full, and how often syncs fail.
+#[derive(Debug, Default)]
+pub(crate) struct Disk {
+    pub(crate) full: bool,
+    failure: f64,
+    rng: Option<ChaCha8Rng>,
+}
+
+impl Disk {
+    pub(crate) fn set_faults(&mut self, faults: SyncFaults) {
+        use rand::SeedableRng;
+        self.failure = faults.failure;
+        self.rng = (faults.failure > 0.0).then(|| ChaCha8Rng::seed_from_u64(faults.seed));
+    }
+
+    fn sync_outcome(&mut self) -> Result<(), SyncError> {
+        use rand::Rng;
+        if self.full {
+            return Err(SyncError::DiskFull);
+        }
+        let failure = self.failure.clamp(0.0, 1.0);
+        match &mut self.rng {
+            Some(rng) => {
+                if rng.random_bool(failure) {
+                    Err(SyncError::Io)
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
     }
 }
 

@@ -79,6 +79,16 @@ pub trait Process {
     fn handle_timeout(&mut self, now: LocalTime);
     /// Reports that outside work finished.
     fn handle_work_done(&mut self, now: LocalTime, work: WorkId, result: WorkResult);
+    /// Sets the faults this node's syncs suffer (see [`SyncFaults`](crate::SyncFaults)); call
+    /// before [`handle_start`](Process::handle_start). Hosts without storage faults never call
+    /// it. The default does nothing (a process without durable storage).
+    fn handle_sync_faults(&mut self, faults: crate::SyncFaults) {
+        let _ = faults;
+    }
+    /// The node's disk became full (`true`: syncs fail until it is freed) or was freed.
+    fn handle_disk_full(&mut self, full: bool) {
+        let _ = full;
+    }
     /// The next time [`handle_timeout`](Process::handle_timeout) must be called.
     #[must_use]
     fn poll_timeout(&self) -> Option<LocalTime>;
@@ -285,6 +295,14 @@ impl<N: Node> Process for NodeProcess<N> {
         let (node, mut ctx) = self.ctx(now);
         node.on_work_done(&mut ctx, work, result);
         self.count_sends();
+    }
+
+    fn handle_sync_faults(&mut self, faults: crate::SyncFaults) {
+        self.core.disk.set_faults(faults);
+    }
+
+    fn handle_disk_full(&mut self, full: bool) {
+        self.core.disk.full = full;
     }
 
     fn poll_timeout(&self) -> Option<LocalTime> {

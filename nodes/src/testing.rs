@@ -52,7 +52,7 @@ impl<N: Node> Harness<N> {
             peers: peers.clone().into(),
             seed: 0,
             boot,
-            durable: disk.synced().clone(),
+            durable: disk.synced(),
             buggify: crate::Buggify::Off,
         };
         let mut process = NodeProcess::new(node, setup);
@@ -79,8 +79,21 @@ impl<N: Node> Harness<N> {
     }
 
     /// What the node's durable storage holds now (synced writes only).
-    pub fn synced(&self) -> &crate::storage::Storage {
+    pub fn synced(&self) -> crate::storage::Storage {
         self.disk.synced()
+    }
+
+    /// Fills the node's disk (`true`: its syncs fail with
+    /// [`SyncError::DiskFull`](crate::SyncError::DiskFull)) or frees it.
+    pub fn set_disk_full(&mut self, full: bool) {
+        self.process.handle_disk_full(full);
+    }
+
+    /// Makes every later sync of the node fail with an I/O error (`failure = 1.0`), or with
+    /// that probability.
+    pub fn fail_syncs(&mut self, failure: f64) {
+        self.process
+            .handle_sync_faults(crate::SyncFaults { failure, seed: 7 });
     }
 
     /// The node under test.
@@ -118,6 +131,11 @@ impl<N: Node> Harness<N> {
                 Output::Store(w) => self.disk.write(w.clone()),
                 Output::Sync => {
                     self.disk.sync();
+                }
+                // The harness settles what a failed sync covered as lost (the worst case a
+                // node must survive).
+                Output::SyncFailed(_) => {
+                    self.disk.crash();
                 }
                 _ => {}
             }

@@ -154,8 +154,8 @@ pub use highstorm_nodes::rand;
 #[doc(inline)]
 pub use highstorm_nodes::{
     storage, Buggify, ClientOp, ConfigProblem, Context, Ctx, Duration, ErrorBody, ErrorCode,
-    LocalTime, Message, MsgId, NoTimer, Node, Note, OpPhase, RpcReply, SystemConfig, TimerId,
-    WorkId, WorkRequest, WorkResult,
+    LocalTime, Message, MsgId, NoTimer, Node, Note, OpPhase, RpcReply, SyncError, SystemConfig,
+    TimerId, WorkId, WorkRequest, WorkResult,
 };
 
 // A system: how its nodes start, what its clients do, which checkers judge a run.
@@ -165,7 +165,9 @@ pub use workload::{Operations, OpsRng};
 
 // A scenario: what runs, on which engine, under which faults.
 pub use engine::{Engine, EngineError};
-pub use scenario::{Fault, FaultAction, Nemesis, NemesisKind, Scenario, ScenarioError};
+pub use scenario::{
+    Fault, FaultAction, Nemesis, NemesisKind, Scenario, ScenarioError, StorageFaults, StorageRates,
+};
 
 // Running it: one seed, a sweep from `cargo test`, a shrunk failure, the command line.
 pub use cli::Cli;
@@ -188,7 +190,9 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::scenario::{Nemesis, NemesisKind, Scenario};
     #[doc(no_inline)]
-    pub use crate::storage::Storage;
+    pub use crate::scenario::{StorageFaults, StorageRates};
+    #[doc(no_inline)]
+    pub use crate::storage::{Storage, StorageError};
     #[doc(no_inline)]
     pub use crate::system::{config, ClientSetup, Registry, System};
     #[doc(no_inline)]
@@ -202,7 +206,7 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
         ClientOp, Context, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, NoTimer,
-        Node, OpPhase, RpcReply, TimerId,
+        Node, OpPhase, RpcReply, SyncError, TimerId,
     };
     #[doc(no_inline)]
     pub use highstorm_nodes::{checked_config, ConfigProblem, SpawnError, SystemConfig};

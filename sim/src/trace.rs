@@ -122,6 +122,20 @@ pub enum EventKind {
         /// How many writes became durable.
         writes: u64,
     },
+    /// A storage fault struck a node's disk: `sync-failed`, `torn`, `unsynced-kept`,
+    /// `lost-write`, `misdirected`, `corrupt`, `disk-full`, `disk-freed`.
+    Storage {
+        /// The node.
+        node: String,
+        /// Which fault.
+        fault: String,
+        /// The record it struck, when it struck one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// Details.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
     /// A crash lost storage writes the node had not synced.
     LostWrites {
         /// The node.
@@ -231,6 +245,21 @@ impl fmt::Display for EventKind {
             EventKind::Sync { node, writes } => write!(f, "sync {node} {writes} writes"),
             EventKind::LostWrites { node, writes } => {
                 write!(f, "lost-writes {node} {writes} unsynced")
+            }
+            EventKind::Storage {
+                node,
+                fault,
+                key,
+                detail,
+            } => {
+                write!(f, "storage {node} {fault}")?;
+                if let Some(k) = key {
+                    write!(f, " `{k}`")?;
+                }
+                if !detail.is_empty() {
+                    write!(f, " ({detail})")?;
+                }
+                Ok(())
             }
             EventKind::Restart { node, boot } => write!(f, "restart {node} boot={boot}"),
             EventKind::Cut { from, to, cause } => {

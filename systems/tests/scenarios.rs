@@ -22,6 +22,7 @@ const SWEPT: &[&str] = &[
     "bridge-four-overlap",
     "bridge-four-partition",
     "bridge-four-slow",
+    "bridge-four-storage",
     "bridge-four-worker-kill",
     "broadcast-1",
     "broadcast-1000",
@@ -49,6 +50,7 @@ const SWEPT: &[&str] = &[
     "work-queue-partition",
     "work-queue-pause",
     "work-queue-skew",
+    "work-queue-storage",
     "work-queue-worker-crash",
 ];
 
@@ -252,6 +254,37 @@ fn work_queue_skew() {
 #[test]
 fn work_queue_worker_crash() {
     sweep("work-queue-worker-crash");
+}
+
+/// Storage faults (sync failures, a full disk, torn and corrupted records) on the manager's
+/// journal, 200 seeds on the events engine.
+#[test]
+fn work_queue_storage() {
+    sweep("work-queue-storage");
+}
+
+/// Storage faults on the Bridge Four leader's journal, 200 seeds on the events engine.
+#[test]
+fn bridge_four_storage() {
+    sweep("bridge-four-storage");
+}
+
+/// The storage scenarios on the turmoil engine (a smaller sample: it runs the real driver
+/// loop) give the same verdicts as on the events engine.
+#[test]
+fn storage_scenarios_pass_on_both_engines() {
+    for stem in ["work-queue-storage", "bridge-four-storage"] {
+        let scenario = Scenario::load(&scenarios_dir().join(format!("{stem}.toml")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        for engine in [highstorm::Engine::Events, highstorm::Engine::Turmoil] {
+            let s = scenario.clone().engine(engine);
+            for seed in 0..8 {
+                let r = highstorm::run_seed(system(&s), &s, seed, highstorm::Recheck::Once)
+                    .unwrap_or_else(|e| panic!("{stem} on {engine:?} seed {seed}: {e}"));
+                assert!(r.ok, "{stem} on {engine:?} seed {seed}: {:?}", r.checks);
+            }
+        }
+    }
 }
 
 /// The queue over HTTP on turmoil: the manager's router over simulated TCP. Like

@@ -4,6 +4,10 @@
 //! then acknowledges it, and answers reads from its copy. Every other node forwards clients'
 //! requests to the primary by RPC and relays the answer (or an error when the primary does
 //! not answer). The variant `async-ack` acknowledges a write before syncing it.
+//!
+//! Storage faults: a write whose sync fails is taken back and answered with an error; a
+//! primary that finds its record damaged at start stops, answering every request with an
+//! error naming the record (it holds the only copy).
 
 use highstorm::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -52,7 +56,7 @@ pub enum Msg {
 }
 
 /// What the primary keeps durable.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Data {
     /// Per key: (value, version).
     keys: BTreeMap<String, (u64, u64)>,
@@ -73,6 +77,8 @@ pub struct Kv {
     async_ack: bool,
     /// Requests forwarded to the primary, by the forward's id.
     forwarded: BTreeMap<MsgId, Message<Msg>>,
+    /// Why this node stopped, once a damaged record stopped it.
+    halted: Option<String>,
 }
 
 impl Kv {
@@ -82,18 +88,25 @@ impl Kv {
             data: Data::default(),
             async_ack,
             forwarded: BTreeMap::new(),
+            halted: None,
         }
     }
 
     fn serve(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
         match &msg.body {
             Msg::Write { key, value } => {
+                let before = self.data.clone();
                 self.data.version += 1;
                 let version = self.data.version;
                 self.data.keys.insert(key.clone(), (*value, version));
                 ctx.put_json("data", &self.data);
                 if !self.async_ack {
-                    ctx.sync();
+                    if let Err(e) = ctx.sync() {
+                        // Not durable: not acknowledged (it may be on disk: indefinite).
+                        self.data = before;
+                        ctx.reply_error(&msg, ErrorBody::new(ErrorCode::Crash, e.to_string()));
+                        return;
+                    }
                 }
                 ctx.reply(&msg, Msg::WriteOk { version });
             }
@@ -133,8 +146,13 @@ impl Node for Kv {
     type Timer = Sync;
 
     fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if let Some(Ok(data)) = ctx.storage().get_json::<Data>("data") {
-            self.data = data;
+        match ctx.storage().get_json::<Data>("data") {
+            None => {}
+            Some(Ok(data)) => self.data = data,
+            Some(Err(e)) => {
+                ctx.note("storage-halted", json!({ "record": e.key(), "error": e.to_string() }));
+                self.halted = Some(format!("{} stopped: {e}", ctx.id()));
+            }
         }
         ctx.sometimes(RECOVERED_WRITES, self.data.version > 0);
         if self.async_ack && ctx.id() == PRIMARY {
@@ -143,7 +161,12 @@ impl Node for Kv {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
-        if ctx.id() == PRIMARY {
+        if let Some(why) = &self.halted {
+            if matches!(msg.body, Msg::Read { .. } | Msg::Write { .. }) {
+                let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, why.clone());
+                ctx.reply_error(&msg, e);
+            }
+        } else if ctx.id() == PRIMARY {
             self.serve(ctx, msg);
         } else {
             self.forward(ctx, msg);
@@ -151,7 +174,8 @@ impl Node for Kv {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, Sync::Now: Sync) {
-        ctx.sync();
+        // The planted bug syncs what it already acknowledged; a failure goes unnoticed.
+        let _ = ctx.sync();
         ctx.set_timer(SYNC_EVERY, Sync::Now);
     }
 

@@ -23,6 +23,11 @@
 //! would be applied twice: its scenario injects loss, partitions, pauses and crashes, not
 //! duplication.
 //!
+//! Storage faults: a node whose sync fails answers an error instead of `write_ok` /
+//! `replicate_ok` (and forgets the entry); a node that finds a damaged record at start stops,
+//! answering every request with an error that names the record — the primary holds the only
+//! copy every read relies on, so it cannot guess.
+//!
 //! The variant `async-ack` has a planted bug: nodes acknowledge before they store — the
 //! primary answers a write at once and replicates in the background, everyone syncs on a timer
 //! — so a primary crash loses acknowledged writes and reads go back in time.
@@ -132,6 +137,8 @@ pub struct KvNode {
     replications: BTreeMap<MsgId, u64>,
     /// Backup: each forwarded RPC's client request.
     forwards: BTreeMap<MsgId, Message<Msg>>,
+    /// Why this node stopped, once a damaged record stopped it.
+    halted: Option<String>,
 }
 
 impl KvNode {
@@ -145,6 +152,7 @@ impl KvNode {
             writes: BTreeMap::new(),
             replications: BTreeMap::new(),
             forwards: BTreeMap::new(),
+            halted: None,
         }
     }
 
@@ -153,15 +161,23 @@ impl KvNode {
     }
 
     /// Keeps `entry` for `key` if it is newer; durably unless `async-ack` (which syncs later).
-    fn store(&mut self, ctx: &mut Ctx<'_, Self>, key: &str, entry: Entry) {
+    /// A failed sync takes the entry back: it must not be acknowledged.
+    fn store(&mut self, ctx: &mut Ctx<'_, Self>, key: &str, entry: Entry) -> Result<(), SyncError> {
         let newer = self.kv.get(key).is_none_or(|e| entry.version > e.version);
         if newer {
-            self.kv.insert(key.to_owned(), entry);
+            let old = self.kv.insert(key.to_owned(), entry);
             ctx.put_json(&format!("{KEY_PREFIX}{key}"), &entry);
             if !self.async_ack {
-                ctx.sync();
+                if let Err(e) = ctx.sync() {
+                    match old {
+                        Some(old) => self.kv.insert(key.to_owned(), old),
+                        None => self.kv.remove(key),
+                    };
+                    return Err(e);
+                }
             }
         }
+        Ok(())
     }
 
     /// Primary: orders, stores and replicates a write; answers once every backup stored it.
@@ -169,7 +185,10 @@ impl KvNode {
         let version = self.next_version;
         self.next_version += 1;
         let entry = Entry { value, version };
-        self.store(ctx, key, entry);
+        if let Err(e) = self.store(ctx, key, entry) {
+            ctx.reply_error(&request, ErrorBody::new(ErrorCode::Crash, e.to_string()));
+            return;
+        }
         let backups: Vec<String> = ctx.peers().to_vec();
         if self.async_ack {
             ctx.reply(&request, Msg::WriteOk { version });
@@ -260,8 +279,17 @@ impl Node for KvNode {
 
     fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
         // A restarted node comes back with what it synced; the primary numbers on from there.
+        let damaged = ctx.storage().damaged().next();
+        if let Some(e) = damaged {
+            ctx.note(
+                "storage-halted",
+                json!({ "record": e.key(), "error": e.to_string() }),
+            );
+            self.halted = Some(format!("{} stopped: {e}", ctx.id()));
+            return;
+        }
         for (key, bytes) in ctx.storage().prefixed(KEY_PREFIX) {
-            if let Ok(entry) = serde_json::from_slice::<Entry>(bytes) {
+            if let Ok(entry) = serde_json::from_slice::<Entry>(bytes.unwrap_or_default()) {
                 self.next_version = self.next_version.max(entry.version + 1);
                 let key = key.trim_start_matches(KEY_PREFIX).to_owned();
                 self.kv.insert(key, entry);
@@ -274,6 +302,16 @@ impl Node for KvNode {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
         let primary = self.is_primary(ctx);
+        if let Some(why) = &self.halted {
+            if matches!(
+                msg.body,
+                Msg::Read { .. } | Msg::Write { .. } | Msg::Replicate { .. }
+            ) {
+                let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, why.clone());
+                ctx.reply_error(&msg, e);
+            }
+            return;
+        }
         match &msg.body {
             Msg::Read { .. } | Msg::Write { .. } if !primary => {
                 let forward = ctx.rpc(&self.primary, msg.body.clone(), FORWARD_TIMEOUT);
@@ -292,10 +330,16 @@ impl Node for KvNode {
                 let (key, entry) = (key.clone(), *entry);
                 if self.async_ack {
                     ctx.reply(&msg, Msg::ReplicateOk);
-                    self.store(ctx, &key, entry);
+                    // The planted bug: acknowledged before it is stored (synced later).
+                    let _ = self.store(ctx, &key, entry);
                 } else {
-                    self.store(ctx, &key, entry);
-                    ctx.reply(&msg, Msg::ReplicateOk);
+                    match self.store(ctx, &key, entry) {
+                        Ok(()) => ctx.reply(&msg, Msg::ReplicateOk),
+                        Err(e) => ctx.reply_error(
+                            &msg,
+                            ErrorBody::new(ErrorCode::TemporarilyUnavailable, e.to_string()),
+                        ),
+                    };
                 }
             }
             // Answers to RPCs arrive at `on_rpc_reply`; a duplicate or late one is dropped.
@@ -314,7 +358,8 @@ impl Node for KvNode {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
         match timer {
             Timer::Flush => {
-                ctx.sync();
+                // The planted bug syncs what it already acknowledged; a failure goes unnoticed.
+                let _ = ctx.sync();
                 ctx.set_timer(FLUSH_EVERY, Timer::Flush);
             }
         }

@@ -15,6 +15,14 @@
 //!
 //! The variant `local-reads` has a planted bug: a node answers reads from its own copy, which is
 //! stale when the node missed writes (cut off by a partition, or just slower than a majority).
+//!
+//! Storage faults (see `docs/storage-faults.md`): a replica answers `put_ok` only after its sync
+//! succeeded; when the sync fails it answers an error and forgets the copy (it never counted).
+//! A replica that finds its record damaged at start (torn, corrupted) does not answer as a
+//! replica until it has repaired its copy from a majority of the others — answering with an
+//! empty copy would let a read majority miss an acknowledged write. Two planted storage bugs:
+//! `ignore-sync-failure` acknowledges a put whose sync failed, and `trust-damaged` starts from an
+//! empty copy when its record is damaged and answers at once.
 
 use highstorm::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -23,6 +31,8 @@ use std::collections::BTreeMap;
 
 /// How long a coordinator waits for a replica.
 const RPC_TIMEOUT: Duration = Duration::from_millis(150);
+/// The round number of a damaged replica's repair requests.
+const REPAIR_ROUND: u64 = u64::MAX;
 
 /// A value's version: ordered by counter, then by the writer's id (so two writers never make
 /// the same version).
@@ -100,35 +110,120 @@ struct Round {
     failures: usize,
 }
 
+/// The planted bugs of the register's variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// `local-reads`: reads answered from the local copy.
+    LocalReads,
+    /// `ignore-sync-failure`: a put is acknowledged although its sync failed.
+    IgnoreSyncFailure,
+    /// `trust-damaged`: a damaged record is taken for an empty register.
+    TrustDamaged,
+}
+
 /// One replica of the register.
 pub struct Register {
     copy: Copy,
-    local_reads: bool,
+    bug: Option<Bug>,
+    /// Repairing a damaged copy: the peers that answered so far (the replica answers as a
+    /// replica again once a majority of the others did).
+    repairing: Option<std::collections::BTreeSet<String>>,
     rounds: BTreeMap<u64, Round>,
     /// Each request to a replica: its round, and whether it was sent in the store phase.
     rpcs: BTreeMap<MsgId, (u64, bool)>,
+    /// The highest version counter this incarnation issued.
+    issued: u64,
+    /// Repair requests in flight: request -> the peer asked.
+    repair_rpcs: BTreeMap<MsgId, String>,
     next_round: u64,
 }
 
 impl Register {
-    /// A replica; with `local_reads` it has the planted bug.
-    pub fn new(local_reads: bool) -> Self {
+    /// A replica; with `bug` it has that planted bug.
+    pub fn new(bug: Option<Bug>) -> Self {
         Register {
             copy: Copy::default(),
-            local_reads,
+            bug,
+            repairing: None,
             rounds: BTreeMap::new(),
             rpcs: BTreeMap::new(),
+            repair_rpcs: BTreeMap::new(),
+            issued: 0,
             next_round: 0,
         }
     }
 
-    /// Keeps `copy` if it is newer, durably (synced before anyone is told).
-    fn keep(&mut self, ctx: &mut Ctx<'_, Self>, copy: &Copy) {
-        if copy.version > self.copy.version {
-            self.copy = copy.clone();
-            ctx.put_json("register", &self.copy);
-            ctx.sync();
+    /// Keeps `copy` if it is newer, durably (synced before anyone is told). When the sync
+    /// fails the copy is not kept (and must not be acknowledged): this replica goes on with
+    /// its old copy, and its disk holds the old or the new one or a damaged record, each of
+    /// which it handles at its next start.
+    fn keep(&mut self, ctx: &mut Ctx<'_, Self>, copy: &Copy) -> Result<(), SyncError> {
+        if copy.version <= self.copy.version {
+            return Ok(());
         }
+        let old = std::mem::replace(&mut self.copy, copy.clone());
+        ctx.put_json("register", &self.copy);
+        match ctx.sync() {
+            Ok(()) => Ok(()),
+            Err(_) if self.bug == Some(Bug::IgnoreSyncFailure) => Ok(()),
+            Err(e) => {
+                self.copy = old;
+                ctx.note(
+                    "sync-failed",
+                    json!({ "record": "register", "error": e.to_string() }),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// Asks every peer not yet heard from, and not being asked, for its copy, to repair a
+    /// damaged one.
+    fn ask_for_repair(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let Some(heard) = &self.repairing else {
+            return;
+        };
+        let missing: Vec<String> = ctx
+            .peers()
+            .iter()
+            .filter(|p| !heard.contains(*p) && !self.repair_rpcs.values().any(|a| a == *p))
+            .cloned()
+            .collect();
+        for peer in missing {
+            let rpc = ctx.rpc(&peer, Msg::Get, RPC_TIMEOUT);
+            self.rpcs.insert(rpc, (REPAIR_ROUND, false));
+            self.repair_rpcs.insert(rpc, peer);
+        }
+    }
+
+    /// A peer's answer to a repair request (`None`: it failed or timed out; the peer is asked
+    /// again).
+    fn repair_answer(&mut self, ctx: &mut Ctx<'_, Self>, from: Option<(String, Copy)>) {
+        let Some(heard) = &mut self.repairing else {
+            return;
+        };
+        if let Some((peer, copy)) = from {
+            heard.insert(peer);
+            if copy.version > self.copy.version {
+                self.copy = copy;
+            }
+        }
+        let answered = heard.len();
+        if answered < Self::majority(ctx) {
+            return self.ask_for_repair(ctx);
+        }
+        // A majority of the others answered: every acknowledged write is among their copies.
+        ctx.put_json("register", &self.copy);
+        if ctx.sync().is_err() {
+            // Still not durable: ask again (the answers are kept).
+            heard.clear();
+            return self.ask_for_repair(ctx);
+        }
+        self.repairing = None;
+        ctx.note(
+            "repaired",
+            json!({ "record": "register", "version": self.copy.version, "from": answered }),
+        );
     }
 
     fn majority(ctx: &Ctx<'_, Self>) -> usize {
@@ -189,17 +284,33 @@ impl Register {
                 ctx.reply(&round.request, Msg::ReadOk { copy: round.newest });
             }
             (Phase::Gather, Some(value)) => {
+                // Above every version this incarnation issued too: a copy it failed to keep
+                // (its sync failed) may still be acknowledged by a majority of the others.
+                let n = round
+                    .newest
+                    .version
+                    .n
+                    .max(self.copy.version.n)
+                    .max(self.issued)
+                    + 1;
+                self.issued = n;
                 let copy = Copy {
                     value: Some(value),
                     version: Version {
-                        n: round.newest.version.n.max(self.copy.version.n) + 1,
+                        n,
                         node: ctx.id().to_owned(),
                     },
                 };
                 round.phase = Phase::Store(copy.clone());
                 round.acks = 1;
                 round.failures = 0;
-                self.keep(ctx, &copy);
+                if self.keep(ctx, &copy).is_err() {
+                    // This replica's own copy does not count.
+                    if let Some(round) = self.rounds.get_mut(&id) {
+                        round.acks = 0;
+                        round.failures = 1;
+                    }
+                }
                 self.broadcast(ctx, id, || Msg::Put { copy: copy.clone() });
                 self.advance(ctx, id);
             }
@@ -218,18 +329,43 @@ impl Node for Register {
 
     fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
         // A restarted replica comes back with what it synced.
-        if let Some(Ok(copy)) = ctx.storage().get_json::<Copy>("register") {
-            self.copy = copy;
+        match ctx.storage().get_json::<Copy>("register") {
+            None => {}
+            Some(Ok(copy)) => self.copy = copy,
+            Some(Err(_)) if self.bug == Some(Bug::TrustDamaged) => {}
+            Some(Err(e)) => {
+                // Damaged: what it held is unknown, so this replica is no replica until it
+                // has the newest copy of a majority of the others.
+                ctx.note(
+                    "damaged",
+                    json!({ "record": e.key(), "error": e.to_string() }),
+                );
+                self.repairing = Some(Default::default());
+                self.ask_for_repair(ctx);
+            }
         }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, msg: Message<Msg>) {
+        if self.repairing.is_some() {
+            let e = ErrorBody::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!("{} is repairing its damaged copy", ctx.id()),
+            );
+            if !matches!(
+                msg.body,
+                Msg::WriteOk { .. } | Msg::ReadOk { .. } | Msg::GetOk { .. } | Msg::PutOk
+            ) {
+                ctx.reply_error(&msg, e);
+            }
+            return;
+        }
         match &msg.body {
             Msg::Write { value } => {
                 let value = *value;
                 self.start(ctx, msg, Some(value));
             }
-            Msg::Read if self.local_reads => {
+            Msg::Read if self.bug == Some(Bug::LocalReads) => {
                 let copy = self.copy.clone();
                 ctx.reply(&msg, Msg::ReadOk { copy });
             }
@@ -240,8 +376,15 @@ impl Node for Register {
             }
             Msg::Put { copy } => {
                 let copy = copy.clone();
-                self.keep(ctx, &copy);
-                ctx.reply(&msg, Msg::PutOk);
+                match self.keep(ctx, &copy) {
+                    Ok(()) => {
+                        ctx.reply(&msg, Msg::PutOk);
+                    }
+                    Err(e) => {
+                        let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, e.to_string());
+                        ctx.reply_error(&msg, e);
+                    }
+                }
             }
             Msg::WriteOk { .. } | Msg::ReadOk { .. } | Msg::GetOk { .. } | Msg::PutOk => {}
         }
@@ -251,6 +394,18 @@ impl Node for Register {
         let Some((id, store)) = self.rpcs.remove(&request) else {
             return;
         };
+        if id == REPAIR_ROUND {
+            self.repair_rpcs.remove(&request);
+            let answer = match reply {
+                RpcReply::Reply(Message {
+                    src,
+                    body: Msg::GetOk { copy },
+                    ..
+                }) => Some((src, copy)),
+                _ => None,
+            };
+            return self.repair_answer(ctx, answer);
+        }
         let Some(round) = self.rounds.get_mut(&id) else {
             return;
         };
@@ -365,13 +520,25 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
 }
 
 /// The system, ready to sweep or to add to a [`Registry`](highstorm::system::Registry): its
-/// nodes (variants `default` and `local-reads`), its
+/// nodes (variants `default`, and the planted bugs `local-reads`, `ignore-sync-failure` and
+/// `trust-damaged`), its
 /// clients and its checkers.
 pub fn system() -> System {
     System::new("replicated-register", |variant, _config| {
-        Ok(Register::new(variant == "local-reads"))
+        let bug = match variant {
+            "local-reads" => Some(Bug::LocalReads),
+            "ignore-sync-failure" => Some(Bug::IgnoreSyncFailure),
+            "trust-damaged" => Some(Bug::TrustDamaged),
+            _ => None,
+        };
+        Ok(Register::new(bug))
     })
-    .variants(&["default", "local-reads"])
+    .variants(&[
+        "default",
+        "local-reads",
+        "ignore-sync-failure",
+        "trust-damaged",
+    ])
     .client(|c| c.steady(RegisterOps))
     .check(reads_see_acknowledged_writes)
     .check(generic::unique("versions-unique", "write", "/version"))

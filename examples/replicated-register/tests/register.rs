@@ -108,3 +108,32 @@ fn system() -> &'static System {
     static SYSTEM: std::sync::OnceLock<System> = std::sync::OnceLock::new();
     SYSTEM.get_or_init(replicated_register::system)
 }
+
+fn storage_scenario() -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/register-storage.toml");
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Storage faults (failed syncs, full disks, torn and corrupted records, under the fault
+/// atlas): 200 seeds on the events engine; damaged replicas repair from a majority.
+#[test]
+fn the_register_survives_storage_faults_over_its_seeds() {
+    let outcome = Sweep::new(system(), &storage_scenario()).run();
+    assert!(outcome.reports.len() >= 200 || std::env::var_os("HIGHSTORM_SEEDS").is_some());
+}
+
+/// The turmoil engine (the real driver loop) agrees with the events engine on the storage
+/// scenario's verdicts, on a smaller sample.
+#[test]
+fn both_engines_agree_on_storage_fault_verdicts() {
+    let scenario = storage_scenario();
+    for seed in 0..6 {
+        let mut verdicts = vec![];
+        for engine in [Engine::Events, Engine::Turmoil] {
+            let s = scenario.clone().engine(engine);
+            let r = run_seed(system(), &s, seed, Recheck::Once).unwrap();
+            verdicts.push(r.ok);
+        }
+        assert_eq!(verdicts, [true, true], "seed {seed}");
+    }
+}

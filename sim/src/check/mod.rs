@@ -144,9 +144,95 @@ pub fn last_fault_us(trace: &Trace) -> u64 {
                     | EventKind::Resume { .. }
                     | EventKind::Network { .. }
                     | EventKind::Skew { .. }
+                    | EventKind::Storage { .. }
             )
         })
         .map(|e| e.at_us)
         .max()
         .unwrap_or(0)
+}
+
+/// The note kind with which a node says it stopped on a storage error (a damaged record, or
+/// a failed sync it will not paper over). Its data names the record when one is the cause:
+/// `{"record": "job/0000000003", "error": "..."}`.
+pub const STORAGE_HALTED: &str = "storage-halted";
+
+/// One node stopped on a storage error: when, and the record it named (if any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageHalt {
+    /// The node.
+    pub node: String,
+    /// When it stopped (simulated microseconds).
+    pub at_us: u64,
+    /// The record it named.
+    pub record: Option<String>,
+}
+
+/// Every time a node was stopped on a storage error: from its [`STORAGE_HALTED`] note to its
+/// next crash or restart (`until_us`: `None` when it stayed stopped to the end). A request
+/// refused in such a window was refused by a stopped node, not forgotten.
+pub fn storage_halt_windows(trace: &Trace) -> Vec<(StorageHalt, Option<u64>)> {
+    let mut open: std::collections::BTreeMap<&str, StorageHalt> = Default::default();
+    let mut out = vec![];
+    for e in trace.events() {
+        match &e.kind {
+            EventKind::Restart { node, .. } | EventKind::Crash { node } => {
+                if let Some(h) = open.remove(node.as_str()) {
+                    out.push((h, Some(e.at_us)));
+                }
+            }
+            EventKind::Note { node, kind, data } if kind == STORAGE_HALTED => {
+                let record = data
+                    .get("record")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned);
+                open.entry(node).or_insert(StorageHalt {
+                    node: node.clone(),
+                    at_us: e.at_us,
+                    record,
+                });
+            }
+            _ => {}
+        }
+    }
+    out.extend(open.into_values().map(|h| (h, None)));
+    out
+}
+
+/// Whether some node was stopped on a storage error at `at_us` (see
+/// [`storage_halt_windows`]).
+pub fn stopped_at(windows: &[(StorageHalt, Option<u64>)], at_us: u64) -> bool {
+    windows
+        .iter()
+        .any(|(h, until)| h.at_us <= at_us && until.is_none_or(|u| at_us < u))
+}
+
+/// The nodes that were stopped on a storage error when the run ended: each one's latest
+/// [`STORAGE_HALTED`] note after its latest restart. Liveness checks (completion,
+/// convergence) excuse what such a node could not do; safety checks never do.
+pub fn stopped_on_storage(trace: &Trace) -> Vec<StorageHalt> {
+    let mut last: std::collections::BTreeMap<&str, Option<StorageHalt>> = Default::default();
+    for e in trace.events() {
+        match &e.kind {
+            EventKind::Restart { node, .. } => {
+                last.insert(node, None);
+            }
+            EventKind::Note { node, kind, data } if kind == STORAGE_HALTED => {
+                let record = data
+                    .get("record")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned);
+                last.insert(
+                    node,
+                    Some(StorageHalt {
+                        node: node.clone(),
+                        at_us: e.at_us,
+                        record,
+                    }),
+                );
+            }
+            _ => {}
+        }
+    }
+    last.into_values().flatten().collect()
 }

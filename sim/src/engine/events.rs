@@ -372,6 +372,12 @@ impl Simulation<'_> {
     }
 
     fn start(&mut self, pid: Pid, mut process: Box<dyn Process>, incarnation: u64) {
+        if let Some(f) = self.world.sync_faults(&self.names[pid], incarnation) {
+            process.handle_sync_faults(f);
+        }
+        if self.world.disk_full(&self.names[pid]) {
+            process.handle_disk_full(true);
+        }
         self.world.set_listening(&self.names[pid], true);
         let now = self.world.local_time_ix(pid, self.now);
         process.handle_start(now);
@@ -506,10 +512,12 @@ impl Simulation<'_> {
                 from,
                 reason,
             },
-            Output::Store(_) | Output::Sync => match self.world.storage(&self.names[pid], &out) {
-                Some(kind) => kind,
-                None => return,
-            },
+            Output::Store(_) | Output::Sync | Output::SyncFailed(_) => {
+                for kind in self.world.storage(&self.names[pid], &out) {
+                    self.trace.push(self.now, kind);
+                }
+                return;
+            }
             Output::Work(w) => {
                 let (result, took) = self.world.run_work(&w);
                 self.seq += 1;
@@ -633,11 +641,15 @@ impl Simulation<'_> {
                 for e in events {
                     self.trace.push(now, e);
                 }
+                let (durable, events) = self.world.boot_storage(node);
+                for e in events {
+                    self.trace.push(now, e);
+                }
                 let process = system.spawn(
                     self.scenario.variant.as_deref(),
                     &self.scenario.config,
                     ProcessSetup {
-                        durable: self.world.durable(node),
+                        durable,
                         ..setup(self.scenario, &self.nodes, pid, self.seed, boot)
                     },
                 )?;
@@ -676,6 +688,12 @@ impl Simulation<'_> {
             other => {
                 for e in self.world.apply(now, other) {
                     self.trace.push(now, e);
+                }
+                if let FaultAction::DiskFull { node, .. } | FaultAction::DiskFree(node) = other {
+                    let full = self.world.disk_full(node);
+                    if let Some(slot) = self.pid(node).and_then(|pid| self.slots[pid].as_mut()) {
+                        slot.process.handle_disk_full(full);
+                    }
                 }
                 // A clock step moves every pending timer of the node in true time.
                 if let FaultAction::Skew { node, .. } = other {

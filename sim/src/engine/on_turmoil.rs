@@ -263,9 +263,9 @@ impl Environment for SimEnvironment {
                 id: w.id.0,
                 kind: w.kind.clone(),
             },
-            Output::Store(_) | Output::Sync => {
+            Output::Store(_) | Output::Sync | Output::SyncFailed(_) => {
                 let mut w = self.shared.borrow_mut();
-                if let Some(kind) = w.world.storage(&self.name, out) {
+                for kind in w.world.storage(&self.name, out) {
                     w.trace.push(sim_now(), kind);
                 }
                 return;
@@ -375,15 +375,35 @@ pub(crate) fn run(
         let system = system.clone();
         sim.host(host_name.as_str(), move || {
             let boot = shared.borrow().world.boot(&name);
+            let durable = {
+                let mut w = shared.borrow_mut();
+                let (durable, events) = w.world.boot_storage(&name);
+                for e in events {
+                    w.trace.push(sim_now(), e);
+                }
+                durable
+            };
+            let sync_faults = shared.borrow().world.sync_faults(&name, boot);
             let process = system
                 .spawn(
                     scenario.variant.as_deref(),
                     &scenario.config,
                     ProcessSetup {
-                        durable: shared.borrow().world.durable(&name),
+                        durable,
                         ..setup(&scenario, &peers, at, seed, boot)
                     },
                 )
+                .map(|mut p| {
+                    if let Some(f) = sync_faults {
+                        p.handle_sync_faults(f);
+                    }
+                    Box::new(DiskFollower {
+                        inner: p,
+                        shared: shared.clone(),
+                        name: name.clone(),
+                        full: false,
+                    }) as Box<dyn Process>
+                })
                 .map_err(|e| e.to_string());
             let api = api.map(|f| (f, scenario.clone()));
             host(name.clone(), everyone.clone(), shared.clone(), process, api)
@@ -542,6 +562,68 @@ fn cut_tcp(sim: &turmoil::Sim<'_>, shared: &Shared, clients: &[String], nodes: &
                 }
             }
         }
+    }
+}
+
+/// A node process whose disk follows the world's `disk_full` faults: a turmoil host owns its
+/// process inside the driver loop, so the world's word reaches it here, before each input.
+struct DiskFollower {
+    inner: Box<dyn Process>,
+    shared: Shared,
+    name: String,
+    full: bool,
+}
+
+impl DiskFollower {
+    fn follow(&mut self) {
+        let full = self.shared.borrow().world.disk_full(&self.name);
+        if full != self.full {
+            self.full = full;
+            self.inner.handle_disk_full(full);
+        }
+    }
+}
+
+impl Process for DiskFollower {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    fn handle_start(&mut self, now: LocalTime) {
+        self.follow();
+        self.inner.handle_start(now);
+    }
+    fn handle_datagram(&mut self, now: LocalTime, bytes: &[u8]) {
+        self.follow();
+        self.inner.handle_datagram(now, bytes);
+    }
+    fn handle_timeout(&mut self, now: LocalTime) {
+        self.follow();
+        self.inner.handle_timeout(now);
+    }
+    fn handle_work_done(
+        &mut self,
+        now: LocalTime,
+        work: highstorm_nodes::WorkId,
+        result: highstorm_nodes::WorkResult,
+    ) {
+        self.follow();
+        self.inner.handle_work_done(now, work, result);
+    }
+    fn handle_sync_faults(&mut self, faults: highstorm_nodes::SyncFaults) {
+        self.inner.handle_sync_faults(faults);
+    }
+    fn handle_disk_full(&mut self, full: bool) {
+        self.full = full;
+        self.inner.handle_disk_full(full);
+    }
+    fn poll_timeout(&self) -> Option<LocalTime> {
+        self.inner.poll_timeout()
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        self.inner.poll_output()
+    }
+    fn stats(&self) -> highstorm_nodes::ProcessStats {
+        self.inner.stats()
     }
 }
 

@@ -270,6 +270,15 @@ pub fn describe(f: &Fault) -> String {
         FaultAction::Resume(node) => format!("resume {node}"),
         FaultAction::Network { .. } => "network change".to_owned(),
         FaultAction::Skew { node, clock } => format!("skew {node} {:+}us", clock.skew_us),
+        FaultAction::Corrupt { node, key } => match key {
+            Some(k) => format!("corrupt {node} {k}"),
+            None => format!("corrupt {node}"),
+        },
+        FaultAction::DiskFull { node, free_after } => match free_after {
+            Some(d) => format!("disk full {node} for {}", show(*d)),
+            None => format!("disk full {node}"),
+        },
+        FaultAction::DiskFree(node) => format!("disk free {node}"),
     };
     format!("{what} at {}", show(f.at))
 }

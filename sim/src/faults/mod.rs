@@ -78,6 +78,20 @@ pub(crate) struct World {
     blobs: SharedMemBlobs,
     /// The system's outside-work runner.
     work: Option<WorkFn>,
+    /// The run seed (disks derive their sync-failure streams from it).
+    seed: u64,
+    /// How many nodes the scenario has (the fault atlas's `f` derives from it).
+    node_count: usize,
+    /// The storage faults the disks suffer (`[storage]`).
+    storage_faults: crate::scenario::StorageFaults,
+    /// Every storage-fault draw, on a stream of its own: a run without storage faults draws
+    /// nothing from it, so it is the same run it was before storage faults existed.
+    disk_rng: ChaCha8Rng,
+    /// The nodes whose disks are full.
+    full_disks: std::collections::BTreeSet<String>,
+    /// Damaged records (torn, corrupted, misdirected over, or lost): key -> the nodes whose
+    /// copy is damaged. The fault atlas reads it.
+    damaged: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl World {
@@ -119,6 +133,12 @@ impl World {
             disks: BTreeMap::new(),
             blobs: SharedMemBlobs::default(),
             work: None,
+            seed,
+            node_count: scenario.nodes,
+            storage_faults: scenario.storage.clone(),
+            disk_rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, "storage", 0)),
+            full_disks: Default::default(),
+            damaged: BTreeMap::new(),
         };
         for name in scenario
             .node_names()
@@ -175,6 +195,9 @@ impl World {
                 vec![self.change_conditions(link.as_ref(), conditions)]
             }
             FaultAction::Skew { node, clock } => vec![self.step_clock(now, node, clock)],
+            FaultAction::Corrupt { node, key } => self.corrupt(node, key.as_deref()),
+            FaultAction::DiskFull { node, .. } => self.fill_disk(node, true),
+            FaultAction::DiskFree(node) => self.fill_disk(node, false),
         }
     }
 }

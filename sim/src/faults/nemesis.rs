@@ -207,6 +207,19 @@ fn draw(
                     };
                     network(&mut push, at, undo_at, worse, restore);
                 }
+                NemesisKind::Storage => {
+                    if rng.random_bool(0.5) {
+                        push(at, FaultAction::Corrupt { node, key: None });
+                    } else {
+                        push(
+                            at,
+                            FaultAction::DiskFull {
+                                node,
+                                free_after: Some(held),
+                            },
+                        );
+                    }
+                }
                 NemesisKind::Latency => {
                     let factor = rng.random_range(2..=10);
                     let slow = Latency {
@@ -344,6 +357,13 @@ mod tests {
                     };
                     toggle(family, f.at, &mut out)
                 }
+                FaultAction::DiskFull { free_after, .. } => out.push((
+                    FaultFamily::Storage,
+                    f.at,
+                    f.at + free_after.expect("freed"),
+                )),
+                // Damage is instant: a window of no length.
+                FaultAction::Corrupt { .. } => out.push((FaultFamily::Storage, f.at, f.at)),
                 other => panic!("the nemesis does not inject {other:?}"),
             }
         }

@@ -30,7 +30,7 @@ pub fn timeline_of_run(scenario: &Scenario, seed: u64) -> Vec<(Duration, FaultAc
 }
 
 /// The steps that undo, at `at`, every fault of `steps` (a [`timeline`]) still in effect
-/// then: heal, network restore, restarts, resumes, clock corrections (in that order; nodes in
+/// then: heal, network restore, restarts, resumes, full disks freed, clock corrections (in that order; nodes in
 /// name order). Nothing for what is already undone.
 pub fn recovery(
     scenario: &Scenario,
@@ -47,6 +47,7 @@ pub fn recovery(
     let mut changed_links: Vec<(Vec<String>, Vec<String>)> = vec![];
     let mut down = BTreeSet::new();
     let mut paused = BTreeSet::new();
+    let mut full = BTreeSet::new();
     let mut clocks: BTreeMap<String, ClockModel> = scenario
         .clocks
         .iter()
@@ -85,6 +86,14 @@ pub fn recovery(
                     changed_links.push(link.clone());
                 }
             }
+            FaultAction::DiskFull { node, .. } => {
+                full.insert(node.clone());
+            }
+            FaultAction::DiskFree(node) => {
+                full.remove(node);
+            }
+            // Damage to a record stays: recovering from it is the system's job.
+            FaultAction::Corrupt { .. } => {}
             FaultAction::Skew { node, clock } => {
                 clocks
                     .entry(node.clone())
@@ -125,6 +134,7 @@ pub fn recovery(
     }
     undo.extend(down.into_iter().map(FaultAction::Restart));
     undo.extend(paused.into_iter().map(FaultAction::Resume));
+    undo.extend(full.into_iter().map(FaultAction::DiskFree));
     for (node, clock) in clocks {
         let (ahead_us, drift) = clock.error_at(at);
         if ahead_us != 0 || drift != 0.0 {

@@ -46,6 +46,19 @@ pub fn timeline(faults: &[Fault]) -> Vec<(Duration, FaultAction)> {
                 ));
                 steps.push((f.at + *after, FaultAction::Resume(node.clone())));
             }
+            FaultAction::DiskFull {
+                node,
+                free_after: Some(after),
+            } => {
+                steps.push((
+                    f.at,
+                    FaultAction::DiskFull {
+                        node: node.clone(),
+                        free_after: None,
+                    },
+                ));
+                steps.push((f.at + *after, FaultAction::DiskFree(node.clone())));
+            }
             other => steps.push((f.at, other.clone())),
         }
     }

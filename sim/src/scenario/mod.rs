@@ -30,6 +30,7 @@
 pub(crate) mod engine_kind;
 mod locate;
 mod parse;
+mod storage;
 mod validate;
 mod write;
 
@@ -40,6 +41,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use parse::parse_seed_range;
+pub use storage::{StorageFaults, StorageRates};
 pub use validate::{
     MAX_CLIENTS, MAX_DURATION, MAX_NEMESIS_CHANCES, MAX_NODES, MAX_OPERATIONS, MAX_RATE, MAX_SEEDS,
     MIN_NEMESIS_EVERY,
@@ -78,6 +80,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Random faults drawn from the seed on top of the scripted ones.
     pub nemesis: Option<Nemesis>,
+    /// The storage faults of every disk (`[storage]`; default: none).
+    pub storage: StorageFaults,
     /// System parameters, passed to the nodes.
     pub config: serde_json::Value,
     /// Bounds the checkers hold the run to.
@@ -350,6 +354,23 @@ pub enum FaultAction {
         /// The step and the new drift.
         clock: Clock,
     },
+    /// Damage a synced record on a node's disk (a flipped bit), found when the node next
+    /// reads its storage (at a restart).
+    Corrupt {
+        /// The node.
+        node: String,
+        /// The record (`None`: one drawn from the seed among those on the disk).
+        key: Option<String>,
+    },
+    /// Fill a node's disk: its syncs fail until it is freed.
+    DiskFull {
+        /// The node.
+        node: String,
+        /// When to free it, relative to this fault.
+        free_after: Option<Duration>,
+    },
+    /// Free a full disk.
+    DiskFree(String),
 }
 
 impl FaultAction {
@@ -364,7 +385,10 @@ impl FaultAction {
             | FaultAction::Restart(node)
             | FaultAction::Pause { node, .. }
             | FaultAction::Resume(node)
-            | FaultAction::Skew { node, .. } => vec![node],
+            | FaultAction::Skew { node, .. }
+            | FaultAction::Corrupt { node, .. }
+            | FaultAction::DiskFull { node, .. }
+            | FaultAction::DiskFree(node) => vec![node],
             FaultAction::Network { link, .. } => link
                 .as_ref()
                 .map(|(f, t)| f.iter().chain(t).collect())
@@ -384,6 +408,9 @@ impl FaultAction {
             FaultAction::Resume(_) => "resume",
             FaultAction::Network { .. } => "network",
             FaultAction::Skew { .. } => "skew",
+            FaultAction::Corrupt { .. } => "corrupt",
+            FaultAction::DiskFull { .. } => "disk_full",
+            FaultAction::DiskFree(_) => "disk_free",
         }
     }
 }
@@ -407,11 +434,14 @@ pub enum NemesisKind {
     Duplicate,
     /// Slow every link down to up to 10x its latency for `fault_duration`.
     Latency,
+    /// Damage a random record on a random node's disk, or fill that disk for
+    /// `fault_duration` (subject to the `[storage]` fault atlas when it is on).
+    Storage,
 }
 
 impl NemesisKind {
     /// Every kind, in order.
-    pub const ALL: [NemesisKind; 8] = [
+    pub const ALL: [NemesisKind; 9] = [
         NemesisKind::Partition,
         NemesisKind::PartitionOneway,
         NemesisKind::Crash,
@@ -420,6 +450,7 @@ impl NemesisKind {
         NemesisKind::Loss,
         NemesisKind::Duplicate,
         NemesisKind::Latency,
+        NemesisKind::Storage,
     ];
 
     /// Its name in scenario files.
@@ -433,6 +464,7 @@ impl NemesisKind {
             NemesisKind::Loss => "loss",
             NemesisKind::Duplicate => "duplicate",
             NemesisKind::Latency => "latency",
+            NemesisKind::Storage => "storage",
         }
     }
 
@@ -452,6 +484,7 @@ impl NemesisKind {
             NemesisKind::Loss => FaultFamily::Loss,
             NemesisKind::Duplicate => FaultFamily::Duplicate,
             NemesisKind::Latency => FaultFamily::Latency,
+            NemesisKind::Storage => FaultFamily::Storage,
         }
     }
 }
@@ -474,11 +507,13 @@ pub enum FaultFamily {
     Duplicate,
     /// Bursts of latency.
     Latency,
+    /// Damaged records and full disks.
+    Storage,
 }
 
 impl FaultFamily {
     /// Every family, in order.
-    pub const ALL: [FaultFamily; 7] = [
+    pub const ALL: [FaultFamily; 8] = [
         FaultFamily::Cut,
         FaultFamily::Crash,
         FaultFamily::Pause,
@@ -486,6 +521,7 @@ impl FaultFamily {
         FaultFamily::Loss,
         FaultFamily::Duplicate,
         FaultFamily::Latency,
+        FaultFamily::Storage,
     ];
 }
 
@@ -657,9 +693,38 @@ impl Scenario {
             workload: Workload::default(),
             faults: vec![],
             nemesis: None,
+            storage: StorageFaults::default(),
             config: serde_json::Value::Object(Default::default()),
             checks: Checks::default(),
         }
+    }
+
+    /// The same scenario with these storage faults (`[storage]`).
+    pub fn storage(mut self, storage: StorageFaults) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Damages `node`'s record `key` (or a random one) at `at`.
+    pub fn corrupt_at(self, at: Duration, node: &str, key: Option<&str>) -> Self {
+        self.fault(
+            at,
+            FaultAction::Corrupt {
+                node: node.to_owned(),
+                key: key.map(str::to_owned),
+            },
+        )
+    }
+
+    /// Fills `node`'s disk at `at`, freeing it after `free_after` (if given).
+    pub fn disk_full_at(self, at: Duration, node: &str, free_after: Option<Duration>) -> Self {
+        self.fault(
+            at,
+            FaultAction::DiskFull {
+                node: node.to_owned(),
+                free_after,
+            },
+        )
     }
 
     /// The node names: `n0` .. `n{nodes-1}`.

@@ -8,7 +8,7 @@
 
 use super::{
     Clock, Conditions, Distribution, Fault, FaultAction, Heal, Latency, LatencyTargets, LinkRule,
-    Nemesis, NemesisKind, Scenario, ScenarioError, MAX_CLIENTS,
+    Nemesis, NemesisKind, Scenario, ScenarioError, StorageFaults, StorageRates, MAX_CLIENTS,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -36,8 +36,67 @@ struct RawScenario {
     #[serde(default)]
     faults: Vec<Spanned<RawFault>>,
     nemesis: Option<Spanned<RawNemesis>>,
+    storage: Option<RawStorage>,
     config: Option<toml::Table>,
     checks: Option<RawChecks>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    torn: Option<Spanned<f64>>,
+    unsynced_kept: Option<Spanned<f64>>,
+    sync_failure: Option<Spanned<f64>>,
+    read_corruption: Option<Spanned<f64>>,
+    lost_write: Option<Spanned<f64>>,
+    misdirected_write: Option<Spanned<f64>>,
+    atlas: Option<Spanned<bool>>,
+    nodes: Option<BTreeMap<String, Spanned<RawRates>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRates {
+    torn: Option<Spanned<f64>>,
+    unsynced_kept: Option<Spanned<f64>>,
+    sync_failure: Option<Spanned<f64>>,
+    read_corruption: Option<Spanned<f64>>,
+    lost_write: Option<Spanned<f64>>,
+    misdirected_write: Option<Spanned<f64>>,
+}
+
+impl RawRates {
+    fn named(&self) -> [(&'static str, &Option<Spanned<f64>>); 6] {
+        [
+            ("torn", &self.torn),
+            ("unsynced_kept", &self.unsynced_kept),
+            ("sync_failure", &self.sync_failure),
+            ("read_corruption", &self.read_corruption),
+            ("lost_write", &self.lost_write),
+            ("misdirected_write", &self.misdirected_write),
+        ]
+    }
+}
+
+impl RawStorage {
+    fn rates(&self) -> RawRates {
+        let c = |v: &Option<Spanned<f64>>| v.clone();
+        RawRates {
+            torn: c(&self.torn),
+            unsynced_kept: c(&self.unsynced_kept),
+            sync_failure: c(&self.sync_failure),
+            read_corruption: c(&self.read_corruption),
+            lost_write: c(&self.lost_write),
+            misdirected_write: c(&self.misdirected_write),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCorrupt {
+    node: String,
+    key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +200,10 @@ struct RawFault {
     network: Option<Spanned<RawConditions>>,
     link: Option<Spanned<RawOneway>>,
     skew: Option<Spanned<RawSkew>>,
+    corrupt: Option<Spanned<RawCorrupt>>,
+    disk_full: Option<Spanned<String>>,
+    free_after: Option<Spanned<String>>,
+    disk_free: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -496,6 +559,9 @@ fn convert(
     if let Some(n) = &raw.nemesis {
         s.nemesis = Some(nemesis(src, n)?);
     }
+    if let Some(st) = &raw.storage {
+        s.storage = storage(src, st);
+    }
     if let Some(c) = &raw.checks {
         if let Some(d) = &c.converge_within {
             s.checks.converge_within = Some(src.duration(d, "checks.converge_within")?);
@@ -612,6 +678,28 @@ fn fault(src: &mut Source<'_>, i: usize, f: &Spanned<RawFault>) -> Result<Fault,
             clock: Clock { skew_us, drift },
         });
     }
+    if let Some(c) = &raw.corrupt {
+        src.at(key("corrupt"), c.span());
+        src.at(key("corrupt.node"), c.span());
+        actions.push(FaultAction::Corrupt {
+            node: c.get_ref().node.clone(),
+            key: c.get_ref().key.clone(),
+        });
+    }
+    if let Some(d) = &raw.disk_full {
+        src.at(key("disk_full"), d.span());
+        let free_after = after(src, &raw.free_after, "free_after")?;
+        actions.push(FaultAction::DiskFull {
+            node: d.get_ref().clone(),
+            free_after,
+        });
+    } else if let Some(r) = &raw.free_after {
+        return Err(src.error(r.span(), &key("free_after"), "only valid with `disk_full`"));
+    }
+    if let Some(d) = &raw.disk_free {
+        src.at(key("disk_free"), d.span());
+        actions.push(FaultAction::DiskFree(d.get_ref().clone()));
+    }
     match actions.len() {
         1 => Ok(Fault {
             at,
@@ -621,13 +709,44 @@ fn fault(src: &mut Source<'_>, i: usize, f: &Spanned<RawFault>) -> Result<Fault,
             f.span(),
             &format!("faults[{i}]"),
             "needs one of partition, partition_oneway, heal, crash, restart, pause, resume, \
-             network, skew",
+             network, skew, corrupt, disk_full, disk_free",
         )),
         _ => Err(src.error(
             f.span(),
             &format!("faults[{i}]"),
             "has more than one action: use one [[faults]] entry per action",
         )),
+    }
+}
+
+/// The `[storage]` table: rates are range-checked by validation, which names their keys.
+fn storage(src: &mut Source<'_>, raw: &RawStorage) -> StorageFaults {
+    let mut rates = StorageRates::default();
+    fill(src, "storage", &raw.rates(), &mut rates);
+    let mut out = StorageFaults {
+        rates,
+        nodes: BTreeMap::new(),
+        atlas: false,
+    };
+    if let Some(a) = &raw.atlas {
+        src.at("storage.atlas", a.span());
+        out.atlas = *a.get_ref();
+    }
+    for (node, r) in raw.nodes.iter().flatten() {
+        let key = format!("storage.nodes.{node}");
+        src.at(&key, r.span());
+        let mut node_rates = rates;
+        fill(src, &key, r.get_ref(), &mut node_rates);
+        out.nodes.insert(node.clone(), node_rates);
+    }
+    out
+}
+
+fn fill(src: &mut Source<'_>, prefix: &str, raw: &RawRates, rates: &mut StorageRates) {
+    for (name, v) in raw.named() {
+        if let (Some(v), Some(slot)) = (v, rates.by_name(name)) {
+            *slot = src.number(v, &format!("{prefix}.{name}"));
+        }
     }
 }
 
@@ -902,6 +1021,53 @@ fault_duration = "700ms"
         let n = s.nemesis.as_ref().unwrap();
         assert_eq!(n.kinds.len(), 8);
         assert_eq!(n.fault_duration, Duration::from_millis(700));
+    }
+
+    #[test]
+    fn storage_tables_and_faults_parse_and_are_checked_at_their_place() {
+        let text = format!(
+            "{GOOD}[storage]\nsync_failure = 0.1\ntorn = 0.2\natlas = true\n\
+             [storage.nodes.n1]\nlost_write = 0.5\n\
+             [[faults]]\nat = \"3s\"\ncorrupt = {{ node = \"n2\", key = \"k\" }}\n\
+             [[faults]]\nat = \"3s\"\ndisk_full = \"n0\"\nfree_after = \"1s\"\n"
+        );
+        let s = Scenario::from_toml("x.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.storage.atlas);
+        assert_eq!(s.storage.rates.sync_failure, 0.1);
+        let n1 = s.storage.rates_of("n1");
+        assert_eq!(
+            (n1.lost_write, n1.torn),
+            (0.5, 0.2),
+            "unset keys take the global rate"
+        );
+        assert_eq!(s.storage.rates_of("n0").lost_write, 0.0);
+        // Written out and read back: the same scenario.
+        let again = Scenario::from_toml("y.toml", &s.to_toml()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (again.storage, again.faults),
+            (s.storage.clone(), s.faults.clone())
+        );
+
+        let e = err(&format!("{GOOD}[storage]\ntorn = 1.5\n"));
+        assert_eq!(e.key(), Some("storage.torn"));
+        assert!(e.to_string().contains("outside [0, 1]"), "{e}");
+        assert!(e.to_string().starts_with("x.toml:24:8: "), "{e}");
+        let e = err(&format!("{GOOD}[storage.nodes.n9]\ntorn = 0.5\n"));
+        assert_eq!(e.key(), Some("storage.nodes.n9"));
+        let e = err(&format!("{GOOD}[storage]\nmeteor = 0.5\n"));
+        assert!(e.to_string().contains("meteor"), "{e}");
+        let e = err(&format!(
+            "{GOOD}[[faults]]\nat = \"3s\"\ncorrupt = {{ node = \"n5\" }}\n"
+        ));
+        assert_eq!(e.key(), Some("faults[3].corrupt.node"));
+        let e = err(&format!(
+            "{GOOD}[[faults]]\nat = \"3s\"\nfree_after = \"1s\"\n"
+        ));
+        assert_eq!(e.key(), Some("faults[3].free_after"));
+        let e = err(&format!(
+            "{GOOD}[[faults]]\nat = \"9s\"\ndisk_full = \"n1\"\nfree_after = \"5s\"\n"
+        ));
+        assert_eq!(e.key(), Some("faults[3].free_after"));
     }
 
     #[test]

@@ -83,6 +83,7 @@ impl Scenario {
             self.validate_fault(&format!("faults[{i}]"), f)?;
         }
         self.validate_nemesis()?;
+        self.storage.validate(|key, n| self.known(key, n))?;
         self.validate_checks()?;
         self.validate_workload()
     }
@@ -229,6 +230,16 @@ impl Scenario {
                 check_skew(&format!("{key}.offset"), clock.skew_us)?;
                 check_drift(&format!("{key}.drift"), clock.drift)?;
             }
+            FaultAction::Corrupt { node, .. } => {
+                self.known(&format!("{key}.{kind}.node"), node)?;
+            }
+            FaultAction::DiskFull { node, free_after } => {
+                self.known(&format!("{key}.{kind}"), node)?;
+                if let Some(after) = free_after {
+                    within_run("free_after", *after)?;
+                }
+            }
+            FaultAction::DiskFree(node) => self.known(&format!("{key}.{kind}"), node)?,
         }
         Ok(())
     }

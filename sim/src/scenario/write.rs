@@ -182,7 +182,35 @@ impl Scenario {
                     signed(clock.skew_us),
                     float(clock.drift)
                 ),
+                FaultAction::Corrupt { node, key } => match key {
+                    Some(k) => writeln!(w, "corrupt = {{ node = {node:?}, key = {k:?} }}"),
+                    None => writeln!(w, "corrupt = {{ node = {node:?} }}"),
+                },
+                FaultAction::DiskFull { node, free_after } => {
+                    let _ = writeln!(w, "disk_full = {node:?}");
+                    match free_after {
+                        Some(d) => writeln!(w, "free_after = \"{}\"", duration(*d)),
+                        None => Ok(()),
+                    }
+                }
+                FaultAction::DiskFree(node) => writeln!(w, "disk_free = {node:?}"),
             };
+        }
+        if !self.storage.is_off() || self.storage.atlas {
+            let st = &self.storage;
+            let _ = writeln!(w, "\n[storage]");
+            for (name, p) in st.rates.named() {
+                let _ = writeln!(w, "{name} = {}", float(p));
+            }
+            if st.atlas {
+                let _ = writeln!(w, "atlas = true");
+            }
+            for (node, r) in &st.nodes {
+                let _ = writeln!(w, "\n[storage.nodes.{node}]");
+                for (name, p) in r.named() {
+                    let _ = writeln!(w, "{name} = {}", float(p));
+                }
+            }
         }
         if let Some(nm) = &self.nemesis {
             let kinds: Vec<String> = nm.kinds.iter().map(|k| format!("{:?}", k.name())).collect();

@@ -37,6 +37,7 @@ pub(crate) fn episodes(faults: &[Fault], baseline: &Network) -> Vec<Vec<usize>> 
     let mut cuts: Vec<usize> = vec![];
     let mut down: BTreeMap<&str, usize> = BTreeMap::new();
     let mut paused: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut full: BTreeMap<&str, usize> = BTreeMap::new();
     let mut steps: BTreeMap<&str, Vec<(usize, Clock)>> = BTreeMap::new();
     // Open changes of link conditions: (fault, links, conditions).
     let mut worse: Vec<(usize, &Option<Links>, Conditions)> = vec![];
@@ -98,7 +99,22 @@ pub(crate) fn episodes(faults: &[Fault], baseline: &Network) -> Vec<Vec<usize>> 
                     worse.push((i, link, *conditions));
                 }
             }
-            FaultAction::Crash { .. } | FaultAction::Pause { .. } => {}
+            FaultAction::DiskFull {
+                node,
+                free_after: None,
+            } => {
+                full.insert(node, i);
+            }
+            FaultAction::DiskFree(node) => {
+                if let Some(f) = full.remove(node.as_str()) {
+                    join(f, i);
+                }
+            }
+            // A corruption is an episode of its own: nothing undoes it.
+            FaultAction::Corrupt { .. } => {}
+            FaultAction::Crash { .. }
+            | FaultAction::Pause { .. }
+            | FaultAction::DiskFull { .. } => {}
         }
     }
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -147,6 +163,8 @@ pub(crate) struct Aftermath {
     paused: BTreeSet<String>,
     /// Nodes whose clock was stepped or set drifting and not set back.
     clocks: BTreeSet<String>,
+    /// Disks filled and never freed.
+    full: BTreeSet<String>,
     /// Link settings changed and not set back: (links, setting).
     network: BTreeSet<(String, &'static str)>,
     /// The time from the last fault or recovery to the end of the run.
@@ -179,6 +197,13 @@ impl Aftermath {
                 FaultAction::Resume(node) => {
                     after.paused.remove(node);
                 }
+                FaultAction::DiskFull { node, .. } => {
+                    after.full.insert(node.clone());
+                }
+                FaultAction::DiskFree(node) => {
+                    after.full.remove(node);
+                }
+                FaultAction::Corrupt { .. } => {}
                 FaultAction::Skew { node, clock } => {
                     let c = clocks.entry(node).or_default();
                     c.0 += clock.skew_us;
@@ -218,6 +243,7 @@ impl Aftermath {
         (!self.cut || original.cut)
             && self.down.is_subset(&original.down)
             && self.paused.is_subset(&original.paused)
+            && self.full.is_subset(&original.full)
             && self.clocks.is_subset(&original.clocks)
             && self.network.is_subset(&original.network)
             && self.quiet >= original.quiet

@@ -14,10 +14,10 @@
 
 use super::{corpus, merge_counts, word_count, BridgeFourConfig, TaskStatus};
 use super::{BridgeFourNote, IllegalMove, JobStatus};
-use highstorm::check::last_fault_us;
+use highstorm::check::{last_fault_us, stopped_on_storage};
 use highstorm::check::{Operation, Recovery, Verdict};
 use highstorm::scenario::Scenario;
-use highstorm::trace::{NoteError, Noted, Trace};
+use highstorm::trace::{EventKind, NoteError, Noted, Trace};
 use highstorm_nodes::OpPhase;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,11 +42,76 @@ fn rank(s: TaskStatus) -> u8 {
     }
 }
 
+/// Where the leader's journal stood, event by event: a sync makes every noted status durable;
+/// a restart of the leader goes back to the durable ones, or keeps the ones noted before a
+/// sync that failed (those writes may have landed or not: both are legal). Without storage
+/// faults every noted status is synced within its handler, so a restart changes nothing.
+fn journal_marks(trace: &Trace) -> Vec<(usize, &str, bool)> {
+    trace
+        .events()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match &e.kind {
+            EventKind::Sync { node, .. } => Some((i, node.as_str(), true)),
+            EventKind::Restart { node, .. } => Some((i, node.as_str(), false)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn read_notes(trace: &Trace) -> Result<Notes, NoteError> {
     let mut n = Notes::default();
     let mut last: BTreeMap<(u64, u32), TaskStatus> = BTreeMap::new();
+    let mut durable = last.clone();
+    // Statuses in doubt after a leader restart: the others the task's record may hold (a
+    // write before a failed sync may have landed), until a status noted since is synced.
+    let mut doubt: BTreeMap<(u64, u32), BTreeSet<TaskStatus>> = BTreeMap::new();
+    let mut noted_since_sync: BTreeSet<(u64, u32)> = BTreeSet::new();
+    // Outputs counted since the leader's last sync (lost with it if the sync failed).
+    let mut unsynced_outputs: Vec<(u64, u64)> = vec![];
+    let marks = journal_marks(trace);
+    let mut next_mark = 0;
+    let mut leader: Option<String> = None;
     for noted in trace.notes::<BridgeFourNote>() {
-        let Noted { at_us, note, .. } = noted?;
+        let Noted {
+            index,
+            at_us,
+            node,
+            note,
+        } = noted?;
+        while let Some(&(_, mark_node, synced)) =
+            marks.get(next_mark).filter(|(at, ..)| *at < index)
+        {
+            next_mark += 1;
+            if leader.as_deref() != Some(mark_node) {
+                continue;
+            }
+            if synced {
+                durable.clone_from(&last);
+                unsynced_outputs.clear();
+                for task in std::mem::take(&mut noted_since_sync) {
+                    doubt.remove(&task);
+                }
+            } else {
+                for (task, status) in &last {
+                    let kept = durable.get(task).copied().unwrap_or(TaskStatus::NotStarted);
+                    if kept != *status {
+                        doubt.entry(*task).or_default().insert(*status);
+                    }
+                }
+                last.clone_from(&durable);
+                // What the crashed incarnation noted is no later sync's to make durable.
+                noted_since_sync.clear();
+                for key in unsynced_outputs.drain(..) {
+                    if let Some(c) = n.outputs.get_mut(&key) {
+                        *c = c.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        if matches!(note, BridgeFourNote::Task { .. }) {
+            leader = Some(node.to_owned());
+        }
         match note {
             BridgeFourNote::JobAccepted { job, tasks, .. } => {
                 n.accepted.entry(job).or_insert(at_us);
@@ -76,7 +141,9 @@ fn read_notes(trace: &Trace) -> Result<Notes, NoteError> {
                 ..
             } => {
                 let prev = last.get(&(j, t)).copied().unwrap_or(TaskStatus::NotStarted);
-                if prev != from {
+                let in_doubt = doubt.get(&(j, t)).is_some_and(|d| d.contains(&from));
+                noted_since_sync.insert((j, t));
+                if prev != from && !in_doubt {
                     n.violations.push(format!(
                         "job {j} task {t}: change {from:?} -> {to:?} at {at_us}us, but its status was {prev:?}"
                     ));
@@ -110,9 +177,9 @@ fn read_notes(trace: &Trace) -> Result<Notes, NoteError> {
                 ));
             }
             BridgeFourNote::OutputAccepted { attempt } => {
-                *n.outputs
-                    .entry((attempt.job, u64::from(attempt.task)))
-                    .or_insert(0) += 1;
+                let key = (attempt.job, u64::from(attempt.task));
+                *n.outputs.entry(key).or_insert(0) += 1;
+                unsynced_outputs.push(key);
             }
             BridgeFourNote::ServeData { job } => n.served.push((job, at_us)),
             _ => {}
@@ -166,6 +233,9 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
         .map(|(p, _)| p)
         .collect();
     let last_fault = last_fault_us(trace);
+    // A leader still stopped on a storage error at the end finishes nothing more: jobs it
+    // had not finished are excused (never the ones it finished wrongly).
+    let stopped = !stopped_on_storage(trace).is_empty();
     let mut problems = vec![];
     for (id, (inputs, acked_at)) in &jobs {
         let missing: Vec<&String> = inputs.iter().filter(|i| !files.contains(*i)).collect();
@@ -183,6 +253,9 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
         };
         let want = if missing.is_empty() { "Done" } else { "Error" };
         let Some(&at) = finished else {
+            if stopped {
+                continue;
+            }
             problems.push((
                 "job-not-finished",
                 format!("job {id} (acknowledged at {acked_at}us) never reached {want}"),
@@ -214,7 +287,7 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
                     _ => false,
                 })
         });
-        if got.is_none() {
+        if got.is_none() && !stopped {
             problems.push((
                 "result-not-delivered",
                 format!(
@@ -237,6 +310,12 @@ pub fn jobs_complete(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> V
             "done-and-error",
             format!("job {id} reached both Done and Error"),
         ));
+    }
+    if jobs.is_empty() && stopped {
+        return Verdict::pass(
+            NAME,
+            "no job was acknowledged: the leader stopped on a storage error first",
+        );
     }
     if jobs.is_empty() {
         return Verdict::violation(

@@ -32,6 +32,16 @@ pub enum BridgeFourNote {
         /// The job.
         job: u64,
     },
+    /// The leader stopped on a storage error: a sync failed (what it covered may or may not be
+    /// on disk, so the leader neither acknowledges nor assigns it) or a journal record is
+    /// damaged. It answers nothing until restarted; a restart recovers from the journal (and
+    /// stops again while a record stays damaged).
+    StorageHalted {
+        /// The damaged record, when a record is the cause.
+        record: Option<String>,
+        /// What failed.
+        error: String,
+    },
     /// A worker was not heard from within the timeout: its tasks halt.
     WorkerLost {
         /// The worker.

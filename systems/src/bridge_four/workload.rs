@@ -7,7 +7,7 @@
 
 use super::{corpus_path, BridgeFourConfig, BridgeFourMsg, JobStatus};
 use highstorm_nodes::{
-    ClientOp, Ctx, Duration, Message, MsgId, Node, OpPhase, RpcReply, WorkId, WorkResult,
+    ClientOp, Ctx, Duration, ErrorCode, Message, MsgId, Node, OpPhase, RpcReply, WorkId, WorkResult,
 };
 use serde_json::{json, Value};
 
@@ -192,7 +192,9 @@ impl Node for JobClient {
                     ctx.set_timer(POLL, JobTimer::Poll);
                 }
             }
-            (Phase::Submitting, RpcReply::Error(e)) if e.code.is_definite() => {
+            (Phase::Submitting, RpcReply::Error(e))
+                if e.code.is_definite() && e.code != ErrorCode::TemporarilyUnavailable =>
+            {
                 // Refused for good: the job will not run.
                 self.record(
                     ctx,
@@ -235,6 +237,17 @@ impl Node for JobClient {
                     self.phase = Phase::Reading { id, op };
                     self.reading = Some(ctx.spawn_work("read", json!({"path": result})));
                 }
+            }
+            // A leader stopped for now (a storage error, until it restarts): it did not serve
+            // the data; ask again later.
+            (Phase::Fetching { id, op }, RpcReply::Error(e))
+                if e.code == ErrorCode::TemporarilyUnavailable =>
+            {
+                let (id, op) = (*id, *op);
+                let why = json!({"job": id, "error": e.to_string()});
+                self.record(ctx, op, OpPhase::Fail, "result", why);
+                self.phase = Phase::Running { id };
+                ctx.set_timer(POLL, JobTimer::Fetch);
             }
             (Phase::Fetching { id, op }, RpcReply::Error(e)) if e.code.is_definite() => {
                 let (id, op) = (*id, *op);

@@ -2,7 +2,7 @@
 //! ones it vouched for kept durable across crashes.
 
 use super::{Broadcast, BroadcastNote};
-use highstorm_nodes::Ctx;
+use highstorm_nodes::{Ctx, SyncError};
 
 /// Where a value this node acknowledged (or helped acknowledge) is kept: one durable key per
 /// value, holding nothing, so writing it again is harmless.
@@ -44,9 +44,19 @@ impl Broadcast {
 
     /// Makes `values` durable before this node vouches for them (a client's ack, a replica's
     /// `replicate_ok`): writes those not yet stored and syncs once.
-    pub(super) fn persist(&mut self, ctx: &mut Ctx<'_, Self>, values: &[u64]) {
+    /// A failed sync leaves the keys it covered in doubt: they are written again next time,
+    /// and the caller must not vouch for `values`.
+    pub(super) fn persist(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        values: &[u64],
+    ) -> Result<(), SyncError> {
         if self.amnesiac {
-            return;
+            return Ok(());
+        }
+        let mut written = std::mem::take(&mut self.in_doubt);
+        for &v in &written {
+            ctx.put(&held_key(v), vec![]);
         }
         for &v in values {
             let key = held_key(v);
@@ -54,17 +64,20 @@ impl Broadcast {
                 ctx.put(&key, vec![]);
             }
         }
-        ctx.sync();
+        written.extend_from_slice(values);
+        ctx.sync().inspect_err(|_| self.in_doubt = written)
     }
 
     /// The values an earlier incarnation made durable, ascending.
     pub(super) fn recover(ctx: &mut Ctx<'_, Self>) -> Vec<u64> {
         let mut held = vec![];
         let mut unreadable = vec![];
-        for (key, _) in ctx.storage().prefixed(HELD_PREFIX) {
-            match key[HELD_PREFIX.len()..].parse::<u64>() {
-                Ok(v) => held.push(v),
-                Err(_) => unreadable.push(key.to_owned()),
+        for (key, record) in ctx.storage().prefixed(HELD_PREFIX) {
+            // The value is in the key; a damaged record still names it, but what it vouched
+            // for is unknown: report it, and let anti-entropy bring the value back.
+            match (key[HELD_PREFIX.len()..].parse::<u64>(), record) {
+                (Ok(v), Ok(_)) => held.push(v),
+                _ => unreadable.push(key.to_owned()),
             }
         }
         if !unreadable.is_empty() {

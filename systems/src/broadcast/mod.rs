@@ -52,7 +52,9 @@ use topology::Arrival;
 
 pub use notes::BroadcastNote;
 
-use highstorm_nodes::{ConfigProblem, Ctx, Duration, Message, Node, SystemConfig, MAX_PERIOD_MS};
+use highstorm_nodes::{
+    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, Message, Node, SystemConfig, MAX_PERIOD_MS,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -231,6 +233,9 @@ pub struct Broadcast {
     /// on init: the membership is fixed for an incarnation, and sorting it per message costs
     /// O(n log n)). Usually the host's own member list, shared, not a copy.
     all: std::sync::Arc<[String]>,
+    /// Values whose durable key a failed sync left in doubt: written again at the next
+    /// persist, whatever this incarnation's view of storage says.
+    in_doubt: Vec<u64>,
 }
 
 impl Broadcast {
@@ -240,6 +245,7 @@ impl Broadcast {
             config,
             amnesiac: false,
             silent: false,
+            in_doubt: vec![],
             values: vec![],
             hash: 0,
             pending: vec![],
@@ -281,7 +287,11 @@ impl Broadcast {
     /// replica holds it.
     fn accept(&mut self, ctx: &mut Ctx<'_, Self>, request: Message<BroadcastMsg>, value: u64) {
         let client = Arrival::Origin { from: None };
-        self.persist(ctx, &[value]);
+        if let Err(e) = self.persist(ctx, &[value]) {
+            // Not durable here, so not acknowledged (it may be on disk: indefinite).
+            ctx.reply_error(&request, ErrorBody::new(ErrorCode::Crash, e.to_string()));
+            return;
+        }
         if ctx.peers().is_empty() || self.amnesiac {
             ctx.reply(&request, BroadcastMsg::BroadcastOk);
             self.learn(ctx, &[value], client, None);
@@ -371,7 +381,11 @@ impl Node for Broadcast {
             }
             BroadcastMsg::Replicate { values, relay } => {
                 let values = values.clone();
-                self.persist(ctx, &values);
+                if let Err(e) = self.persist(ctx, &values) {
+                    let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, e.to_string());
+                    ctx.reply_error(&msg, e);
+                    return;
+                }
                 ctx.reply(&msg, BroadcastMsg::ReplicateOk);
                 let arrival = if *relay {
                     Arrival::Origin {

@@ -39,7 +39,7 @@ pub const DUPLICATE_ADD_IGNORED: &str = "duplicate-add-ignored";
 pub use notes::GCounterNote;
 
 use highstorm_nodes::{
-    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, Message, MsgId, Node, RpcReply,
+    ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, Message, MsgId, Node, RpcReply, SyncError,
     SystemConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -198,9 +198,10 @@ impl GCounter {
 
     /// Makes the counts durable before this node vouches for them (a client's `add_ok`, a
     /// replica's `replicate_ok`).
-    fn persist(&self, ctx: &mut Ctx<'_, Self>) {
+    /// A failed sync means the counts are not durable: the caller must not vouch for them.
+    fn persist(&self, ctx: &mut Ctx<'_, Self>) -> Result<(), SyncError> {
         ctx.put_json(COUNTS_KEY, &self.counts);
-        ctx.sync();
+        ctx.sync()
     }
 
     fn replicate(&mut self, ctx: &mut Ctx<'_, Self>, request: Message<GCounterMsg>, tries: usize) {
@@ -239,7 +240,7 @@ impl Node for GCounter {
             Some(Ok(stored)) => {
                 self.merge(&stored);
             }
-            Some(Err(e)) => ctx.note_typed(&GCounterNote::UnreadableStorage(e)),
+            Some(Err(e)) => ctx.note_typed(&GCounterNote::UnreadableStorage(e.to_string())),
             None => {}
         }
         for p in ctx.peers().to_vec() {
@@ -289,9 +290,17 @@ impl Node for GCounter {
                     }
                 }
                 let k = key(ctx);
-                *self.counts.entry(k).or_insert(0) += *delta;
+                *self.counts.entry(k.clone()).or_insert(0) += *delta;
                 self.changed = true;
-                self.persist(ctx);
+                if let Err(e) = self.persist(ctx) {
+                    // Not durable: take the add back (the disk may still hold it, which makes
+                    // it an add of unknown outcome — hence the indefinite error).
+                    if let Some(c) = self.counts.get_mut(&k) {
+                        *c -= *delta;
+                    }
+                    ctx.reply_error(&msg, ErrorBody::new(ErrorCode::Crash, e.to_string()));
+                    return;
+                }
                 if ctx.peers().is_empty() {
                     ctx.reply(&msg, GCounterMsg::AddOk);
                 } else {
@@ -313,8 +322,15 @@ impl Node for GCounter {
             GCounterMsg::Replicate { counts } => {
                 let counts = counts.clone();
                 self.merge(&counts);
-                self.persist(ctx);
-                ctx.reply(&msg, GCounterMsg::ReplicateOk);
+                match self.persist(ctx) {
+                    Ok(()) => {
+                        ctx.reply(&msg, GCounterMsg::ReplicateOk);
+                    }
+                    Err(e) => {
+                        let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, e.to_string());
+                        ctx.reply_error(&msg, e);
+                    }
+                }
             }
             GCounterMsg::State {
                 counts,

@@ -40,7 +40,7 @@ pub use notes::WorkQueueNote;
 
 use highstorm_nodes::{
     ConfigProblem, Ctx, Duration, ErrorBody, ErrorCode, LocalTime, Message, MsgId, Node, RpcReply,
-    SystemConfig, MAX_PERIOD_MS,
+    SyncError, SystemConfig, MAX_PERIOD_MS,
 };
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -306,7 +306,18 @@ pub struct Manager {
     bug: Option<PlantedBug>,
     /// Recovered reservations not yet settled (variant `sealed-after-restart` only).
     unsettled: BTreeSet<u64>,
+    /// Jobs whose records were written since the last successful sync.
+    dirty: BTreeSet<u64>,
+    /// A sync failed since: the dirty records' fate is unknown, so they are written again
+    /// before the next sync.
+    in_doubt: bool,
+    /// Why the manager stopped, once a damaged record stopped it.
+    halted: Option<String>,
 }
+
+/// How many times the manager writes and syncs records again after a failed sync, within one
+/// request, before it refuses the request.
+const SYNC_ATTEMPTS: usize = 3;
 
 fn key(id: u64) -> String {
     format!("job/{id:010}")
@@ -323,6 +334,50 @@ impl Manager {
             next_id: 1,
             bug,
             unsettled: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            in_doubt: false,
+            halted: None,
+        }
+    }
+
+    /// Journals job `id`'s record (durable at the next [`persist`](Manager::persist)).
+    fn put(&mut self, ctx: &mut Cx<'_>, id: u64, rec: &JobRecord) {
+        ctx.put_json(&key(id), rec);
+        self.dirty.insert(id);
+    }
+
+    /// Makes every journalled record durable before anything about it is acknowledged. A
+    /// failed sync leaves its records in doubt (a later sync would not cover them): they are
+    /// written again and synced again, up to [`SYNC_ATTEMPTS`] times; a full disk is not
+    /// retried. On an error nothing may be acknowledged; the records stay dirty and are
+    /// written again with the next persist.
+    fn persist(&mut self, ctx: &mut Cx<'_>) -> Result<(), SyncError> {
+        let mut attempt = 0;
+        loop {
+            if self.in_doubt {
+                for id in self.dirty.clone() {
+                    if let Some((rec, _)) = self.jobs.get(&id) {
+                        ctx.put_json(&key(id), rec);
+                    }
+                }
+            }
+            match ctx.sync() {
+                Ok(()) => {
+                    self.dirty.clear();
+                    self.in_doubt = false;
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.in_doubt = true;
+                    ctx.note_typed(&WorkQueueNote::SyncFailed {
+                        error: e.to_string(),
+                    });
+                    attempt += 1;
+                    if e == SyncError::DiskFull || attempt == SYNC_ATTEMPTS {
+                        return Err(e);
+                    }
+                }
+            }
         }
     }
 
@@ -334,10 +389,20 @@ impl Manager {
         let now = ctx.now();
         let ttr = self.ttr();
         let mut recovered = 0;
+        let damaged = ctx.storage().damaged().next();
+        if let Some(e) = damaged {
+            let record = e.key().to_owned();
+            self.halted = Some(format!("manager {} stopped: {e}", ctx.id()));
+            ctx.note_typed(&WorkQueueNote::StorageHalted {
+                record,
+                error: e.to_string(),
+            });
+            return;
+        }
         let records: Vec<(String, Vec<u8>)> = ctx
             .storage()
             .prefixed("job/")
-            .map(|(k, v)| (k.to_owned(), v.to_vec()))
+            .filter_map(|(k, v)| Some((k.to_owned(), v.ok()?.to_vec())))
             .collect();
         for (k, bytes) in records {
             let (Ok(id), Ok(rec)) = (
@@ -398,6 +463,13 @@ impl Manager {
 
     fn on_message(&mut self, ctx: &mut Cx<'_>, msg: Message<WorkQueueMsg>) {
         let now = ctx.now();
+        if let Some(why) = &self.halted {
+            if msg.msg_id.is_some() && msg.in_reply_to.is_none() {
+                let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, why.clone());
+                ctx.reply_error(&msg, e);
+            }
+            return;
+        }
         match &msg.body {
             WorkQueueMsg::Put { .. } if !self.unsettled.is_empty() => {
                 let e = ErrorBody::new(
@@ -414,7 +486,11 @@ impl Manager {
                 }
                 if let Some(id) = token.as_ref().and_then(|t| self.tokens.get(t)) {
                     let id = *id;
-                    ctx.reply(&msg, WorkQueueMsg::PutOk { id });
+                    // Its record may still be in doubt from a failed sync.
+                    match self.persist(ctx) {
+                        Ok(()) => ctx.reply(&msg, WorkQueueMsg::PutOk { id }),
+                        Err(e) => ctx.reply_error(&msg, not_durable(e)),
+                    };
                     return;
                 }
                 let id = self.next_id;
@@ -430,12 +506,24 @@ impl Manager {
                 if let Some(t) = token {
                     self.tokens.insert(t.clone(), id);
                 }
-                ctx.put_json(&key(id), &rec);
+                self.put(ctx, id, &rec);
                 ctx.note_typed(&WorkQueueNote::Queued { id });
                 self.jobs.insert(id, (rec, None));
                 self.queued.insert(id);
-                ctx.sync();
-                ctx.reply(&msg, WorkQueueMsg::PutOk { id });
+                match self.persist(ctx) {
+                    Ok(()) => ctx.reply(&msg, WorkQueueMsg::PutOk { id }),
+                    // Queued in memory, maybe on disk: a retry with the token gets this id.
+                    Err(e) => ctx.reply_error(&msg, not_durable(e)),
+                };
+            }
+            // Only durable state is served: records a failed sync left in doubt are made
+            // durable first (a crash could otherwise take back what a client saw).
+            WorkQueueMsg::Get { .. } if !self.dirty.is_empty() && self.persist(ctx).is_err() => {
+                let e = ErrorBody::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the job's state is not durable yet (the disk refuses writes)",
+                );
+                ctx.reply_error(&msg, e);
             }
             WorkQueueMsg::Get { id } => match self.state(*id, now) {
                 Some(job) => {
@@ -455,7 +543,7 @@ impl Manager {
                     *deadline = Some(now + ttr);
                     self.deadlines.insert((now + ttr, id));
                     let rec = rec.clone();
-                    ctx.put_json(&key(id), &rec);
+                    self.put(ctx, id, &rec);
                     ctx.note_typed(&WorkQueueNote::Reserved {
                         id,
                         reservation: rec.reserves,
@@ -468,7 +556,8 @@ impl Manager {
                         ttr_ms: self.cfg.ttr_ms,
                     })
                 });
-                ctx.sync();
+                // A reservation that is not durable is not handed out (its TTR re-queues it).
+                let job = self.persist(ctx).ok().and(job);
                 ctx.reply(&msg, WorkQueueMsg::ReserveOk { job });
             }
             WorkQueueMsg::Complete {
@@ -492,6 +581,7 @@ impl Manager {
                         let rec = rec.clone();
                         if self.bug != Some(PlantedBug::Forgetful) {
                             ctx.put_json(&key(id), &rec);
+                            self.dirty.insert(id);
                         }
                         ctx.note_typed(&WorkQueueNote::Completed {
                             id,
@@ -518,14 +608,20 @@ impl Manager {
                         false
                     }
                 };
-                ctx.sync();
-                ctx.reply(&msg, WorkQueueMsg::CompleteOk { id, accepted });
+                match self.persist(ctx) {
+                    Ok(()) => ctx.reply(&msg, WorkQueueMsg::CompleteOk { id, accepted }),
+                    // The worker reports again until acknowledged.
+                    Err(e) => ctx.reply_error(&msg, not_durable(e)),
+                };
             }
             _ => {}
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Cx<'_>) {
+        if self.halted.is_some() {
+            return;
+        }
         let now = ctx.now();
         while let Some(&(at, id)) = self.deadlines.first() {
             if at > now {
@@ -542,7 +638,7 @@ impl Manager {
             rec.timeouts += 1;
             *deadline = None;
             let rec = rec.clone();
-            ctx.put_json(&key(id), &rec);
+            self.put(ctx, id, &rec);
             ctx.reachable(points::TTR_REQUEUED);
             ctx.note_typed(&WorkQueueNote::TtrExpired {
                 id,
@@ -551,12 +647,20 @@ impl Manager {
             self.unsettled.remove(&id);
             self.queued.insert(id);
         }
-        ctx.sync();
+        // Nothing here is acknowledged: on an error the records stay dirty and are written
+        // again with the next persist.
+        let _ = self.persist(ctx);
         ctx.set_timer(
             Duration::from_millis(self.cfg.poll_ms),
             WorkQueueTimer::Expire,
         );
     }
+}
+
+/// The error answering a request whose records could not be made durable: indefinite (the
+/// disk may hold them after all).
+fn not_durable(e: SyncError) -> ErrorBody {
+    ErrorBody::new(ErrorCode::Crash, format!("not durable: {e}"))
 }
 
 /// A worker's state: one job at a time.

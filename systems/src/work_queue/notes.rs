@@ -13,6 +13,20 @@ pub enum WorkQueueNote {
         /// Its storage key.
         key: String,
     },
+    /// A sync of the journal failed: the records it covered are rewritten and synced again
+    /// before anything about them is acknowledged.
+    SyncFailed {
+        /// The error.
+        error: String,
+    },
+    /// The manager stopped: a journal record is damaged (torn or corrupted). Starting
+    /// without it would forget an accepted job and hand its id out again.
+    StorageHalted {
+        /// The damaged record.
+        record: String,
+        /// What is wrong with it.
+        error: String,
+    },
     /// A restarted manager rebuilt its queue from the journal.
     Recovered {
         /// Jobs recovered.

@@ -14,21 +14,16 @@
 //! hand its id out again.
 
 use super::{sync_dir, write_atomically, TMP_PREFIX};
-use highstorm_nodes::storage::{Storage, Write};
+use highstorm_nodes::storage::{record, Storage, Write};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use xxhash_rust::xxh3::Xxh3;
 
 /// Prefix of every key file's name (anything else in the directory is ignored).
 const KEY_PREFIX: &str = "k_";
 /// The lock file: held (exclusively) by the one process using the store.
 pub const LOCK_FILE: &str = ".lock";
-/// The first word of every record's header.
-const MAGIC: &str = "highstorm-record";
-/// The record format's version.
-const VERSION: u32 = 1;
 
 /// Why a store directory cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -191,70 +186,15 @@ impl DirStore {
     }
 }
 
-fn checksum(key: &str, value: &[u8]) -> u64 {
-    let mut h = Xxh3::new();
-    h.update(&(key.len() as u64).to_le_bytes());
-    h.update(key.as_bytes());
-    h.update(value);
-    h.digest()
-}
-
-/// A record file's bytes for `key` holding `value`.
+/// A record file's bytes for `key` holding `value` (the [`record`] format the simulator's
+/// disks use too).
 fn encode_record(key: &str, value: &[u8]) -> Vec<u8> {
-    let header = format!(
-        "{MAGIC} {VERSION} {} {:016x}\n",
-        value.len(),
-        checksum(key, value)
-    );
-    let mut out = Vec::with_capacity(header.len() + value.len());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(value);
-    out
+    record::encode(key, value)
 }
 
 /// The value a record file holds for `key`, or what is wrong with it.
 fn decode_record(key: &str, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    if bytes.is_empty() {
-        return Err("the file is empty".into());
-    }
-    let Some(end) = bytes.iter().position(|&b| b == b'\n') else {
-        return Err("no record header (not written by this version of highstorm?)".into());
-    };
-    let header = std::str::from_utf8(&bytes[..end]).map_err(|_| "the header is not text")?;
-    let fields: Vec<&str> = header.split(' ').collect();
-    let [magic, version, len, sum] = fields.as_slice() else {
-        return Err(format!("bad record header {header:?}"));
-    };
-    if *magic != MAGIC {
-        return Err("no record header (not written by this version of highstorm?)".into());
-    }
-    if *version != VERSION.to_string() {
-        return Err(format!(
-            "record format version {version}, expected {VERSION}"
-        ));
-    }
-    let len: usize = len
-        .parse()
-        .map_err(|_| format!("bad length in header {header:?}"))?;
-    let sum = u64::from_str_radix(sum, 16)
-        .ok()
-        .filter(|_| sum.len() == 16)
-        .ok_or_else(|| format!("bad checksum in header {header:?}"))?;
-    let value = &bytes[end + 1..];
-    if value.len() != len {
-        return Err(format!(
-            "it holds {} bytes of a {len}-byte value (truncated or extended)",
-            value.len()
-        ));
-    }
-    let actual = checksum(key, value);
-    if actual != sum {
-        return Err(format!(
-            "checksum {actual:016x} does not match {sum:016x}: the record was changed after \
-             it was written"
-        ));
-    }
-    Ok(value.to_vec())
+    record::decode(key, bytes)
 }
 
 /// A key as a safe file name: ASCII letters, digits, `-` and `_` stay; every other byte is
@@ -326,8 +266,8 @@ mod tests {
         // A crash: the pending writes are dropped with the process.
         drop(store);
         let (mut store, loaded) = DirStore::open(&dir).unwrap();
-        assert_eq!(loaded.get("job/1"), Some(&b"c"[..]));
-        assert_eq!(loaded.get("job/2"), Some(&b"b"[..]));
+        assert_eq!(loaded.get("job/1"), Some(Ok(&b"c"[..])));
+        assert_eq!(loaded.get("job/2"), Some(Ok(&b"b"[..])));
         assert_eq!(loaded.len(), 2);
         store.write(w("job/2", None));
         store.sync().unwrap();

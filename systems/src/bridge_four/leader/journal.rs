@@ -52,13 +52,48 @@ pub(super) fn task_key(job: u64, task: u32) -> String {
 }
 
 impl Leader {
+    /// Syncs the journal; whether it succeeded. A failed sync stops the leader (fail-stop, as
+    /// databases stop on a failed fsync): what the sync covered may or may not be on disk, so
+    /// the leader must neither acknowledge nor assign it, and a later sync would not retry it.
+    /// A restart recovers from what the journal holds.
+    pub(super) fn journal_sync(&mut self, ctx: &mut Cx<'_>) -> bool {
+        if self.halted.is_some() {
+            return false;
+        }
+        match ctx.sync() {
+            Ok(()) => true,
+            Err(e) => {
+                self.halt(ctx, None, e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Stops the leader on a storage error, noting why.
+    pub(super) fn halt(&mut self, ctx: &mut Cx<'_>, record: Option<String>, error: String) {
+        let why = match &record {
+            Some(r) => format!("leader {} stopped: {error} (record `{r}`)", ctx.id()),
+            None => format!("leader {} stopped: {error}", ctx.id()),
+        };
+        ctx.note_typed(&BridgeFourNote::StorageHalted { record, error });
+        self.halted = Some(why);
+    }
+
     /// Rebuilds jobs and tasks from the journal. Tasks that were running are `Missing` until
     /// their worker vouches for them (or is found dead).
     pub(super) fn recover(&mut self, ctx: &mut Cx<'_>) {
         let mut jobs: Vec<JobRecord> = vec![];
         let mut tasks: BTreeMap<(u64, u32), TaskRecord> = BTreeMap::new();
         let mut broken = 0u64;
+        let mut damaged = None;
         for (key, bytes) in ctx.storage().iter() {
+            let bytes = match bytes {
+                Ok(b) => b,
+                Err(e) => {
+                    damaged.get_or_insert(e);
+                    continue;
+                }
+            };
             let parts: Vec<&str> = key.split('/').collect();
             match parts.as_slice() {
                 ["job", _] => match serde_json::from_slice(bytes) {
@@ -73,6 +108,12 @@ impl Leader {
                 },
                 _ => broken += 1,
             }
+        }
+        if let Some(e) = damaged {
+            // Recovering without it would forget what it held (an accepted job, a task's
+            // progress) and hand its ids out again: stop, naming it.
+            let record = e.key().to_owned();
+            return self.halt(ctx, Some(record), e.to_string());
         }
         if jobs.is_empty() && broken == 0 {
             return;

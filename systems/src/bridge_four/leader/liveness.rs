@@ -8,6 +8,9 @@ use std::collections::BTreeSet;
 
 impl Leader {
     pub(in crate::bridge_four) fn on_timer(&mut self, ctx: &mut Cx<'_>, timer: BridgeFourTimer) {
+        if self.halted.is_some() {
+            return;
+        }
         if let BridgeFourTimer::Check = timer {
             let now = ctx.now();
             let timeout = self.timeout();
@@ -30,7 +33,7 @@ impl Leader {
                 Duration::from_millis(self.cfg.heartbeat_ms),
                 BridgeFourTimer::Check,
             );
-            ctx.sync();
+            self.journal_sync(ctx);
         }
     }
 

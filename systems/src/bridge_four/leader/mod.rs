@@ -72,6 +72,8 @@ pub struct Leader {
     ready: BTreeSet<(u64, u32)>,
     next_seq: u64,
     aggregations: BTreeMap<WorkId, u64>,
+    /// Why the leader stopped, once a storage error stopped it (see `journal.rs`).
+    halted: Option<String>,
 }
 
 impl Leader {
@@ -88,6 +90,7 @@ impl Leader {
             ready: BTreeSet::new(),
             next_seq: 0,
             aggregations: BTreeMap::new(),
+            halted: None,
         }
     }
 
@@ -98,6 +101,9 @@ impl Leader {
     pub(super) fn on_init(&mut self, ctx: &mut Cx<'_>) {
         self.boot = ctx.boot();
         self.recover(ctx);
+        if self.halted.is_some() {
+            return;
+        }
         ctx.set_timer(
             Duration::from_millis(self.cfg.heartbeat_ms),
             BridgeFourTimer::Check,
@@ -105,6 +111,13 @@ impl Leader {
     }
 
     pub(super) fn on_message(&mut self, ctx: &mut Cx<'_>, msg: Message<BridgeFourMsg>) {
+        if let Some(why) = &self.halted {
+            if msg.msg_id.is_some() && msg.in_reply_to.is_none() {
+                let e = ErrorBody::new(ErrorCode::TemporarilyUnavailable, why.clone());
+                ctx.reply_error(&msg, e);
+            }
+            return;
+        }
         match &msg.body {
             BridgeFourMsg::SubmitJob {
                 name,
@@ -171,13 +184,14 @@ impl Leader {
                 let (attempt, result) = (*attempt, result.clone());
                 self.task_done(ctx, &msg.src, attempt, result);
                 self.schedule(ctx);
-                ctx.sync();
-                ctx.reply(&msg, BridgeFourMsg::TaskDoneOk { attempt });
+                if self.journal_sync(ctx) {
+                    ctx.reply(&msg, BridgeFourMsg::TaskDoneOk { attempt });
+                }
             }
             // Replies and worker-bound messages are not for the leader.
             _ => {}
         }
-        ctx.sync();
+        self.journal_sync(ctx);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -258,7 +272,11 @@ impl Leader {
         );
         self.ready.extend((0..n).map(|t| (id, t)));
         // Journalled before it is acknowledged.
-        ctx.sync();
+        if !self.journal_sync(ctx) {
+            let why = self.halted.clone().unwrap_or_default();
+            ctx.reply_error(msg, ErrorBody::new(ErrorCode::Crash, why));
+            return;
+        }
         ctx.reply(msg, BridgeFourMsg::SubmitJobOk { id });
         self.schedule(ctx);
     }

@@ -186,6 +186,9 @@ impl Leader {
         let Some(id) = self.aggregations.remove(&work) else {
             return;
         };
+        if self.halted.is_some() {
+            return;
+        }
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
@@ -204,7 +207,7 @@ impl Leader {
                 set_job(ctx, job, JobStatus::Error);
             }
         }
-        ctx.sync();
+        self.journal_sync(ctx);
     }
 }
 

@@ -37,7 +37,9 @@ impl Leader {
                     .running
                     .insert((job, t));
                 // The assignment is journalled before it leaves.
-                ctx.sync();
+                if !self.journal_sync(ctx) {
+                    return;
+                }
                 if let Some(assign) = self.assign_msg(job, t) {
                     ctx.send(&worker, assign);
                 }
