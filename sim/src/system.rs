@@ -390,6 +390,21 @@ impl System {
     /// Runs every checker over a run, then checks the targets the scenario sets in
     /// `[checks]` (latency, stable latency, messages per operation) whatever the system.
     pub fn check_run(&self, scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Vec<Verdict> {
+        let mut verdicts = self.system_verdicts(scenario, trace, ops);
+        let targets = check::targets::targets_met(scenario, trace, ops, self.spreads, &verdicts);
+        verdicts.extend(targets);
+        verdicts
+    }
+
+    /// The system's own verdicts on a run: its checkers, then its liveness promise when the
+    /// scenario has a liveness phase (what [`check_run`](System::check_run) and
+    /// [`judge`](System::judge) share, before the scenario's targets).
+    fn system_verdicts(
+        &self,
+        scenario: &Scenario,
+        trace: &Trace,
+        ops: &[Operation],
+    ) -> Vec<Verdict> {
         let mut verdicts: Vec<Verdict> = self
             .checkers
             .iter()
@@ -403,8 +418,6 @@ impl System {
                 ops,
             ));
         }
-        let targets = check::targets::targets_met(scenario, trace, ops, self.spreads, &verdicts);
-        verdicts.extend(targets);
         verdicts
     }
 
@@ -417,11 +430,7 @@ impl System {
         trace: &Trace,
         ops: &[Operation],
     ) -> (Vec<Verdict>, Metrics) {
-        let mut verdicts: Vec<Verdict> = self
-            .checkers
-            .iter()
-            .map(|c| c(scenario, trace, ops))
-            .collect();
+        let mut verdicts = self.system_verdicts(scenario, trace, ops);
         let metrics = crate::metrics::measure_history(scenario, trace, ops, self.spreads);
         let targets =
             check::targets::targets_met_measured(scenario, trace, ops, &metrics, &verdicts);
