@@ -1,5 +1,6 @@
 //! Every request is answered, unless a fault explains why not.
 
+use super::cut_links::CutLinks;
 use super::{Operation, Verdict};
 use crate::scenario::Scenario;
 use crate::trace::{EventKind, Trace};
@@ -149,27 +150,23 @@ pub fn requests_answered_unless_faulted(
 /// The processes a partition still cuts off (some link to or from them is cut) when the run
 /// ends: cut at some point and never healed since.
 fn cut_off_at_the_end(trace: &Trace) -> BTreeSet<&str> {
-    let mut cut: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut cut = CutLinks::default();
     for e in trace.events() {
         match &e.kind {
             EventKind::Cut { from, to, .. } => {
-                for a in from {
-                    for b in to {
-                        cut.insert((a.as_str(), b.as_str()));
-                    }
-                }
+                cut.cut(
+                    from.iter().map(String::as_str),
+                    to.iter().map(String::as_str),
+                );
             }
             EventKind::Heal { scope } => match scope.split_once("<->") {
-                Some((a, b)) => {
-                    cut.remove(&(a, b));
-                    cut.remove(&(b, a));
-                }
-                None => cut.clear(),
+                Some((a, b)) => cut.heal_between(a, b),
+                None => cut.heal_all(),
             },
             _ => {}
         }
     }
-    cut.into_iter().flat_map(|(a, b)| [a, b]).collect()
+    cut.endpoints()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! verdict with a reason.
 
 mod availability;
+mod cut_links;
 pub mod generic;
 mod history;
 pub mod liveness;
