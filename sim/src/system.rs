@@ -422,6 +422,14 @@ impl System {
             .iter()
             .map(|c| c(scenario, trace, ops))
             .collect();
+        if let Some(promise) = &self.liveness {
+            verdicts.extend(check::liveness::judge(
+                promise.as_ref(),
+                scenario,
+                trace,
+                ops,
+            ));
+        }
         let metrics = crate::metrics::measure_history(scenario, trace, ops, self.spreads);
         let targets =
             check::targets::targets_met_measured(scenario, trace, ops, &metrics, &verdicts);

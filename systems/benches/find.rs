@@ -261,15 +261,17 @@ fn rows() -> Vec<PlantedBug> {
             explore_from: b.explore_from,
         })
         .collect();
-    rows.extend(PLANTED.iter().map(|p| PlantedBug {
-        system: p.system,
-        variant: p.variant,
-        explore_from: p
-            .misses
-            .iter()
-            .copied()
-            .find(|m| !m.contains("http"))
-            .expect("a planted bug names a shipped scenario that misses it"),
+    rows.extend(PLANTED.iter().map(|p| {
+        PlantedBug {
+            system: p.system,
+            variant: p.variant,
+            explore_from: p
+                .misses
+                .iter()
+                .copied()
+                .find(|m| !m.contains("http"))
+                .expect("a planted bug names a shipped scenario that misses it"),
+        }
     }));
     rows
 }
