@@ -588,3 +588,35 @@ impl Registry {
         self.systems.values()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::liveness::LIVE_AFTER_HEAL;
+    use std::time::Duration;
+
+    #[test]
+    fn judge_gives_the_liveness_verdict_that_check_run_gives() {
+        let system = crate::testing::fixture::ids()
+            .liveness(|_, _, _, _| Err("no request answered after the heal".to_owned()));
+        let scenario = Scenario::new("t", "ids").liveness(Duration::from_secs(1));
+        let trace = Trace::new();
+        let (judged, _) = system.judge(&scenario, &trace, &[]);
+        let checked = system.check_run(&scenario, &trace, &[]);
+        let live = |vs: &[Verdict]| {
+            vs.iter()
+                .find(|v| v.name == LIVE_AFTER_HEAL)
+                .map(|v| (v.ok, v.detail.clone()))
+        };
+        let judged_live = live(&judged).expect("judge names live-after-heal");
+        assert!(!judged_live.0);
+        assert!(
+            judged_live.1.contains("no request answered"),
+            "{judged_live:?}"
+        );
+        assert_eq!(Some(judged_live), live(&checked));
+        // Without a liveness phase neither judges it.
+        let calm = Scenario::new("t", "ids");
+        assert_eq!(live(&system.judge(&calm, &trace, &[]).0), None);
+    }
+}

@@ -10,12 +10,15 @@
 //! (a) runs every shipped scenario of the bug's system (`scenarios/<system>-*.toml`, minus
 //! the HTTP ones and the 1000-node one), with the planted variant, round-robin over seeds
 //! 0, 1, 2, ... (seed 0 of every scenario, then seed 1, ...), up to `HIGHSTORM_FIND_SEEDS`
-//! seeds each (default 100). (c) runs `highstorm explore` from one calm shipped scenario,
-//! search seed 0, up to `HIGHSTORM_FIND_RUNS` runs (default 400). (b) is filled in once swarm
-//! mode exists (`[nemesis] swarm = true`). CPU time is this thread's (from
+//! seeds each (default 100). (b) runs the system's swarm scenario
+//! (`scenarios/<system>-swarm.toml`, `[nemesis] swarm = true`) at seeds 0, 1, 2, ... up to
+//! `HIGHSTORM_FIND_SWARM_SEEDS` (default 100). (c) runs `highstorm explore` from one calm
+//! shipped scenario (for the bugs of `highstorm_systems::planted`, the first one that misses
+//! the bug), search seed 0, up to `HIGHSTORM_FIND_RUNS` runs (default 400). CPU time is this thread's (from
 //! `/proc/thread-self/schedstat`; wall time where that is missing), to the failing run, not
-//! counting shrinking. Add a bug by adding a row to [`BUGS`].
+//! counting shrinking. Add a bug by adding a row to [`BUGS`] (or to `PLANTED`).
 
+use highstorm_systems::planted::PLANTED;
 use highstorm_systems::system;
 
 #[path = "../src/allocator.rs"]
@@ -36,7 +39,9 @@ struct PlantedBug {
     explore_from: &'static str,
 }
 
-/// Every planted bug the benchmark hunts. One row per bug.
+/// The older planted bugs the benchmark hunts, one row per bug; the swarm work's bugs
+/// ([`PLANTED`]) follow them in the table, explore starting from the first shipped scenario
+/// that misses the bug.
 const BUGS: &[PlantedBug] = &[
     PlantedBug {
         system: "work-queue",
@@ -127,17 +132,18 @@ fn with_variant(mut s: Scenario, variant: &str) -> Scenario {
     s
 }
 
-/// The shipped scenarios of `system`, with `variant` planted.
+/// The shipped non-swarm scenarios of `system`, with `variant` planted.
 fn shipped(system: &str, variant: &str) -> Vec<Scenario> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
         .expect("scenarios/")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with(&format!("{system}-"))
+            (name.starts_with(&format!("{system}-")) || name == format!("{system}.toml"))
                 && name.ends_with(".toml")
                 && !name.contains("http")
                 && !name.contains("1000")
+                && !name.contains("swarm")
         })
         .collect();
     files.sort();
@@ -168,6 +174,39 @@ fn plain_sweep(bug: &PlantedBug, seeds: u64) -> Found {
                     failed: Some(format!("{} seed {seed}", s.name)),
                 };
             }
+        }
+    }
+    Found {
+        runs,
+        cpu: clock.now() - start,
+        failed: None,
+    }
+}
+
+/// (b): the system's swarm scenario (`scenarios/<system>-swarm.toml`) at seeds 0, 1, 2, ...
+/// until one fails.
+fn swarm_sweep(bug: &PlantedBug, seeds: u64) -> Found {
+    let file = scenarios_dir().join(format!("{}-swarm.toml", bug.system));
+    let s = with_variant(
+        Scenario::load(&file).expect("a swarm scenario loads"),
+        bug.variant,
+    );
+    assert!(
+        s.nemesis.as_ref().is_some_and(|n| n.swarm),
+        "{} is not a swarm scenario",
+        file.display()
+    );
+    let (clock, start) = CpuClock::start();
+    let mut runs = 0;
+    for seed in 0..seeds {
+        runs += 1;
+        let r = run_seed(system(&s), &s, seed, Recheck::Once).expect("runs");
+        if !r.ok {
+            return Found {
+                runs,
+                cpu: clock.now() - start,
+                failed: Some(format!("seed {seed}")),
+            };
         }
     }
     Found {
@@ -211,34 +250,90 @@ fn env_u64(var: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Every row of the table: [`BUGS`], then [`PLANTED`] with explore starting from the first
+/// shipped scenario that misses the bug.
+fn rows() -> Vec<PlantedBug> {
+    let mut rows: Vec<PlantedBug> = BUGS
+        .iter()
+        .map(|b| PlantedBug {
+            system: b.system,
+            variant: b.variant,
+            explore_from: b.explore_from,
+        })
+        .collect();
+    rows.extend(PLANTED.iter().map(|p| {
+        PlantedBug {
+            system: p.system,
+            variant: p.variant,
+            explore_from: p
+                .misses
+                .iter()
+                .copied()
+                .find(|m| !m.contains("http"))
+                .expect("a planted bug names a shipped scenario that misses it"),
+        }
+    }));
+    rows
+}
+
+/// The median of `xs` (the upper one of an even count), if any.
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied()
+}
+
 fn main() {
     allocator::keep_freed_memory();
     let seeds = env_u64("HIGHSTORM_FIND_SEEDS", 100);
+    let swarm_seeds = env_u64("HIGHSTORM_FIND_SWARM_SEEDS", 100);
     let runs = env_u64("HIGHSTORM_FIND_RUNS", 400);
     let only = std::env::var("HIGHSTORM_FIND_BUGS").unwrap_or_default();
-    println!("time to first failure, CPU s / runs (plain: <= {seeds} seeds a scenario; explore: <= {runs} runs)");
-    println!("| planted bug | (a) plain seed sweeps | (b) swarm | (c) explore | explore found |");
-    println!("|---|---|---|---|---|");
-    let mut ratios = vec![];
-    for bug in BUGS {
+    println!(
+        "time to first failure, CPU s / runs (plain: <= {seeds} seeds a scenario; \
+         swarm: <= {swarm_seeds} seeds; explore: <= {runs} runs)"
+    );
+    println!(
+        "| planted bug | (a) plain seed sweeps | (b) swarm | (c) explore | explore from | explore found |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let (mut explore_ratios, mut swarm_ratios) = (vec![], vec![]);
+    let (mut rows_run, mut plain_found, mut swarm_found, mut explore_found) = (0, 0, 0, 0);
+    for bug in rows() {
         let name = format!("{} {}", bug.system, bug.variant);
         if !only.is_empty() && !name.contains(&only) {
             continue;
         }
-        let plain = plain_sweep(bug, seeds);
-        let explored = explore_from(bug, runs);
+        rows_run += 1;
+        let plain = plain_sweep(&bug, seeds);
+        let swarm = swarm_sweep(&bug, swarm_seeds);
+        let explored = explore_from(&bug, runs);
+        let ratio = |other: &Found| other.cpu.as_secs_f64() / plain.cpu.as_secs_f64().max(1e-9);
         if plain.failed.is_some() && explored.failed.is_some() {
-            ratios.push(explored.cpu.as_secs_f64() / plain.cpu.as_secs_f64().max(1e-9));
+            explore_ratios.push(ratio(&explored));
         }
+        if plain.failed.is_some() && swarm.failed.is_some() {
+            swarm_ratios.push(ratio(&swarm));
+        }
+        plain_found += u32::from(plain.failed.is_some());
+        swarm_found += u32::from(swarm.failed.is_some());
+        explore_found += u32::from(explored.failed.is_some());
         println!(
-            "| {name} | {} | — (swarm pending) | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} |",
             plain.cell(),
+            swarm.cell(),
             explored.cell(),
+            bug.explore_from.trim_end_matches(".toml"),
             explored.failed.as_deref().unwrap_or("-")
         );
     }
-    ratios.sort_by(f64::total_cmp);
-    if let Some(median) = ratios.get(ratios.len() / 2) {
-        println!("median explore / plain CPU time, over bugs both found: {median:.2}");
+    println!(
+        "found: plain {plain_found}/{rows_run}, swarm {swarm_found}/{rows_run}, \
+         explore {explore_found}/{rows_run}"
+    );
+    if let Some(m) = median(explore_ratios) {
+        println!("median explore / plain CPU time, over bugs both found: {m:.2}");
+    }
+    if let Some(m) = median(swarm_ratios) {
+        println!("median swarm / plain CPU time, over bugs both found: {m:.2}");
     }
 }
