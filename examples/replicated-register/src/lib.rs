@@ -543,4 +543,10 @@ pub fn system() -> System {
     .client(|c| c.steady(RegisterOps))
     .check(reads_see_acknowledged_writes)
     .check(generic::unique("versions-unique", "write", "/version"))
+    .check(generic::no_acknowledged_write_lost(
+        "no-acknowledged-write-lost",
+        "write",
+        "read",
+        "/version",
+    ))
 }

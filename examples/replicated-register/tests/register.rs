@@ -152,7 +152,11 @@ fn the_register_survives_the_storage_bug_scenario() {
 
 /// The checks an acknowledged write lost to a storage fault fails: a later read returns an older
 /// version, or the replica that lost it issues the same version again for another write.
-const LOST_WRITE_CHECKS: [&str; 2] = ["reads-see-acknowledged-writes", "versions-unique"];
+const LOST_WRITE_CHECKS: [&str; 3] = [
+    "reads-see-acknowledged-writes",
+    "no-acknowledged-write-lost",
+    "versions-unique",
+];
 
 /// A planted storage bug is found by a sweep of the storage scenario within its 100 seeds on
 /// the events engine and shrunk to at most 3 faults; the shrunk file replays the same violation
