@@ -475,6 +475,9 @@ mod tests {
                     FaultAction::Crash { .. } => FaultFamily::Crash,
                     FaultAction::Pause { .. } => FaultFamily::Pause,
                     FaultAction::Skew { .. } => FaultFamily::Skew,
+                    FaultAction::Corrupt { .. }
+                    | FaultAction::DiskFull { .. }
+                    | FaultAction::DiskFree(_) => FaultFamily::Storage,
                     FaultAction::Network { .. } => continue,
                     other => panic!("{other:?}"),
                 };
