@@ -150,7 +150,10 @@ impl Node for Kv {
             None => {}
             Some(Ok(data)) => self.data = data,
             Some(Err(e)) => {
-                ctx.note("storage-halted", json!({ "record": e.key(), "error": e.to_string() }));
+                ctx.note(
+                    "storage-halted",
+                    json!({ "record": e.key(), "error": e.to_string() }),
+                );
                 self.halted = Some(format!("{} stopped: {e}", ctx.id()));
             }
         }

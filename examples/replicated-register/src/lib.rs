@@ -22,7 +22,8 @@
 //! replica until it has repaired its copy from a majority of the others — answering with an
 //! empty copy would let a read majority miss an acknowledged write. Two planted storage bugs:
 //! `ignore-sync-failure` acknowledges a put whose sync failed, and `trust-damaged` starts from an
-//! empty copy when its record is damaged and answers at once.
+//! empty copy when its record is damaged and answers at once; `scenarios/register-storage-bugs.toml`
+//! catches both.
 
 use highstorm::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -542,4 +543,10 @@ pub fn system() -> System {
     .client(|c| c.steady(RegisterOps))
     .check(reads_see_acknowledged_writes)
     .check(generic::unique("versions-unique", "write", "/version"))
+    .check(generic::no_acknowledged_write_lost(
+        "no-acknowledged-write-lost",
+        "write",
+        "read",
+        "/version",
+    ))
 }

@@ -1,5 +1,6 @@
 //! The register under faults, from `cargo test`: the correct variant passes a 1000-seed sweep
-//! (`HIGHSTORM_SEEDS` narrows or widens it), the planted bug is found and shrunk.
+//! (`HIGHSTORM_SEEDS` narrows or widens it), the planted bugs (`local-reads`, and the storage
+//! bugs `ignore-sync-failure` and `trust-damaged`) are found and shrunk.
 
 use highstorm::prelude::*;
 use highstorm::{run_seed, Recheck};
@@ -136,4 +137,108 @@ fn both_engines_agree_on_storage_fault_verdicts() {
         }
         assert_eq!(verdicts, [true, true], "seed {seed}");
     }
+}
+
+fn storage_bugs_scenario() -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/register-storage-bugs.toml");
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The correct register passes the scenario that catches the planted storage bugs.
+#[test]
+fn the_register_survives_the_storage_bug_scenario() {
+    Sweep::new(system(), &storage_bugs_scenario()).run();
+}
+
+/// The checks an acknowledged write lost to a storage fault fails: a later read returns an older
+/// version, or the replica that lost it issues the same version again for another write.
+const LOST_WRITE_CHECKS: [&str; 3] = [
+    "reads-see-acknowledged-writes",
+    "no-acknowledged-write-lost",
+    "versions-unique",
+];
+
+/// A planted storage bug is found by a sweep of the storage scenario within its 100 seeds on
+/// the events engine and shrunk to at most 3 faults; the shrunk file replays the same violation
+/// and the correct variant passes it. The turmoil engine (another schedule of the same seed)
+/// finds the bug within the same seeds too, and both engines pass the correct variant at the
+/// seeds where either found it.
+fn storage_bug_is_caught_and_shrunk(variant: &str) {
+    let buggy = storage_bugs_scenario().variant(variant);
+    let failure = Sweep::new(system(), &buggy)
+        .find_failure()
+        .unwrap_or_else(|| panic!("{variant}: no failure within the scenario's seeds"));
+    let seed = failure.report.seed;
+    let shrunk = failure.shrunk.as_ref().expect("shrunk");
+    assert!(
+        LOST_WRITE_CHECKS.contains(&shrunk.violation.check.as_str()),
+        "{}",
+        failure.summary()
+    );
+    assert!(
+        shrunk.scenario.faults.len() <= 3,
+        "{variant}: shrunk to {} faults: {}",
+        shrunk.scenario.faults.len(),
+        failure.summary()
+    );
+    assert!(shrunk.scenario.nemesis.is_none());
+    let path = failure.path.as_ref().expect("written");
+    let replayed = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let again = run_seed(system(), &replayed, seed, Recheck::Once).unwrap();
+    assert!(
+        again
+            .checks
+            .iter()
+            .any(|c| c.found().as_ref() == Some(&shrunk.violation)),
+        "{variant}: the shrunk scenario must still fail the same way: {:?}",
+        again.checks
+    );
+    let mut fixed = replayed.clone();
+    fixed.variant = None;
+    let r = run_seed(system(), &fixed, seed, Recheck::Once).unwrap();
+    assert!(
+        r.ok,
+        "{variant}: the correct variant fails the shrunk file: {:?}",
+        r.checks
+    );
+    // The turmoil engine finds it too.
+    let on_turmoil = buggy.clone().engine(Engine::Turmoil);
+    let turmoil_seed = on_turmoil
+        .seeds
+        .clone()
+        .find(|&s| {
+            let r = run_seed(system(), &on_turmoil, s, Recheck::Once).unwrap();
+            r.checks
+                .iter()
+                .any(|c| !c.ok && LOST_WRITE_CHECKS.contains(&c.name.as_str()))
+        })
+        .unwrap_or_else(|| panic!("{variant}: turmoil finds no failure in the seeds"));
+    for engine in [Engine::Events, Engine::Turmoil] {
+        for s in [seed, turmoil_seed] {
+            let correct = storage_bugs_scenario().engine(engine);
+            let r = run_seed(system(), &correct, s, Recheck::Once).unwrap();
+            assert!(
+                r.ok,
+                "{engine:?} seed {s}: the correct variant fails: {:?}",
+                r.checks
+            );
+        }
+    }
+    println!(
+        "| register-storage-bugs ({variant}) | events seed {seed}, turmoil seed {turmoil_seed} | {} | {} -> {} faults | {} runs |",
+        shrunk.violation,
+        shrunk.faults_before,
+        shrunk.scenario.faults.len(),
+        shrunk.runs
+    );
+}
+
+#[test]
+fn ignore_sync_failure_is_caught_and_shrunk() {
+    storage_bug_is_caught_and_shrunk("ignore-sync-failure");
+}
+
+#[test]
+fn trust_damaged_is_caught_and_shrunk() {
+    storage_bug_is_caught_and_shrunk("trust-damaged");
 }

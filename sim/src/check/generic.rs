@@ -331,6 +331,135 @@ pub fn monotonic(
     })
 }
 
+/// The storage fault that loses a write a sync reported durable (see `docs/storage-faults.md`).
+const LOST_WRITE: &str = "lost-write";
+
+/// Orders two JSON values the way versions compare: numbers numerically, strings, arrays and
+/// objects (field by field, in key order) lexicographically; across types, null < bool <
+/// number < string < array < object.
+fn cmp_json(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::Number(_) => 2,
+            Value::String(_) => 3,
+            Value::Array(_) => 4,
+            Value::Object(_) => 5,
+        }
+    }
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Number(x), Value::Number(y)) => match (x.as_u64(), y.as_u64()) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => {
+                let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+                x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+            }
+        },
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Array(x), Value::Array(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(x, y)| cmp_json(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        (Value::Object(x), Value::Object(y)) => x
+            .iter()
+            .zip(y)
+            .map(|((kx, vx), (ky, vy))| kx.cmp(ky).then_with(|| cmp_json(vx, vy)))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// No acknowledged write lost: an acknowledged `read` that began after a `write` was
+/// acknowledged returns that write's version or a newer one (each at `version_pointer` in the
+/// results; versions compare as JSON: numbers numerically, objects field by field in key order,
+/// so `{"n": 3, "node": "n1"}` orders by `n` first). For a system that keeps a copy of every
+/// write on every node: a lost write the scenario injected (storage fault `lost-write`) on
+/// every node before the read began excuses it — no copy was left to read — and nothing else
+/// does. A run where no read succeeded tested nothing and fails.
+pub fn no_acknowledged_write_lost(
+    name: &str,
+    write: &str,
+    read: &str,
+    version_pointer: &str,
+) -> Generic {
+    let [name, write, read, pointer] = owned([name, write, read, version_pointer]);
+    Box::new(move |scenario, trace, ops| {
+        // When each node's disk first lost a write.
+        let mut lost: BTreeMap<&str, u64> = BTreeMap::new();
+        for e in trace.events() {
+            if let crate::trace::EventKind::Storage { node, fault, .. } = &e.kind {
+                if fault == LOST_WRITE {
+                    lost.entry(node.as_str()).or_insert(e.at_us);
+                }
+            }
+        }
+        let all_lost_by = (lost.len() >= scenario.nodes.max(1))
+            .then(|| lost.values().copied().max())
+            .flatten();
+        let mut writes: Vec<(u64, &Value, &Operation)> = ops
+            .iter()
+            .filter(|o| o.f == write)
+            .filter_map(|o| {
+                let at = o.completion.as_ref()?.at_us;
+                Some((at, o.ok_value().and_then(|v| pick(v, &pointer))?, o))
+            })
+            .collect();
+        writes.sort_by_key(|(at, ..)| *at);
+        let (mut reads, mut excused) = (0, 0);
+        for r in ops.iter().filter(|o| o.f == read) {
+            let Some(seen) = r.ok_value().and_then(|v| pick(v, &pointer)) else {
+                continue;
+            };
+            reads += 1;
+            let newest = writes
+                .iter()
+                .take_while(|(at, ..)| *at < r.invoke_us)
+                .max_by(|a, b| cmp_json(a.1, b.1));
+            let Some((at, v, w)) = newest else {
+                continue;
+            };
+            if cmp_json(seen, v).is_ge() {
+                continue;
+            }
+            if all_lost_by.is_some_and(|by| by < r.invoke_us) {
+                excused += 1;
+                continue;
+            }
+            return Verdict::violation(
+                &name,
+                "acknowledged-write-lost",
+                format!(
+                    "{} at {}us returned version {seen}, but {} was acknowledged with \
+                     version {v} at {at}us (no lost-write fault struck every node)",
+                    r.label(),
+                    r.invoke_us,
+                    w.label()
+                ),
+            );
+        }
+        if reads == 0 {
+            return Verdict::violation(
+                &name,
+                "nothing-tested",
+                format!("no `{read}` succeeded: the run tested nothing"),
+            );
+        }
+        Verdict::pass(
+            &name,
+            format!(
+                "{reads} `{read}`s, none older than a `{write}` acknowledged before it \
+                 ({excused} excused: a lost write struck every node)"
+            ),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,5 +622,51 @@ mod tests {
         let v = run(&c, &[get(0, "completed"), get(1, "queued")]);
         assert!(!v.ok && v.detail.contains("went back"), "{v:?}");
         assert!(!run(&c, &[get(0, "lost")]).ok);
+    }
+    #[test]
+    fn no_acknowledged_write_lost_finds_an_old_read_unless_every_copy_was_lost() {
+        let c = no_acknowledged_write_lost("lost", "write", "read", "/version");
+        let ok = |v: Value| Some((OpPhase::Ok, v));
+        let version = |n: u64, node: &str| json!({ "version": { "n": n, "node": node } });
+        let ops = [
+            op("c0", 0, "write", json!(1), ok(version(1, "n0"))),
+            op("c0", 1, "write", json!(2), ok(version(2, "n0"))),
+            op("c1", 2, "read", json!(null), ok(version(2, "n0"))),
+        ];
+        assert!(run(&c, &ops).ok);
+        let stale = [
+            &ops[..2],
+            &[op("c1", 2, "read", json!(null), ok(version(1, "n1")))],
+        ]
+        .concat();
+        let v = run(&c, &stale);
+        assert!(!v.ok && v.detail.contains("c1 op2"), "{v:?}");
+        // A read that began before the write was acknowledged may return the older one.
+        let early = [
+            &ops[..2],
+            &[op("c1", 1, "read", json!(null), ok(version(1, "n1")))],
+        ]
+        .concat();
+        assert!(run(&c, &early).ok);
+        // A lost write on every node's disk excuses it; on some of them, not.
+        let lost_on = |nodes: &[&str]| {
+            let mut t = Trace::new();
+            for n in nodes {
+                t.push(
+                    std::time::Duration::from_micros(12),
+                    crate::trace::EventKind::Storage {
+                        node: (*n).into(),
+                        fault: LOST_WRITE.into(),
+                        key: Some("value".into()),
+                        detail: String::new(),
+                    },
+                );
+            }
+            t
+        };
+        let s = Scenario::new("t", "kv").nodes(2);
+        assert!(c(&s, &lost_on(&["n0", "n1"]), &stale).ok);
+        assert!(!c(&s, &lost_on(&["n0"]), &stale).ok);
+        assert!(!run(&c, &ops[..2]).ok, "no read: nothing tested");
     }
 }
