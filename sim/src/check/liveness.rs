@@ -67,6 +67,29 @@ pub fn judge(
     })
 }
 
+/// The common shape of a promise over identified items (jobs, values): every item `due` (owed
+/// since before the heal) must be `done` by the deadline. `what` names the items ("jobs
+/// acknowledged before the heal"), `verb` what should have happened to them ("finished").
+/// `Ok` says all of them did; `Err` how many did not, with the first few ids.
+pub fn all_done<T: std::fmt::Debug>(
+    due: &[T],
+    done: impl Fn(&T) -> bool,
+    what: &str,
+    verb: &str,
+) -> Result<String, String> {
+    let open: Vec<&T> = due.iter().filter(|id| !done(id)).collect();
+    if open.is_empty() {
+        Ok(format!("all {} {what} {verb}", due.len()))
+    } else {
+        Err(format!(
+            "{} of {} {what} never {verb} (first {:?})",
+            open.len(),
+            due.len(),
+            &open[..open.len().min(3)]
+        ))
+    }
+}
+
 /// A promise any request/response system can make: every client operation invoked in the
 /// liveness phase, early enough for its reply to arrive within the bound (a client timeout
 /// before the deadline), completes successfully.
@@ -101,5 +124,27 @@ pub fn requests_answered(
             due.len(),
             unanswered[..unanswered.len().min(3)].join(", ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_done;
+
+    #[test]
+    fn all_done_names_how_many_items_are_still_open_and_the_first_few() {
+        let due = [1u64, 2, 3, 4, 5];
+        assert_eq!(
+            all_done(&due, |_| true, "jobs", "finished"),
+            Ok("all 5 jobs finished".to_string())
+        );
+        assert_eq!(
+            all_done(&due, |id| *id == 3, "jobs", "finished"),
+            Err("4 of 5 jobs never finished (first [1, 2, 4])".to_string())
+        );
+        assert_eq!(
+            all_done::<u64>(&[], |_| false, "values", "arrived"),
+            Ok("all 0 values arrived".to_string())
+        );
     }
 }

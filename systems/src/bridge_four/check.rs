@@ -504,18 +504,10 @@ pub fn jobs_finished_after_heal(
             .or(notes.error_at.get(id))
             .is_some_and(|at| *at <= phase.by_us())
     };
-    let open: Vec<u64> = due.iter().copied().filter(|id| !finished(id)).collect();
-    if open.is_empty() {
-        Ok(format!(
-            "all {} jobs acknowledged before the heal finished",
-            due.len()
-        ))
-    } else {
-        Err(format!(
-            "{} of {} jobs acknowledged before the heal never finished (first {:?})",
-            open.len(),
-            due.len(),
-            &open[..open.len().min(3)]
-        ))
-    }
+    highstorm::check::liveness::all_done(
+        &due,
+        finished,
+        "jobs acknowledged before the heal",
+        "finished",
+    )
 }

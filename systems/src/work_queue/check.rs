@@ -536,24 +536,13 @@ pub fn jobs_done_after_heal(
         .filter(|(_, j)| j.acked_us <= phase.from_us())
         .map(|(id, _)| *id)
         .collect();
-    let open: Vec<u64> = due
-        .iter()
-        .copied()
-        .filter(|id| !done.contains(id))
-        .collect();
-    if open.is_empty() {
-        Ok(format!(
-            "all {} jobs accepted before the heal completed; puts: {accepting}",
-            due.len()
-        ))
-    } else {
-        Err(format!(
-            "{} of {} jobs accepted before the heal never completed (first {:?})",
-            open.len(),
-            due.len(),
-            &open[..open.len().min(3)]
-        ))
-    }
+    highstorm::check::liveness::all_done(
+        &due,
+        |id| done.contains(id),
+        "jobs accepted before the heal",
+        "completed",
+    )
+    .map(|held| format!("{held}; puts: {accepting}"))
 }
 
 #[cfg(test)]
