@@ -809,14 +809,17 @@ pub struct NodeArgs {
     #[arg(long)]
     pub http: Option<SocketAddr>,
     /// Every piece of outside work takes at least this many milliseconds (demos and
-    /// tests: time to kill a worker mid-task).
-    #[arg(long, default_value_t = 0)]
+    /// tests: time to kill a worker mid-task). At most one hour.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_MIN_WORK_MS))]
     pub min_work_ms: u64,
     /// The node this one follows (its leader, manager or coordinator), `name=host:port`: for
     /// roles that read it.
     #[arg(long)]
     pub leader: Option<String>,
 }
+
+/// The most `--min-work-ms` takes: an hour (it only ever slows outside work down).
+pub const MAX_MIN_WORK_MS: u64 = 3_600_000;
 
 /// `name=host:port` (for roles that read `--leader`).
 pub fn parse_peer(p: &str) -> anyhow::Result<(String, SocketAddr)> {

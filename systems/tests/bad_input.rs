@@ -218,6 +218,31 @@ fn real_nodes_refuse_a_config_out_of_range() {
 }
 
 #[test]
+fn real_nodes_refuse_a_min_work_time_out_of_range() {
+    let dir = scratch("min-work");
+    let out = highstorm_in(
+        &dir,
+        &[
+            "node",
+            "bridge-four-worker",
+            "--id",
+            "w1",
+            "--listen",
+            "127.0.0.1:0",
+            "--leader",
+            "l=127.0.0.1:9",
+            "--min-work-ms",
+            "18446744073709551615",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--min-work-ms"), "{stderr}");
+    assert!(stderr.contains("0..=3600000"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_path_for_a_name_is_refused_and_writes_nothing() {
     let dir = scratch("escape/a/b/c");
     let file = "escape.toml";
