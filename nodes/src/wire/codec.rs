@@ -71,6 +71,9 @@ pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeEr
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::Oversized(bytes.len()));
     }
+    if let Some(env) = decode_plain(bytes) {
+        return Ok(env);
+    }
     match serde_json::from_slice::<Envelope<P>>(bytes) {
         Ok(env) => Ok(env),
         Err(error) => {
@@ -93,6 +96,34 @@ pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeEr
             }
         }
     }
+}
+
+/// The envelope as [`encode_parts`] writes it (`{"src":"..","dest":"..","body":{..}}`, names
+/// without escapes), read without a JSON parser: only the body goes through serde_json.
+/// `None` for anything else, and for a body that does not decode; the caller then reads the
+/// bytes the general way, which gives the same envelope whenever this one does (the same
+/// names, and the body read by the same code from the same bytes) and classifies failures.
+fn decode_plain<P: DeserializeOwned>(bytes: &[u8]) -> Option<Envelope<P>> {
+    let rest = bytes.strip_prefix(b"{\"src\":\"")?;
+    let (src, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(b",\"dest\":\"")?;
+    let (dest, rest) = plain_string(rest)?;
+    let body = rest.strip_prefix(b",\"body\":")?.strip_suffix(b"}")?;
+    let body = serde_json::from_slice::<Body<P>>(body).ok()?;
+    Some(Envelope { src, dest, body })
+}
+
+/// A JSON string's text up to its closing quote, and what follows the quote, when it needs no
+/// unescaping and is valid as JSON text (no escapes, no control characters, UTF-8).
+fn plain_string(bytes: &[u8]) -> Option<(String, &[u8])> {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if bytes[end] != b'"' {
+        return None;
+    }
+    let text = std::str::from_utf8(&bytes[..end]).ok()?;
+    Some((text.to_owned(), &bytes[end + 1..]))
 }
 
 /// Encodes one message as JSON bytes.
@@ -137,6 +168,26 @@ pub fn encode_parts<P: Serialize + ?Sized>(
     })
 }
 
+/// The head of what [`encode_parts`] writes for a message with a `msg_id`, up to and
+/// including that id: `{"src":"n1","dest":"n2","body":{"msg_id":7`. Everything after it
+/// depends only on `in_reply_to` and the payload, so one encoding serves many destinations.
+pub fn envelope_head(src: &str, dest: &str, msg_id: MsgId) -> Vec<u8> {
+    use std::io::Write;
+    let mut head = Vec::with_capacity(40 + src.len() + dest.len());
+    head.extend_from_slice(b"{\"src\":");
+    // Strings are escaped exactly as `encode_parts` escapes them (both are serde_json's).
+    let strings = serde_json::to_writer(&mut head, src)
+        .and_then(|()| {
+            head.extend_from_slice(b",\"dest\":");
+            serde_json::to_writer(&mut head, dest)
+        })
+        .is_ok();
+    debug_assert!(strings, "writing a string into a Vec cannot fail");
+    head.extend_from_slice(b",\"body\":{\"msg_id\":");
+    let _ = write!(head, "{msg_id}");
+    head
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::Payload;
@@ -159,6 +210,67 @@ mod tests {
             r#"{"src":"c1","dest":"n1","body":{"msg_id":1,"type":"echo","echo":"hi"}}"#
         );
         assert_eq!(decode::<Payload>(&bytes).unwrap(), env);
+    }
+
+    #[test]
+    fn the_plain_envelope_reads_as_the_general_decoder_does() {
+        let json = |s: &str| serde_json::to_string(s).unwrap();
+        let canonical = |src: &str, dest: &str, body: &str| {
+            format!(
+                r#"{{"src":{},"dest":{},"body":{body}}}"#,
+                json(src),
+                json(dest)
+            )
+        };
+        let echo = r#"{"msg_id":1,"in_reply_to":4,"type":"echo","echo":"hi"}"#;
+        let plain = [
+            canonical("c1", "n1", echo),
+            canonical(
+                "n\u{e9}",
+                "n1",
+                r#"{"type":"echo_ok","echo":"\"","msg_id":2}"#,
+            ),
+            canonical(
+                "c1",
+                "n1",
+                r#" {"in_reply_to":3,"echo":"x","type":"echo_ok"} "#,
+            ),
+            canonical("c1", "", r#"{"msg\u005fid":9,"type":"echo","echo":""}"#),
+        ];
+        for bytes in &plain {
+            let fast = decode_plain::<Payload>(bytes.as_bytes());
+            assert!(fast.is_some(), "{bytes}");
+            let general: Envelope<Payload> = serde_json::from_slice(bytes.as_bytes()).unwrap();
+            assert_eq!(fast.unwrap(), general, "{bytes}");
+        }
+        // Everything else goes the general way, with the same outcome.
+        let other = [
+            canonical("a\"b", "n1", echo),
+            canonical("c\\1", "n1", echo),
+            canonical("c\n1", "n1", echo),
+            format!("{} ", canonical("c1", "n1", echo)),
+            canonical("c1", "n1", echo).replace("}}", r#"},"x":1}"#),
+            canonical("c1", "n1", echo).replace("}}", r#"},"src":"c2"}"#),
+            r#"{"dest":"n1","src":"c1","body":{"type":"echo","echo":"a"}}"#.to_owned(),
+            canonical("c1", "n1", r#"{"type":"nope"}"#),
+            canonical("c1", "n1", r#"{"type":"echo"}"#),
+        ];
+        for bytes in &other {
+            let bytes = bytes.as_bytes();
+            let general = serde_json::from_slice::<Envelope<Payload>>(bytes);
+            match (decode_plain::<Payload>(bytes), &general) {
+                (None, _) => {}
+                (Some(fast), Ok(general)) => assert_eq!(&fast, general),
+                (Some(fast), Err(e)) => panic!("{fast:?} where the general way fails: {e}"),
+            }
+            assert_eq!(
+                decode::<Payload>(bytes).ok(),
+                general.ok(),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert!(decode_plain::<Payload>(other[0].as_bytes()).is_none());
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod envelope;
 mod error_body;
 mod fast_decode;
 
-pub use codec::{decode, encode, encode_parts, DecodeError};
+pub use codec::{decode, encode, encode_parts, envelope_head, DecodeError};
 pub use envelope::{Body, Envelope, Header, HeaderBody, InitPayload};
 pub use error_body::{ErrorBody, ErrorCode};
 #[doc(hidden)]
