@@ -300,13 +300,16 @@ impl<M: Serialize, T> Core<M, T> {
             let msg_id = self.msg_ids.take();
             let bytes = match &first {
                 Some((bytes, head)) => {
-                    let mut b = crate::wire::envelope_head(&self.id, dest, msg_id);
-                    b.extend_from_slice(&bytes[*head..]);
+                    let tail = &bytes[*head..];
+                    let mut b = Vec::with_capacity(*head + dest.len() + tail.len());
+                    crate::wire::envelope_head(&mut b, &self.id, dest, msg_id);
+                    b.extend_from_slice(tail);
                     b
                 }
                 None => {
                     let b = crate::wire::encode_parts(&self.id, dest, Some(msg_id), None, payload);
-                    let head = crate::wire::envelope_head(&self.id, dest, msg_id);
+                    let mut head = vec![];
+                    crate::wire::envelope_head(&mut head, &self.id, dest, msg_id);
                     // (Always true for what `encode_parts` writes; if not, each is encoded.)
                     if b.starts_with(&head) {
                         first = Some((b.clone(), head.len()));

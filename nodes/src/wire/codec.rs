@@ -168,24 +168,40 @@ pub fn encode_parts<P: Serialize + ?Sized>(
     })
 }
 
-/// The head of what [`encode_parts`] writes for a message with a `msg_id`, up to and
-/// including that id: `{"src":"n1","dest":"n2","body":{"msg_id":7`. Everything after it
+/// Appends to `out` the head of what [`encode_parts`] writes for a message with a `msg_id`, up
+/// to and including that id: `{"src":"n1","dest":"n2","body":{"msg_id":7`. Everything after it
 /// depends only on `in_reply_to` and the payload, so one encoding serves many destinations.
-pub fn envelope_head(src: &str, dest: &str, msg_id: MsgId) -> Vec<u8> {
-    use std::io::Write;
-    let mut head = Vec::with_capacity(40 + src.len() + dest.len());
-    head.extend_from_slice(b"{\"src\":");
-    // Strings are escaped exactly as `encode_parts` escapes them (both are serde_json's).
-    let strings = serde_json::to_writer(&mut head, src)
-        .and_then(|()| {
-            head.extend_from_slice(b",\"dest\":");
-            serde_json::to_writer(&mut head, dest)
-        })
-        .is_ok();
-    debug_assert!(strings, "writing a string into a Vec cannot fail");
-    head.extend_from_slice(b",\"body\":{\"msg_id\":");
-    let _ = write!(head, "{msg_id}");
-    head
+pub fn envelope_head(out: &mut Vec<u8>, src: &str, dest: &str, msg_id: MsgId) {
+    out.extend_from_slice(b"{\"src\":");
+    json_string(out, src);
+    out.extend_from_slice(b",\"dest\":");
+    json_string(out, dest);
+    out.extend_from_slice(b",\"body\":{\"msg_id\":");
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = msg_id;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it (which it does to
+/// quotes, backslashes and control characters only).
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20) {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let written = serde_json::to_writer(&mut *out, s);
+        debug_assert!(written.is_ok(), "writing a string into a Vec cannot fail");
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +287,29 @@ mod tests {
             );
         }
         assert!(decode_plain::<Payload>(other[0].as_bytes()).is_none());
+    }
+
+    #[test]
+    fn the_envelope_head_is_what_encode_parts_writes_first() {
+        let payload = Payload::Echo { echo: "x".into() };
+        for (src, dest) in [
+            ("n1", "n2"),
+            ("a\"b", "c\\d"),
+            ("\u{7f}\u{e9}", "\n"),
+            ("", ""),
+        ] {
+            for msg_id in [0, 7, 10, 99, 4_294_967_297, u64::MAX] {
+                let mut head = vec![];
+                envelope_head(&mut head, src, dest, msg_id);
+                let whole = encode_parts(src, dest, Some(msg_id), Some(3), &payload);
+                assert!(
+                    whole.starts_with(&head) && whole[head.len()] == b',',
+                    "{} / {}",
+                    String::from_utf8_lossy(&head),
+                    String::from_utf8_lossy(&whole)
+                );
+            }
+        }
     }
 
     #[test]
