@@ -281,8 +281,55 @@ impl<M: Serialize, T> Core<M, T> {
         payload: &impl Serialize,
     ) -> MsgId {
         let msg_id = self.msg_ids.take();
-        let mut bytes =
-            crate::wire::encode_parts(&self.id, dest, Some(msg_id), in_reply_to, payload);
+        let bytes = crate::wire::encode_parts(&self.id, dest, Some(msg_id), in_reply_to, payload);
+        self.push_transmit(dest, msg_id, in_reply_to, bytes);
+        msg_id
+    }
+
+    /// Sends `payload` to each of `dests` in turn, as [`transmit`](Core::transmit) would one
+    /// by one (the same ids, in order, and the same bytes), but serializes the payload once:
+    /// every later message is the first one's bytes under its own envelope head.
+    pub(crate) fn transmit_each<'d>(
+        &mut self,
+        dests: impl IntoIterator<Item = &'d str>,
+        payload: &impl Serialize,
+    ) {
+        // The first message's bytes and the length of their head (src, dest, msg_id).
+        let mut first: Option<(Vec<u8>, usize)> = None;
+        for dest in dests {
+            let msg_id = self.msg_ids.take();
+            let bytes = match &first {
+                Some((bytes, head)) => {
+                    let tail = &bytes[*head..];
+                    let mut b = Vec::with_capacity(*head + dest.len() + tail.len());
+                    crate::wire::envelope_head(&mut b, &self.id, dest, msg_id);
+                    b.extend_from_slice(tail);
+                    b
+                }
+                None => {
+                    let b = crate::wire::encode_parts(&self.id, dest, Some(msg_id), None, payload);
+                    let mut head = vec![];
+                    crate::wire::envelope_head(&mut head, &self.id, dest, msg_id);
+                    // (Always true for what `encode_parts` writes; if not, each is encoded.)
+                    if b.starts_with(&head) {
+                        first = Some((b.clone(), head.len()));
+                    }
+                    b
+                }
+            };
+            self.push_transmit(dest, msg_id, None, bytes);
+        }
+    }
+
+    /// Queues a message encoded as `bytes` for sending, or refuses it when it is over the
+    /// size limit (a reply then becomes an error reply).
+    fn push_transmit(
+        &mut self,
+        dest: &str,
+        msg_id: MsgId,
+        in_reply_to: Option<MsgId>,
+        mut bytes: Vec<u8>,
+    ) {
         if bytes.len() > MAX_MESSAGE_BYTES {
             self.oversized_sends += 1;
             let reason = format!(
@@ -297,7 +344,7 @@ impl<M: Serialize, T> Core<M, T> {
             // A request still gets an answer: an error in place of the reply that cannot go
             // out (indefinite: the handler may have changed state before replying).
             if in_reply_to.is_none() {
-                return msg_id;
+                return;
             }
             let error = ErrorBody::new(
                 ErrorCode::Crash,
@@ -312,7 +359,6 @@ impl<M: Serialize, T> Core<M, T> {
             in_reply_to,
             bytes,
         }));
-        msg_id
     }
 }
 
@@ -371,6 +417,13 @@ impl<M: Serialize, T> Context<'_, M, T> {
     /// Sends `body` to `dest`; returns the message's id.
     pub fn send(&mut self, dest: &str, body: M) -> MsgId {
         self.core.transmit(dest, None, &body)
+    }
+
+    /// Sends the same `body` to each of `dests`, in order: the same messages, ids and bytes as
+    /// calling [`send`](Context::send) for each, but the body is serialized once (a hub's
+    /// push to a thousand nodes costs one encoding, not a thousand).
+    pub fn send_to_each<'d>(&mut self, dests: impl IntoIterator<Item = &'d str>, body: &M) {
+        self.core.transmit_each(dests, body);
     }
 
     /// Answers `request` with `body`, setting `in_reply_to`.

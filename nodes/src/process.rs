@@ -494,6 +494,48 @@ mod tests {
     }
 
     #[test]
+    fn sending_to_each_is_sending_one_by_one() {
+        /// Sends one body to many peers, either one by one or with `send_to_each`.
+        struct Pusher {
+            each: bool,
+        }
+        impl Node for Pusher {
+            type Msg = serde_json::Value;
+            type Timer = crate::NoTimer;
+            fn on_init(&mut self, ctx: &mut Ctx<'_, Self>) {
+                // Names that need escaping, a body with its own `msg_id` field, and a body
+                // over the size limit for every destination.
+                let dests = ["n2", "a\"b", "n\\3", "n\u{e9}", "n2"];
+                let bodies = [
+                    serde_json::json!({"type": "push", "values": [1, 22, 333], "msg_id": 9}),
+                    serde_json::json!({}),
+                    serde_json::json!({"type": "big", "x": "y".repeat(70_000)}),
+                ];
+                for body in &bodies {
+                    if self.each {
+                        ctx.send_to_each(dests, body);
+                    } else {
+                        for d in dests {
+                            ctx.send(d, body.clone());
+                        }
+                    }
+                }
+            }
+            fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: Message<serde_json::Value>) {}
+        }
+        let sent = |each| {
+            let h = Harness::new(Pusher { each }, "n1", &["n2"]);
+            let stats = h.process().stats();
+            let outputs: Vec<String> = h.outputs.iter().map(|o| format!("{o:?}")).collect();
+            (outputs, stats.sent, stats.oversized)
+        };
+        let (one_by_one, each) = (sent(false), sent(true));
+        assert_eq!(one_by_one.0.len(), 10 + 5, "ten sends and five refusals");
+        assert_eq!(one_by_one.2, 5);
+        assert_eq!(each, one_by_one);
+    }
+
+    #[test]
     fn oversized_sends_are_refused_and_counted() {
         struct Loud;
         impl Node for Loud {

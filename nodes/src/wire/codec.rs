@@ -71,6 +71,9 @@ pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeEr
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::Oversized(bytes.len()));
     }
+    if let Some(env) = decode_plain(bytes) {
+        return Ok(env);
+    }
     match serde_json::from_slice::<Envelope<P>>(bytes) {
         Ok(env) => Ok(env),
         Err(error) => {
@@ -93,6 +96,38 @@ pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeEr
             }
         }
     }
+}
+
+/// The envelope as [`encode_parts`] writes it (`{"src":"..","dest":"..","body":{..}}`, names
+/// without escapes), read without serde_json: the names by hand, the body by the plain-JSON
+/// reader (`plain_json`), or by serde_json when it is not plain.
+/// `None` for anything else, and for a body that does not decode; the caller then reads the
+/// bytes the general way, which gives the same envelope whenever this one does (the same
+/// names, and the body read by the same code from the same bytes) and classifies failures.
+fn decode_plain<P: DeserializeOwned>(bytes: &[u8]) -> Option<Envelope<P>> {
+    let rest = bytes.strip_prefix(b"{\"src\":\"")?;
+    let (src, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(b",\"dest\":\"")?;
+    let (dest, rest) = plain_string(rest)?;
+    let body = rest.strip_prefix(b",\"body\":")?.strip_suffix(b"}")?;
+    let body = match super::plain_json::from_slice::<Body<P>>(body) {
+        Ok(body) => body,
+        Err(_) => serde_json::from_slice::<Body<P>>(body).ok()?,
+    };
+    Some(Envelope { src, dest, body })
+}
+
+/// A JSON string's text up to its closing quote, and what follows the quote, when it needs no
+/// unescaping and is valid as JSON text (no escapes, no control characters, UTF-8).
+fn plain_string(bytes: &[u8]) -> Option<(String, &[u8])> {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if bytes[end] != b'"' {
+        return None;
+    }
+    let text = std::str::from_utf8(&bytes[..end]).ok()?;
+    Some((text.to_owned(), &bytes[end + 1..]))
 }
 
 /// Encodes one message as JSON bytes.
@@ -137,6 +172,42 @@ pub fn encode_parts<P: Serialize + ?Sized>(
     })
 }
 
+/// Appends to `out` the head of what [`encode_parts`] writes for a message with a `msg_id`, up
+/// to and including that id: `{"src":"n1","dest":"n2","body":{"msg_id":7`. Everything after it
+/// depends only on `in_reply_to` and the payload, so one encoding serves many destinations.
+pub fn envelope_head(out: &mut Vec<u8>, src: &str, dest: &str, msg_id: MsgId) {
+    out.extend_from_slice(b"{\"src\":");
+    json_string(out, src);
+    out.extend_from_slice(b",\"dest\":");
+    json_string(out, dest);
+    out.extend_from_slice(b",\"body\":{\"msg_id\":");
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = msg_id;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it (which it does to
+/// quotes, backslashes and control characters only).
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b != b'"' && b != b'\\' && b >= 0x20) {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let written = serde_json::to_writer(&mut *out, s);
+        debug_assert!(written.is_ok(), "writing a string into a Vec cannot fail");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::Payload;
@@ -159,6 +230,90 @@ mod tests {
             r#"{"src":"c1","dest":"n1","body":{"msg_id":1,"type":"echo","echo":"hi"}}"#
         );
         assert_eq!(decode::<Payload>(&bytes).unwrap(), env);
+    }
+
+    #[test]
+    fn the_plain_envelope_reads_as_the_general_decoder_does() {
+        let json = |s: &str| serde_json::to_string(s).unwrap();
+        let canonical = |src: &str, dest: &str, body: &str| {
+            format!(
+                r#"{{"src":{},"dest":{},"body":{body}}}"#,
+                json(src),
+                json(dest)
+            )
+        };
+        let echo = r#"{"msg_id":1,"in_reply_to":4,"type":"echo","echo":"hi"}"#;
+        let plain = [
+            canonical("c1", "n1", echo),
+            canonical(
+                "n\u{e9}",
+                "n1",
+                r#"{"type":"echo_ok","echo":"\"","msg_id":2}"#,
+            ),
+            canonical(
+                "c1",
+                "n1",
+                r#" {"in_reply_to":3,"echo":"x","type":"echo_ok"} "#,
+            ),
+            canonical("c1", "", r#"{"msg\u005fid":9,"type":"echo","echo":""}"#),
+        ];
+        for bytes in &plain {
+            let fast = decode_plain::<Payload>(bytes.as_bytes());
+            assert!(fast.is_some(), "{bytes}");
+            let general: Envelope<Payload> = serde_json::from_slice(bytes.as_bytes()).unwrap();
+            assert_eq!(fast.unwrap(), general, "{bytes}");
+        }
+        // Everything else goes the general way, with the same outcome.
+        let other = [
+            canonical("a\"b", "n1", echo),
+            canonical("c\\1", "n1", echo),
+            canonical("c\n1", "n1", echo),
+            format!("{} ", canonical("c1", "n1", echo)),
+            canonical("c1", "n1", echo).replace("}}", r#"},"x":1}"#),
+            canonical("c1", "n1", echo).replace("}}", r#"},"src":"c2"}"#),
+            r#"{"dest":"n1","src":"c1","body":{"type":"echo","echo":"a"}}"#.to_owned(),
+            canonical("c1", "n1", r#"{"type":"nope"}"#),
+            canonical("c1", "n1", r#"{"type":"echo"}"#),
+        ];
+        for bytes in &other {
+            let bytes = bytes.as_bytes();
+            let general = serde_json::from_slice::<Envelope<Payload>>(bytes);
+            match (decode_plain::<Payload>(bytes), &general) {
+                (None, _) => {}
+                (Some(fast), Ok(general)) => assert_eq!(&fast, general),
+                (Some(fast), Err(e)) => panic!("{fast:?} where the general way fails: {e}"),
+            }
+            assert_eq!(
+                decode::<Payload>(bytes).ok(),
+                general.ok(),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert!(decode_plain::<Payload>(other[0].as_bytes()).is_none());
+    }
+
+    #[test]
+    fn the_envelope_head_is_what_encode_parts_writes_first() {
+        let payload = Payload::Echo { echo: "x".into() };
+        for (src, dest) in [
+            ("n1", "n2"),
+            ("a\"b", "c\\d"),
+            ("\u{7f}\u{e9}", "\n"),
+            ("", ""),
+        ] {
+            for msg_id in [0, 7, 10, 99, 4_294_967_297, u64::MAX] {
+                let mut head = vec![];
+                envelope_head(&mut head, src, dest, msg_id);
+                let whole = encode_parts(src, dest, Some(msg_id), Some(3), &payload);
+                assert!(
+                    whole.starts_with(&head) && whole[head.len()] == b',',
+                    "{} / {}",
+                    String::from_utf8_lossy(&head),
+                    String::from_utf8_lossy(&whole)
+                );
+            }
+        }
     }
 
     #[test]

@@ -18,8 +18,9 @@ mod codec;
 mod envelope;
 mod error_body;
 mod fast_decode;
+mod plain_json;
 
-pub use codec::{decode, encode, encode_parts, DecodeError};
+pub use codec::{decode, encode, encode_parts, envelope_head, DecodeError};
 pub use envelope::{Body, Envelope, Header, HeaderBody, InitPayload};
 pub use error_body::{ErrorBody, ErrorCode};
 #[doc(hidden)]

@@ -68,11 +68,21 @@ impl Broadcast {
             }
             dirty.sort_by_key(|&i| self.rank[i]);
         }
-        for target in dirty {
-            let mut values = std::mem::take(&mut self.pending[target]);
-            values.sort_unstable();
-            values.dedup();
-            ctx.send(&self.all[target], BroadcastMsg::Gossip { values });
+        let batches: Vec<(usize, Vec<u64>)> = dirty
+            .into_iter()
+            .map(|target| {
+                let mut values = std::mem::take(&mut self.pending[target]);
+                values.sort_unstable();
+                values.dedup();
+                (target, values)
+            })
+            .collect();
+        // Neighbours in a row that get the same values (a hub's leaves, mostly) share one
+        // encoding of the message; the sends, their order and their bytes are as one by one.
+        for run in batches.chunk_by(|a, b| a.1 == b.1) {
+            let values = run[0].1.clone();
+            let dests = run.iter().map(|(target, _)| self.all[*target].as_str());
+            ctx.send_to_each(dests, &BroadcastMsg::Gossip { values });
         }
     }
 }
