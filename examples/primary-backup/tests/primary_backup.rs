@@ -1,6 +1,9 @@
 //! The primary-backup store under faults, from `cargo test`, on both engines: the correct
 //! variant passes its sweeps (`HIGHSTORM_SEEDS` narrows or widens them), the engines agree on
-//! every verdict, and the planted `async-ack` bug is found.
+//! every verdict, and the planted `async-ack` bug is found. On faulty disks
+//! (`primary-backup-storage.toml`, `primary-backup-lost-writes.toml`) it never acknowledges a
+//! failed sync, stops on a damaged record, survives lost and misdirected writes on its backups
+//! but not on its primary, and the planted `ignore-sync-failure` bug is found.
 
 use highstorm::engine::Engine;
 use highstorm::prelude::*;
