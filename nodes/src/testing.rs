@@ -78,6 +78,12 @@ impl<N: Node> Harness<N> {
         Self::start(node, &self.id, self.peers, self.boot + 1, disk, self.now)
     }
 
+    /// Damages the synced record `key` on the node's disk, as a storage fault would: the next
+    /// incarnation reads it as damaged. `false` if there is no such record.
+    pub fn damage_record(&mut self, key: &str, damage: crate::storage::Damage) -> bool {
+        self.disk.damage(key, damage)
+    }
+
     /// What the node's durable storage holds now (synced writes only).
     pub fn synced(&self) -> crate::storage::Storage {
         self.disk.synced()

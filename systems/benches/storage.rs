@@ -50,7 +50,11 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     println!("| scenario | seeds | with storage faults (x real time) | without | cost |");
     println!("|---|---|---|---|---|");
-    for name in ["work-queue-storage", "bridge-four-storage"] {
+    for name in [
+        "work-queue-storage",
+        "bridge-four-storage",
+        "election-storage",
+    ] {
         let s = Scenario::load(&dir.join(format!("{name}.toml"))).expect("scenario loads");
         let plain = without_storage_faults(&s);
         // Interleaved, twice, the faster counted: this machine's speed drifts.

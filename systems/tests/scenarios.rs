@@ -38,6 +38,7 @@ const SWEPT: &[&str] = &[
     "election-partition",
     "election-pause",
     "election-skew",
+    "election-storage",
     "g-counter-overlap",
     "g-counter-partition",
     "unique-ids-faults",
@@ -269,11 +270,78 @@ fn bridge_four_storage() {
     sweep("bridge-four-storage");
 }
 
+/// Storage faults on the election's vote records (failed syncs deny votes, damaged records
+/// make a node abstain), 200 seeds on the events engine.
+#[test]
+fn election_storage() {
+    sweep("election-storage");
+}
+
+/// The election-storage sweep tests what it claims: nodes find their vote record damaged and
+/// stay out of elections — no vote or pre-vote granted, no candidacy — from that moment until
+/// they rewrote the record (or crashed), and then take part again.
+#[test]
+fn a_node_with_a_damaged_vote_record_stays_out_of_the_next_election() {
+    use highstorm::EventKind;
+    let scenario = Scenario::load(&scenarios_dir().join("election-storage.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut damaged, mut rewritten) = (0, 0);
+    for seed in 0..20 {
+        let r = highstorm::run_seed(system(&scenario), &scenario, seed, highstorm::Recheck::Once)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        // Nodes abstaining now.
+        let mut abstaining: std::collections::BTreeSet<String> = Default::default();
+        for e in r.trace.events() {
+            match &e.kind {
+                EventKind::Note { node, kind, .. } if kind == "vote-record-damaged" => {
+                    damaged += 1;
+                    abstaining.insert(node.clone());
+                }
+                EventKind::Note { node, kind, .. } if kind == "vote-record-rewritten" => {
+                    rewritten += usize::from(abstaining.remove(node));
+                }
+                EventKind::Crash { node } => {
+                    abstaining.remove(node);
+                }
+                EventKind::Note { node, kind, .. } if kind == "candidate" => {
+                    assert!(
+                        !abstaining.contains(node),
+                        "seed {seed}: {node} stood at {}us while abstaining",
+                        e.at_us
+                    );
+                }
+                EventKind::Send { src, body, .. } if abstaining.contains(src) => {
+                    let body: serde_json::Value = serde_json::from_str(body).expect("json");
+                    let kind = body["type"].as_str().unwrap_or_default();
+                    assert!(
+                        !(matches!(kind, "vote" | "pre_vote_reply") && body["granted"] == true),
+                        "seed {seed}: {src} granted a {kind} at {}us while abstaining",
+                        e.at_us
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        damaged >= 20,
+        "only {damaged} damaged vote records in 20 runs"
+    );
+    assert!(
+        rewritten * 2 >= damaged,
+        "only {rewritten} of {damaged} abstaining nodes rewrote their record"
+    );
+}
+
 /// The storage scenarios on the turmoil engine (a smaller sample: it runs the real driver
 /// loop) give the same verdicts as on the events engine.
 #[test]
 fn storage_scenarios_pass_on_both_engines() {
-    for stem in ["work-queue-storage", "bridge-four-storage"] {
+    for stem in [
+        "work-queue-storage",
+        "bridge-four-storage",
+        "election-storage",
+    ] {
         let scenario = Scenario::load(&scenarios_dir().join(format!("{stem}.toml")))
             .unwrap_or_else(|e| panic!("{e}"));
         for engine in [highstorm::Engine::Events, highstorm::Engine::Turmoil] {

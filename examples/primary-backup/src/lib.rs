@@ -26,11 +26,17 @@
 //! Storage faults: a node whose sync fails answers an error instead of `write_ok` /
 //! `replicate_ok` (and forgets the entry); a node that finds a damaged record at start stops,
 //! answering every request with an error that names the record — the primary holds the only
-//! copy every read relies on, so it cannot guess.
+//! copy every read relies on, so it cannot guess. `scenarios/primary-backup-storage.toml`
+//! sweeps it on faulty disks, checked by the core's
+//! [`no_acknowledged_write_lost_per_key`](highstorm::check::generic::no_acknowledged_write_lost_per_key)
+//! too.
 //!
 //! The variant `async-ack` has a planted bug: nodes acknowledge before they store — the
 //! primary answers a write at once and replicates in the background, everyone syncs on a timer
-//! — so a primary crash loses acknowledged writes and reads go back in time.
+//! — so a primary crash loses acknowledged writes and reads go back in time. The variant
+//! `ignore-sync-failure` has a planted storage bug: a node whose sync failed keeps the entry
+//! and acknowledges it anyway, so the primary's next start can find the key older than what it
+//! acknowledged (`scenarios/primary-backup-storage.toml` catches it).
 
 use highstorm::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -114,6 +120,15 @@ pub struct Config {
     pub primary: Option<String>,
 }
 
+/// The planted bugs of the store's variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// `async-ack`: acknowledged before stored; synced on a timer.
+    AsyncAck,
+    /// `ignore-sync-failure`: acknowledged although its sync failed.
+    IgnoreSyncFailure,
+}
+
 /// A write the primary is replicating.
 struct PendingWrite {
     /// Whom to answer: a client, or a backup that forwarded it.
@@ -126,7 +141,7 @@ struct PendingWrite {
 /// One node of the store: the primary or a backup, by its id.
 pub struct KvNode {
     primary: String,
-    async_ack: bool,
+    bug: Option<Bug>,
     /// This node's copy (the primary's is the truth).
     kv: BTreeMap<String, Entry>,
     /// The primary's next version.
@@ -142,11 +157,11 @@ pub struct KvNode {
 }
 
 impl KvNode {
-    /// A node of a store whose primary is `primary`; with `async_ack` it has the planted bug.
-    pub fn new(primary: &str, async_ack: bool) -> Self {
+    /// A node of a store whose primary is `primary`; with `bug` it has that planted bug.
+    pub fn new(primary: &str, bug: Option<Bug>) -> Self {
         KvNode {
             primary: primary.to_owned(),
-            async_ack,
+            bug,
             kv: BTreeMap::new(),
             next_version: 1,
             writes: BTreeMap::new(),
@@ -154,6 +169,10 @@ impl KvNode {
             forwards: BTreeMap::new(),
             halted: None,
         }
+    }
+
+    fn async_ack(&self) -> bool {
+        self.bug == Some(Bug::AsyncAck)
     }
 
     fn is_primary(&self, ctx: &Ctx<'_, Self>) -> bool {
@@ -167,8 +186,12 @@ impl KvNode {
         if newer {
             let old = self.kv.insert(key.to_owned(), entry);
             ctx.put_json(&format!("{KEY_PREFIX}{key}"), &entry);
-            if !self.async_ack {
+            if !self.async_ack() {
                 if let Err(e) = ctx.sync() {
+                    if self.bug == Some(Bug::IgnoreSyncFailure) {
+                        // The planted bug: the entry stays, to be acknowledged.
+                        return Ok(());
+                    }
                     match old {
                         Some(old) => self.kv.insert(key.to_owned(), old),
                         None => self.kv.remove(key),
@@ -190,7 +213,7 @@ impl KvNode {
             return;
         }
         let backups: Vec<String> = ctx.peers().to_vec();
-        if self.async_ack {
+        if self.async_ack() {
             ctx.reply(&request, Msg::WriteOk { version });
             for backup in backups {
                 let body = Msg::Replicate {
@@ -295,7 +318,7 @@ impl Node for KvNode {
                 self.kv.insert(key, entry);
             }
         }
-        if self.async_ack {
+        if self.async_ack() {
             ctx.set_timer(FLUSH_EVERY, Timer::Flush);
         }
     }
@@ -328,7 +351,7 @@ impl Node for KvNode {
             }
             Msg::Replicate { key, entry } => {
                 let (key, entry) = (key.clone(), *entry);
-                if self.async_ack {
+                if self.async_ack() {
                     ctx.reply(&msg, Msg::ReplicateOk);
                     // The planted bug: acknowledged before it is stored (synced later).
                     let _ = self.store(ctx, &key, entry);
@@ -534,18 +557,30 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
 }
 
 /// The system, ready to sweep or to add to a [`Registry`](highstorm::system::Registry): its
-/// nodes (variants `default` and `async-ack`), its
+/// nodes (variant `default`, and the planted bugs `async-ack` and `ignore-sync-failure`), its
 /// clients and its checkers.
 pub fn system() -> System {
     System::new("primary-backup", |variant, config| {
         let config: Config = highstorm::prelude::config("primary-backup", config)?;
         let primary = config.primary.as_deref().unwrap_or("n0");
-        Ok(KvNode::new(primary, variant == "async-ack"))
+        let bug = match variant {
+            "async-ack" => Some(Bug::AsyncAck),
+            "ignore-sync-failure" => Some(Bug::IgnoreSyncFailure),
+            _ => None,
+        };
+        Ok(KvNode::new(primary, bug))
     })
-    .variants(&["default", "async-ack"])
+    .variants(&["default", "async-ack", "ignore-sync-failure"])
     .client(|c| c.steady(KvOps))
     .check(reads_return_written_values)
     .check(reads_see_acknowledged_writes)
     .check(generic::unique("versions-unique", "write", "/version"))
+    .check(generic::no_acknowledged_write_lost_per_key(
+        "no-acknowledged-write-lost",
+        "write",
+        "read",
+        "/key",
+        "/version",
+    ))
     .check(highstorm::check::requests_answered_unless_faulted)
 }

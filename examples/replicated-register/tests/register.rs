@@ -242,3 +242,78 @@ fn ignore_sync_failure_is_caught_and_shrunk() {
 fn trust_damaged_is_caught_and_shrunk() {
     storage_bug_is_caught_and_shrunk("trust-damaged");
 }
+
+/// Lost writes are not survived by design: quorum intersection assumes every acknowledged copy
+/// stays. n2 is cut off while n0 and n1 acknowledge writes between themselves; n1's disk loses
+/// some of them (`lost_write` on n1 alone, within the fault atlas), n1 restarts, and n0 is cut
+/// off: the majority n1 + n2 no longer holds the newest acknowledged write. Without the lost
+/// writes the same schedule passes; with them the sweep finds stale reads, and the generic
+/// `no-acknowledged-write-lost` does not excuse them — a lost write struck n1, not every copy.
+#[test]
+fn a_lost_write_on_one_replica_of_a_bare_majority_is_caught() {
+    let ms = StdDuration::from_millis;
+    let schedule = |lost_write| {
+        let mut storage = StorageFaults {
+            atlas: true,
+            ..Default::default()
+        };
+        let rates = StorageRates {
+            lost_write,
+            ..Default::default()
+        };
+        storage.nodes.insert("n1".into(), rates);
+        Scenario::new("register-lost-write", "replicated-register")
+            .nodes(3)
+            .duration(ms(3000))
+            .latency(ms(1)..ms(15))
+            .workload(3, 60.0)
+            .storage(storage)
+            .partition_at(ms(500), &[&["n0", "n1"][..], &["n2"][..]])
+            .crash_at(ms(1000), "n1", Some(ms(20)))
+            .heal_at(ms(1000))
+            .partition_at(ms(1000), &[&["n0"][..], &["n1", "n2"][..]])
+    };
+    Sweep::new(system(), &schedule(0.0)).seeds(0..20).run();
+    let failing = (0..20)
+        .map(|seed| run_seed(system(), &schedule(0.5), seed, Recheck::Once).unwrap())
+        .filter(|r| !r.ok)
+        .collect::<Vec<_>>();
+    assert!(
+        failing.len() >= 5,
+        "only {} of 20 seeds fail",
+        failing.len()
+    );
+    let mut flagged = 0;
+    for r in &failing {
+        let failed: Vec<&str> = r
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert!(
+            failed.iter().all(|c| LOST_WRITE_CHECKS.contains(c)),
+            "seed {}: {failed:?}",
+            r.seed
+        );
+        let generic = r
+            .checks
+            .iter()
+            .find(|c| c.name == "no-acknowledged-write-lost")
+            .expect("checked");
+        if !generic.ok {
+            assert!(
+                generic
+                    .detail
+                    .contains("no lost-write fault struck every node"),
+                "seed {}: {generic:?}",
+                r.seed
+            );
+            flagged += 1;
+        }
+    }
+    assert!(
+        flagged >= 5,
+        "the generic check flagged {flagged} of 20 seeds"
+    );
+}

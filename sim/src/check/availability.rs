@@ -1,7 +1,7 @@
 //! Every request is answered, unless a fault explains why not.
 
 use super::cut_links::CutLinks;
-use super::{Operation, Verdict};
+use super::{storage_halt_windows, Operation, Verdict};
 use crate::scenario::Scenario;
 use crate::trace::{EventKind, Trace};
 use highstorm_nodes::{MsgId, OpPhase};
@@ -11,9 +11,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// or the answer was lost), its request was dropped, or its node crashed after it was sent —
 /// while it was in flight, or after the client gave up while the node was still working on it
 /// (waiting for a replica, say), or its node was cut off for the rest of the run (a partition
-/// around it that never healed: it may retry forever behind it). A request that reached a
-/// running node and was never answered is a bug, and so is a definite failure. At least one operation must succeed when clients ran, so a dead cluster
-/// cannot pass.
+/// around it that never healed: it may retry forever behind it), or some node was stopped on a
+/// storage error while it was in flight (a node that found a damaged record refuses requests,
+/// and so does a cluster that relies on it; see [`storage_halt_windows`]). A request that
+/// reached a running node and was never answered is a bug, and so is a definite failure
+/// otherwise. At least one operation must succeed when clients ran, so a dead cluster cannot
+/// pass.
 pub fn requests_answered_unless_faulted(
     scenario: &Scenario,
     trace: &Trace,
@@ -69,11 +72,18 @@ pub fn requests_answered_unless_faulted(
             _ => {}
         }
     }
-    let isolated = match explaining {
-        true => cut_off_at_the_end(trace),
-        false => BTreeSet::new(),
+    let (isolated, halts) = match explaining {
+        true => (cut_off_at_the_end(trace), storage_halt_windows(trace)),
+        false => (BTreeSet::new(), vec![]),
+    };
+    // Whether some node was stopped on a storage error between `from` and `to`.
+    let stopped_during = |from: u64, to: u64| {
+        halts
+            .iter()
+            .any(|(h, until)| h.at_us <= to && until.is_none_or(|u| from < u))
     };
     let (mut ok, mut late, mut lost, mut crashed, mut cut) = (0, 0, 0, 0, 0);
+    let mut refused = 0;
     for op in ops {
         let c = op.completion.as_ref();
         if c.is_some_and(|c| c.phase == OpPhase::Ok) {
@@ -83,6 +93,10 @@ pub fn requests_answered_unless_faulted(
         let end = u64::MAX;
         let (client, node) = (op.client.as_str(), op.node.as_str());
         let definite_failure = c.is_some_and(|c| c.phase == OpPhase::Fail);
+        if stopped_during(op.invoke_us, c.map_or(end, |c| c.at_us)) {
+            refused += 1;
+            continue;
+        }
         let explained = !definite_failure
             && match op.request {
                 Some(r) if answered.contains(&(node, client, r)) => {
@@ -133,11 +147,16 @@ pub fn requests_answered_unless_faulted(
     }
     // (The count of requests excused by a lasting cut is only named when there are some, so
     // verdicts of runs without one read as they always have.)
-    let cut = if cut > 0 {
+    let mut cut = if cut > 0 {
         format!(", {cut} node cut off for good")
     } else {
         String::new()
     };
+    if refused > 0 {
+        cut.push_str(&format!(
+            ", {refused} while a node was stopped on a storage error"
+        ));
+    }
     Verdict::pass(
         NAME,
         format!(
@@ -255,5 +274,50 @@ mod tests {
         let mut elsewhere = Trace::new();
         cut(&mut elsewhere, 1500, &["n0"], &["n2"]);
         assert!(!verdict(&elsewhere).ok);
+    }
+
+    #[test]
+    fn a_refusal_while_a_node_is_stopped_on_a_storage_error_is_excused_and_only_then() {
+        let s = Scenario::new("t", "ids");
+        // n1 refuses a request at 2 s: a definite failure.
+        let ops = [
+            op("n0", 1_000_000, Some(OpPhase::Ok)),
+            op("n1", 2_000_000, Some(OpPhase::Fail)),
+        ];
+        let verdict = |trace: &Trace| requests_answered_unless_faulted(&s, trace, &ops);
+        assert!(!verdict(&Trace::new()).ok, "a definite failure is a bug");
+        let halted = |at_ms, node: &str| {
+            let mut t = Trace::new();
+            t.push(
+                Duration::from_millis(at_ms),
+                EventKind::Note {
+                    node: node.into(),
+                    kind: crate::check::STORAGE_HALTED.into(),
+                    data: serde_json::json!({ "record": "kv/x", "error": "damaged" }),
+                },
+            );
+            t
+        };
+        // n0 (which n1 relies on, say) stopped on a damaged record at 1.5 s: excused.
+        let v = verdict(&halted(1500, "n0"));
+        assert!(
+            v.ok && v
+                .detail
+                .ends_with("1 while a node was stopped on a storage error"),
+            "{}",
+            v.detail
+        );
+        // Stopped after the request was refused: not excused.
+        assert!(!verdict(&halted(2600, "n0")).ok);
+        // Stopped, then restarted before the request: not excused.
+        let mut restarted = halted(1500, "n0");
+        restarted.push(
+            Duration::from_millis(1800),
+            EventKind::Restart {
+                node: "n0".into(),
+                boot: 1,
+            },
+        );
+        assert!(!verdict(&restarted).ok);
     }
 }

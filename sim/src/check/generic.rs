@@ -388,8 +388,55 @@ pub fn no_acknowledged_write_lost(
     read: &str,
     version_pointer: &str,
 ) -> Generic {
-    let [name, write, read, pointer] = owned([name, write, read, version_pointer]);
-    Box::new(move |scenario, trace, ops| {
+    let [name, write, read, version] = owned([name, write, read, version_pointer]);
+    let check = LostWrites {
+        name,
+        write,
+        read,
+        key: None,
+        version,
+    };
+    Box::new(move |scenario, trace, ops| check.verdict(scenario, trace, ops))
+}
+
+/// [`no_acknowledged_write_lost`] for a store of many keys: a `read` is held only to the
+/// `write`s of its own key, the value at `key_pointer` in each operation's invocation
+/// (`{"key": "x", ..}` with `"/key"`). Versions may be shared by all keys (one counter) or
+/// be each key's own. An operation whose invocation has no key counts for no key.
+pub fn no_acknowledged_write_lost_per_key(
+    name: &str,
+    write: &str,
+    read: &str,
+    key_pointer: &str,
+    version_pointer: &str,
+) -> Generic {
+    let [name, write, read, key, version] =
+        owned([name, write, read, key_pointer, version_pointer]);
+    let check = LostWrites {
+        name,
+        write,
+        read,
+        key: Some(key),
+        version,
+    };
+    Box::new(move |scenario, trace, ops| check.verdict(scenario, trace, ops))
+}
+
+/// Both lost-write checkers: operation names and pointers.
+struct LostWrites {
+    name: String,
+    write: String,
+    read: String,
+    /// The key's pointer in an invocation, when reads and writes are held to their key.
+    key: Option<String>,
+    /// The version's pointer in a result.
+    version: String,
+}
+
+impl LostWrites {
+    fn verdict(&self, scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
+        let (name, write, read, pointer) = (&*self.name, &*self.write, &*self.read, &*self.version);
+        let key = self.key.as_deref();
         // When each node's disk first lost a write.
         let mut lost: BTreeMap<&str, u64> = BTreeMap::new();
         for e in trace.events() {
@@ -402,26 +449,39 @@ pub fn no_acknowledged_write_lost(
         let all_lost_by = (lost.len() >= scenario.nodes.max(1))
             .then(|| lost.values().copied().max())
             .flatten();
-        let mut writes: Vec<(u64, &Value, &Operation)> = ops
+        // The key an operation is about (`Null` for all when keys do not count).
+        const ANY: &Value = &Value::Null;
+        fn key_of<'o>(o: &'o Operation, key: Option<&str>) -> Option<&'o Value> {
+            match key {
+                None => Some(ANY),
+                Some(k) => pick(&o.value, k),
+            }
+        }
+        let mut writes: Vec<(u64, &Value, &Value, &Operation)> = ops
             .iter()
             .filter(|o| o.f == write)
             .filter_map(|o| {
                 let at = o.completion.as_ref()?.at_us;
-                Some((at, o.ok_value().and_then(|v| pick(v, &pointer))?, o))
+                let version = o.ok_value().and_then(|v| pick(v, pointer))?;
+                Some((at, key_of(o, key)?, version, o))
             })
             .collect();
         writes.sort_by_key(|(at, ..)| *at);
         let (mut reads, mut excused) = (0, 0);
         for r in ops.iter().filter(|o| o.f == read) {
-            let Some(seen) = r.ok_value().and_then(|v| pick(v, &pointer)) else {
+            let Some(seen) = r.ok_value().and_then(|v| pick(v, pointer)) else {
+                continue;
+            };
+            let Some(k) = key_of(r, key) else {
                 continue;
             };
             reads += 1;
             let newest = writes
                 .iter()
                 .take_while(|(at, ..)| *at < r.invoke_us)
-                .max_by(|a, b| cmp_json(a.1, b.1));
-            let Some((at, v, w)) = newest else {
+                .filter(|(_, wk, ..)| *wk == k)
+                .max_by(|a, b| cmp_json(a.2, b.2));
+            let Some((at, _, v, w)) = newest else {
                 continue;
             };
             if cmp_json(seen, v).is_ge() {
@@ -431,12 +491,13 @@ pub fn no_acknowledged_write_lost(
                 excused += 1;
                 continue;
             }
+            let of_key = key.map_or(String::new(), |_| format!(" of key {k}"));
             return Verdict::violation(
-                &name,
+                name,
                 "acknowledged-write-lost",
                 format!(
-                    "{} at {}us returned version {seen}, but {} was acknowledged with \
-                     version {v} at {at}us (no lost-write fault struck every node)",
+                    "{}{of_key} at {}us returned version {seen}, but {} was acknowledged with \
+                 version {v} at {at}us (no lost-write fault struck every node)",
                     r.label(),
                     r.invoke_us,
                     w.label()
@@ -445,19 +506,19 @@ pub fn no_acknowledged_write_lost(
         }
         if reads == 0 {
             return Verdict::violation(
-                &name,
+                name,
                 "nothing-tested",
                 format!("no `{read}` succeeded: the run tested nothing"),
             );
         }
         Verdict::pass(
-            &name,
+            name,
             format!(
                 "{reads} `{read}`s, none older than a `{write}` acknowledged before it \
-                 ({excused} excused: a lost write struck every node)"
+             ({excused} excused: a lost write struck every node)"
             ),
         )
-    })
+    }
 }
 
 #[cfg(test)]
@@ -668,5 +729,24 @@ mod tests {
         assert!(c(&s, &lost_on(&["n0", "n1"]), &stale).ok);
         assert!(!c(&s, &lost_on(&["n0"]), &stale).ok);
         assert!(!run(&c, &ops[..2]).ok, "no read: nothing tested");
+    }
+
+    #[test]
+    fn no_acknowledged_write_lost_per_key_holds_a_read_to_its_own_key() {
+        let c = no_acknowledged_write_lost_per_key("lost", "write", "read", "/key", "/version");
+        let ok = |v: u64| Some((OpPhase::Ok, json!({ "version": v })));
+        let write = |n, key: &str, v| op("c0", n, "write", json!({ "key": key }), ok(v));
+        let read = |n, key: &str, v| op("c1", n, "read", json!({ "key": key }), ok(v));
+        // One counter for all keys: x's read of version 1 is not stale after y's write 2.
+        let ops = [write(0, "x", 1), write(1, "y", 2), read(2, "x", 1)];
+        assert!(run(&c, &ops).ok, "{:?}", run(&c, &ops));
+        // The keyless checker would take it for a lost write.
+        let keyless = no_acknowledged_write_lost("lost", "write", "read", "/version");
+        assert!(!run(&keyless, &ops).ok);
+        // x's read older than x's acknowledged write is.
+        let stale = [write(0, "x", 1), write(1, "x", 2), read(2, "x", 1)];
+        let v = run(&c, &stale);
+        assert!(!v.ok && v.detail.contains("of key \"x\""), "{v:?}");
+        assert_eq!(v.kind, "acknowledged-write-lost");
     }
 }

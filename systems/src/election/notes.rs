@@ -113,6 +113,27 @@ pub enum ElectionNote {
         /// The node's term now.
         term: u64,
     },
+    /// A restarted node found its vote record damaged: it stays out of elections until it
+    /// learned the current term (default variant).
+    VoteRecordDamaged {
+        /// The record.
+        record: String,
+        /// What is wrong with it.
+        error: String,
+    },
+    /// A node denied a vote because the sync of its vote record failed (default variant).
+    VoteNotRecorded {
+        /// The vote's term.
+        term: u64,
+        /// The sync's error.
+        error: String,
+    },
+    /// A node that abstained rewrote its vote record and takes part in elections again
+    /// (default variant).
+    VoteRecordRewritten {
+        /// The term it learned.
+        term: u64,
+    },
     /// A worker refused an assignment from an older term (default variant).
     AssignRefused {
         /// The item.

@@ -19,15 +19,20 @@
 //!   than its own. Items not done within `work_timeout` are reassigned. A restarted node votes
 //!   and stands only after it recovered a table from a leader's heartbeat or from enough peers.
 //!
+//! - **The vote record.** A vote is granted only once the term and candidate are synced to
+//!   disk; a restarted node never votes below that term or for another candidate in it, and
+//!   one whose record is damaged stays out of the next election (see `durable.rs`).
+//!
 //! Here: the node's state and the dispatch of messages and timers. Beside it: `vote.rs` (terms,
-//! votes, promises, winning), `replication.rs` (heartbeat rounds, lease renewal, commit) and
-//! `work.rs` (submits, assignments, results).
+//! votes, promises, winning), `durable.rs` (the vote record), `replication.rs` (heartbeat
+//! rounds, lease renewal, commit) and `work.rs` (submits, assignments, results).
 
 use super::notes::{ElectionNote, RecoveredFrom};
 use super::{merge, Attempt, ElectionConfig, ElectionMsg, ElectionTimer, Table};
 use highstorm_nodes::{Ctx, Duration, LocalTime, Message, MsgId, Node, RpcReply, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod durable;
 mod replication;
 mod vote;
 mod work;
@@ -64,6 +69,10 @@ pub struct Election {
     wedge_on_expiry: bool,
     /// Refusing submits (`wedged-leader` only).
     wedged: bool,
+    /// What the vote record on disk holds.
+    voted: durable::VoteRecord,
+    /// Staying out of elections: the vote record was damaged.
+    abstention: Option<durable::Abstention>,
 }
 
 #[derive(Debug, Default)]
@@ -155,6 +164,7 @@ impl Node for Election {
         all.sort();
         self.size = all.len() as u64;
         self.index = all.iter().position(|n| n == ctx.id()).unwrap_or(0) as u64;
+        self.load_vote_record(ctx);
         // Boot 0 is a member of the initial cluster, which starts empty. A later incarnation
         // may have voted and promised before it crashed, and lost the table it held.
         self.recovered = ctx.boot() == 0;
@@ -194,7 +204,8 @@ impl Node for Election {
                 ctx.reply(&msg, reply);
             }
             ElectionMsg::PreVote => {
-                let granted = self.recovered && ctx.now() >= self.promised_until;
+                let granted =
+                    self.recovered && ctx.now() >= self.promised_until && self.may_take_part(ctx);
                 let term = self.term;
                 ctx.reply(&msg, ElectionMsg::PreVoteReply { term, granted });
             }
@@ -263,6 +274,7 @@ impl Node for Election {
                 let needed = self.size as usize - self.quorum() + 1;
                 if self.synced_from.len() >= needed {
                     self.recovered = true;
+                    self.end_abstention(ctx, false);
                     ctx.note_typed(&ElectionNote::Recovered {
                         from: RecoveredFrom::Peers(self.synced_from.clone()),
                         term: self.term,
@@ -329,7 +341,7 @@ impl Node for Election {
                 if self.is_leader() {
                     return;
                 }
-                if ctx.now() < self.promised_until || !self.recovered {
+                if ctx.now() < self.promised_until || !self.recovered || !self.may_take_part(ctx) {
                     self.arm_election(ctx);
                     return;
                 }
@@ -510,6 +522,122 @@ mod tests {
             matches!(deny[0].body, ElectionMsg::Vote { granted: false, .. }),
             "not recovered"
         );
+    }
+
+    fn granted(out: &[Message<ElectionMsg>]) -> bool {
+        matches!(out[0].body, ElectionMsg::Vote { granted: true, .. })
+    }
+
+    fn heartbeat(term: u64) -> ElectionMsg {
+        ElectionMsg::Heartbeat {
+            term,
+            round: 1,
+            base: 0,
+            version: 1,
+            entries: Table::new(),
+        }
+    }
+
+    #[test]
+    fn a_vote_is_granted_only_once_recorded_and_a_restart_never_votes_below_it() {
+        let mut h = node("n0", 0);
+        assert!(granted(&h.request(
+            "n1",
+            1,
+            &ElectionMsg::RequestVote { term: 4 }
+        )));
+        let record = h
+            .synced()
+            .get_json::<durable::VoteRecord>(durable::VOTE_RECORD);
+        assert_eq!(
+            record.map(|r| r.ok()),
+            Some(Some(durable::VoteRecord {
+                term: 4,
+                voted_for: Some("n1".into())
+            }))
+        );
+        // Restarted: it recovers from a leader of term 3 and waits out its promise, then is
+        // asked to vote in term 3 — below the term it voted in before the crash.
+        let mut h = h.crash_and_restart(Election::new(ElectionConfig::default()));
+        h.request("n0", 2, &heartbeat(3));
+        h.advance(ElectionConfig::default().promise() * 2);
+        let deny = h.request("n2", 3, &ElectionMsg::RequestVote { term: 5 });
+        assert!(granted(&deny), "term 5 is above the record");
+        let mut h = node("n0", 0);
+        h.request("n1", 1, &ElectionMsg::RequestVote { term: 4 });
+        let mut h = h.crash_and_restart(Election::new(ElectionConfig::default()));
+        h.request("n0", 2, &heartbeat(3));
+        h.advance(ElectionConfig::default().promise() * 2);
+        let deny = h.request("n2", 3, &ElectionMsg::RequestVote { term: 3 });
+        assert!(!granted(&deny), "term 3 is below the vote on record");
+
+        // A vote whose record cannot be synced is denied.
+        let mut h = node("n0", 0);
+        h.fail_syncs(1.0);
+        assert!(!granted(&h.request(
+            "n1",
+            1,
+            &ElectionMsg::RequestVote { term: 4 }
+        )));
+        assert!(h
+            .notes::<ElectionNote>()
+            .iter()
+            .any(|n| matches!(n, ElectionNote::VoteNotRecorded { term: 4, .. })));
+    }
+
+    #[test]
+    fn a_damaged_vote_record_keeps_the_node_out_until_a_leader_tells_it_the_term() {
+        use highstorm_nodes::storage::Damage;
+        let promise = ElectionConfig::default().promise();
+        let mut h = node("n0", 0);
+        h.request("n1", 1, &ElectionMsg::RequestVote { term: 4 });
+        assert!(h.damage_record(durable::VOTE_RECORD, Damage::FlipBit(3)));
+        let mut h = h.crash_and_restart(Election::new(ElectionConfig::default()));
+        assert!(h
+            .notes::<ElectionNote>()
+            .iter()
+            .any(|n| matches!(n, ElectionNote::VoteRecordDamaged { .. })));
+        // Recovered from its peers and past the restart's promise: a node with a sound record
+        // would vote now; this one abstains (no pre-vote, no vote, no candidacy).
+        for (peer, id) in [("n1", 2), ("n2", 3)] {
+            let sync = ElectionMsg::SyncReply {
+                term: 4,
+                recovered: true,
+                table: Table::new(),
+            };
+            h.request(peer, id, &sync);
+        }
+        let sent = h.advance(promise / 2 + promise);
+        assert!(
+            !sent.iter().any(|m| matches!(
+                m.body,
+                ElectionMsg::PreVote | ElectionMsg::RequestVote { .. }
+            )),
+            "abstaining: {sent:?}"
+        );
+        assert!(!granted(&h.request(
+            "n1",
+            4,
+            &ElectionMsg::RequestVote { term: 7 }
+        )));
+        let pre = h.request("n1", 5, &ElectionMsg::PreVote);
+        assert!(matches!(
+            pre[0].body,
+            ElectionMsg::PreVoteReply { granted: false, .. }
+        ));
+        // A leader of term 7 speaks: the node rewrites its record and votes again once its
+        // promise to that leader ran out.
+        h.request("n1", 6, &heartbeat(7));
+        assert!(h
+            .notes::<ElectionNote>()
+            .iter()
+            .any(|n| matches!(n, ElectionNote::VoteRecordRewritten { term: 7 })));
+        h.advance(promise * 2);
+        assert!(granted(&h.request(
+            "n2",
+            7,
+            &ElectionMsg::RequestVote { term: 8 }
+        )));
     }
 
     #[test]

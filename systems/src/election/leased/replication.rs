@@ -162,6 +162,7 @@ impl Election {
             self.role = Role::Follower;
         }
         self.leader = Some(msg.src.clone());
+        self.end_abstention(ctx, true);
         self.promise(ctx);
         merge(&mut self.table, entries);
         if base <= self.held {

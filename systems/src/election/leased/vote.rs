@@ -186,8 +186,8 @@ impl Election {
         msg: &Message<ElectionMsg>,
         term: u64,
     ) {
-        let bound = ctx.now() < self.promised_until || !self.recovered;
-        if bound || term < self.term {
+        let bound = ctx.now() < self.promised_until || !self.recovered || !self.may_take_part(ctx);
+        if bound || term < self.term || self.vote_forbidden(&msg.src, term) {
             let deny = ElectionMsg::Vote {
                 term: self.term,
                 granted: false,
@@ -198,6 +198,15 @@ impl Election {
         }
         self.adopt_term(ctx, term);
         if self.voted_for.as_ref().is_some_and(|v| *v != msg.src) {
+            let deny = ElectionMsg::Vote {
+                term: self.term,
+                granted: false,
+                table: None,
+            };
+            ctx.reply(msg, deny);
+            return;
+        }
+        if !self.record_vote(ctx, &msg.src, term) {
             let deny = ElectionMsg::Vote {
                 term: self.term,
                 granted: false,
