@@ -124,3 +124,70 @@ pub(super) fn swarm_candidate(
         )],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn promising() -> System {
+        System::new("t", |_, _| Ok(crate::workload::Idle)).liveness(|_, _, _, _| Ok(String::new()))
+    }
+
+    #[test]
+    fn a_liveness_phase_is_appended_and_the_scenarios_loss_becomes_a_fault_it_undoes() {
+        let mut s = Scenario::new("t", "t")
+            .nodes(3)
+            .duration(Duration::from_secs(6));
+        s.network.loss = 0.02;
+        let b = base(&promising(), &s, Some(Duration::from_secs(2)));
+        assert_eq!(b.duration, Duration::from_secs(8));
+        assert_eq!(b.checks.liveness, Some(Duration::from_secs(2)));
+        assert_eq!(b.network.loss, 0.0);
+        assert!(matches!(
+            &b.faults[0].action,
+            FaultAction::Network { link: None, conditions } if conditions.loss == Some(0.02)
+        ));
+        assert_eq!(baseline(&b).loss, Some(0.02), "mutants restore the loss");
+        b.validate().unwrap();
+        // A system that promises nothing once healed gets no phase.
+        let plain = System::new("t", |_, _| Ok(crate::workload::Idle));
+        assert_eq!(base(&plain, &s, None).duration, s.duration);
+    }
+
+    #[test]
+    fn swarm_draws_are_valid_reproducible_and_crash_at_most_a_minority() {
+        let s = Scenario::new("t", "t")
+            .nodes(5)
+            .duration(Duration::from_secs(10));
+        let b = base(&promising(), &s, None);
+        let draws = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..30)
+                .map(|_| swarm_candidate(&b, &NemesisKind::ALL, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        let (a, again) = (draws(1), draws(1));
+        let window = Window::of(&b);
+        for (c, d) in a.iter().zip(&again) {
+            assert_eq!((c.seed, &c.scenario.faults), (d.seed, &d.scenario.faults));
+            c.scenario
+                .validate()
+                .expect("a swarm draw is a valid scenario");
+            assert!(c.scenario.faults.iter().all(|f| f.at <= window.end));
+            let mut crashed: Vec<&str> = c
+                .scenario
+                .faults
+                .iter()
+                .filter_map(|f| match &f.action {
+                    FaultAction::Crash { node, .. } => Some(node.as_str()),
+                    _ => None,
+                })
+                .collect();
+            crashed.sort();
+            crashed.dedup();
+            assert!(crashed.len() <= 2, "{crashed:?}");
+        }
+        assert!(a.iter().any(|c| !c.scenario.faults.is_empty()));
+    }
+}
