@@ -248,6 +248,14 @@ enum Command {
         /// Run on this engine (`turmoil` or `events`) instead of the scenario's own.
         #[arg(long)]
         engine: Option<Engine>,
+        /// The fault kinds to add, comma-separated (`crash,duplicate,skew`); default: the
+        /// scenario's nemesis kinds, else every kind.
+        #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
+        kinds: Vec<crate::scenario::NemesisKind>,
+        /// The liveness phase appended to a scenario without one, when the system declares what
+        /// must hold once healed (default: a third of the run).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        liveness: Option<std::time::Duration>,
         /// Print every run, not only those that find something new.
         #[arg(long)]
         verbose: bool,
@@ -355,6 +363,8 @@ impl Cli {
                 seed,
                 out,
                 engine,
+                kinds,
+                liveness,
                 verbose,
             } => {
                 let (system, scenario) = load_on(
@@ -368,6 +378,8 @@ impl Cli {
                 let how = crate::explore::Explore {
                     budget,
                     seed,
+                    kinds,
+                    liveness,
                     ..Default::default()
                 };
                 explore_command(system, &scenario, &how, &out, verbose)
@@ -820,6 +832,17 @@ pub struct NodeArgs {
 
 /// The most `--min-work-ms` takes: an hour (it only ever slows outside work down).
 pub const MAX_MIN_WORK_MS: u64 = 3_600_000;
+
+/// A fault kind by its scenario-file name (`partition-oneway`).
+fn parse_kind(name: &str) -> Result<crate::scenario::NemesisKind, String> {
+    crate::scenario::NemesisKind::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = crate::scenario::NemesisKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        format!("unknown fault kind {name:?} (known: {})", known.join(", "))
+    })
+}
 
 /// `name=host:port` (for roles that read `--leader`).
 pub fn parse_peer(p: &str) -> anyhow::Result<(String, SocketAddr)> {

@@ -13,8 +13,10 @@
 //! seeds each (default 100). (b) runs the system's swarm scenario
 //! (`scenarios/<system>-swarm.toml`, `[nemesis] swarm = true`) at seeds 0, 1, 2, ... up to
 //! `HIGHSTORM_FIND_SWARM_SEEDS` (default 100). (c) runs `highstorm explore` from one calm
-//! shipped scenario (for the bugs of `highstorm_systems::planted`, the first one that misses
-//! the bug), search seed 0, up to `HIGHSTORM_FIND_RUNS` runs (default 400). CPU time is this thread's (from
+//! shipped scenario (for the bugs of `highstorm_systems::planted`, the calmest one that misses
+//! the bug: no nemesis, fewest faults), with the fault kinds and liveness bound of the
+//! system's swarm scenario, search seed 0, up to `HIGHSTORM_FIND_RUNS` runs (default 400); a
+//! failure it finds is replayed with the correct variant, which must pass it. CPU time is this thread's (from
 //! `/proc/thread-self/schedstat`; wall time where that is missing), to the failing run, not
 //! counting shrinking. Add a bug by adding a row to [`BUGS`] (or to `PLANTED`).
 
@@ -24,7 +26,7 @@ use highstorm_systems::system;
 #[path = "../src/allocator.rs"]
 mod allocator;
 
-use highstorm::explore::{explore, Budget, Explore};
+use highstorm::explore::{explore, signals, Budget, Explore};
 use highstorm::{run_seed, Recheck, Scenario};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -88,10 +90,17 @@ struct Found {
 }
 
 impl Found {
+    /// Whether it found the bug (not a failure the correct variant shares).
+    fn found(&self) -> bool {
+        self.failed.as_ref().is_some_and(|f| !f.contains("FALSE"))
+    }
+
     fn cell(&self) -> String {
         match &self.failed {
-            Some(_) => format!("{:.2}s / {} runs", self.cpu.as_secs_f64(), self.runs),
-            None => format!(
+            Some(_) if self.found() => {
+                format!("{:.2}s / {} runs", self.cpu.as_secs_f64(), self.runs)
+            }
+            _ => format!(
                 "not found ({} runs, {:.1}s)",
                 self.runs,
                 self.cpu.as_secs_f64()
@@ -216,14 +225,21 @@ fn swarm_sweep(bug: &PlantedBug, seeds: u64) -> Found {
     }
 }
 
-/// (c): explore from the bug's calm scenario.
+/// (c): explore from the bug's calm scenario, with the fault kinds and the liveness bound of
+/// the system's swarm scenario (what the system claims to survive, and how long it may take
+/// to recover). A failing candidate is replayed with the system's correct variant: if that
+/// fails too, the failure is the harness's, not the bug's, and the row says so.
 fn explore_from(bug: &PlantedBug, runs: u64) -> Found {
     let file = scenarios_dir().join(bug.explore_from);
     let s = with_variant(Scenario::load(&file).expect("loads"), bug.variant);
+    let swarm = Scenario::load(&scenarios_dir().join(format!("{}-swarm.toml", bug.system)))
+        .expect("a swarm scenario loads");
     let how = Explore {
         budget: Budget::Runs(runs),
         seed: 0,
         shrink_budget: 0,
+        kinds: swarm.nemesis.map(|n| n.kinds).unwrap_or_default(),
+        liveness: swarm.checks.liveness,
         ..Explore::default()
     };
     let (clock, start) = CpuClock::start();
@@ -234,12 +250,20 @@ fn explore_from(bug: &PlantedBug, runs: u64) -> Found {
         }
     })
     .expect("explores");
+    let failed = found.failure.map(|(c, _)| {
+        let correct = with_variant(c.scenario.clone(), "default");
+        let control = run_seed(system(&correct), &correct, c.seed, Recheck::Once).expect("runs");
+        let what = format!("seed {} with {} faults", c.seed, c.scenario.faults.len());
+        if control.ok {
+            what
+        } else {
+            format!("{what}, FALSE: the correct variant fails it too")
+        }
+    });
     Found {
         runs: found.runs,
         cpu: at.unwrap_or_else(|| clock.now() - start),
-        failed: found
-            .failure
-            .map(|(c, _)| format!("seed {} with {} faults", c.seed, c.scenario.faults.len())),
+        failed,
     }
 }
 
@@ -250,7 +274,7 @@ fn env_u64(var: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Every row of the table: [`BUGS`], then [`PLANTED`] with explore starting from the first
+/// Every row of the table: [`BUGS`], then [`PLANTED`] with explore starting from the calmest
 /// shipped scenario that misses the bug.
 fn rows() -> Vec<PlantedBug> {
     let mut rows: Vec<PlantedBug> = BUGS
@@ -261,19 +285,60 @@ fn rows() -> Vec<PlantedBug> {
             explore_from: b.explore_from,
         })
         .collect();
-    rows.extend(PLANTED.iter().map(|p| {
-        PlantedBug {
-            system: p.system,
-            variant: p.variant,
-            explore_from: p
-                .misses
-                .iter()
-                .copied()
-                .find(|m| !m.contains("http"))
-                .expect("a planted bug names a shipped scenario that misses it"),
-        }
+    rows.extend(PLANTED.iter().map(|p| PlantedBug {
+        system: p.system,
+        variant: p.variant,
+        explore_from: calmest(p.misses),
     }));
     rows
+}
+
+/// The calmest of `files` (shipped scenarios, not HTTP): no nemesis, then the fewest
+/// `[[faults]]`; the first of equals.
+fn calmest(files: &[&'static str]) -> &'static str {
+    files
+        .iter()
+        .copied()
+        .filter(|f| !f.contains("http"))
+        .min_by_key(|f| {
+            let s = Scenario::load(&scenarios_dir().join(f)).expect("loads");
+            (s.nemesis.is_some(), s.faults.len())
+        })
+        .expect("a planted bug names a shipped scenario that misses it")
+}
+
+/// What explore adds to a run: the CPU time of reading a run's coverage signals, next to the
+/// run itself (engine, checks, metrics, trace hash: what a plain sweep pays too), over
+/// `seeds` seeds of each scenario explore starts from.
+fn coverage_cost(seeds: u64) {
+    let mut files: Vec<&str> = rows().iter().map(|r| r.explore_from).collect();
+    files.sort();
+    files.dedup();
+    println!("explore's cost per run over a plain run ({seeds} seeds each, CPU):");
+    for f in files {
+        let s = Scenario::load(&scenarios_dir().join(f)).expect("loads");
+        let (clock, start) = CpuClock::start();
+        let reports: Vec<_> = (0..seeds)
+            .map(|seed| run_seed(system(&s), &s, seed, Recheck::Once).expect("runs"))
+            .collect();
+        let ran = clock.now();
+        // Read each run's signals 20 times: one reading is below the clock's resolution.
+        const READS: u32 = 20;
+        for _ in 0..READS {
+            for r in &reports {
+                std::hint::black_box(signals(&r.trace, &r.sometimes));
+            }
+        }
+        let read = (clock.now() - ran) / READS;
+        let run = ran - start;
+        println!(
+            "- {}: run {:.1} ms, coverage signals {:.2} ms ({:.1}% of the run)",
+            f.trim_end_matches(".toml"),
+            run.as_secs_f64() * 1e3 / seeds as f64,
+            read.as_secs_f64() * 1e3 / seeds as f64,
+            100.0 * read.as_secs_f64() / run.as_secs_f64().max(1e-9)
+        );
+    }
 }
 
 /// The median of `xs` (the upper one of an even count), if any.
@@ -296,7 +361,7 @@ fn main() {
         "| planted bug | (a) plain seed sweeps | (b) swarm | (c) explore | explore from | explore found |"
     );
     println!("|---|---|---|---|---|---|");
-    let (mut explore_ratios, mut swarm_ratios) = (vec![], vec![]);
+    let (mut explore_ratios, mut swarm_ratios, mut explore_all) = (vec![], vec![], vec![]);
     let (mut rows_run, mut plain_found, mut swarm_found, mut explore_found) = (0, 0, 0, 0);
     for bug in rows() {
         let name = format!("{} {}", bug.system, bug.variant);
@@ -308,15 +373,22 @@ fn main() {
         let swarm = swarm_sweep(&bug, swarm_seeds);
         let explored = explore_from(&bug, runs);
         let ratio = |other: &Found| other.cpu.as_secs_f64() / plain.cpu.as_secs_f64().max(1e-9);
-        if plain.failed.is_some() && explored.failed.is_some() {
+        if plain.found() && explored.found() {
             explore_ratios.push(ratio(&explored));
         }
-        if plain.failed.is_some() && swarm.failed.is_some() {
+        if plain.found() && swarm.found() {
             swarm_ratios.push(ratio(&swarm));
         }
-        plain_found += u32::from(plain.failed.is_some());
-        swarm_found += u32::from(swarm.failed.is_some());
-        explore_found += u32::from(explored.failed.is_some());
+        // A false alarm stopped the search early: it counts as never found.
+        let false_alarm = explored.failed.is_some() && !explored.found();
+        explore_all.push(if false_alarm {
+            f64::INFINITY
+        } else {
+            ratio(&explored)
+        });
+        plain_found += u32::from(plain.found());
+        swarm_found += u32::from(swarm.found());
+        explore_found += u32::from(explored.found());
         println!(
             "| {name} | {} | {} | {} | {} | {} |",
             plain.cell(),
@@ -335,5 +407,14 @@ fn main() {
     }
     if let Some(m) = median(swarm_ratios) {
         println!("median swarm / plain CPU time, over bugs both found: {m:.2}");
+    }
+    if let Some(m) = median(explore_all) {
+        println!(
+            "median explore / plain CPU time, over all {rows_run} bugs (a bug a method did not \
+             find counts with the CPU time it spent): {m:.2}"
+        );
+    }
+    if env_u64("HIGHSTORM_FIND_COST_SEEDS", 5) > 0 {
+        coverage_cost(env_u64("HIGHSTORM_FIND_COST_SEEDS", 5));
     }
 }

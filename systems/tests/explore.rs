@@ -247,3 +247,95 @@ fn highstorm_explore_writes_the_shrunk_failure_and_exits_1() {
     assert_eq!(none.status.code(), Some(0), "{text}");
     assert!(text.contains("no failure found"), "{text}");
 }
+
+/// echo with its planted `wary` bug (a request delivered twice makes a node refuse every
+/// later request with an indefinite error), on a network that never duplicates and with no
+/// fault at all: no seed of it can show the bug, and nothing in it asks that requests be
+/// answered once faults are over.
+fn wary_echo_calm() -> Scenario {
+    Scenario::new("echo-wary-calm", "echo")
+        .variant("wary")
+        .nodes(3)
+        .duration(MS(3000))
+        .latency(MS(1)..MS(20))
+        .workload(2, 40.0)
+        .client_timeout(MS(250))
+        .engine(Engine::Events)
+}
+
+fn duplicates(s: &Scenario) -> bool {
+    s.faults.iter().any(|f| {
+        matches!(
+            &f.action,
+            FaultAction::Network { conditions, .. } if conditions.duplicate.is_some_and(|p| p > 0.0)
+        )
+    })
+}
+
+#[test]
+fn explore_adds_the_duplication_and_the_liveness_phase_a_gray_failure_needs() {
+    let start = wary_echo_calm();
+    let sys = system(&start);
+    assert!(start.checks.liveness.is_none());
+    for seed in 0..10 {
+        let r = run_seed(sys, &start, seed, Recheck::Once).unwrap();
+        assert!(r.ok, "seed {seed}: {:?}", r.checks);
+    }
+    let how = Explore {
+        budget: Budget::Runs(40),
+        seed: 2,
+        liveness: Some(MS(1500)),
+        shrink_budget: 60,
+        ..Explore::default()
+    };
+    let found = explore(sys, &start, &how, &mut |_| {}).unwrap();
+    let (candidate, report) = found.failure.as_ref().expect("a failure within 40 runs");
+    // Explore gave the run a liveness phase after the start scenario's own 3 s ...
+    assert_eq!(candidate.scenario.checks.liveness, Some(MS(1500)));
+    assert_eq!(candidate.scenario.duration, MS(4500));
+    // ... and the duplication that trips the bug; the node, up but refusing, fails it.
+    assert!(
+        duplicates(&candidate.scenario),
+        "{:?}",
+        candidate.scenario.faults
+    );
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(failed, ["live-after-heal"], "{:?}", report.checks);
+
+    let shrunk = found.shrunk.as_ref().unwrap().as_ref().expect("shrinks");
+    assert!(duplicates(&shrunk.scenario), "{:?}", shrunk.scenario.faults);
+    assert!(
+        shrunk.scenario.faults.len() <= 2,
+        "{:?}",
+        shrunk.scenario.faults
+    );
+    // The written file reads back (liveness phase and all) and fails the same way.
+    let dir = std::env::temp_dir().join(format!("highstorm-explore-wary-{}", std::process::id()));
+    let path = highstorm::testing::write_shrunk(shrunk, &dir).unwrap();
+    let again = Scenario::load(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(again.checks.liveness, Some(MS(1500)));
+    let replay = run_seed(sys, &again, shrunk.seed, Recheck::Once).unwrap();
+    assert!(replay
+        .checks
+        .iter()
+        .any(|c| !c.ok && c.name == "live-after-heal"));
+
+    // The correct echo, searched the same way, fails nothing.
+    let correct = Scenario {
+        variant: None,
+        ..start
+    };
+    let clean = explore(sys, &correct, &how, &mut |_| {}).unwrap();
+    assert!(
+        clean.failure.is_none(),
+        "{:?}",
+        clean.failure.map(|f| f.1.checks)
+    );
+    assert_eq!(clean.runs, 40);
+}

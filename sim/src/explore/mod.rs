@@ -1,25 +1,32 @@
 //! Explore: coverage-guided search over fault schedules, for bugs no scenario was written for.
 //!
-//! Starting from a scenario at random seeds, explore runs candidates one at a time. A run that
-//! shows a new coverage signal (module `coverage`: a message type, note kind or client outcome
-//! in a fault context not seen before, or a sometimes-point that held for the first time)
-//! joins the corpus; later candidates are mutants of corpus entries (module `mutate`: faults
-//! added, removed, moved, lengthened; seeds changed). The first failing run stops the search;
-//! its schedule is shrunk and written out as a scenario file a person can read, edit and
-//! replay.
+//! Explore runs candidates one at a time (module `start`): first the scenario itself — given
+//! a liveness phase when the system promises what holds once healed, so that a node which
+//! stays up but stops serving is a failure too — then the scenario with swarm draws on top
+//! (which fault kinds are on and how hard, drawn from a seed as swarm mode does, written as
+//! plain `[[faults]]`). A run that shows a new coverage signal (module `coverage`: a message
+//! type, note kind or client outcome in a fault context not seen before, or a sometimes-point
+//! that held for the first time) joins the corpus; later candidates are mostly mutants of
+//! corpus entries (module `mutate`: faults added — module `draw`: cuts, crashes and
+//! restarts, pauses, clock steps, loss, duplication, latency, storage faults — removed, moved,
+//! lengthened; seeds changed), now and then a fresh swarm draw. The first failing run stops
+//! the search; its schedule is shrunk and written out as a scenario file a person can read,
+//! edit and replay.
 //!
 //! The search is deterministic given [`Explore::seed`] and a run budget
 //! ([`Budget::Runs`]); a time budget ([`Budget::Time`]) stops wherever the clock says.
 
 mod coverage;
+mod draw;
 mod mutate;
+mod start;
 
 pub use coverage::{signals, Signals};
 pub use mutate::{describe, mutate, Candidate, Window};
 
 use crate::engine::EngineError;
 use crate::runner::{run_seed, Recheck, SeedReport};
-use crate::scenario::Scenario;
+use crate::scenario::{NemesisKind, Scenario};
 use crate::shrink::{self, ShrinkError, Shrunk};
 use crate::sometimes::SometimesReport;
 use crate::system::System;
@@ -66,8 +73,18 @@ pub struct Explore {
     pub budget: Budget,
     /// The search's own seed: the same seed (and a run budget) gives the same search.
     pub seed: u64,
-    /// Runs of the start scenario at random seeds before mutating.
+    /// Runs before mutating: the start scenario once, then swarm draws on top of it.
     pub warmup: u64,
+    /// The fault kinds mutants and swarm draws add; empty: those of the start scenario's
+    /// nemesis, else every kind. (Leave out what the system does not claim to survive, as its
+    /// swarm scenario does.)
+    pub kinds: Vec<NemesisKind>,
+    /// The liveness phase appended to a start scenario without one, when the system declares
+    /// what must hold once healed ([`System::liveness`]); `None`: a third of the run.
+    pub liveness: Option<Duration>,
+    /// After the warmup, one candidate in this many is a fresh swarm draw rather than a
+    /// mutant (0: never).
+    pub swarm_every: u64,
     /// The most explicit faults a mutant may hold.
     pub max_faults: usize,
     /// Runs the shrinker may spend on a failure.
@@ -80,6 +97,9 @@ impl Default for Explore {
             budget: Budget::Runs(500),
             seed: 0,
             warmup: 8,
+            kinds: vec![],
+            liveness: None,
+            swarm_every: 4,
             max_faults: 12,
             shrink_budget: 200,
         }
@@ -129,15 +149,8 @@ pub fn explore(
 ) -> Result<Exploration, EngineError> {
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(how.seed);
-    let start = Candidate {
-        scenario: Scenario {
-            path: None,
-            regressions: vec![],
-            ..scenario.clone()
-        },
-        seed: scenario.seeds.start,
-        how: vec![],
-    };
+    let base = start::base(system, scenario, how.liveness);
+    let kinds = start::kinds_of(scenario, &how.kinds);
     let mut corpus: Vec<Candidate> = vec![];
     let mut seen = Signals::new();
     let mut sometimes = SometimesReport::new(system.sometimes_points().iter().copied());
@@ -150,15 +163,18 @@ pub fn explore(
     let mut attempts = 0u64;
     while !out_of_budget(runs) && attempts < runs.saturating_add(1) * 100 {
         attempts += 1;
-        let candidate = if runs < how.warmup || corpus.is_empty() {
+        let fresh_draw = how.swarm_every > 0 && rng.random_range(0..how.swarm_every) == 0;
+        let candidate = if attempts == 1 {
             Candidate {
-                seed: rng.random::<u32>() as u64,
+                scenario: base.clone(),
+                seed: scenario.seeds.start,
                 how: vec!["start".to_owned()],
-                ..start.clone()
             }
+        } else if runs < how.warmup || corpus.is_empty() || fresh_draw {
+            start::swarm_candidate(&base, &kinds, &mut rng)
         } else {
             let parent = &corpus[rng.random_range(0..corpus.len())];
-            mutate(parent, &mut rng, how.max_faults)
+            mutate(parent, &kinds, &mut rng, how.max_faults)
         };
         if system.validate(&candidate.scenario).is_err() || candidate.scenario.validate().is_err() {
             continue;

@@ -1,7 +1,8 @@
-//! Mutations of a readable fault schedule: add, remove, move and lengthen the scenario's
-//! `[[faults]]`, or change the seed. Every mutant is again a plain scenario file.
+//! Mutations of a readable fault schedule: add (module `draw`), remove, move and lengthen the
+//! scenario's `[[faults]]`, or change the seed. Every mutant is again a plain scenario file.
 
-use crate::scenario::{Clock, Fault, FaultAction, Heal, Scenario};
+use super::draw::{baseline, new_fault};
+use crate::scenario::{Conditions, Fault, FaultAction, Heal, NemesisKind, Scenario};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -26,7 +27,8 @@ pub struct Window {
 
 impl Window {
     /// The window of `scenario`: its run minus what its checks need after the last fault
-    /// (`converge_within`, or two client timeouts, plus two more for the final reads).
+    /// (`converge_within`, or two client timeouts, plus two more for the final reads), and
+    /// never into its liveness phase.
     pub fn of(scenario: &Scenario) -> Window {
         let timeout = scenario.workload.timeout;
         let quiet = scenario
@@ -39,32 +41,45 @@ impl Window {
             .duration
             .saturating_sub(quiet)
             .max(scenario.duration / 4);
+        let end = scenario.liveness_from().map_or(end, |l| end.min(l));
         Window { end }
     }
 }
 
-/// `parent` with 1 to 3 mutations; at most `max_faults` explicit faults.
-pub fn mutate(parent: &Candidate, rng: &mut ChaCha8Rng, max_faults: usize) -> Candidate {
+/// `parent` with 1 to 3 mutations; new faults are of `kinds` (not empty), and a mutation adds
+/// none to a parent with `max_faults` explicit faults or more.
+pub fn mutate(
+    parent: &Candidate,
+    kinds: &[NemesisKind],
+    rng: &mut ChaCha8Rng,
+    max_faults: usize,
+) -> Candidate {
     let mut child = Candidate {
         how: vec![],
         ..parent.clone()
     };
     let window = Window::of(&parent.scenario);
     for _ in 0..rng.random_range(1..=3) {
-        let what = mutate_once(&mut child, rng, window, max_faults);
+        let what = mutate_once(&mut child, kinds, rng, window, max_faults);
         child.how.push(what);
     }
     child.scenario.faults.sort_by_key(|f| f.at);
-    recover_by(&mut child.scenario.faults, window.end);
+    super::start::correctness_only(&mut child.scenario);
+    let restore = baseline(&child.scenario);
+    recover_by(&mut child.scenario.faults, window.end, restore);
     child
 }
 
 /// Ends every fault still in force after the last of `faults` (sorted by time): a cut with
-/// no heal after it is healed, a node crashed or paused for good is restarted or resumed, all
-/// at `end` (or just after the last fault, if that is later). A mutant thus never fails only
-/// because it left the system no time to recover, which no checker could tell from a bug.
-fn recover_by(faults: &mut Vec<Fault>, end: Duration) {
+/// no heal after it is healed, a node crashed or paused for good is restarted or resumed,
+/// changed network conditions are set back to `restore` (the scenario's), a full disk is
+/// freed, all at `end` (or at the last fault, if that is later). A mutant thus never fails
+/// only because it left the system no time to recover, which no checker could tell from a
+/// bug. (Clock steps stay: a scenario's liveness phase sets clocks right.)
+pub(super) fn recover_by(faults: &mut Vec<Fault>, end: Duration, restore: Conditions) {
     let mut cut = false;
+    let mut network = false;
+    let mut full: Vec<String> = vec![];
     let mut down: Vec<String> = vec![];
     let mut paused: Vec<String> = vec![];
     for f in faults.iter() {
@@ -81,6 +96,15 @@ fn recover_by(faults: &mut Vec<Fault>, end: Duration) {
                 resume_after: None,
             } => paused.push(node.clone()),
             FaultAction::Resume(node) => paused.retain(|n| n != node),
+            FaultAction::Network {
+                link: None,
+                conditions,
+            } => network = !restores(conditions, &restore),
+            FaultAction::DiskFull {
+                node,
+                free_after: None,
+            } => full.push(node.clone()),
+            FaultAction::DiskFree(node) => full.retain(|n| n != node),
             _ => {}
         }
     }
@@ -91,15 +115,39 @@ fn recover_by(faults: &mut Vec<Fault>, end: Duration) {
             action: FaultAction::Heal(Heal::All),
         });
     }
+    if network {
+        faults.push(Fault {
+            at,
+            action: FaultAction::Network {
+                link: None,
+                conditions: restore,
+            },
+        });
+    }
     down.dedup();
     paused.dedup();
+    full.dedup();
     let restarts = down.into_iter().map(FaultAction::Restart);
     let resumes = paused.into_iter().map(FaultAction::Resume);
-    faults.extend(restarts.chain(resumes).map(|action| Fault { at, action }));
+    let freed = full.into_iter().map(FaultAction::DiskFree);
+    faults.extend(
+        restarts
+            .chain(resumes)
+            .chain(freed)
+            .map(|action| Fault { at, action }),
+    );
+}
+
+/// Whether `c` sets nothing but what `restore` sets it to.
+fn restores(c: &Conditions, restore: &Conditions) -> bool {
+    c.latency.is_none_or(|l| Some(l) == restore.latency)
+        && c.loss.is_none_or(|p| Some(p) == restore.loss)
+        && c.duplicate.is_none_or(|p| Some(p) == restore.duplicate)
 }
 
 fn mutate_once(
     c: &mut Candidate,
+    kinds: &[NemesisKind],
     rng: &mut ChaCha8Rng,
     window: Window,
     max_faults: usize,
@@ -114,7 +162,7 @@ fn mutate_once(
     };
     match choice {
         0 => {
-            let added = new_fault(&c.scenario, rng, window);
+            let added = new_fault(&c.scenario, kinds, rng, window);
             let what = added.iter().map(describe).collect::<Vec<_>>().join(" + ");
             c.scenario.faults.extend(added);
             format!("add {what}")
@@ -137,18 +185,24 @@ fn mutate_once(
                 d.mul_f64(rng.random_range(1.5..3.0)).min(room).max(d)
             };
             let from = faults[i].at;
-            let cut = matches!(
-                faults[i].action,
-                FaultAction::Partition(_) | FaultAction::PartitionOneway { .. }
-            );
-            let heal = faults
+            let undone_by: fn(&FaultAction) -> bool = match faults[i].action {
+                FaultAction::Partition(_) | FaultAction::PartitionOneway { .. } => {
+                    |a| matches!(a, FaultAction::Heal(Heal::All))
+                }
+                FaultAction::Network { link: None, .. } => {
+                    |a| matches!(a, FaultAction::Network { link: None, .. })
+                }
+                _ => |_| false,
+            };
+            let undo = faults
                 .iter_mut()
-                .find(|h| h.at >= from && matches!(h.action, FaultAction::Heal(Heal::All)));
-            if let (true, Some(heal)) = (cut, heal) {
-                // A longer cut: its heal comes later.
+                .enumerate()
+                .find(|(j, u)| *j != i && u.at >= from && undone_by(&u.action));
+            if let Some((_, undo)) = undo {
+                // A longer cut or network change: what undoes it comes later.
                 let room = window.end.saturating_sub(from);
-                heal.at = from + longer(heal.at - from, room, rng);
-                return format!("lengthen the cut at {} to {}", show(from), show(heal.at));
+                undo.at = from + longer(undo.at - from, room, rng);
+                return format!("lengthen the fault at {} to {}", show(from), show(undo.at));
             }
             let f = &mut faults[i];
             let room = window.end.saturating_sub(f.at);
@@ -159,6 +213,10 @@ fn mutate_once(
                 }
                 | FaultAction::Pause {
                     resume_after: Some(d),
+                    ..
+                }
+                | FaultAction::DiskFull {
+                    free_after: Some(d),
                     ..
                 } => *d = longer(*d, room, rng),
                 _ => f.at = longer(f.at, window.end, rng),
@@ -182,66 +240,17 @@ fn span(a: &FaultAction) -> Duration {
         | FaultAction::Pause {
             resume_after: Some(d),
             ..
+        }
+        | FaultAction::DiskFull {
+            free_after: Some(d),
+            ..
         } => *d,
         _ => Duration::ZERO,
     }
 }
 
-/// A random new fault (and the heal that ends it, for a cut) within `window`.
-fn new_fault(s: &Scenario, rng: &mut ChaCha8Rng, window: Window) -> Vec<Fault> {
-    let nodes = s.node_names();
-    let node = |rng: &mut ChaCha8Rng| nodes[rng.random_range(0..nodes.len())].clone();
-    let max_len = (window.end / 3).max(Duration::from_millis(50));
-    let len = Duration::from_millis(rng.random_range(50..=max_len.as_millis().max(51) as u64));
-    let at = within(rng, window.end.saturating_sub(len));
-    let one = |action| vec![Fault { at, action }];
-    match rng.random_range(0..6) {
-        0 | 1 => one(FaultAction::Crash {
-            node: node(rng),
-            restart_after: Some(len),
-        }),
-        2 => one(FaultAction::Pause {
-            node: node(rng),
-            resume_after: Some(len),
-        }),
-        3 | 4 if nodes.len() > 1 => {
-            let (a, b) = split(&nodes, rng);
-            let cut = if rng.random_bool(0.5) {
-                FaultAction::Partition(vec![a, b])
-            } else {
-                FaultAction::PartitionOneway { from: a, to: b }
-            };
-            vec![
-                Fault { at, action: cut },
-                Fault {
-                    at: at + len,
-                    action: FaultAction::Heal(Heal::All),
-                },
-            ]
-        }
-        _ => one(FaultAction::Skew {
-            node: node(rng),
-            clock: Clock {
-                skew_us: rng.random_range(-1_000_000..1_000_000),
-                drift: 0.0,
-            },
-        }),
-    }
-}
-
-/// Two non-empty groups of `nodes`.
-fn split(nodes: &[String], rng: &mut ChaCha8Rng) -> (Vec<String>, Vec<String>) {
-    loop {
-        let (a, b): (Vec<String>, Vec<String>) =
-            nodes.iter().cloned().partition(|_| rng.random_bool(0.5));
-        if !a.is_empty() && !b.is_empty() {
-            return (a, b);
-        }
-    }
-}
-
 /// A random time in `[0, end]`, on a millisecond.
-fn within(rng: &mut ChaCha8Rng, end: Duration) -> Duration {
+pub(super) fn within(rng: &mut ChaCha8Rng, end: Duration) -> Duration {
     Duration::from_millis(rng.random_range(0..=end.as_millis() as u64))
 }
 
@@ -268,7 +277,22 @@ pub fn describe(f: &Fault) -> String {
             None => format!("pause {node}"),
         },
         FaultAction::Resume(node) => format!("resume {node}"),
-        FaultAction::Network { .. } => "network change".to_owned(),
+        FaultAction::Network { link, conditions } => {
+            let mut parts = vec![];
+            if let Some(l) = conditions.latency {
+                parts.push(format!("latency {}..{}", show(l.min), show(l.max)));
+            }
+            if let Some(p) = conditions.loss {
+                parts.push(format!("loss {p}"));
+            }
+            if let Some(p) = conditions.duplicate {
+                parts.push(format!("duplicate {p}"));
+            }
+            match link {
+                Some((from, to)) => format!("network {from:?} -> {to:?} {}", parts.join(" ")),
+                None => format!("network {}", parts.join(" ")),
+            }
+        }
         FaultAction::Skew { node, clock } => format!("skew {node} {:+}us", clock.skew_us),
         FaultAction::Corrupt { node, key } => match key {
             Some(k) => format!("corrupt {node} {k}"),
@@ -304,7 +328,7 @@ mod tests {
             let mut c = start.clone();
             let mut log = vec![];
             for _ in 0..200 {
-                c = mutate(&c, &mut rng, 8);
+                c = mutate(&c, &NemesisKind::ALL, &mut rng, 8);
                 c.scenario.validate().expect("a mutant is a valid scenario");
                 assert!(c.scenario.faults.len() <= 8 + 3);
                 for f in &c.scenario.faults {
