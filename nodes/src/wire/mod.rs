@@ -18,7 +18,6 @@ mod codec;
 mod envelope;
 mod error_body;
 mod fast_decode;
-mod plain_json;
 
 pub use codec::{decode, encode, encode_parts, envelope_head, DecodeError};
 pub use envelope::{Body, Envelope, Header, HeaderBody, InitPayload};
