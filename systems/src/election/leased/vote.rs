@@ -180,6 +180,16 @@ impl Election {
         }
     }
 
+    /// Answers a vote request with a refusal at this node's term.
+    fn deny_vote(&self, ctx: &mut Ctx<'_, Self>, msg: &Message<ElectionMsg>) {
+        let deny = ElectionMsg::Vote {
+            term: self.term,
+            granted: false,
+            table: None,
+        };
+        ctx.reply(msg, deny);
+    }
+
     pub(super) fn on_request_vote(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -188,32 +198,14 @@ impl Election {
     ) {
         let bound = ctx.now() < self.promised_until || !self.recovered || !self.may_take_part(ctx);
         if bound || term < self.term || self.vote_forbidden(&msg.src, term) {
-            let deny = ElectionMsg::Vote {
-                term: self.term,
-                granted: false,
-                table: None,
-            };
-            ctx.reply(msg, deny);
-            return;
+            return self.deny_vote(ctx, msg);
         }
         self.adopt_term(ctx, term);
         if self.voted_for.as_ref().is_some_and(|v| *v != msg.src) {
-            let deny = ElectionMsg::Vote {
-                term: self.term,
-                granted: false,
-                table: None,
-            };
-            ctx.reply(msg, deny);
-            return;
+            return self.deny_vote(ctx, msg);
         }
         if !self.record_vote(ctx, &msg.src, term) {
-            let deny = ElectionMsg::Vote {
-                term: self.term,
-                granted: false,
-                table: None,
-            };
-            ctx.reply(msg, deny);
-            return;
+            return self.deny_vote(ctx, msg);
         }
         self.voted_for = Some(msg.src.clone());
         self.promise(ctx);
