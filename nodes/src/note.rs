@@ -26,6 +26,8 @@
 //! assert_eq!(CounterNote::kinds(), ["applied", "learn"]);
 //! ```
 
+mod parts;
+
 use crate::node::Note;
 use serde::de::value::MapDeserializer;
 use serde::de::{self, DeserializeOwned};
@@ -53,6 +55,10 @@ impl Note {
     /// (`null` for a variant without content). A value that does not serialize as
     /// `{"kind": .., "data": ..}` becomes an `unserializable-note` whose data says why.
     pub fn typed<N: TypedNote>(note: &N) -> Note {
+        // The usual shape, read off directly; anything else takes the general path below.
+        if let Some(note) = parts::note(note) {
+            return note;
+        }
         let shape = |why: String| Note {
             kind: "unserializable-note".into(),
             data: serde_json::Value::String(why),
