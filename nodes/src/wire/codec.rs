@@ -162,10 +162,32 @@ pub fn encode_parts<P: Serialize + ?Sized>(
     };
     // Serializing derived types into a Vec cannot fail; a hand-written Serialize that fails
     // yields an error body instead of a panic.
-    serde_json::to_vec(&env).unwrap_or_else(|e| {
+    let mut out = Vec::with_capacity(128);
+    let written = env.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut out, Compact,
+    ));
+    written.map(|()| out).unwrap_or_else(|e| {
         let error = ErrorBody::new(ErrorCode::Crash, format!("cannot encode message: {e}"));
         encode_parts(src, dest, msg_id, in_reply_to, &error)
     })
+}
+
+/// serde_json's compact format (the same bytes as `serde_json::to_vec`), with numbers below
+/// 1000 written as fixed-size writes: a message's number lists were a call to `memcpy` per
+/// number.
+struct Compact;
+
+impl serde_json::ser::Formatter for Compact {
+    #[inline]
+    fn write_u64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, n: u64) -> std::io::Result<()> {
+        let digit = |d: u64| b'0' + d as u8;
+        match n {
+            0..=9 => w.write_all(&[digit(n)]),
+            10..=99 => w.write_all(&[digit(n / 10), digit(n % 10)]),
+            100..=999 => w.write_all(&[digit(n / 100), digit(n / 10 % 10), digit(n % 10)]),
+            _ => serde_json::ser::CompactFormatter.write_u64(w, n),
+        }
+    }
 }
 
 /// Appends to `out` the head of what [`encode_parts`] writes for a message with a `msg_id`, up
@@ -208,6 +230,43 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
 mod tests {
     use super::super::tests::Payload;
     use super::*;
+
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them() {
+        #[derive(Serialize)]
+        struct Numbers {
+            values: Vec<u64>,
+            small: u8,
+            signed: i64,
+            float: f64,
+        }
+        let values = vec![0, 9, 10, 99, 100, 999, 1000, 65_535, 123_456_789, u64::MAX];
+        for (msg_id, values) in [
+            (None, vec![]),
+            (Some(0), values.clone()),
+            (Some(1000), values),
+        ] {
+            let payload = Numbers {
+                values,
+                small: 7,
+                signed: -12,
+                float: 0.5,
+            };
+            let env = Envelope {
+                src: "n1".to_owned(),
+                dest: "c\"2".to_owned(),
+                body: Body {
+                    msg_id,
+                    in_reply_to: Some(99),
+                    payload: &payload,
+                },
+            };
+            assert_eq!(
+                String::from_utf8(encode_parts("n1", "c\"2", msg_id, Some(99), &payload)).unwrap(),
+                serde_json::to_string(&env).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn envelope_round_trips_in_maelstrom_shape() {
