@@ -80,6 +80,84 @@ macro_rules! refuse {
     };
 }
 
+/// Refuses every value but a string, a unit variant and a struct (each serializer says what
+/// it does with those).
+macro_rules! refuse_others {
+    () => {
+        refuse!(
+            serialize_bool(bool),
+            serialize_i8(i8),
+            serialize_i16(i16),
+            serialize_i32(i32),
+            serialize_i64(i64),
+            serialize_u8(u8),
+            serialize_u16(u16),
+            serialize_u32(u32),
+            serialize_u64(u64),
+            serialize_f32(f32),
+            serialize_f64(f64),
+            serialize_char(char),
+            serialize_bytes(&[u8]),
+            serialize_none(),
+            serialize_unit(),
+            serialize_unit_struct(&'static str),
+        );
+        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Self::Ok, Refused> {
+            Err(Refused)
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: &T,
+        ) -> Result<Self::Ok, Refused> {
+            Err(Refused)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<Self::Ok, Refused> {
+            Err(Refused)
+        }
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Refused> {
+            Err(Refused)
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Refused> {
+            Err(Refused)
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, Refused> {
+            Err(Refused)
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, Refused> {
+            Err(Refused)
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Refused> {
+            Err(Refused)
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, Refused> {
+            Err(Refused)
+        }
+    };
+}
+
 impl ser::Serializer for Shape {
     type Ok = Note;
     type Error = Refused;
@@ -98,80 +176,11 @@ impl ser::Serializer for Shape {
         })
     }
 
+    refuse_others!();
     refuse!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_u64(u64),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_char(char),
         serialize_str(&str),
-        serialize_bytes(&[u8]),
-        serialize_none(),
-        serialize_unit(),
-        serialize_unit_struct(&'static str),
         serialize_unit_variant(&'static str, u32, &'static str),
     );
-
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Note, Refused> {
-        Err(Refused)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: &T,
-    ) -> Result<Note, Refused> {
-        Err(Refused)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<Note, Refused> {
-        Err(Refused)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Refused> {
-        Err(Refused)
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Refused> {
-        Err(Refused)
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Refused> {
-        Err(Refused)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Refused> {
-        Err(Refused)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Refused> {
-        Err(Refused)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Refused> {
-        Err(Refused)
-    }
 }
 
 /// The `kind` field: a unit variant's name (what serde writes for the tag) or a string.
@@ -201,79 +210,9 @@ impl ser::Serializer for Kind {
         Ok(s.to_owned())
     }
 
-    refuse!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_u64(u64),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_char(char),
-        serialize_bytes(&[u8]),
-        serialize_none(),
-        serialize_unit(),
-        serialize_unit_struct(&'static str),
-    );
+    refuse_others!();
 
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String, Refused> {
-        Err(Refused)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: &T,
-    ) -> Result<String, Refused> {
-        Err(Refused)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<String, Refused> {
-        Err(Refused)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Refused> {
-        Err(Refused)
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Refused> {
-        Err(Refused)
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Refused> {
-        Err(Refused)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Refused> {
-        Err(Refused)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Refused> {
-        Err(Refused)
-    }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Refused> {
-        Err(Refused)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Refused> {
         Err(Refused)
     }
 }
