@@ -55,6 +55,24 @@ pub enum Msg {
     },
 }
 
+/// What the primary notes in the trace, read back by [`acknowledged_writes_were_applied`]: the
+/// contract between the store and its checker, one type on both sides.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "kebab-case")]
+pub enum KvNote {
+    /// The primary applied a write to `key` under `version`.
+    Applied {
+        /// The key.
+        key: String,
+        /// The version it got.
+        version: u64,
+    },
+    /// The primary took a write back: its sync failed.
+    Undone(u64),
+}
+
+impl highstorm::nodes::TypedNote for KvNote {}
+
 /// What the primary keeps durable.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Data {
@@ -100,10 +118,15 @@ impl Kv {
                 let version = self.data.version;
                 self.data.keys.insert(key.clone(), (*value, version));
                 ctx.put_json("data", &self.data);
+                ctx.note_typed(&KvNote::Applied {
+                    key: key.clone(),
+                    version,
+                });
                 if !self.async_ack {
                     if let Err(e) = ctx.sync() {
                         // Not durable: not acknowledged (it may be on disk: indefinite).
                         self.data = before;
+                        ctx.note_typed(&KvNote::Undone(version));
                         ctx.reply_error(&msg, ErrorBody::new(ErrorCode::Crash, e.to_string()));
                         return;
                     }
@@ -283,6 +306,51 @@ pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation])
     )
 }
 
+/// Every acknowledged write was applied by the primary, to its key and under the version the
+/// client was told, before the client heard of it (read from the primary's typed notes).
+pub fn acknowledged_writes_were_applied(_: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
+    const NAME: &str = "acknowledged-writes-were-applied";
+    let mut applied: Vec<(&str, String, u64, u64)> = vec![];
+    for noted in trace.notes::<KvNote>() {
+        match noted {
+            Ok(n) => {
+                if let KvNote::Applied { key, version } = n.note {
+                    applied.push((n.node, key, version, n.at_us));
+                }
+            }
+            Err(e) => return Verdict::fail(NAME, e.to_string()),
+        }
+    }
+    let mut acked = 0;
+    for w in ops.iter().filter(|o| o.f == "write") {
+        let (Some(key), Some(version), Some(done)) = (key_of(w), version_of(w), &w.completion)
+        else {
+            continue;
+        };
+        acked += 1;
+        let found = applied.iter().any(|(node, k, v, at)| {
+            *node == PRIMARY && k == key && *v == version && *at <= done.at_us
+        });
+        if !found {
+            return Verdict::fail(
+                NAME,
+                format!(
+                    "{} was acknowledged with version {version} of {key}, which the primary \
+                     never noted applying",
+                    w.label()
+                ),
+            );
+        }
+    }
+    Verdict::pass(
+        NAME,
+        format!(
+            "{acked} acknowledged writes, each noted by the primary ({} notes)",
+            applied.len()
+        ),
+    )
+}
+
 /// The store, ready to sweep ([`Sweep::new`](highstorm::testing::Sweep::new)) or to add to a
 /// [`Registry`](highstorm::system::Registry).
 pub fn system() -> System {
@@ -293,6 +361,7 @@ pub fn system() -> System {
     .sometimes(&[RECOVERED_WRITES, PRIMARY_SILENT])
     .client(|c| c.steady(KvOps))
     .check(reads_see_acknowledged_writes)
+    .check(acknowledged_writes_were_applied)
     .check(generic::unique("versions-unique", "write", "/version"))
     // Once every fault is undone, the store serves again: every request is answered.
     .liveness(highstorm::check::liveness::requests_answered)
