@@ -9,7 +9,7 @@ use crate::faults::{nemesis_faults, swarm_draw};
 use crate::scenario::{
     Conditions, Fault, FaultAction, Nemesis, NemesisKind, Scenario, MIN_NEMESIS_EVERY,
 };
-use crate::system::System;
+use crate::system::{Schedule, System};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -31,8 +31,15 @@ pub(super) fn base(system: &System, scenario: &Scenario, liveness: Option<Durati
     };
     if system.has_liveness() && s.checks.liveness.is_none() {
         let bound = liveness.unwrap_or(s.duration / 3);
-        s.duration += bound;
-        s.checks.liveness = Some(bound);
+        // Clients stop their regular operations a quiet time before the run ends (see
+        // `Schedule`); a phase no longer than that would see no request at all, and a node
+        // that stopped serving would pass it. So the run grows by the bound *and* that quiet
+        // time: the clients keep working for the whole bound once everything is undone.
+        let quiet = s
+            .duration
+            .saturating_sub(Schedule::of(&s).stop_at.as_duration());
+        s.duration += bound + quiet;
+        s.checks.liveness = Some(bound + quiet);
         if s.network.loss > 0.0 {
             let loss = Conditions {
                 loss: Some(s.network.loss),
@@ -135,14 +142,18 @@ mod tests {
     }
 
     #[test]
-    fn a_liveness_phase_is_appended_and_the_scenarios_loss_becomes_a_fault_it_undoes() {
+    fn a_liveness_phase_under_load_is_appended_and_the_scenarios_loss_becomes_a_fault_it_undoes() {
         let mut s = Scenario::new("t", "t")
             .nodes(3)
             .duration(Duration::from_secs(6));
         s.network.loss = 0.02;
         let b = base(&promising(), &s, Some(Duration::from_secs(2)));
-        assert_eq!(b.duration, Duration::from_secs(8));
-        assert_eq!(b.checks.liveness, Some(Duration::from_secs(2)));
+        // The phase is the bound plus the clients' quiet time (two timeouts and the larger
+        // of a timeout and `converge_within`: 1.5 s here), so they work through the bound.
+        assert_eq!(b.duration, Duration::from_millis(9500));
+        assert_eq!(b.checks.liveness, Some(Duration::from_millis(3500)));
+        let clients = Schedule::of(&b);
+        assert_eq!(clients.stop_at.as_duration(), Duration::from_secs(8));
         assert_eq!(b.network.loss, 0.0);
         assert!(matches!(
             &b.faults[0].action,
