@@ -93,8 +93,18 @@ pub(super) fn swarm_candidate(
 ) -> Candidate {
     let seed = rng.random::<u32>() as u64;
     let window = Window::of(base);
-    let every = (window.end / 12).max(MIN_NEMESIS_EVERY);
+    if window.is_empty() {
+        let mut scenario = base.clone();
+        correctness_only(&mut scenario);
+        return Candidate {
+            scenario,
+            seed,
+            how: vec!["no room for a swarm draw: the start scenario at a new seed".to_owned()],
+        };
+    }
+    let every = (window.len() / 12).max(MIN_NEMESIS_EVERY);
     let nemesis = Nemesis {
+        start: window.start,
         stop: Some(window.end),
         ..Nemesis::swarm(kinds, every)
     };
@@ -200,5 +210,37 @@ mod tests {
             assert!(crashed.len() <= 2, "{crashed:?}");
         }
         assert!(a.iter().any(|c| !c.scenario.faults.is_empty()));
+
+        // A start scenario that crashes a majority in turn gets no more crashes.
+        let secs = Duration::from_secs;
+        let in_turn = base(
+            &promising(),
+            &Scenario::new("t", "t")
+                .nodes(3)
+                .duration(secs(10))
+                .crash_at(secs(1), "n1", Some(secs(1)))
+                .crash_at(secs(3), "n2", Some(secs(1))),
+            None,
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for _ in 0..50 {
+            let c = swarm_candidate(&in_turn, &NemesisKind::ALL, &mut rng);
+            let crashes = c
+                .scenario
+                .faults
+                .iter()
+                .filter(|f| matches!(f.action, FaultAction::Crash { .. }))
+                .count();
+            assert_eq!(crashes, 2, "{:?}", c.scenario.faults);
+            // Nothing else strikes among those crashes or while the nodes recover.
+            let window = Window::of(&c.scenario);
+            assert!(window.start >= secs(4), "{window:?}");
+            assert!(c
+                .scenario
+                .faults
+                .iter()
+                .filter(|f| !matches!(f.action, FaultAction::Crash { .. }))
+                .all(|f| f.at >= window.start));
+        }
     }
 }
