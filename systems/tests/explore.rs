@@ -290,9 +290,10 @@ fn explore_adds_the_duplication_and_the_liveness_phase_a_gray_failure_needs() {
     };
     let found = explore(sys, &start, &how, &mut |_| {}).unwrap();
     let (candidate, report) = found.failure.as_ref().expect("a failure within 40 runs");
-    // Explore gave the run a liveness phase after the start scenario's own 3 s ...
-    assert_eq!(candidate.scenario.checks.liveness, Some(MS(1500)));
-    assert_eq!(candidate.scenario.duration, MS(4500));
+    // Explore gave the run a liveness phase after the start scenario's own 3 s: the bound,
+    // plus the clients' quiet time at the end (two timeouts and one more: 750 ms) ...
+    assert_eq!(candidate.scenario.checks.liveness, Some(MS(2250)));
+    assert_eq!(candidate.scenario.duration, MS(5250));
     // ... and the duplication that trips the bug; the node, up but refusing, fails it.
     assert!(
         duplicates(&candidate.scenario),
@@ -319,7 +320,7 @@ fn explore_adds_the_duplication_and_the_liveness_phase_a_gray_failure_needs() {
     let path = highstorm::testing::write_shrunk(shrunk, &dir).unwrap();
     let again = Scenario::load(&path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(again.checks.liveness, Some(MS(1500)));
+    assert_eq!(again.checks.liveness, Some(MS(2250)));
     let replay = run_seed(sys, &again, shrunk.seed, Recheck::Once).unwrap();
     assert!(replay
         .checks
@@ -338,4 +339,47 @@ fn explore_adds_the_duplication_and_the_liveness_phase_a_gray_failure_needs() {
         clean.failure.map(|f| f.1.checks)
     );
     assert_eq!(clean.runs, 40);
+}
+
+/// election with its planted `wedged-leader` bug (a node whose lease once ran out refuses
+/// every submit whenever it leads again), from the shipped `election-pause`: its clients stop
+/// submitting 10 s before the end (two timeouts and its 8 s `converge_within`), so a liveness
+/// phase of 10 s appended without more would see no submit at all and pass a leader that
+/// serves nobody.
+#[test]
+fn explore_keeps_clients_working_through_the_liveness_phase_and_finds_a_wedged_leader() {
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/election-pause.toml");
+    let start = Scenario::load(&file).unwrap().variant("wedged-leader");
+    let sys = system(&start);
+    let how = Explore {
+        budget: Budget::Runs(12),
+        seed: 0,
+        liveness: Some(MS(10_000)),
+        shrink_budget: 0,
+        ..Explore::default()
+    };
+    let found = explore(sys, &start, &how, &mut |_| {}).unwrap();
+    let (candidate, report) = found.failure.as_ref().expect("a failure within 12 runs");
+    let c = &candidate.scenario;
+    // The phase holds the bound with clients still submitting, then their quiet time.
+    let from = c.liveness_from().unwrap();
+    assert_eq!(from, start.duration);
+    assert_eq!(c.checks.liveness, Some(MS(20_000)));
+    let clients = highstorm::system::Schedule::of(c);
+    assert_eq!(clients.stop_at.as_duration(), from + MS(10_000));
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(failed, ["live-after-heal"], "{:?}", report.checks);
+    // The correct election passes the same run: the failure is the planted bug's.
+    let correct = Scenario {
+        variant: None,
+        ..c.clone()
+    };
+    let control = run_seed(system(&correct), &correct, candidate.seed, Recheck::Once).unwrap();
+    assert!(control.ok, "{:?}", control.checks);
 }

@@ -21,10 +21,23 @@ pub(super) fn new_fault(
 ) -> Vec<Fault> {
     let nodes = s.node_names();
     let node = |rng: &mut ChaCha8Rng| nodes[rng.random_range(0..nodes.len())].clone();
-    let max_len = (window.end / 3).max(Duration::from_millis(50));
+    if window.is_empty() {
+        return vec![];
+    }
+    let max_len = (window.len() / 3).max(Duration::from_millis(50));
     let len = Duration::from_millis(rng.random_range(50..=max_len.as_millis().max(51) as u64));
-    let at = within(rng, window.end.saturating_sub(len));
+    let at = window.start + within(rng, window.len().saturating_sub(len));
     let one = |action| vec![Fault { at, action }];
+    // No crash where the schedule leaves no node to crash (see `crashable`).
+    let crash_room = !crashable(s).is_empty();
+    let kinds: Vec<NemesisKind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| crash_room || *k != NemesisKind::Crash)
+        .collect();
+    if kinds.is_empty() {
+        return vec![];
+    }
     let kind = kinds[rng.random_range(0..kinds.len())];
     match kind {
         NemesisKind::Partition | NemesisKind::PartitionOneway if nodes.len() > 1 => {
@@ -42,9 +55,12 @@ pub(super) fn new_fault(
                 },
             ]
         }
-        NemesisKind::Partition | NemesisKind::PartitionOneway | NemesisKind::Crash => {
-            crashes(&crashable(s), rng, window, at, len)
+        NemesisKind::Partition | NemesisKind::PartitionOneway | NemesisKind::Crash
+            if crash_room =>
+        {
+            crashes(s, rng, window, at, len)
         }
+        NemesisKind::Partition | NemesisKind::PartitionOneway | NemesisKind::Crash => vec![],
         NemesisKind::Pause => one(FaultAction::Pause {
             node: node(rng),
             resume_after: Some(len),
@@ -155,13 +171,16 @@ pub(super) fn baseline(s: &Scenario) -> Conditions {
 /// One of three crash patterns: a long crash; a short one (a node restarting while what it
 /// just accepted may not have reached anyone else yet); or a short crash of one node and,
 /// soon after, of another (a worker killed, then its leader restarted).
+/// The nodes come from [`crashable`] (which must not be empty), the second one's too once
+/// the first has crashed.
 fn crashes(
-    nodes: &[String],
+    s: &Scenario,
     rng: &mut ChaCha8Rng,
     window: Window,
     at: Duration,
     len: Duration,
 ) -> Vec<Fault> {
+    let nodes = crashable(s);
     let first = nodes[rng.random_range(0..nodes.len())].clone();
     let crash = |node: String, at, d| Fault {
         at,
@@ -178,6 +197,11 @@ fn crashes(
         _ => {
             let d = short(rng);
             let mut out = vec![crash(first.clone(), at, d)];
+            let after_first = Scenario {
+                faults: s.faults.iter().chain(&out).cloned().collect(),
+                ..s.clone()
+            };
+            let nodes = crashable(&after_first);
             let others: Vec<&String> = nodes.iter().filter(|n| **n != first).collect();
             let then = at + Duration::from_millis(rng.random_range(20..=400));
             let d2 = short(rng);
@@ -191,10 +215,37 @@ fn crashes(
 }
 
 /// The nodes a new crash may hit: any, until a minority of the nodes (at least one) has
-/// crashed somewhere in the schedule; from then on only those. A majority that never loses
-/// its volatile state is what a system without durable storage needs to recover at all (as
-/// VOPR keeps a core of replicas), so a failure without it says nothing about the system.
+/// crashed somewhere in the schedule; from then on only those; and none when the schedule
+/// already crashes more than a minority (a start scenario that crashes its nodes in turn:
+/// its author spaced those crashes so that a majority always held the state; another crash
+/// could take it from a majority at once). A majority that never loses its volatile state
+/// is what a system without durable storage needs to recover at all (as VOPR keeps a core
+/// of replicas), so a failure without it says nothing about the system.
 pub(super) fn crashable(s: &Scenario) -> Vec<String> {
+    let crashed = crashed(s);
+    let minority = minority(s);
+    if crashed.len() > minority {
+        vec![]
+    } else if crashed.len() == minority {
+        crashed
+    } else {
+        s.node_names()
+    }
+}
+
+/// Whether `s` crashes more than a minority of its nodes (in turn): then explore neither
+/// adds a crash nor moves or lengthens one (see [`crashable`]).
+pub(super) fn crashes_a_majority(s: &Scenario) -> bool {
+    crashed(s).len() > minority(s)
+}
+
+/// The most nodes that may ever crash in a schedule explore writes: a minority, at least one.
+fn minority(s: &Scenario) -> usize {
+    (s.nodes.saturating_sub(1) / 2).max(1)
+}
+
+/// The nodes `s` crashes somewhere, in order of their first crash.
+fn crashed(s: &Scenario) -> Vec<String> {
     let mut crashed: Vec<String> = vec![];
     for f in &s.faults {
         if let FaultAction::Crash { node, .. } = &f.action {
@@ -203,12 +254,7 @@ pub(super) fn crashable(s: &Scenario) -> Vec<String> {
             }
         }
     }
-    let minority = (s.nodes.saturating_sub(1) / 2).max(1);
-    if crashed.len() >= minority {
-        crashed
-    } else {
-        s.node_names()
-    }
+    crashed
 }
 
 /// Two non-empty groups of `nodes`.

@@ -150,6 +150,18 @@ pub fn explore(
     let started = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(how.seed);
     let base = start::base(system, scenario, how.liveness);
+    // The scenario as written comes first when explore appends a liveness phase to it: the
+    // cheapest run, with its own checks and targets; then with the phase, at the same seed.
+    let as_written = Scenario {
+        path: None,
+        regressions: vec![],
+        ..scenario.clone()
+    };
+    let mut firsts = vec![];
+    if base.checks.liveness != as_written.checks.liveness {
+        firsts.push((as_written, "start as written"));
+    }
+    firsts.push((base.clone(), "start"));
     let kinds = start::kinds_of(scenario, &how.kinds);
     let mut corpus: Vec<Candidate> = vec![];
     let mut seen = Signals::new();
@@ -164,11 +176,12 @@ pub fn explore(
     while !out_of_budget(runs) && attempts < runs.saturating_add(1) * 100 {
         attempts += 1;
         let fresh_draw = how.swarm_every > 0 && rng.random_range(0..how.swarm_every) == 0;
-        let candidate = if attempts == 1 {
+        let first = firsts.get(attempts as usize - 1);
+        let candidate = if let Some((first, how)) = first {
             Candidate {
-                scenario: base.clone(),
+                scenario: first.clone(),
                 seed: scenario.seeds.start,
-                how: vec!["start".to_owned()],
+                how: vec![(*how).to_owned()],
             }
         } else if runs < how.warmup || corpus.is_empty() || fresh_draw {
             start::swarm_candidate(&base, &kinds, &mut rng)
@@ -182,10 +195,17 @@ pub fn explore(
         runs += 1;
         let report = run_seed(system, &candidate.scenario, candidate.seed, Recheck::Once)?;
         sometimes.add(&report.sometimes);
-        let fresh: Vec<u64> = signals(&report.trace, &report.sometimes)
-            .into_iter()
-            .filter(|s| !seen.contains(s))
-            .collect();
+        // The run as written, without the phase, is no parent for mutants (they would lack
+        // the phase) and leaves its signals for the run with it to show.
+        let parent = first.is_none_or(|(f, _)| f.checks.liveness == base.checks.liveness);
+        let fresh: Vec<u64> = if parent {
+            signals(&report.trace, &report.sometimes)
+                .into_iter()
+                .filter(|s| !seen.contains(s))
+                .collect()
+        } else {
+            vec![]
+        };
         let new_signals = fresh.len();
         seen.extend(fresh);
         let ok = report.ok;

@@ -9,7 +9,7 @@ use crate::faults::{nemesis_faults, swarm_draw};
 use crate::scenario::{
     Conditions, Fault, FaultAction, Nemesis, NemesisKind, Scenario, MIN_NEMESIS_EVERY,
 };
-use crate::system::System;
+use crate::system::{Schedule, System};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -31,8 +31,15 @@ pub(super) fn base(system: &System, scenario: &Scenario, liveness: Option<Durati
     };
     if system.has_liveness() && s.checks.liveness.is_none() {
         let bound = liveness.unwrap_or(s.duration / 3);
-        s.duration += bound;
-        s.checks.liveness = Some(bound);
+        // Clients stop their regular operations a quiet time before the run ends (see
+        // `Schedule`); a phase no longer than that would see no request at all, and a node
+        // that stopped serving would pass it. So the run grows by the bound *and* that quiet
+        // time: the clients keep working for the whole bound once everything is undone.
+        let quiet = s
+            .duration
+            .saturating_sub(Schedule::of(&s).stop_at.as_duration());
+        s.duration += bound + quiet;
+        s.checks.liveness = Some(bound + quiet);
         if s.network.loss > 0.0 {
             let loss = Conditions {
                 loss: Some(s.network.loss),
@@ -86,8 +93,18 @@ pub(super) fn swarm_candidate(
 ) -> Candidate {
     let seed = rng.random::<u32>() as u64;
     let window = Window::of(base);
-    let every = (window.end / 12).max(MIN_NEMESIS_EVERY);
+    if window.is_empty() {
+        let mut scenario = base.clone();
+        correctness_only(&mut scenario);
+        return Candidate {
+            scenario,
+            seed,
+            how: vec!["no room for a swarm draw: the start scenario at a new seed".to_owned()],
+        };
+    }
+    let every = (window.len() / 12).max(MIN_NEMESIS_EVERY);
     let nemesis = Nemesis {
+        start: window.start,
         stop: Some(window.end),
         ..Nemesis::swarm(kinds, every)
     };
@@ -135,14 +152,18 @@ mod tests {
     }
 
     #[test]
-    fn a_liveness_phase_is_appended_and_the_scenarios_loss_becomes_a_fault_it_undoes() {
+    fn a_liveness_phase_under_load_is_appended_and_the_scenarios_loss_becomes_a_fault_it_undoes() {
         let mut s = Scenario::new("t", "t")
             .nodes(3)
             .duration(Duration::from_secs(6));
         s.network.loss = 0.02;
         let b = base(&promising(), &s, Some(Duration::from_secs(2)));
-        assert_eq!(b.duration, Duration::from_secs(8));
-        assert_eq!(b.checks.liveness, Some(Duration::from_secs(2)));
+        // The phase is the bound plus the clients' quiet time (two timeouts and the larger
+        // of a timeout and `converge_within`: 1.5 s here), so they work through the bound.
+        assert_eq!(b.duration, Duration::from_millis(9500));
+        assert_eq!(b.checks.liveness, Some(Duration::from_millis(3500)));
+        let clients = Schedule::of(&b);
+        assert_eq!(clients.stop_at.as_duration(), Duration::from_secs(8));
         assert_eq!(b.network.loss, 0.0);
         assert!(matches!(
             &b.faults[0].action,
@@ -189,5 +210,37 @@ mod tests {
             assert!(crashed.len() <= 2, "{crashed:?}");
         }
         assert!(a.iter().any(|c| !c.scenario.faults.is_empty()));
+
+        // A start scenario that crashes a majority in turn gets no more crashes.
+        let secs = Duration::from_secs;
+        let in_turn = base(
+            &promising(),
+            &Scenario::new("t", "t")
+                .nodes(3)
+                .duration(secs(10))
+                .crash_at(secs(1), "n1", Some(secs(1)))
+                .crash_at(secs(3), "n2", Some(secs(1))),
+            None,
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for _ in 0..50 {
+            let c = swarm_candidate(&in_turn, &NemesisKind::ALL, &mut rng);
+            let crashes = c
+                .scenario
+                .faults
+                .iter()
+                .filter(|f| matches!(f.action, FaultAction::Crash { .. }))
+                .count();
+            assert_eq!(crashes, 2, "{:?}", c.scenario.faults);
+            // Nothing else strikes among those crashes or while the nodes recover.
+            let window = Window::of(&c.scenario);
+            assert!(window.start >= secs(4), "{window:?}");
+            assert!(c
+                .scenario
+                .faults
+                .iter()
+                .filter(|f| !matches!(f.action, FaultAction::Crash { .. }))
+                .all(|f| f.at >= window.start));
+        }
     }
 }

@@ -356,7 +356,8 @@ pub fn leader_after_heal(scenario: &Scenario, trace: &Trace, _: &[Operation]) ->
 
 /// Once healed (the liveness phase): some node holds the lead within the bound, and it
 /// serves: every submit made while it leads, from a second into its lead (time for the others
-/// to hear of it) until a client timeout before it ends or the bound runs out, is acknowledged.
+/// to hear of it; counted from when every clock the heal stepped back runs again) until a
+/// client timeout before it ends or the bound runs out, is acknowledged.
 pub fn leader_after_recovery(
     scenario: &Scenario,
     trace: &Trace,
@@ -376,7 +377,20 @@ pub fn leader_after_recovery(
         ));
     };
     let timeout = scenario.workload.timeout.as_micros() as u64;
-    let (open, close) = (c.start_us.max(from) + 1_000_000, c.end_us.min(by));
+    // A clock set right at the heal by a step back stands still until true time catches up:
+    // its node's timers (the leader's heartbeats among them) wait that long.
+    let stood_still = trace
+        .events()
+        .iter()
+        .filter(|e| e.at_us == from)
+        .filter_map(|e| match &e.kind {
+            EventKind::Skew { offset_us, .. } if *offset_us < 0 => Some(offset_us.unsigned_abs()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let open = c.start_us.max(from + stood_still) + 1_000_000;
+    let close = c.end_us.min(by);
     let refused: Vec<String> = ops
         .iter()
         .filter(|o| o.f == "submit" && o.invoke_us >= open && o.invoke_us + timeout <= close)
