@@ -206,7 +206,10 @@ pub struct Record {
     pub worker: String,
     /// The attempt.
     pub attempt: Attempt,
-    /// The term of the leader that accepted the result.
+    /// The term of the latest leader that proposed this result to its followers: the leader
+    /// that accepted it from the worker, and every later leader that took it over (a new
+    /// leader restamps every result it holds with its own term when it wins). Like a Paxos
+    /// ballot, it orders the results a majority of tables may hold for one item.
     pub term: u64,
     /// Whether a majority is known to have held it (so it is noted as recorded).
     pub committed: bool,
@@ -215,9 +218,18 @@ pub struct Record {
 /// The work table: every submitted item and, once done, its result.
 pub type Table = BTreeMap<String, Option<Record>>;
 
-/// Merges `other` into `table`: items are never forgotten, a result beats none, and of two
-/// results the one accepted in the higher term wins (a committed result is known to every
-/// later leader, so no later term accepts another). Returns whether `table` changed.
+/// Merges `other` into `table`: items are never forgotten, a result beats none, a committed
+/// result is never replaced by a different one, and otherwise of two results the one
+/// proposed in the higher term wins. Returns whether `table` changed.
+///
+/// Why the higher term is right (Paxos' phase 1): a record's term is the term of the latest
+/// leader that proposed it (see [`Record::term`]), and a result is committed only once a
+/// majority holds it in the committing leader's term. Every later leader merges the tables
+/// of a majority, which holds that result in that term or a later one, and a leader proposes
+/// one result per item in its term, so the result of the highest term it sees is the
+/// committed one. Without the restamp, a leader could commit an older term's result while a
+/// later term's different result (never committed) sat on other nodes, and the next leader
+/// would prefer that one (`docs/findings/election-item-recorded-twice.toml`).
 pub fn merge(table: &mut Table, other: &Table) -> bool {
     let mut changed = false;
     for (item, theirs) in other {
@@ -231,15 +243,25 @@ pub fn merge(table: &mut Table, other: &Table) -> bool {
                 *mine = Some(r.clone());
                 changed = true;
             }
-            (Some(m), Some(r)) if r.term > m.term => {
-                *m = r.clone();
-                changed = true;
+            // The same result: keep the later term, and that it is committed if either says so.
+            (Some(m), Some(r)) if r.attempt == m.attempt && r.worker == m.worker => {
+                if r.term > m.term {
+                    m.term = r.term;
+                    changed = true;
+                }
+                if r.committed && !m.committed {
+                    m.committed = true;
+                    changed = true;
+                }
             }
-            (Some(m), Some(r)) if r.term == m.term && r.committed && !m.committed => {
-                m.committed = true;
-                changed = true;
+            // Different results: a committed one is final, whatever its term; otherwise the
+            // one proposed in the later term wins.
+            (Some(m), Some(r)) => {
+                if !m.committed && (r.committed || r.term > m.term) {
+                    *m = r.clone();
+                    changed = true;
+                }
             }
-            (Some(_), Some(_)) => {}
         }
     }
     changed
@@ -455,11 +477,46 @@ mod tests {
         assert_eq!(a["y"], rec("n4", 5, false));
         assert_eq!(a["z"], None);
         assert!(!merge(&mut a, &b), "merging again changes nothing");
-        let older: Table = [("y".to_owned(), rec("n1", 3, true))].into();
+        let older: Table = [("y".to_owned(), rec("n1", 3, false))].into();
         assert!(!merge(&mut a, &older), "an older term's result loses");
         let committed: Table = [("y".to_owned(), rec("n4", 5, true))].into();
         assert!(merge(&mut a, &committed));
         assert_eq!(a["y"], rec("n4", 5, true));
+    }
+
+    #[test]
+    fn merge_never_replaces_a_committed_result() {
+        // x: committed in term 3 (restamped by its committing leader); a later term's other
+        // result, never committed, must not replace it (the shrunk finding's last step).
+        let mut a: Table = [("x".to_owned(), rec("n2", 3, true))].into();
+        let later: Table = [("x".to_owned(), rec("n1", 4, false))].into();
+        assert!(!merge(&mut a, &later));
+        assert_eq!(a["x"], rec("n2", 3, true));
+        // The other way round: a committed result replaces an uncommitted other one.
+        let mut b = later.clone();
+        assert!(merge(&mut b, &a));
+        assert_eq!(b["x"], rec("n2", 3, true));
+        // The same result restamped by a later leader takes the later term and stays
+        // committed, and learns it is committed from an older copy.
+        let mut restamped = rec("n2", 3, false);
+        if let Some(r) = restamped.as_mut() {
+            r.term = 7;
+        }
+        let newer: Table = [("x".to_owned(), restamped.clone())].into();
+        assert!(merge(&mut a, &newer));
+        assert_eq!(
+            a["x"].as_ref().map(|r| (r.term, r.committed)),
+            Some((7, true))
+        );
+        let mut c = newer.clone();
+        assert!(merge(
+            &mut c,
+            &[("x".to_owned(), rec("n2", 3, true))].into()
+        ));
+        assert_eq!(
+            c["x"].as_ref().map(|r| (r.term, r.committed)),
+            Some((7, true))
+        );
     }
 
     #[test]

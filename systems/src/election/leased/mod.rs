@@ -481,6 +481,52 @@ mod tests {
     }
 
     #[test]
+    fn a_new_leader_proposes_every_result_it_took_over_in_its_own_term() {
+        let mut h = node("n1", 0);
+        let sent = h.advance(Duration::from_millis(500));
+        let pre = sent
+            .iter()
+            .find(|m| m.body == ElectionMsg::PreVote)
+            .expect("pre-vote");
+        let pre_ok = ElectionMsg::PreVoteReply {
+            term: 4,
+            granted: true,
+        };
+        let after = reply(&mut h, "n0", pre, pre_ok);
+        let ask = after
+            .iter()
+            .find(|m| matches!(m.body, ElectionMsg::RequestVote { term: 7 }))
+            .expect("stands in term 7")
+            .clone();
+        // The voter holds a result of term 3 that no leader committed yet.
+        let old = super::super::Record {
+            worker: "n2".into(),
+            attempt: Attempt(3, 1),
+            term: 3,
+            committed: false,
+        };
+        let vote = ElectionMsg::Vote {
+            term: 7,
+            granted: true,
+            table: Some([("x".to_owned(), Some(old.clone()))].into()),
+        };
+        let beats = reply(&mut h, "n2", &ask, vote);
+        assert!(h.node().is_leader());
+        let proposed = beats
+            .iter()
+            .find_map(|m| match &m.body {
+                ElectionMsg::Heartbeat { entries, .. } => entries.get("x").cloned(),
+                _ => None,
+            })
+            .expect("the heartbeat carries x");
+        assert_eq!(
+            proposed,
+            Some(super::super::Record { term: 7, ..old }),
+            "the same result, restamped with the leader's term"
+        );
+    }
+
+    #[test]
     fn a_promised_node_refuses_votes_and_a_restarted_one_waits_to_recover() {
         let mut h = node("n0", 0);
         let beat = ElectionMsg::Heartbeat {

@@ -130,6 +130,13 @@ impl Election {
         if let Some(t) = self.election_timer.take() {
             ctx.cancel_timer(t);
         }
+        // Every result it holds is now proposed in this term (as a Paxos leader proposes the
+        // value of the highest ballot it learned with its own): once a majority holds it in
+        // this term it is committed, and any later leader sees it as the latest result.
+        let term = self.term;
+        for r in self.table.values_mut().flatten() {
+            r.term = term;
+        }
         let mut l = Leadership {
             lease_until,
             version: 1,
