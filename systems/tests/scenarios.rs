@@ -355,6 +355,30 @@ fn storage_scenarios_pass_on_both_engines() {
     }
 }
 
+/// Regression: the correct election recorded one item twice (`items-complete-once`) when the
+/// leader of a later term committed an older term's result without restamping it, and the
+/// next leader preferred a never-committed result of a term in between. Found by `explore`,
+/// shrunk to 31 faults (partitions, pauses, loss; 5 nodes); it passes on both engines now.
+#[test]
+fn election_item_recorded_twice_stays_fixed() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/findings/election-item-recorded-twice.toml");
+    let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    for engine in [highstorm::Engine::Events, highstorm::Engine::Turmoil] {
+        let s = scenario.clone().engine(engine);
+        let r = highstorm::run_seed(system(&s), &s, 2_180_635_347, highstorm::Recheck::Once)
+            .unwrap_or_else(|e| panic!("on {engine:?}: {e}"));
+        assert!(r.ok, "on {engine:?}: {:?}", r.checks);
+        assert!(
+            r.checks
+                .iter()
+                .any(|c| c.name == "items-complete-once" && c.ok),
+            "on {engine:?}: items-complete-once ran and passed: {:?}",
+            r.checks
+        );
+    }
+}
+
 /// The queue over HTTP on turmoil: the manager's router over simulated TCP. Like
 /// `bridge_four_http`, `cargo test` sweeps 40 of its 200 seeds (any others with
 /// `HIGHSTORM_SEEDS`); all 200 run with `highstorm run scenarios/work-queue-http.toml`.
