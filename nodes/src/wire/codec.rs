@@ -99,7 +99,8 @@ pub fn decode<P: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<P>, DecodeEr
 }
 
 /// The envelope as [`encode_parts`] writes it (`{"src":"..","dest":"..","body":{..}}`, names
-/// without escapes), read without a JSON parser: only the body goes through serde_json.
+/// without escapes), read without a JSON parser: only the body is parsed, by
+/// [`fast_json`](super::fast_json) when it is in that reader's subset, else by serde_json.
 /// `None` for anything else, and for a body that does not decode; the caller then reads the
 /// bytes the general way, which gives the same envelope whenever this one does (the same
 /// names, and the body read by the same code from the same bytes) and classifies failures.
@@ -109,7 +110,8 @@ fn decode_plain<P: DeserializeOwned>(bytes: &[u8]) -> Option<Envelope<P>> {
     let rest = rest.strip_prefix(b",\"dest\":\"")?;
     let (dest, rest) = plain_string(rest)?;
     let body = rest.strip_prefix(b",\"body\":")?.strip_suffix(b"}")?;
-    let body = serde_json::from_slice::<Body<P>>(body).ok()?;
+    let body = super::fast_json::from_slice::<Body<P>>(body)
+        .or_else(|| serde_json::from_slice::<Body<P>>(body).ok())?;
     Some(Envelope { src, dest, body })
 }
 

@@ -18,6 +18,7 @@ mod codec;
 mod envelope;
 mod error_body;
 mod fast_decode;
+mod fast_json;
 
 pub use codec::{decode, encode, encode_parts, envelope_head, DecodeError};
 pub use envelope::{Body, Envelope, Header, HeaderBody, InitPayload};
