@@ -95,13 +95,8 @@ pub fn measure_history(
             Some((c.at_us - op.invoke_us) as f64 / 1000.0)
         })
         .collect();
-    let held = match spreads {
-        Some(_) => crate::check::spread::holdings(trace),
-        None => Default::default(),
-    };
-    let mut stable: Vec<f64> = if held.is_empty() {
-        vec![]
-    } else {
+    let held = spreads.map(|_| trace.holdings()).filter(|h| !h.is_empty());
+    let mut stable: Vec<f64> = if let Some(held) = held {
         let everywhere = held.everywhere(&scenario.node_names());
         ops.iter()
             .filter(|op| Some(op.f.as_str()) == spreads)
@@ -115,6 +110,8 @@ pub fn measure_history(
                 Some(last.saturating_sub(op.invoke_us) as f64 / 1000.0)
             })
             .collect()
+    } else {
+        vec![]
     };
     let per = |n: usize| {
         if ops.is_empty() {

@@ -4,9 +4,11 @@
 //! that rendering. The same scenario and seed give the same hash; [`first_difference`] finds
 //! where two traces part ways.
 
+use crate::check::spread::Holdings;
 use highstorm_nodes::{decode_note, ClientOp, MsgId, Note, OpPhase, TypedNote};
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// One thing that happened, stamped with simulated time.
@@ -436,23 +438,57 @@ fn write_json(out: &mut Vec<u8>, value: &serde_json::Value) {
     }
 }
 
-/// Appends `n` in decimal: numbers below 1000 (most values in a trace's lists) as fixed-size
-/// writes, the rest through itoa (a call to `memcpy` per short number was a third of the cost).
+/// Appends `n` in decimal: numbers below 1000 (most values in a trace's lists) from a table,
+/// as one fixed-size write (a call to `memcpy` per short number was a third of the cost, and
+/// the divisions most of the rest), the others through itoa.
 #[inline]
 fn small_u64(out: &mut Vec<u8>, n: u64, itoa: &mut itoa::Buffer) {
-    let digit = |d: u64| b'0' + d as u8;
-    match n {
-        0..=9 => out.push(digit(n)),
-        10..=99 => out.extend_from_slice(&[digit(n / 10), digit(n % 10)]),
-        100..=999 => out.extend_from_slice(&[digit(n / 100), digit(n / 10 % 10), digit(n % 10)]),
-        _ => out.extend_from_slice(itoa.format(n).as_bytes()),
+    if n < 1000 {
+        let [a, b, c, len] = SMALL[n as usize];
+        out.extend_from_slice(&[a, b, c]);
+        out.truncate(out.len() - 3 + usize::from(len));
+    } else {
+        out.extend_from_slice(itoa.format(n).as_bytes());
     }
 }
 
+/// `SMALL[n]` for `n` below 1000: its digits, left-aligned in three bytes, and how many.
+static SMALL: [[u8; 4]; 1000] = {
+    let mut table = [[0u8; 4]; 1000];
+    let mut n = 0;
+    while n < 1000 {
+        let (h, t, u) = ((n / 100) as u8, (n / 10 % 10) as u8, (n % 10) as u8);
+        table[n] = match n {
+            0..=9 => [b'0' + u, 0, 0, 1],
+            10..=99 => [b'0' + t, b'0' + u, 0, 2],
+            _ => [b'0' + h, b'0' + t, b'0' + u, 3],
+        };
+        n += 1;
+    }
+    table
+};
+
 /// Every event of one run, in the order they happened.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Trace {
     events: Vec<Event>,
+    /// [`Trace::holdings`], read on first use (a run's checks and metrics ask for it more than
+    /// once); any change to `events` forgets it.
+    holdings: OnceLock<Holdings>,
+}
+
+impl PartialEq for Trace {
+    fn eq(&self, other: &Trace) -> bool {
+        self.events == other.events
+    }
+}
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace")
+            .field("events", &self.events)
+            .finish()
+    }
 }
 
 impl Trace {
@@ -466,6 +502,7 @@ impl Trace {
     pub fn with_capacity(events: usize) -> Self {
         Trace {
             events: Vec::with_capacity(events),
+            holdings: OnceLock::new(),
         }
     }
 
@@ -473,17 +510,34 @@ impl Trace {
     pub fn push(&mut self, at: Duration, kind: EventKind) {
         let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
         self.events.push(Event { at_us, kind });
+        self.forget_derived();
     }
 
     /// Forgets every event, keeping the room they took (an engine comparing a rerun with an
     /// earlier trace as it goes keeps only the events not yet compared).
     pub fn clear(&mut self) {
         self.events.clear();
+        self.forget_derived();
+    }
+
+    /// Forgets what was read from the events (they changed).
+    #[inline]
+    fn forget_derived(&mut self) {
+        if self.holdings.get().is_some() {
+            self.holdings = OnceLock::new();
+        }
     }
 
     /// The events.
     pub fn events(&self) -> &[Event] {
         &self.events
+    }
+
+    /// When each node came to hold each value (see [`holdings`](crate::check::spread::holdings)),
+    /// read from the events once and kept until they change.
+    pub fn holdings(&self) -> &Holdings {
+        self.holdings
+            .get_or_init(|| crate::check::spread::read_holdings(self))
     }
 
     /// The stable text rendering: one event a line.
@@ -647,7 +701,10 @@ impl Trace {
             })?;
             events.push(event);
         }
-        Ok(Trace { events })
+        Ok(Trace {
+            events,
+            holdings: OnceLock::new(),
+        })
     }
 }
 
@@ -768,6 +825,16 @@ pub fn message_counts(trace: &Trace) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_numbers_are_written_as_itoa_writes_them() {
+        let mut itoa = itoa::Buffer::new();
+        for n in (0..2000).chain([9_999, 10_000, u64::MAX - 1, u64::MAX]) {
+            let mut out = b"x".to_vec();
+            small_u64(&mut out, n, &mut itoa);
+            assert_eq!(out, format!("x{n}").into_bytes(), "{n}");
+        }
+    }
 
     fn sample() -> Trace {
         let mut t = Trace::new();

@@ -9,7 +9,14 @@ use std::collections::BTreeMap;
 
 /// When each node came to hold each value: per node, the first `learn` note of the value since
 /// the node's last restart. A node that crashed and never restarted holds nothing.
+///
+/// Read once per trace and kept: [`Trace::holdings`] borrows the same without the copy.
 pub fn holdings(trace: &Trace) -> Holdings {
+    trace.holdings().clone()
+}
+
+/// [`holdings`] read from the events.
+pub(crate) fn read_holdings(trace: &Trace) -> Holdings {
     let mut held: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
     for e in trace.events() {
         match &e.kind {
@@ -102,5 +109,49 @@ impl Holdings {
     /// Whether no node holds anything.
     pub fn is_empty(&self) -> bool {
         self.held.values().all(Vec::is_empty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn learn(trace: &mut Trace, ms: u64, node: &str, values: &[u64]) {
+        trace.push(
+            Duration::from_millis(ms),
+            EventKind::Note {
+                node: node.to_owned(),
+                kind: "learn".to_owned(),
+                data: values.iter().copied().map(Value::from).collect(),
+            },
+        );
+    }
+
+    #[test]
+    fn holdings_are_read_again_after_the_trace_changes() {
+        let mut trace = Trace::new();
+        learn(&mut trace, 1, "n1", &[1, 2]);
+        learn(&mut trace, 2, "n1", &[2, 3]);
+        assert_eq!(trace.holdings().first_held("n1", 2), Some(1000));
+        assert_eq!(trace.holdings().first_held("n1", 4), None);
+        learn(&mut trace, 3, "n1", &[4]);
+        assert_eq!(trace.holdings().first_held("n1", 4), Some(3000));
+        trace.push(
+            Duration::from_millis(4),
+            EventKind::Crash {
+                node: "n1".to_owned(),
+            },
+        );
+        assert_eq!(
+            holdings(&trace).first_held("n1", 1),
+            None,
+            "a crash forgets"
+        );
+        let copy = trace.clone();
+        trace.clear();
+        assert!(trace.holdings().is_empty());
+        assert_eq!(copy.holdings().first_held("n1", 1), None);
+        assert_eq!(copy, copy.clone());
     }
 }

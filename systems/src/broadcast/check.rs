@@ -3,7 +3,6 @@
 //! appears that nobody broadcast.
 
 use highstorm::check::last_fault_us;
-use highstorm::check::spread::holdings;
 use highstorm::check::values::ValueIndex;
 use highstorm::check::{Operation, Recovery, Verdict};
 use highstorm::scenario::Scenario;
@@ -120,7 +119,7 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
     if let Some(within) = scenario.checks.converge_within {
         let within = within.as_micros() as u64;
         let settled = last_fault_us(trace);
-        let everywhere = holdings(trace).everywhere(&nodes);
+        let everywhere = trace.holdings().everywhere(&nodes);
         for (&v, &acked_at) in &acked {
             let deadline = acked_at.max(settled) + within;
             // Not yet held by some node: never stable (no nodes: nothing to reach).
@@ -169,9 +168,9 @@ pub fn converged_after_heal(
     ops: &[Operation],
     phase: Recovery,
 ) -> Result<String, String> {
-    let held = holdings(trace);
-    let settled = converged_before_heal(scenario, ops, &held, phase)?;
-    let pushed = pushed_after_heal(scenario, ops, &held, phase)?;
+    let held = trace.holdings();
+    let settled = converged_before_heal(scenario, ops, held, phase)?;
+    let pushed = pushed_after_heal(scenario, ops, held, phase)?;
     Ok(format!("{settled}; {pushed}"))
 }
 
