@@ -137,9 +137,9 @@ pub fn measure_history(
 /// Jepsen `set-full` stable latencies, in ms, of every value written by an operation `f` and
 /// known by some time.
 ///
-/// One pass over the reads: for each value, the reads that saw it (in invocation order) give
-/// both its first sighting and the last read that missed it (the latest read not among them),
-/// so the cost is the total size of the reads, not values x reads.
+/// One pass over the reads, backwards: for each value, its first sighting and the last read that
+/// missed it (the read before the run of reads, up to the last, that all saw it), so the cost
+/// is the total size of the reads, not values x reads.
 fn maelstrom_stable(ops: &[Operation], f: &str) -> Vec<f64> {
     use crate::check::values::ValueIndex;
     // Successful reads: (invocation, completion, values seen), by invocation time.
@@ -155,8 +155,6 @@ fn maelstrom_stable(ops: &[Operation], f: &str) -> Vec<f64> {
         return vec![];
     }
     reads.sort_by_key(|(invoked, _, _)| *invoked);
-    // Per value: the indexes (ascending, deduplicated) of the reads that saw it, and the
-    // earliest completion among them.
     // (Only written values are asked about: a value nobody wrote is the checker's business,
     // not a latency.)
     let values = ValueIndex::new(
@@ -164,17 +162,21 @@ fn maelstrom_stable(ops: &[Operation], f: &str) -> Vec<f64> {
             .filter(|op| op.f == f)
             .filter_map(|op| op.value.as_u64()),
     );
-    let mut seen_by: Vec<(Vec<usize>, u64)> = vec![(vec![], u64::MAX); values.len()];
-    for (i, (_, done, seen)) in reads.iter().enumerate() {
+    // Per value: the earliest completion of a read that saw it, and where the run of reads
+    // that all saw it up to the last read starts (`reads.len()` when the last read missed
+    // it), found walking the reads backwards: a value seen by read `i` extends its run when
+    // the run started at `i + 1`.
+    let mut first: Vec<Option<u64>> = vec![None; values.len()];
+    let mut run_start: Vec<usize> = vec![reads.len(); values.len()];
+    for (i, (_, done, seen)) in reads.iter().enumerate().rev() {
         for v in seen.iter().filter_map(serde_json::Value::as_u64) {
             let Some(slot) = values.get(v) else {
                 continue;
             };
-            let (idx, first) = &mut seen_by[slot];
-            if idx.last() != Some(&i) {
-                idx.push(i);
+            first[slot] = Some(first[slot].map_or(*done, |f| f.min(*done)));
+            if run_start[slot] == i + 1 {
+                run_start[slot] = i;
             }
-            *first = (*first).min(*done);
         }
     }
     ops.iter()
@@ -186,23 +188,14 @@ fn maelstrom_stable(ops: &[Operation], f: &str) -> Vec<f64> {
                 .as_ref()
                 .filter(|c| c.phase == OpPhase::Ok)
                 .map(|c| c.at_us);
-            let (idx, first) = match values.get(v).map(|slot| &seen_by[slot]) {
-                Some((idx, first)) if !idx.is_empty() => (idx.as_slice(), Some(*first)),
-                _ => (&[][..], None),
-            };
-            let known = match (acked, first) {
+            let slot = values.get(v);
+            let seen_first = slot.and_then(|slot| first[slot]);
+            let known = match (acked, seen_first) {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => a.or(b)?,
             };
-            // The latest read index not among `idx`: walk the suffix of reads that all saw it.
-            let mut missing = reads.len();
-            for &i in idx.iter().rev() {
-                if i + 1 == missing {
-                    missing = i;
-                } else {
-                    break;
-                }
-            }
+            // The latest read that missed it: the one before its run.
+            let missing = slot.map_or(reads.len(), |slot| run_start[slot]);
             let last_absent = missing.checked_sub(1).map_or(0, |i| reads[i].0 + 1);
             Some(last_absent.saturating_sub(known) as f64 / 1000.0)
         })
