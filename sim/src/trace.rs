@@ -444,29 +444,13 @@ fn write_json(out: &mut Vec<u8>, value: &serde_json::Value) {
 #[inline]
 fn small_u64(out: &mut Vec<u8>, n: u64, itoa: &mut itoa::Buffer) {
     if n < 1000 {
-        let [a, b, c, len] = SMALL[n as usize];
+        let [a, b, c, len] = highstorm_nodes::wire::digits::SMALL[n as usize];
         out.extend_from_slice(&[a, b, c]);
         out.truncate(out.len() - 3 + usize::from(len));
     } else {
         out.extend_from_slice(itoa.format(n).as_bytes());
     }
 }
-
-/// `SMALL[n]` for `n` below 1000: its digits, left-aligned in three bytes, and how many.
-static SMALL: [[u8; 4]; 1000] = {
-    let mut table = [[0u8; 4]; 1000];
-    let mut n = 0;
-    while n < 1000 {
-        let (h, t, u) = ((n / 100) as u8, (n / 10 % 10) as u8, (n % 10) as u8);
-        table[n] = match n {
-            0..=9 => [b'0' + u, 0, 0, 1],
-            10..=99 => [b'0' + t, b'0' + u, 0, 2],
-            _ => [b'0' + h, b'0' + t, b'0' + u, 3],
-        };
-        n += 1;
-    }
-    table
-};
 
 /// Every event of one run, in the order they happened.
 #[derive(Clone, Default)]

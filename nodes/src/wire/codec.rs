@@ -175,19 +175,21 @@ pub fn encode_parts<P: Serialize + ?Sized>(
 }
 
 /// serde_json's compact format (the same bytes as `serde_json::to_vec`), with numbers below
-/// 1000 written as fixed-size writes: a message's number lists were a call to `memcpy` per
-/// number.
+/// 1000 written from a table as fixed-size writes: a message's number lists were a call to
+/// `memcpy` per number, then two divisions.
 struct Compact;
 
 impl serde_json::ser::Formatter for Compact {
     #[inline]
     fn write_u64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, n: u64) -> std::io::Result<()> {
-        let digit = |d: u64| b'0' + d as u8;
-        match n {
-            0..=9 => w.write_all(&[digit(n)]),
-            10..=99 => w.write_all(&[digit(n / 10), digit(n % 10)]),
-            100..=999 => w.write_all(&[digit(n / 100), digit(n / 10 % 10), digit(n % 10)]),
-            _ => serde_json::ser::CompactFormatter.write_u64(w, n),
+        if n >= 1000 {
+            return serde_json::ser::CompactFormatter.write_u64(w, n);
+        }
+        // Fixed-size writes: a write of a variable length is a call to `memcpy`.
+        match super::digits::SMALL[n as usize] {
+            [a, _, _, 1] => w.write_all(&[a]),
+            [a, b, _, 2] => w.write_all(&[a, b]),
+            [a, b, c, _] => w.write_all(&[a, b, c]),
         }
     }
 }

@@ -15,6 +15,8 @@
 //! [`tagged_deserialize!`](crate::tagged_deserialize)).
 
 mod codec;
+#[doc(hidden)]
+pub mod digits;
 mod envelope;
 mod error_body;
 mod fast_decode;
