@@ -379,6 +379,23 @@ fn election_item_recorded_twice_stays_fixed() {
     }
 }
 
+/// Regression: election-skew seed 14 failed `leader-acts-within-lease` on turmoil only. In
+/// one 1 ms tick n3 got two votes (leader of term 8), assigned an item, and read a higher
+/// term in a third reply (step-down): the checker judged the assignment on time alone and
+/// found it outside the claim `[10.042s, 10.042s)`. Claims now follow trace order within an
+/// instant; the seed passes on both engines.
+#[test]
+fn election_skew_a_leader_that_acts_and_steps_down_in_one_tick_acted_while_leading() {
+    let scenario = Scenario::load(&scenarios_dir().join("election-skew.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for engine in [highstorm::Engine::Events, highstorm::Engine::Turmoil] {
+        let s = scenario.clone().engine(engine);
+        let r = highstorm::run_seed(system(&s), &s, 14, highstorm::Recheck::Once)
+            .unwrap_or_else(|e| panic!("on {engine:?}: {e}"));
+        assert!(r.ok, "on {engine:?}: {:?}", r.checks);
+    }
+}
+
 /// The queue over HTTP on turmoil: the manager's router over simulated TCP. Like
 /// `bridge_four_http`, `cargo test` sweeps 40 of its 200 seeds (any others with
 /// `HIGHSTORM_SEEDS`); all 200 run with `highstorm run scenarios/work-queue-http.toml`.

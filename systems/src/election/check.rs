@@ -9,6 +9,12 @@
 //! does not end a claim: a paused leader still believes it leads, and a lease-less (naive)
 //! leader acts on that belief when it wakes up.
 //!
+//! Many events share one instant (the turmoil engine rounds time to its 1 ms tick), and within
+//! an instant trace order is the order a node did things in. So a claim covers the events from
+//! its `leader` note up to, not including, the note or crash that ends it, even when both are
+//! at one instant: a node may win, act and learn of a higher term all at once, and it acted
+//! while it led. A lease that runs out at an instant covers none of that instant's events.
+//!
 //! - `one-leader-per-term`: no two nodes claim the same term.
 //! - `leaders-never-overlap`: no two nodes' claims overlap in true time (split brain).
 //! - `leader-acts-within-lease`: every `assign` and `result-recorded` note with a term lies
@@ -41,6 +47,20 @@ pub struct Claim {
     pub end_us: u64,
     /// Why it ended.
     pub ended_by: String,
+    /// The trace index of its `leader` note: of the events at `start_us`, those from here on.
+    pub start_index: usize,
+    /// Of the events at `end_us`, those before this trace index: the index of the note or
+    /// crash that ended the claim, 0 when its lease ran out (none of them), `usize::MAX` at the
+    /// end of the run (all of them).
+    pub end_index: usize,
+}
+
+impl Claim {
+    /// Whether the event at trace index `index`, at `at_us`, lies within this claim.
+    pub fn covers(&self, at_us: u64, index: usize) -> bool {
+        let at = (at_us, index);
+        (self.start_us, self.start_index) <= at && at < (self.end_us, self.end_index)
+    }
 }
 
 /// Rebuilds every node's clock from the scenario and the trace's skew steps.
@@ -95,6 +115,7 @@ impl<'a> Clocks<'a> {
 struct Open {
     term: Option<u64>,
     start_us: u64,
+    start_index: usize,
     lease_until: Option<u64>,
 }
 
@@ -109,10 +130,12 @@ pub fn claims(scenario: &Scenario, trace: &Trace) -> Result<Vec<Claim>, NoteErro
         .max(scenario.duration.as_micros() as u64);
     let mut open: BTreeMap<String, Open> = BTreeMap::new();
     let mut out = vec![];
-    let close = |out: &mut Vec<Claim>, node: &str, o: Open, at: u64, why: &str| {
+    // Ends the claim at the event `(at, index)`, or earlier where its lease runs out (before
+    // every event of that instant).
+    let close = |out: &mut Vec<Claim>, node: &str, o: Open, at: (u64, usize), why: &str| {
         let (end, why) = match o.lease_until {
             Some(until) => {
-                let expiry = clocks.reaches(node, o.start_us, until);
+                let expiry = (clocks.reaches(node, o.start_us, until), 0);
                 if expiry < at {
                     (expiry, "lease expired")
                 } else {
@@ -121,12 +144,15 @@ pub fn claims(scenario: &Scenario, trace: &Trace) -> Result<Vec<Claim>, NoteErro
             }
             None => (at, why),
         };
+        let end = end.max((o.start_us, 0));
         out.push(Claim {
             node: node.to_owned(),
             term: o.term,
             start_us: o.start_us,
-            end_us: end.max(o.start_us),
+            end_us: end.0,
             ended_by: why.to_owned(),
+            start_index: o.start_index,
+            end_index: end.1,
         });
     };
     // Notes and crashes, in trace order (a note and a crash at one instant keep their order).
@@ -146,11 +172,12 @@ pub fn claims(scenario: &Scenario, trace: &Trace) -> Result<Vec<Claim>, NoteErro
                         ..
                     } => {
                         if let Some(o) = open.remove(node) {
-                            close(&mut out, node, o, e.at_us, "new claim");
+                            close(&mut out, node, o, (e.at_us, index), "new claim");
                         }
                         let o = Open {
                             term,
                             start_us: e.at_us,
+                            start_index: index,
                             lease_until: lease_until_us,
                         };
                         open.insert(node.to_owned(), o);
@@ -163,7 +190,7 @@ pub fn claims(scenario: &Scenario, trace: &Trace) -> Result<Vec<Claim>, NoteErro
                     }
                     ElectionNote::StepDown { .. } => {
                         if let Some(o) = open.remove(node) {
-                            close(&mut out, node, o, e.at_us, "stepped down");
+                            close(&mut out, node, o, (e.at_us, index), "stepped down");
                         }
                     }
                     _ => {}
@@ -171,14 +198,14 @@ pub fn claims(scenario: &Scenario, trace: &Trace) -> Result<Vec<Claim>, NoteErro
             }
             EventKind::Crash { node } => {
                 if let Some(o) = open.remove(node) {
-                    close(&mut out, node, o, e.at_us, "crashed");
+                    close(&mut out, node, o, (e.at_us, index), "crashed");
                 }
             }
             _ => {}
         }
     }
     for (node, o) in std::mem::take(&mut open) {
-        close(&mut out, &node, o, end_of_run, "end of run");
+        close(&mut out, &node, o, (end_of_run, usize::MAX), "end of run");
     }
     out.sort_by(|a, b| (a.start_us, &a.node).cmp(&(b.start_us, &b.node)));
     Ok(out)
@@ -266,7 +293,10 @@ pub fn leader_acts_within_lease(scenario: &Scenario, trace: &Trace, _: &[Operati
     let mut actions = 0;
     for noted in trace.notes::<ElectionNote>() {
         let Noted {
-            at_us, node, note, ..
+            index,
+            at_us,
+            node,
+            note,
         } = match noted {
             Ok(n) => n,
             Err(e) => return unreadable(NAME, &e),
@@ -280,9 +310,9 @@ pub fn leader_acts_within_lease(scenario: &Scenario, trace: &Trace, _: &[Operati
             continue;
         };
         actions += 1;
-        let within = claims.iter().any(|c| {
-            c.node == node && c.term == Some(term) && c.start_us <= at_us && at_us < c.end_us
-        });
+        let within = claims
+            .iter()
+            .any(|c| c.node == node && c.term == Some(term) && c.covers(at_us, index));
         if !within {
             let mine: Vec<String> = claims
                 .iter()
@@ -550,6 +580,74 @@ mod tests {
             "{}",
             v.detail
         );
+    }
+
+    fn step_down(term: u64) -> ElectionNote {
+        ElectionNote::StepDown {
+            term: Some(term),
+            reason: Some("higher term".into()),
+            to: None,
+        }
+    }
+
+    #[test]
+    fn a_leader_that_wins_acts_and_steps_down_in_one_instant_acted_within_its_claim() {
+        // election-skew seed 14 on turmoil: three replies reach n3 in one 1 ms tick; two votes
+        // make it leader, it assigns, and the third reply's higher term makes it step down.
+        let s = Scenario::new("t", "election");
+        let mut t = Trace::new();
+        note(&mut t, 10_042, "n3", leader(8, Some(11_482_080)));
+        note(&mut t, 10_042, "n3", assign(8, "c1-12"));
+        note(&mut t, 10_042, "n3", step_down(8));
+        let c = claims(&s, &t);
+        let v = leader_acts_within_lease(&s, &t, &[]);
+        assert!(v.ok, "{}", v.detail);
+        assert_eq!((c[0].start_us, c[0].end_us), (10_042_000, 10_042_000));
+        assert!(c[0].covers(10_042_000, 1) && !c[0].covers(10_042_000, 2));
+        // Acting after the step-down, in the same instant, is outside the claim.
+        note(&mut t, 10_042, "n3", assign(8, "c1-13"));
+        let v = leader_acts_within_lease(&s, &t, &[]);
+        assert!(
+            !v.ok && v.detail.contains("assign of item c1-13"),
+            "{}",
+            v.detail
+        );
+    }
+
+    #[test]
+    fn an_action_in_the_instant_a_claim_ends_counts_by_trace_order() {
+        let s = Scenario::new("t", "election").duration(Duration::from_secs(3));
+        let mut t = Trace::new();
+        note(&mut t, 1000, "n1", leader(1, None));
+        note(&mut t, 2000, "n1", assign(1, "a"));
+        note(&mut t, 2000, "n1", step_down(1));
+        note(&mut t, 2000, "n2", leader(2, None));
+        note(&mut t, 3000, "n2", assign(2, "b"));
+        assert!(leader_acts_within_lease(&s, &t, &[]).ok);
+        assert!(leaders_never_overlap(&s, &t, &[]).ok);
+        t.push(
+            Duration::from_millis(3000),
+            EventKind::Crash { node: "n2".into() },
+        );
+        note(&mut t, 3000, "n2", assign(2, "c"));
+        let v = leader_acts_within_lease(&s, &t, &[]);
+        assert!(!v.ok && v.detail.contains("item c"), "{}", v.detail);
+    }
+
+    #[test]
+    fn a_lease_that_runs_out_in_an_instant_covers_none_of_its_events() {
+        let s = Scenario::new("t", "election");
+        let mut t = Trace::new();
+        note(&mut t, 1000, "n1", leader(1, Some(1_500_000)));
+        note(&mut t, 1500, "n1", assign(1, "a"));
+        note(&mut t, 1500, "n1", step_down(1));
+        let c = claims(&s, &t);
+        assert_eq!(
+            (c[0].end_us, c[0].end_index, c[0].ended_by.as_str()),
+            (1_500_000, 0, "lease expired")
+        );
+        let v = leader_acts_within_lease(&s, &t, &[]);
+        assert!(!v.ok && v.detail.contains("item a"), "{}", v.detail);
     }
 
     #[test]
