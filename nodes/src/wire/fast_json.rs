@@ -35,8 +35,12 @@ thread_local! {
 /// `bytes` read as a `T`, or `None` when this reader does not handle them (see the module's
 /// documentation): then serde_json must read them.
 pub(crate) fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
+    // Checked once as a whole (serde_json refuses what is not UTF-8): each string is then a
+    // slice of it, where checking every short string apart cost more than reading it.
+    let text = std::str::from_utf8(bytes).ok()?;
     let outer = ERRED.with(|e| e.replace(false));
     let mut reader = Reader {
+        text,
         bytes,
         pos: 0,
         depth: 0,
@@ -74,6 +78,9 @@ fn give_up() -> GaveUp {
 }
 
 struct Reader<'de> {
+    /// The input, which is UTF-8.
+    text: &'de str,
+    /// The same, as bytes.
     bytes: &'de [u8],
     pos: usize,
     depth: u32,
@@ -148,8 +155,8 @@ impl<'de> Reader<'de> {
         Ok(n)
     }
 
-    /// A string's text after its opening quote (consumed), when it has no escapes, no control
-    /// characters and is UTF-8.
+    /// A string's text after its opening quote (consumed), when it has no escapes and no
+    /// control characters.
     #[inline]
     fn string(&mut self) -> Result<&'de str, GaveUp> {
         let bytes = self.bytes;
@@ -162,7 +169,8 @@ impl<'de> Reader<'de> {
             return Err(give_up());
         }
         self.pos = start + len + 1;
-        std::str::from_utf8(&bytes[start..start + len]).map_err(|_| give_up())
+        // Between two ASCII quotes: both ends are character boundaries.
+        self.text.get(start..start + len).ok_or_else(give_up)
     }
 
     /// A string value at the current position (after whitespace).
