@@ -35,6 +35,7 @@ impl ValueIndex {
     }
 
     /// The number of `v`, if it is in the set.
+    #[inline]
     pub fn get(&self, v: u64) -> Option<usize> {
         match &self.table {
             Some((min, slot)) => {
@@ -46,6 +47,7 @@ impl ValueIndex {
     }
 
     /// Whether `v` is in the set.
+    #[inline]
     pub fn contains(&self, v: u64) -> bool {
         self.get(v).is_some()
     }
