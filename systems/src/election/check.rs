@@ -16,7 +16,8 @@
 //! while it led. A lease that runs out at an instant covers none of that instant's events.
 //!
 //! - `one-leader-per-term`: no two nodes claim the same term.
-//! - `leaders-never-overlap`: no two nodes' claims overlap in true time (split brain).
+//! - `leaders-never-overlap`: no two nodes' claims overlap in true time, in trace order within
+//!   an instant (split brain).
 //! - `leader-acts-within-lease`: every `assign` and `result-recorded` note with a term lies
 //!   within its node's claim of that term.
 //! - `leader-after-heal`: some claim is live within `[checks] converge_within` (default 5 s)
@@ -60,6 +61,21 @@ impl Claim {
     pub fn covers(&self, at_us: u64, index: usize) -> bool {
         let at = (at_us, index);
         (self.start_us, self.start_index) <= at && at < (self.end_us, self.end_index)
+    }
+
+    /// Whether this claim and `other` share some moment, by the same order as
+    /// [`covers`](Claim::covers): time, then trace order within an instant. (A node that
+    /// claims in the instant another steps down overlaps it when its claim comes first.)
+    pub fn overlaps(&self, other: &Claim) -> bool {
+        let (start, end) = (
+            (self.start_us, self.start_index),
+            (self.end_us, self.end_index),
+        );
+        let (o_start, o_end) = (
+            (other.start_us, other.start_index),
+            (other.end_us, other.end_index),
+        );
+        start < o_end && o_start < end
     }
 }
 
@@ -263,10 +279,7 @@ pub fn leaders_never_overlap(scenario: &Scenario, trace: &Trace, _: &[Operation]
     };
     for (i, a) in claims.iter().enumerate() {
         for b in &claims[i + 1..] {
-            if b.start_us >= a.end_us {
-                continue;
-            }
-            if a.node != b.node && b.start_us < a.end_us && a.start_us < b.end_us {
+            if a.node != b.node && a.overlaps(b) {
                 return Verdict::violation(
                     NAME,
                     "two-leaders-overlap",
@@ -632,6 +645,36 @@ mod tests {
         note(&mut t, 3000, "n2", assign(2, "c"));
         let v = leader_acts_within_lease(&s, &t, &[]);
         assert!(!v.ok && v.detail.contains("item c"), "{}", v.detail);
+    }
+
+    #[test]
+    fn claims_in_one_instant_overlap_by_trace_order() {
+        let s = Scenario::new("t", "election").duration(Duration::from_secs(3));
+        // n1 wins and steps down in one instant; n2 claims in that instant after it did.
+        let mut t = Trace::new();
+        note(&mut t, 1000, "n1", leader(1, None));
+        note(&mut t, 1000, "n1", step_down(1));
+        note(&mut t, 1000, "n2", leader(2, None));
+        assert!(leaders_never_overlap(&s, &t, &[]).ok);
+        // n2 claims before n1 stepped down: two leaders at once, in a claim of no duration.
+        let mut t = Trace::new();
+        note(&mut t, 1000, "n1", leader(1, None));
+        note(&mut t, 1000, "n2", leader(2, None));
+        note(&mut t, 1000, "n1", step_down(1));
+        let v = leaders_never_overlap(&s, &t, &[]);
+        assert!(!v.ok && v.detail.contains("split brain"), "{}", v.detail);
+        // The same at the instant a longer claim ends.
+        let mut t = Trace::new();
+        note(&mut t, 500, "n1", leader(1, None));
+        note(&mut t, 1000, "n2", leader(2, None));
+        note(&mut t, 1000, "n1", step_down(1));
+        assert!(!leaders_never_overlap(&s, &t, &[]).ok);
+        // A lease that ran out at the instant ends before all of it.
+        let mut t = Trace::new();
+        note(&mut t, 500, "n1", leader(1, Some(1_000_000)));
+        note(&mut t, 1000, "n2", leader(2, None));
+        note(&mut t, 1000, "n1", step_down(1));
+        assert!(leaders_never_overlap(&s, &t, &[]).ok);
     }
 
     #[test]
