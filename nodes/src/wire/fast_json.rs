@@ -236,6 +236,28 @@ impl<'de> Reader<'de> {
     }
 }
 
+/// `deserialize_*` methods that read what `deserialize_u64` (or another named method) reads.
+macro_rules! forward_to {
+    ($to:ident: $($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
+                self.$to(visitor)
+            }
+        )*
+    };
+}
+
+/// `deserialize_*` methods for what this reader leaves to serde_json.
+macro_rules! give_up_on {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
+                Err(give_up())
+            }
+        )*
+    };
+}
+
 impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
     type Error = GaveUp;
 
@@ -279,43 +301,13 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
         }
     }
 
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_u64(visitor)
-    }
+    forward_to!(deserialize_u64: deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_f32 deserialize_f64);
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
         visitor.visit_borrowed_str(self.string_value()?)
     }
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_str(visitor)
-    }
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_str(visitor)
-    }
+    forward_to!(deserialize_str: deserialize_string deserialize_identifier);
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
         if self.peek()? == b'n' {
@@ -406,21 +398,8 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
         visitor.visit_unit()
     }
 
-    fn deserialize_i128<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_u128<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_char<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_bytes<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
+    give_up_on!(deserialize_i128 deserialize_u128 deserialize_char deserialize_bytes
+        deserialize_byte_buf);
 }
 
 /// An array's elements.
@@ -521,61 +500,19 @@ impl<'de> de::Deserializer<'de> for Key<'de> {
         visitor.visit_unit()
     }
 
-    // serde_json reads numbers and booleans out of keys, and enums from them its own way.
-    fn deserialize_bool<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_i8<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_i16<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_i128<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_u64<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_u128<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_f32<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_f64<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
+    // serde_json reads numbers, booleans, characters and bytes out of keys its own way, and
+    // enums from them.
+    give_up_on!(deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_bytes
+        deserialize_byte_buf);
+
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _: &'static str,
         _: &'static [&'static str],
         _: V,
     ) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_char<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_bytes<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
-        Err(give_up())
-    }
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GaveUp> {
         Err(give_up())
     }
 
