@@ -218,6 +218,26 @@ impl<'de> Reader<'de> {
         })
     }
 
+    /// Whether an array's or object's next item follows (its separating comma consumed), or
+    /// `close`, its closing bracket, is next (not consumed). `first`: no item read yet.
+    #[inline]
+    fn next_item(&mut self, close: u8, first: &mut bool) -> Result<bool, GaveUp> {
+        match self.peek()? {
+            c if c == close => return Ok(false),
+            b',' if !*first => {
+                self.pos += 1;
+                // `[1,]` and `{"a":1,}` are not JSON.
+                if self.peek()? == close {
+                    return Err(give_up());
+                }
+            }
+            _ if *first => {}
+            _ => return Err(give_up()),
+        }
+        *first = false;
+        Ok(true)
+    }
+
     /// Skips one value, checking it is JSON of the subset.
     fn skip(&mut self) -> Result<(), GaveUp> {
         match self.peek()? {
@@ -416,21 +436,10 @@ impl<'de> de::SeqAccess<'de> for Elements<'_, 'de> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, GaveUp> {
-        let r = &mut *self.reader;
-        match r.peek()? {
-            b']' => return Ok(None),
-            b',' if !self.first => {
-                r.pos += 1;
-                // `[1,]` is not JSON.
-                if r.peek()? == b']' {
-                    return Err(give_up());
-                }
-            }
-            _ if self.first => {}
-            _ => return Err(give_up()),
+        if !self.reader.next_item(b']', &mut self.first)? {
+            return Ok(None);
         }
-        self.first = false;
-        seed.deserialize(&mut *r).map(Some)
+        seed.deserialize(&mut *self.reader).map(Some)
     }
 }
 
@@ -448,19 +457,10 @@ impl<'de> de::MapAccess<'de> for Entries<'_, 'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, GaveUp> {
-        let r = &mut *self.reader;
-        match r.peek()? {
-            b'}' => return Ok(None),
-            b',' if !self.first => {
-                r.pos += 1;
-                r.skip_ws();
-            }
-            _ if self.first => {}
-            _ => return Err(give_up()),
+        if !self.reader.next_item(b'}', &mut self.first)? {
+            return Ok(None);
         }
-        self.first = false;
-        // A key is a string (`{"a":1,}` stops here).
-        let key = r.string_value()?;
+        let key = self.reader.string_value()?;
         seed.deserialize(Key(key)).map(Some)
     }
 
