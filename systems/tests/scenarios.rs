@@ -4,6 +4,7 @@
 use highstorm_systems::system;
 
 use highstorm::testing::Sweep;
+use highstorm::trace::EventKind;
 use highstorm::Scenario;
 use std::path::PathBuf;
 
@@ -376,6 +377,53 @@ fn election_item_recorded_twice_stays_fixed() {
             "on {engine:?}: items-complete-once ran and passed: {:?}",
             r.checks
         );
+    }
+}
+
+/// Regression: the correct election wedged for good once three of five nodes restarted close
+/// together: the table was volatile, and a restarted node stood again only after a leader's
+/// heartbeat or three *recovered* peers answered it, so with three unrecovered nodes no leader
+/// was ever elected again (`leader-after-heal`, `live-after-heal`). Found by `explore` from
+/// `election-nemesis`, shrunk to 5 faults. Nodes now sync the table before acknowledging it and
+/// read it back at restart; the seed passes on both engines, its restarted nodes recovering
+/// from their disks. `election-swarm` seeds 133 and 147 were the same pattern.
+#[test]
+fn election_three_of_five_restarting_together_elect_a_leader_again() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/findings/election-majority-unrecovered.toml");
+    let finding = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let swarm = Scenario::load(&scenarios_dir().join("election-swarm.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let runs = [(&finding, 464_993_660), (&swarm, 133), (&swarm, 147)];
+    for (scenario, seed) in runs {
+        for engine in [highstorm::Engine::Events, highstorm::Engine::Turmoil] {
+            let s = scenario.clone().engine(engine);
+            let r = highstorm::run_seed(system(&s), &s, seed, highstorm::Recheck::Once)
+                .unwrap_or_else(|e| panic!("{} seed {seed} on {engine:?}: {e}", s.name));
+            assert!(r.ok, "{} seed {seed} on {engine:?}: {:?}", s.name, r.checks);
+            assert!(
+                r.checks
+                    .iter()
+                    .any(|c| c.name == "leader-after-heal" && c.ok),
+                "{} seed {seed} on {engine:?}: leader-after-heal ran: {:?}",
+                s.name,
+                r.checks
+            );
+            let from_disk = r
+                .trace
+                .events()
+                .iter()
+                .filter(|e| {
+                    matches!(&e.kind, EventKind::Note { kind, data, .. }
+                        if kind == "recovered" && data["from"].get("disk_items").is_some())
+                })
+                .count();
+            assert!(
+                from_disk > 0,
+                "{} seed {seed} on {engine:?}: a restarted node read its table back",
+                s.name
+            );
+        }
     }
 }
 

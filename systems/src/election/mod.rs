@@ -39,6 +39,8 @@ pub mod points {
     pub const WORK_TIMED_OUT: &str = "work-timed-out";
     /// A restarted node recovered its table from the leader.
     pub const RECOVERED_FROM_LEADER: &str = "recovered-from-leader";
+    /// A restarted node read its whole table back from its disk.
+    pub const RECOVERED_FROM_DISK: &str = "recovered-from-disk";
     /// A worker refused an assignment of an older term.
     pub const STALE_ASSIGN_REFUSED: &str = "stale-assign-refused";
     /// Every point, declared with the system.
@@ -48,6 +50,7 @@ pub mod points {
         STEPPED_DOWN,
         WORK_TIMED_OUT,
         RECOVERED_FROM_LEADER,
+        RECOVERED_FROM_DISK,
         STALE_ASSIGN_REFUSED,
     ];
 }

@@ -121,6 +121,22 @@ pub enum ElectionNote {
         /// What is wrong with it.
         error: String,
     },
+    /// A restarted node found an item record of its table damaged: it recovers as if its disk
+    /// were empty (default variant).
+    TableRecordDamaged {
+        /// The record.
+        record: String,
+        /// What is wrong with it.
+        error: String,
+    },
+    /// The sync of the table's changes failed: the node acknowledges none of them until a later
+    /// sync writes them again (default variant).
+    TableNotSynced {
+        /// How many items were staged.
+        items: u64,
+        /// The sync's error.
+        error: String,
+    },
     /// A node denied a vote because the sync of its vote record failed (default variant).
     VoteNotRecorded {
         /// The vote's term.
@@ -157,6 +173,11 @@ pub enum RecoveredFrom {
     Leader(String),
     /// Enough peers that any majority holding a recorded item includes one of them.
     Peers(BTreeSet<String>),
+    /// Its own disk: every item record was sound.
+    Disk {
+        /// How many items it read back.
+        disk_items: u64,
+    },
 }
 
 #[cfg(test)]
@@ -221,6 +242,22 @@ mod tests {
                 },
                 "recovered",
                 json!({"from": ["n0", "n2"], "term": 3}),
+            ),
+            (
+                ElectionNote::Recovered {
+                    from: RecoveredFrom::Disk { disk_items: 12 },
+                    term: 3,
+                },
+                "recovered",
+                json!({"from": {"disk_items": 12}, "term": 3}),
+            ),
+            (
+                ElectionNote::TableRecordDamaged {
+                    record: "election/item/c0-1".into(),
+                    error: "torn".into(),
+                },
+                "table-record-damaged",
+                json!({"record": "election/item/c0-1", "error": "torn"}),
             ),
         ];
         for (note, kind, data) in cases {

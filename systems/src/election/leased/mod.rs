@@ -16,16 +16,20 @@
 //!   submit is acknowledged, and a result counted as recorded, once a majority holds it. A new
 //!   leader merges the tables its voters sent, so it knows every recorded result and never
 //!   records a second. Assignments carry the term; a worker refuses one from an older term
-//!   than its own. Items not done within `work_timeout` are reassigned. A restarted node votes
-//!   and stands only after it recovered a table from a leader's heartbeat or from enough peers.
+//!   than its own. Items not done within `work_timeout` are reassigned.
+//! - **The table on disk.** Every item is synced to disk before the node acknowledges holding
+//!   it, so a restarted node reads back everything it acknowledged; one whose records are
+//!   damaged votes and stands only after it recovered a table from a leader's heartbeat or
+//!   from enough peers (see `stored_table.rs`).
 //!
 //! - **The vote record.** A vote is granted only once the term and candidate are synced to
 //!   disk; a restarted node never votes below that term or for another candidate in it, and
 //!   one whose record is damaged stays out of the next election (see `durable.rs`).
 //!
 //! Here: the node's state and the dispatch of messages and timers. Beside it: `vote.rs` (terms,
-//! votes, promises, winning), `durable.rs` (the vote record), `replication.rs` (heartbeat
-//! rounds, lease renewal, commit) and `work.rs` (submits, assignments, results).
+//! votes, promises, winning), `durable.rs` (the vote record), `stored_table.rs` (the table on
+//! disk), `replication.rs` (heartbeat rounds, lease renewal, commit) and `work.rs` (submits,
+//! assignments, results).
 
 use super::notes::{ElectionNote, RecoveredFrom};
 use super::{merge, Attempt, ElectionConfig, ElectionMsg, ElectionTimer, Table};
@@ -34,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod durable;
 mod replication;
+mod stored_table;
 mod vote;
 mod work;
 
@@ -56,7 +61,13 @@ pub struct Election {
     /// Recovered peers that sent their table since the restart.
     synced_from: BTreeSet<String>,
     table: Table,
-    /// The table version held from the current term's leader.
+    /// Items changed since the table was last synced to disk.
+    unsaved: BTreeSet<String>,
+    /// Items whose records were damaged at start, rewritten once recovered.
+    damaged_items: BTreeSet<String>,
+    /// The disk does not hold the mark yet (`stored_table.rs`).
+    unmarked: bool,
+    /// The table version held (on disk) from the current term's leader.
     held: u64,
     election_timer: Option<TimerId>,
     /// Items this node is working on, as a worker: item -> attempt.
@@ -101,8 +112,7 @@ struct Leadership {
     stamps: BTreeMap<String, u64>,
     committed: u64,
     round: u64,
-    /// Round -> (sent at, table version, peers that hold it).
-    rounds: BTreeMap<u64, (LocalTime, u64, BTreeSet<String>)>,
+    rounds: BTreeMap<u64, Round>,
     /// Peer -> (the last round it answered, the version it holds).
     acked: BTreeMap<String, (u64, u64)>,
     last_heard: BTreeMap<String, LocalTime>,
@@ -112,6 +122,18 @@ struct Leadership {
     next_attempt: u64,
     /// Client submits waiting for their item's version to be committed.
     waiting: Vec<(Message<ElectionMsg>, u64)>,
+}
+
+/// One heartbeat round of a leader.
+#[derive(Debug)]
+struct Round {
+    sent: LocalTime,
+    /// The table version it carries.
+    version: u64,
+    /// Whether the leader's own disk held that version when it was sent.
+    held_here: bool,
+    /// The peers that hold it.
+    acks: BTreeSet<String>,
 }
 
 impl Election {
@@ -166,10 +188,26 @@ impl Node for Election {
         self.index = all.iter().position(|n| n == ctx.id()).unwrap_or(0) as u64;
         self.load_vote_record(ctx);
         // Boot 0 is a member of the initial cluster, which starts empty. A later incarnation
-        // may have voted and promised before it crashed, and lost the table it held.
-        self.recovered = ctx.boot() == 0;
-        if !self.recovered {
+        // may have voted and promised before it crashed, and holds what its disk kept.
+        let sound = self.load_table(ctx);
+        self.recovered = ctx.boot() == 0 || sound;
+        if ctx.boot() > 0 {
             self.promise(ctx);
+        }
+        if ctx.boot() == 0 {
+            // The initial cluster starts empty: its disk holds every item (none) at once.
+            let _ = self.persist(ctx);
+        } else if self.recovered {
+            ctx.reachable(super::points::RECOVERED_FROM_DISK);
+            ctx.note_typed(&ElectionNote::Recovered {
+                from: RecoveredFrom::Disk {
+                    disk_items: self.table.len() as u64,
+                },
+                term: self.term,
+            });
+            self.end_abstention(ctx, false);
+        }
+        if !self.recovered {
             for p in ctx.peers().to_vec() {
                 ctx.send(&p, ElectionMsg::SyncRequest);
             }
@@ -279,6 +317,7 @@ impl Node for Election {
                         from: RecoveredFrom::Peers(self.synced_from.clone()),
                         term: self.term,
                     });
+                    self.heal_disk(ctx);
                 }
             }
             ElectionMsg::Assign {
@@ -338,6 +377,11 @@ impl Node for Election {
         match timer {
             ElectionTimer::Election => {
                 self.election_timer = None;
+                if self.unmarked && self.recovered {
+                    // The mark's sync failed (or the whole table's after a recovery): again,
+                    // before a restart could find the disk unmarked.
+                    let _ = self.persist(ctx);
+                }
                 if self.is_leader() {
                     return;
                 }
@@ -413,6 +457,7 @@ impl Node for Election {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use highstorm_nodes::storage::Damage;
     use highstorm_nodes::testing::Harness;
     use highstorm_nodes::Process;
 
@@ -561,12 +606,116 @@ mod tests {
             }
         ));
 
-        let mut restarted = node("n0", 1);
+        // Restarted with a table record damaged: bound, then still out until it recovers.
+        let mut h = node("n0", 0);
+        h.request("n2", 1, &heartbeat_with(2, &["x"]));
+        assert!(h.damage_record("election/item/x", Damage::Truncate(5)));
+        let mut restarted = h.crash_and_restart(Election::new(ElectionConfig::default()));
+        assert!(restarted
+            .notes::<ElectionNote>()
+            .iter()
+            .any(|n| matches!(n, ElectionNote::TableRecordDamaged { record, .. } if record == "election/item/x")));
         restarted.advance(ElectionConfig::default().promise() * 2);
         let deny = restarted.request("n1", 1, &ElectionMsg::RequestVote { term: 4 });
-        assert!(
-            matches!(deny[0].body, ElectionMsg::Vote { granted: false, .. }),
-            "not recovered"
+        assert!(!granted(&deny), "not recovered");
+        // Restarted on a disk without the mark (real mode without `--store`): the same.
+        let mut unmarked = node("n0", 1);
+        unmarked.advance(ElectionConfig::default().promise() * 2);
+        let deny = unmarked.request("n1", 1, &ElectionMsg::RequestVote { term: 4 });
+        assert!(!granted(&deny), "its disk holds nothing it can vouch for");
+    }
+
+    fn heartbeat_with(term: u64, items: &[&str]) -> ElectionMsg {
+        ElectionMsg::Heartbeat {
+            term,
+            round: 1,
+            base: 0,
+            version: 1,
+            entries: items.iter().map(|i| (i.to_string(), None)).collect(),
+        }
+    }
+
+    fn holds(out: &[Message<ElectionMsg>]) -> u64 {
+        match out[0].body {
+            ElectionMsg::HeartbeatOk {
+                holds, ok: true, ..
+            } => holds,
+            ref other => panic!("not an ack: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_follower_says_it_holds_a_version_only_once_its_items_are_synced() {
+        let mut h = node("n0", 0);
+        h.fail_syncs(1.0);
+        let ack = h.request("n2", 1, &heartbeat_with(2, &["x", "y"]));
+        assert_eq!(
+            holds(&ack),
+            0,
+            "the sync failed: nothing new is acknowledged"
+        );
+        assert!(stored_table::read_back(&h.synced()).is_empty());
+        assert!(h
+            .notes::<ElectionNote>()
+            .iter()
+            .any(|n| matches!(n, ElectionNote::TableNotSynced { items: 2, .. })));
+        // The next heartbeat (nothing new in it) writes the staged items again.
+        h.fail_syncs(0.0);
+        let ack = h.request("n2", 2, &heartbeat_with(2, &[]));
+        assert_eq!(holds(&ack), 1);
+        let on_disk = stored_table::read_back(&h.synced());
+        assert_eq!(on_disk.keys().collect::<Vec<_>>(), ["x", "y"]);
+    }
+
+    #[test]
+    fn a_restarted_node_reads_its_table_back_and_votes_after_its_promise() {
+        let promise = ElectionConfig::default().promise();
+        let mut h = node("n0", 0);
+        assert_eq!(holds(&h.request("n2", 1, &heartbeat_with(2, &["x"]))), 1);
+        let mut h = h.crash_and_restart(Election::new(ElectionConfig::default()));
+        assert!(h.notes::<ElectionNote>().iter().any(|n| matches!(
+            n,
+            ElectionNote::Recovered {
+                from: RecoveredFrom::Disk { disk_items: 1 },
+                ..
+            }
+        )));
+        // Bound at restart (it may have promised before the crash), then free to vote; its
+        // vote carries the item it acknowledged before the crash.
+        assert!(!granted(&h.request(
+            "n1",
+            1,
+            &ElectionMsg::RequestVote { term: 4 }
+        )));
+        h.advance(promise * 2);
+        let vote = h.request("n1", 2, &ElectionMsg::RequestVote { term: 4 });
+        match &vote[0].body {
+            ElectionMsg::Vote {
+                granted: true,
+                table: Some(t),
+                ..
+            } => assert!(t.contains_key("x")),
+            other => panic!("no vote with the table: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_node_with_a_damaged_table_heals_its_disk_once_a_leader_recovers_it() {
+        let mut h = node("n0", 0);
+        h.request("n2", 1, &heartbeat_with(2, &["x", "y"]));
+        assert!(h.damage_record("election/item/y", Damage::FlipBit(9)));
+        let mut h = h.crash_and_restart(Election::new(ElectionConfig::default()));
+        // Its sound record is still what it holds; the leader's table restores the rest.
+        assert!(h.node().table.contains_key("x"));
+        assert!(!h.node().recovered);
+        h.request("n2", 2, &heartbeat_with(5, &["x", "y", "z"]));
+        assert!(h.node().recovered);
+        let on_disk = stored_table::read_back(&h.synced());
+        assert_eq!(on_disk.keys().collect::<Vec<_>>(), ["x", "y", "z"]);
+        assert_eq!(
+            h.synced().damaged().count(),
+            0,
+            "the damaged record is rewritten"
         );
     }
 
@@ -633,7 +782,6 @@ mod tests {
 
     #[test]
     fn a_damaged_vote_record_keeps_the_node_out_until_a_leader_tells_it_the_term() {
-        use highstorm_nodes::storage::Damage;
         let promise = ElectionConfig::default().promise();
         let mut h = node("n0", 0);
         h.request("n1", 1, &ElectionMsg::RequestVote { term: 4 });

@@ -1,7 +1,7 @@
 //! The leader's heartbeat rounds: the work table replicated to followers by version, lease
 //! renewal and commit once a majority holds a round, and worker liveness.
 
-use super::{Election, Role};
+use super::{Election, Role, Round};
 use crate::election::{merge, ElectionMsg, ElectionNote, ElectionTimer, RecoveredFrom, Table};
 use highstorm_nodes::{Ctx, Duration, Message};
 use std::collections::BTreeSet;
@@ -15,13 +15,21 @@ impl Election {
             return;
         }
         self.promise(ctx);
+        // The leader counts itself among a round's holders only once its disk holds the round.
+        let held_here = self.persist(ctx);
         let term = self.term;
         let Role::Leader(l) = &mut self.role else {
             return;
         };
         l.round += 1;
         let round = l.round;
-        l.rounds.insert(round, (now, l.version, BTreeSet::new()));
+        let r = Round {
+            sent: now,
+            version: l.version,
+            held_here,
+            acks: BTreeSet::new(),
+        };
+        l.rounds.insert(round, r);
         while l.rounds.len() > 64 {
             l.rounds.pop_first();
         }
@@ -64,7 +72,7 @@ impl Election {
         }
         l.workers = alive;
         self.distribute(ctx);
-        if self.size == 1 {
+        if self.size == 1 && held_here {
             self.commit(ctx, round);
         }
     }
@@ -81,7 +89,7 @@ impl Election {
         let Role::Leader(l) = &mut self.role else {
             return;
         };
-        let Some(&(sent, version, _)) = l.rounds.get(&round) else {
+        let Some(&Round { sent, version, .. }) = l.rounds.get(&round) else {
             return;
         };
         if sent + lease > l.lease_until {
@@ -114,6 +122,7 @@ impl Election {
                 }
             }
         }
+        self.unsaved.extend(newly.iter().cloned());
         for item in newly {
             if let Some(Some(r)) = self.table.get_mut(&item) {
                 r.committed = true;
@@ -165,8 +174,13 @@ impl Election {
         self.end_abstention(ctx, true);
         self.promise(ctx);
         merge(&mut self.table, entries);
+        self.stage(entries.keys());
+        // What it says it holds is on its disk first; a failed sync acknowledges nothing new.
+        let synced = self.persist(ctx);
         if base <= self.held {
-            self.held = self.held.max(version);
+            if synced {
+                self.held = self.held.max(version);
+            }
             if !self.recovered {
                 self.recovered = true;
                 ctx.reachable(super::super::points::RECOVERED_FROM_LEADER);
@@ -174,6 +188,7 @@ impl Election {
                     from: RecoveredFrom::Leader(msg.src.clone()),
                     term,
                 });
+                self.heal_disk(ctx);
             }
         }
         self.arm_election(ctx);
@@ -212,13 +227,13 @@ impl Election {
         if round >= last {
             l.acked.insert(src.to_owned(), (round, holds));
         }
-        let Some((_, version, acks)) = l.rounds.get_mut(&round) else {
+        let Some(r) = l.rounds.get_mut(&round) else {
             return;
         };
-        if holds < *version || !acks.insert(src.to_owned()) {
+        if holds < r.version || !r.acks.insert(src.to_owned()) {
             return;
         }
-        if acks.len() + 1 == quorum {
+        if r.acks.len() + usize::from(r.held_here) == quorum {
             self.commit(ctx, round);
         }
     }

@@ -143,6 +143,7 @@ impl Election {
             ..Leadership::default()
         };
         l.stamps = self.table.keys().map(|k| (k.clone(), 1)).collect();
+        self.unsaved.extend(self.table.keys().cloned());
         l.lease_timer = Some(ctx.set_timer(
             lease_until.saturating_since(ctx.now()),
             ElectionTimer::LeaseExpiry,

@@ -130,7 +130,8 @@ impl Election {
         });
         l.assigned.remove(&item);
         l.version += 1;
-        l.stamps.insert(item, l.version);
+        l.stamps.insert(item.clone(), l.version);
+        self.unsaved.insert(item);
     }
 
     pub(super) fn submit(
@@ -151,6 +152,7 @@ impl Election {
             };
             if !self.table.contains_key(&item) {
                 self.table.insert(item.clone(), None);
+                self.unsaved.insert(item.clone());
                 l.version += 1;
                 l.stamps.insert(item.clone(), l.version);
             }
