@@ -32,6 +32,15 @@ fn status(client: &UdpSocket, to: SocketAddr, node: &str, id: u64) -> Option<Vie
     None
 }
 
+/// A UDP socket on 127.0.0.1 to ask nodes for their status from.
+fn status_client() -> UdpSocket {
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    client
+}
+
 /// Polls the live nodes until exactly one says it leads and a majority of the cluster
 /// (itself included) follows it; returns its index and term.
 fn wait_for_leader(
@@ -80,10 +89,7 @@ fn five_real_processes_elect_a_leader_and_a_new_one_after_it_is_killed() {
     let deadline = Instant::now() + Duration::from_secs(60);
     // Boot 0: the initial cluster, starting empty (a restarted node would recover first).
     let mut cluster = common::start_with("election", 5, &["--boot", "0"]);
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
+    let client = status_client();
     let mut id = 0;
     let all: Vec<usize> = (0..5).collect();
     let (first, first_term) = wait_for_leader(&cluster, &client, &all, &mut id, deadline);
@@ -109,8 +115,9 @@ impl Drop for Stores {
     }
 }
 
-/// Kills the leader and two more nodes together, restarts the three (fresh boot counts) with
-/// `restart_args(i)`, and returns the client and cluster to poll.
+/// Starts five nodes (with a store each under `store`, or none), waits for a leader, kills it
+/// and the next two nodes together and restarts the three (fresh boot counts, the same stores);
+/// returns the cluster, a status client and the next request id.
 fn kill_a_majority_and_restart(
     store: Option<&Stores>,
     deadline: Instant,
@@ -126,15 +133,10 @@ fn kill_a_majority_and_restart(
         args.extend(store_args(i));
         args
     });
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
+    let client = status_client();
     let mut id = 0;
     let all: Vec<usize> = (0..5).collect();
     let (leader, _) = wait_for_leader(&cluster, &client, &all, &mut id, deadline);
-    // Let a heartbeat round or two carry the (empty) table and its mark to every disk.
-    std::thread::sleep(Duration::from_millis(300));
     let victims: Vec<usize> = [leader, (leader + 1) % 5, (leader + 2) % 5].into();
     for &i in &victims {
         cluster.kill(i);

@@ -127,6 +127,7 @@ struct Leadership {
 /// One heartbeat round of a leader.
 #[derive(Debug)]
 struct Round {
+    /// When it was sent (the lease it renews runs from here).
     sent: LocalTime,
     /// The table version it carries.
     version: u64,
@@ -611,10 +612,11 @@ mod tests {
         h.request("n2", 1, &heartbeat_with(2, &["x"]));
         assert!(h.damage_record("election/item/x", Damage::Truncate(5)));
         let mut restarted = h.crash_and_restart(Election::new(ElectionConfig::default()));
-        assert!(restarted
-            .notes::<ElectionNote>()
-            .iter()
-            .any(|n| matches!(n, ElectionNote::TableRecordDamaged { record, .. } if record == "election/item/x")));
+        let damaged = restarted.notes::<ElectionNote>();
+        assert!(damaged.iter().any(|n| matches!(
+            n,
+            ElectionNote::TableRecordDamaged { record, .. } if record == "election/item/x"
+        )));
         restarted.advance(ElectionConfig::default().promise() * 2);
         let deny = restarted.request("n1", 1, &ElectionMsg::RequestVote { term: 4 });
         assert!(!granted(&deny), "not recovered");

@@ -11,9 +11,9 @@
 //!   without it (real mode without `--store`, a new disk) holds nothing the node can vouch
 //!   for.
 //! - **Read at restart.** A node whose mark and item records are all sound holds every item it
-//!   ever acknowledged, which is all a voter needs (any majority that held a recorded item meets any
-//!   majority of voters): it is recovered at once, and waits out only the promise every
-//!   restarted node keeps. Without this, three of five nodes restarting together could never
+//!   ever acknowledged, which is all a voter needs (any majority that held a recorded item
+//!   meets any majority of voters): it is recovered at once, and waits out only the promise
+//!   every restarted node keeps. Without this, three of five nodes restarting together could never
 //!   recover again (each waits for `n - majority + 1` recovered peers; see
 //!   `docs/findings/election-majority-unrecovered.toml`).
 //! - **A damaged record** (torn, corrupted) is named in a `table-record-damaged` note and the
