@@ -4,15 +4,21 @@ use super::{Conditions, Distribution, FaultAction, Heal, Latency, Scenario};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// A duration in the largest unit that keeps it exact: `2s`, `1500ms`, `250us`.
+/// A duration in the largest unit that keeps it exact: `2s`, `1500ms`, `250us`, `7ns`.
+///
+/// Exact to the nanosecond: explore's and the shrinker's faults land between microseconds,
+/// and a shrunk failure can rest on two of them meeting in one instant (a pause ending just as
+/// a clock steps), which a file rounded to microseconds no longer reproduces.
 pub(crate) fn duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us % 1_000_000 == 0 {
-        format!("{}s", us / 1_000_000)
-    } else if us % 1000 == 0 {
-        format!("{}ms", us / 1000)
+    let ns = d.as_nanos();
+    if ns % 1_000_000_000 == 0 {
+        format!("{}s", ns / 1_000_000_000)
+    } else if ns % 1_000_000 == 0 {
+        format!("{}ms", ns / 1_000_000)
+    } else if ns % 1000 == 0 {
+        format!("{}us", ns / 1000)
     } else {
-        format!("{us}us")
+        format!("{ns}ns")
     }
 }
 
@@ -362,6 +368,26 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(3)), "3s");
         assert_eq!(duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(duration(Duration::from_micros(7)), "7us");
+        assert_eq!(
+            duration(Duration::from_nanos(25_823_919_500)),
+            "25823919500ns"
+        );
         assert_eq!(signed(-250_000), "-250ms");
+    }
+
+    /// A fault between microseconds (where explore puts them) reads back to the same instant:
+    /// rounded, a pause that ended just as a clock stepped ended a microsecond before it.
+    #[test]
+    fn faults_between_microseconds_read_back_exactly() {
+        let ns = Duration::from_nanos;
+        let s = Scenario::new("between", "ids")
+            .nodes(2)
+            .duration(Duration::from_secs(30))
+            .pause_at(ns(25_823_919_500), "n0", Some(ns(176_080_500)))
+            .crash_at(ns(1_000_000_001), "n1", Some(ns(999_999_999)));
+        s.validate().unwrap();
+        let text = s.to_toml();
+        let back = Scenario::from_toml("b.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(back, s, "{text}");
     }
 }
