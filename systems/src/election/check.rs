@@ -51,8 +51,8 @@ pub struct Claim {
     /// The trace index of its `leader` note: of the events at `start_us`, those from here on.
     pub start_index: usize,
     /// Of the events at `end_us`, those before this trace index: the index of the note or
-    /// crash that ended the claim, 0 when its lease ran out (none of them), `usize::MAX` at the
-    /// end of the run (all of them).
+    /// crash that ended the claim, 0 when its lease ran out (none of them) or the index of the
+    /// clock step that made it run out, `usize::MAX` at the end of the run (all of them).
     pub end_index: usize,
 }
 
@@ -82,13 +82,14 @@ impl Claim {
 /// Rebuilds every node's clock from the scenario and the trace's skew steps.
 struct Clocks<'a> {
     scenario: &'a Scenario,
-    steps: BTreeMap<&'a str, Vec<(u64, i64, f64)>>,
+    /// Per node: (when, offset, drift, trace index) of each step.
+    steps: BTreeMap<&'a str, Vec<(u64, i64, f64, usize)>>,
 }
 
 impl<'a> Clocks<'a> {
     fn new(scenario: &'a Scenario, trace: &'a Trace) -> Self {
-        let mut steps: BTreeMap<&str, Vec<(u64, i64, f64)>> = BTreeMap::new();
-        for e in trace.events() {
+        let mut steps: BTreeMap<&str, Vec<(u64, i64, f64, usize)>> = BTreeMap::new();
+        for (index, e) in trace.events().iter().enumerate() {
             if let EventKind::Skew {
                 node,
                 offset_us,
@@ -98,22 +99,25 @@ impl<'a> Clocks<'a> {
                 steps
                     .entry(node.as_str())
                     .or_default()
-                    .push((e.at_us, *offset_us, *drift));
+                    .push((e.at_us, *offset_us, *drift, index));
             }
         }
         Clocks { scenario, steps }
     }
 
-    /// The first true time, at or after `from_us`, at which `node`'s clock reads `local_us`.
-    fn reaches(&self, node: &str, from_us: u64, local_us: u64) -> u64 {
+    /// The first moment, at or after `from_us`, at which `node`'s clock reads `local_us`: its
+    /// true time, and of the events at that instant, the first that sees it — the step's own
+    /// trace index when a forward step jumped the clock there (the events before the step still
+    /// read the old time), else 0 (the clock ran there before the instant's first event).
+    fn reaches(&self, node: &str, from_us: u64, local_us: u64) -> (u64, usize) {
         let initial = self.scenario.clocks.get(node);
         let mut model =
             initial.map_or_else(ClockModel::default, |c| ClockModel::new(c.skew_us, c.drift));
         let local = LocalTime::from_duration(Duration::from_micros(local_us));
         let steps = self.steps.get(node).map_or(&[][..], |s| &s[..]);
         let mut from = Duration::from_micros(from_us);
-        for &(at, offset, drift) in steps {
-            let at = Duration::from_micros(at);
+        for &(at_us, offset, drift, index) in steps {
+            let at = Duration::from_micros(at_us);
             if at <= from {
                 model.step(at, offset, drift);
                 continue;
@@ -122,9 +126,12 @@ impl<'a> Clocks<'a> {
                 break;
             }
             model.step(at, offset, drift);
+            if model.peek(at) >= local {
+                return (at_us, index);
+            }
             from = at;
         }
-        model.true_time_of(from, local).as_micros() as u64
+        (model.true_time_of(from, local).as_micros() as u64, 0)
     }
 }
 
@@ -151,7 +158,7 @@ pub fn claims(scenario: &Scenario, trace: &Trace) -> Result<Vec<Claim>, NoteErro
     let close = |out: &mut Vec<Claim>, node: &str, o: Open, at: (u64, usize), why: &str| {
         let (end, why) = match o.lease_until {
             Some(until) => {
-                let expiry = (clocks.reaches(node, o.start_us, until), 0);
+                let expiry = clocks.reaches(node, o.start_us, until);
                 if expiry < at {
                     (expiry, "lease expired")
                 } else {
@@ -691,6 +698,36 @@ mod tests {
         );
         let v = leader_acts_within_lease(&s, &t, &[]);
         assert!(!v.ok && v.detail.contains("item a"), "{}", v.detail);
+    }
+
+    /// The explore finding behind it (`election-overlap` at seed 1573069640, shrunk): n0,
+    /// paused, resumed at 26 s and assigned items in that instant, and only then did its clock
+    /// step forward past its lease, in the same instant. The assignments read the old clock.
+    #[test]
+    fn a_forward_step_ends_a_lease_at_the_step_within_its_instant() {
+        let s = Scenario::new("t", "election");
+        let mut t = Trace::new();
+        note(&mut t, 1000, "n1", leader(1, Some(2_000_000)));
+        note(&mut t, 1500, "n1", assign(1, "before"));
+        t.push(
+            Duration::from_millis(1500),
+            EventKind::Skew {
+                node: "n1".into(),
+                offset_us: 800_000,
+                drift: 0.0,
+            },
+        );
+        let step = t.events().len() - 1;
+        let c = claims(&s, &t);
+        assert_eq!(
+            (c[0].end_us, c[0].end_index, c[0].ended_by.as_str()),
+            (1_500_000, step, "lease expired")
+        );
+        assert!(leader_acts_within_lease(&s, &t, &[]).ok);
+        // An action after the step, in the same instant, reads the new clock: outside.
+        note(&mut t, 1500, "n1", assign(1, "after"));
+        let v = leader_acts_within_lease(&s, &t, &[]);
+        assert!(!v.ok && v.detail.contains("item after"), "{}", v.detail);
     }
 
     #[test]

@@ -55,7 +55,9 @@ pub fn counter_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) 
             .push((op, at, value));
     }
     // Monotonic in real time: a read that began after another read of the same node ended
-    // (with no crash or restart of the node in between) sees at least as much.
+    // (with no crash or restart of the node in between) sees at least as much. "In between"
+    // starts when the earlier read began: its answer may have left the node before a crash
+    // that came while it was on its way, and then it is the earlier incarnation's.
     for (node, list) in &by_node {
         let restarted_between = |from: u64, to: u64| {
             restarts
@@ -63,8 +65,11 @@ pub fn counter_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) 
                 .is_some_and(|t| t.iter().any(|&r| r > from && r <= to))
         };
         for &(b, b_done, b_value) in list {
-            for &(_, a_done, a_value) in list {
-                if a_done < b.invoke_us && b_value < a_value && !restarted_between(a_done, b_done) {
+            for &(a, a_done, a_value) in list {
+                if a_done < b.invoke_us
+                    && b_value < a_value
+                    && !restarted_between(a.invoke_us, b_done)
+                {
                     return Verdict::violation(
                         NAME,
                         "read-went-backwards",
@@ -249,5 +254,41 @@ mod tests {
 
         let phantom = vec![add(0, 3), read("final-read", 40, 50, 9)];
         assert!(!counter_converges(&scenario(), &Trace::new(), &phantom).ok);
+    }
+
+    /// The explore finding `docs/findings/g-counter-read-across-restart.toml`: n1 answered 442,
+    /// crashed and restarted while that answer was on its way, and its new incarnation (which
+    /// had not kept the peer counts it learned) answered 360. The two answers are two
+    /// incarnations'; a restart before the first read began makes them one's again.
+    #[test]
+    fn a_restart_while_the_earlier_answer_was_on_its_way_separates_the_two_reads() {
+        use std::time::Duration;
+        let add = |at, d| op("add", "n0", at, at + 5, Value::from(d), Value::Null);
+        let read = |f, at, done, v| op(f, "n0", at, done, Value::Null, Value::from(v));
+        let ops = vec![
+            add(0, 7),
+            read("read", 10, 30, 7),
+            read("read", 40, 50, 3),
+            read("final-read", 60, 70, 7),
+        ];
+        let bounce = |at_us: u64| {
+            let mut t = Trace::new();
+            let at = Duration::from_micros(at_us);
+            t.push(at, EventKind::Crash { node: "n0".into() });
+            let restart = EventKind::Restart {
+                node: "n0".into(),
+                boot: 1,
+            };
+            t.push(at, restart);
+            t
+        };
+        let in_flight = counter_converges(&scenario(), &bounce(20), &ops);
+        assert!(in_flight.ok, "{}", in_flight.detail);
+        let before = counter_converges(&scenario(), &bounce(5), &ops);
+        assert!(
+            !before.ok && before.detail.contains("answered 3"),
+            "{}",
+            before.detail
+        );
     }
 }
