@@ -49,6 +49,13 @@ pub type Promise =
     dyn Fn(&Scenario, &Trace, &[Operation], Recovery) -> Result<String, String> + Send + Sync;
 
 /// Judges `promise` over a run with a liveness phase (none without one).
+///
+/// A run that ends with a node stopped on a storage error (a `storage-halted` note and no
+/// restart after it: fail-stop, by design, until an operator restarts it) is not judged: the
+/// fault that stopped it (a damaged record, a failed sync) is not one the heal undoes, and a
+/// stopped system promises nothing. The verdict passes and names the stopped nodes. (Explore
+/// appends a liveness phase to the storage scenarios and found exactly this: the work queue's
+/// manager and Bridge Four's leader stopped on a corrupted record or a failed sync.)
 pub fn judge(
     promise: &Promise,
     scenario: &Scenario,
@@ -61,6 +68,21 @@ pub fn judge(
         phase.bound,
         phase.from.as_secs_f64()
     );
+    let stopped = super::stopped_on_storage(trace);
+    if !stopped.is_empty() {
+        let names: Vec<String> = stopped
+            .iter()
+            .map(|h| format!("{} at {:.3}s", h.node, h.at_us as f64 / 1e6))
+            .collect();
+        return Some(Verdict::pass(
+            LIVE_AFTER_HEAL,
+            format!(
+                "not judged: stopped on a storage error to the end of the run (fail-stop until \
+                 restarted): {}",
+                names.join(", ")
+            ),
+        ));
+    }
     Some(match promise(scenario, trace, ops, phase) {
         Ok(held) => Verdict::pass(LIVE_AFTER_HEAL, format!("{when}: {held}")),
         Err(missing) => Verdict::violation(LIVE_AFTER_HEAL, NOT_LIVE, format!("{when}: {missing}")),
@@ -135,7 +157,36 @@ pub fn requests_answered(
 
 #[cfg(test)]
 mod tests {
-    use super::all_done;
+    use super::{all_done, judge, Promise};
+    use crate::scenario::Scenario;
+    use crate::trace::{EventKind, Trace};
+    use std::time::Duration;
+
+    #[test]
+    fn a_run_that_ends_with_a_node_stopped_on_storage_is_not_judged() {
+        let s = Scenario::new("t", "ids")
+            .duration(Duration::from_secs(10))
+            .liveness(Duration::from_secs(4));
+        let unkept: &Promise = &|_, _, _, _| Err("nothing answered".to_owned());
+        let mut t = Trace::new();
+        let v = judge(unkept, &s, &t, &[]).expect("a liveness phase");
+        assert!(!v.ok, "{}", v.detail);
+        let halted = EventKind::Note {
+            node: "n0".into(),
+            kind: super::super::STORAGE_HALTED.into(),
+            data: serde_json::json!({"record": "job/1", "error": "damaged"}),
+        };
+        t.push(Duration::from_secs(2), halted);
+        let v = judge(unkept, &s, &t, &[]).expect("a liveness phase");
+        assert!(v.ok && v.detail.contains("n0 at 2.000s"), "{}", v.detail);
+        // Restarted afterwards, it is up again: judged.
+        let restart = EventKind::Restart {
+            node: "n0".into(),
+            boot: 1,
+        };
+        t.push(Duration::from_secs(3), restart);
+        assert!(!judge(unkept, &s, &t, &[]).expect("judged").ok);
+    }
 
     #[test]
     fn all_done_names_how_many_items_are_still_open_and_the_first_few() {
