@@ -54,8 +54,8 @@ pub type Promise =
 /// restart after it: fail-stop, by design, until an operator restarts it) is not judged: the
 /// fault that stopped it (a damaged record, a failed sync) is not one the heal undoes, and a
 /// stopped system promises nothing. The verdict passes and names the stopped nodes. (Explore
-/// appends a liveness phase to the storage scenarios and found exactly this: the work queue's
-/// manager and Bridge Four's leader stopped on a corrupted record or a failed sync.)
+/// appends a liveness phase to scenarios with storage faults, and found exactly this: a
+/// system's single copy of its state stopped on a corrupted record or a failed sync.)
 pub fn judge(
     promise: &Promise,
     scenario: &Scenario,
