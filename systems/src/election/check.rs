@@ -546,6 +546,16 @@ mod tests {
         t.push_note(Duration::from_millis(at_ms), node, &note);
     }
 
+    /// A step of `node`'s clock by `offset_us` at `at_ms`, its rate unchanged.
+    fn step(t: &mut Trace, at_ms: u64, node: &str, offset_us: i64) {
+        let kind = EventKind::Skew {
+            node: node.into(),
+            offset_us,
+            drift: 0.0,
+        };
+        t.push(Duration::from_millis(at_ms), kind);
+    }
+
     /// A leased claim of `term` (lease end `lease_until_us` if any).
     fn leader(term: u64, lease_until_us: Option<u64>) -> ElectionNote {
         ElectionNote::Leader {
@@ -709,14 +719,7 @@ mod tests {
         let mut t = Trace::new();
         note(&mut t, 1000, "n1", leader(1, Some(2_000_000)));
         note(&mut t, 1500, "n1", assign(1, "before"));
-        t.push(
-            Duration::from_millis(1500),
-            EventKind::Skew {
-                node: "n1".into(),
-                offset_us: 800_000,
-                drift: 0.0,
-            },
-        );
+        step(&mut t, 1500, "n1", 800_000);
         let step = t.events().len() - 1;
         let c = claims(&s, &t);
         assert_eq!(
@@ -735,14 +738,7 @@ mod tests {
         let s = Scenario::new("t", "election");
         let mut t = Trace::new();
         note(&mut t, 1000, "n1", leader(1, Some(1_600_000)));
-        t.push(
-            Duration::from_millis(1200),
-            EventKind::Skew {
-                node: "n1".into(),
-                offset_us: -300_000,
-                drift: 0.0,
-            },
-        );
+        step(&mut t, 1200, "n1", -300_000);
         note(&mut t, 1800, "n2", leader(2, None));
         let c = claims(&s, &t);
         // The clock stands still at 1.2 s until true 1.5 s, so the lease ends at 1.9 s.

@@ -215,10 +215,18 @@ mod tests {
         Scenario::new("t", "g-counter").nodes(1)
     }
 
+    /// An add of `d` on n0 invoked at `at`, acknowledged 5 µs later.
+    fn add(at: u64, d: u64) -> Operation {
+        op("add", "n0", at, at + 5, Value::from(d), Value::Null)
+    }
+
+    /// A read (`f`) of n0 from `at` to `done` that saw `v`.
+    fn read(f: &str, at: u64, done: u64, v: u64) -> Operation {
+        op(f, "n0", at, done, Value::Null, Value::from(v))
+    }
+
     #[test]
     fn accepts_a_correct_history_and_catches_backward_and_wrong_reads() {
-        let add = |at, d| op("add", "n0", at, at + 5, Value::from(d), Value::Null);
-        let read = |f, at, done, v| op(f, "n0", at, done, Value::Null, Value::from(v));
         let good = vec![
             add(0, 3),
             read("read", 10, 20, 3),
@@ -263,8 +271,6 @@ mod tests {
     #[test]
     fn a_restart_while_the_earlier_answer_was_on_its_way_separates_the_two_reads() {
         use std::time::Duration;
-        let add = |at, d| op("add", "n0", at, at + 5, Value::from(d), Value::Null);
-        let read = |f, at, done, v| op(f, "n0", at, done, Value::Null, Value::from(v));
         let ops = vec![
             add(0, 7),
             read("read", 10, 30, 7),
