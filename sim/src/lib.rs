@@ -159,7 +159,7 @@ pub use highstorm_nodes::{
 };
 
 // A system: how its nodes start, what its clients do, which checkers judge a run.
-pub use check::{Operation, Verdict, Violation};
+pub use check::{OpRef, Operation, Verdict, Violation};
 pub use system::{ClientSetup, Registry, System};
 pub use workload::{Operations, OpsRng};
 
@@ -184,7 +184,7 @@ pub use trace::{Event, EventKind, Trace};
 /// contract, the client workload, checkers, the system and scenario, and the sweep.
 pub mod prelude {
     #[doc(no_inline)]
-    pub use crate::check::{generic, Operation, Verdict};
+    pub use crate::check::{generic, HistoryOp, OpRef, Operation, Verdict};
     #[doc(no_inline)]
     pub use crate::rand::Rng;
     #[doc(no_inline)]

@@ -14,7 +14,7 @@
 //!   any node, that missed it (0 if none did). It only sees what reads sample, so it reads low
 //!   when reads are sparse.
 
-use crate::check::{history, Operation};
+use crate::check::{history_refs, HistoryOp, OpRef};
 use crate::scenario::Scenario;
 use crate::trace::Trace;
 use highstorm_nodes::OpPhase;
@@ -77,21 +77,32 @@ pub use crate::trace::message_counts;
 /// Measures `trace` of a run of `scenario`; `spreads` names the operation whose values spread
 /// to every node ([`System::spread_op`](crate::system::System::spread_op)).
 pub fn measure(scenario: &Scenario, trace: &Trace, spreads: Option<&str>) -> Metrics {
-    measure_history(scenario, trace, &history(trace), spreads)
+    measure_history(scenario, trace, &history_refs(trace), spreads)
 }
 
-/// Measures `trace` of a run of `scenario` whose client history `ops` was already read from it.
-pub fn measure_history(
+/// Measures `trace` of a run of `scenario` whose client history `ops` was already read from it
+/// (owned or borrowed: see [`HistoryOp`]).
+pub fn measure_history<O: HistoryOp>(
     scenario: &Scenario,
     trace: &Trace,
-    ops: &[Operation],
+    ops: &[O],
+    spreads: Option<&str>,
+) -> Metrics {
+    let ops: Vec<OpRef<'_>> = ops.iter().map(HistoryOp::view).collect();
+    measure_refs(scenario, trace, &ops, spreads)
+}
+
+fn measure_refs(
+    scenario: &Scenario,
+    trace: &Trace,
+    ops: &[OpRef<'_>],
     spreads: Option<&str>,
 ) -> Metrics {
     let (server, all) = message_counts(trace);
     let mut latencies: Vec<f64> = ops
         .iter()
         .filter_map(|op| {
-            let c = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok)?;
+            let c = op.completion.filter(|c| c.phase == OpPhase::Ok)?;
             Some((c.at_us - op.invoke_us) as f64 / 1000.0)
         })
         .collect();
@@ -99,12 +110,8 @@ pub fn measure_history(
     let mut stable: Vec<f64> = if let Some(held) = held {
         let everywhere = held.everywhere(&scenario.node_names());
         ops.iter()
-            .filter(|op| Some(op.f.as_str()) == spreads)
-            .filter(|op| {
-                op.completion
-                    .as_ref()
-                    .is_some_and(|c| c.phase == OpPhase::Ok)
-            })
+            .filter(|op| Some(op.f) == spreads)
+            .filter(|op| op.completion.is_some_and(|c| c.phase == OpPhase::Ok))
             .filter_map(|op| {
                 let last = everywhere.since(op.value.as_u64()?)?;
                 Some(last.saturating_sub(op.invoke_us) as f64 / 1000.0)
@@ -140,14 +147,14 @@ pub fn measure_history(
 /// One pass over the reads, backwards: for each value, its first sighting and the last read that
 /// missed it (the read before the run of reads, up to the last, that all saw it), so the cost
 /// is the total size of the reads, not values x reads.
-fn maelstrom_stable(ops: &[Operation], f: &str) -> Vec<f64> {
+fn maelstrom_stable(ops: &[OpRef<'_>], f: &str) -> Vec<f64> {
     use crate::check::values::ValueIndex;
     // Successful reads: (invocation, completion, values seen), by invocation time.
     let mut reads: Vec<(u64, u64, &[serde_json::Value])> = ops
         .iter()
         .filter(|op| op.f.ends_with("read"))
         .filter_map(|op| {
-            let c = op.completion.as_ref().filter(|c| c.phase == OpPhase::Ok)?;
+            let c = op.completion.filter(|c| c.phase == OpPhase::Ok)?;
             Some((op.invoke_us, c.at_us, c.value.as_array()?.as_slice()))
         })
         .collect();
@@ -185,7 +192,6 @@ fn maelstrom_stable(ops: &[Operation], f: &str) -> Vec<f64> {
             let v = op.value.as_u64()?;
             let acked = op
                 .completion
-                .as_ref()
                 .filter(|c| c.phase == OpPhase::Ok)
                 .map(|c| c.at_us);
             let slot = values.get(v);
@@ -205,6 +211,7 @@ fn maelstrom_stable(ops: &[Operation], f: &str) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Operation;
 
     /// The definition, computed the obvious way (values x reads): the oracle for the fast one.
     fn maelstrom_stable_naive(ops: &[Operation], f: &str) -> Vec<f64> {
@@ -307,8 +314,9 @@ mod tests {
                     }),
                 });
             }
+            let refs: Vec<OpRef<'_>> = ops.iter().map(HistoryOp::view).collect();
             assert_eq!(
-                maelstrom_stable(&ops, "add"),
+                maelstrom_stable(&refs, "add"),
                 maelstrom_stable_naive(&ops, "add")
             );
         }

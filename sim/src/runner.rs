@@ -1,7 +1,7 @@
 //! Running scenarios at seeds: one run, its checks, its determinism self-check, and the line
 //! that reproduces it.
 
-use crate::check::{self, Verdict};
+use crate::check::Verdict;
 use crate::engine::{self, EngineError};
 use crate::metrics::Metrics;
 use crate::scenario::{parse_seed_range, Scenario};
@@ -59,9 +59,7 @@ pub fn run_seed(
 ) -> Result<SeedReport, EngineError> {
     let wall = Instant::now();
     let out = engine::run(system, scenario, seed)?;
-    let ops = check::history(&out.trace);
-    let (checks, metrics) = system.judge(scenario, &out.trace, &ops);
-    drop(ops);
+    let (checks, metrics) = system.judge_trace(scenario, &out.trace);
     let hash = out.trace.hash();
     let mut report = SeedReport {
         scenario: scenario.name.clone(),

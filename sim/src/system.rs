@@ -23,7 +23,7 @@
 //! assert!(registry.get("loud").is_err());
 //! ```
 
-use crate::check::{self, Operation, Verdict};
+use crate::check::{self, HistoryOp, OpRef, Operation, Verdict};
 use crate::http_api::HttpFn;
 use crate::metrics::Metrics;
 use crate::scenario::{invalid, Api, Invalid, Scenario, ScenarioError};
@@ -46,8 +46,57 @@ pub type ClientFn = Arc<dyn Fn(ClientSetup<'_>) -> Box<dyn Process> + Send + Syn
 /// returning a verdict with its reason.
 pub type CheckFn = Arc<dyn Fn(&Scenario, &Trace, &[Operation]) -> Verdict + Send + Sync>;
 
+/// A property of one run over the client history borrowed from the trace (see
+/// [`System::check_refs`]): what [`CheckFn`] is, without the history copied out.
+pub type CheckRefsFn = Arc<dyn Fn(&Scenario, &Trace, &[OpRef<'_>]) -> Verdict + Send + Sync>;
+
 /// What a system promises once every fault is undone (see [`System::liveness`]).
 pub type LivenessFn = Arc<check::liveness::Promise>;
+
+/// [`LivenessFn`] over the client history borrowed from the trace (see
+/// [`System::liveness_refs`]).
+pub type LivenessRefsFn = Arc<check::liveness::PromiseRefs>;
+
+/// A checker, over the history in either form.
+#[derive(Clone)]
+enum Checker {
+    Owned(CheckFn),
+    Refs(CheckRefsFn),
+}
+
+/// A liveness promise, over the history in either form.
+#[derive(Clone)]
+enum Liveness {
+    Owned(LivenessFn),
+    Refs(LivenessRefsFn),
+}
+
+/// A run's client history as the checkers take it: borrowed from the trace, and copied out
+/// (once) only when a checker that takes owned [`Operation`]s asks for it.
+struct History<'a, 't> {
+    refs: &'a [OpRef<'t>],
+    owned: Option<&'a [Operation]>,
+    copied: std::cell::OnceCell<Vec<Operation>>,
+}
+
+impl<'a, 't> History<'a, 't> {
+    fn borrowed(refs: &'a [OpRef<'t>]) -> Self {
+        History {
+            refs,
+            owned: None,
+            copied: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn owned(&self) -> &[Operation] {
+        match self.owned {
+            Some(ops) => ops,
+            None => self
+                .copied
+                .get_or_init(|| self.refs.iter().map(OpRef::to_operation).collect()),
+        }
+    }
+}
 
 /// The fewest nodes a scenario of the system can run on and still test anything (see
 /// [`System::min_nodes`]).
@@ -130,7 +179,7 @@ pub struct System {
     variants: Vec<String>,
     spawn: SpawnFn,
     client: Option<ClientFn>,
-    checkers: Vec<CheckFn>,
+    checkers: Vec<Checker>,
     work: Option<WorkFn>,
     blobs: Option<BlobsFn>,
     http: Option<HttpFn>,
@@ -139,7 +188,7 @@ pub struct System {
     spreads: Option<&'static str>,
     replayed_by: Option<String>,
     config_check: Option<ConfigCheckFn>,
-    liveness: Option<LivenessFn>,
+    liveness: Option<Liveness>,
     sometimes: Vec<&'static str>,
 }
 
@@ -217,7 +266,21 @@ impl System {
     where
         F: Fn(&Scenario, &Trace, &[Operation]) -> Verdict + Send + Sync + 'static,
     {
-        self.checkers.push(Arc::new(checker));
+        self.checkers.push(Checker::Owned(Arc::new(checker)));
+        self
+    }
+
+    /// Adds a checker that reads the client history where the trace holds it
+    /// ([`OpRef`]s: the same fields as [`Operation`], borrowed). A run's history is copied
+    /// out of its trace only if some checker takes owned operations, and for big reads that
+    /// copy costs as much as the checks: a system whose checkers all take `OpRef`s is judged
+    /// without it. Checkers written over any [`HistoryOp`] serve both
+    /// (`|s, t, ops| check::requests_answered_unless_faulted(s, t, ops)`).
+    pub fn check_refs<F>(mut self, checker: F) -> Self
+    where
+        F: Fn(&Scenario, &Trace, &[OpRef<'_>]) -> Verdict + Send + Sync + 'static,
+    {
+        self.checkers.push(Checker::Refs(Arc::new(checker)));
         self
     }
 
@@ -233,7 +296,20 @@ impl System {
             + Sync
             + 'static,
     {
-        self.liveness = Some(Arc::new(promise));
+        self.liveness = Some(Liveness::Owned(Arc::new(promise)));
+        self
+    }
+
+    /// [`liveness`](System::liveness) over the client history borrowed from the trace (see
+    /// [`check_refs`](System::check_refs)).
+    pub fn liveness_refs<F>(mut self, promise: F) -> Self
+    where
+        F: Fn(&Scenario, &Trace, &[OpRef<'_>], check::Recovery) -> Result<String, String>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.liveness = Some(Liveness::Refs(Arc::new(promise)));
         self
     }
 
@@ -384,14 +460,24 @@ impl System {
 
     /// Runs every checker over a run's trace (reading the client history from it).
     pub fn check_trace(&self, scenario: &Scenario, trace: &Trace) -> Vec<Verdict> {
-        self.check_run(scenario, trace, &check::history(trace))
+        let refs = check::history_refs(trace);
+        let history = History::borrowed(&refs);
+        let mut verdicts = self.system_verdicts(scenario, trace, &history);
+        let targets = check::targets::targets_met(scenario, trace, &refs, self.spreads, &verdicts);
+        verdicts.extend(targets);
+        verdicts
     }
 
     /// Runs every checker over a run, then checks the targets the scenario sets in
     /// `[checks]` (latency, stable latency, messages per operation) whatever the system.
     pub fn check_run(&self, scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Vec<Verdict> {
-        let mut verdicts = self.system_verdicts(scenario, trace, ops);
-        let targets = check::targets::targets_met(scenario, trace, ops, self.spreads, &verdicts);
+        let refs: Vec<OpRef<'_>> = ops.iter().map(HistoryOp::view).collect();
+        let history = History {
+            owned: Some(ops),
+            ..History::borrowed(&refs)
+        };
+        let mut verdicts = self.system_verdicts(scenario, trace, &history);
+        let targets = check::targets::targets_met(scenario, trace, &refs, self.spreads, &verdicts);
         verdicts.extend(targets);
         verdicts
     }
@@ -403,19 +489,24 @@ impl System {
         &self,
         scenario: &Scenario,
         trace: &Trace,
-        ops: &[Operation],
+        history: &History<'_, '_>,
     ) -> Vec<Verdict> {
         let mut verdicts: Vec<Verdict> = self
             .checkers
             .iter()
-            .map(|c| c(scenario, trace, ops))
+            .map(|c| match c {
+                Checker::Owned(c) => c(scenario, trace, history.owned()),
+                Checker::Refs(c) => c(scenario, trace, history.refs),
+            })
             .collect();
         if let Some(promise) = &self.liveness {
-            verdicts.extend(check::liveness::judge(
-                promise.as_ref(),
+            verdicts.extend(check::liveness::judge_with(
                 scenario,
                 trace,
-                ops,
+                |phase| match promise {
+                    Liveness::Owned(p) => p(scenario, trace, history.owned(), phase),
+                    Liveness::Refs(p) => p(scenario, trace, history.refs, phase),
+                },
             ));
         }
         verdicts
@@ -430,7 +521,30 @@ impl System {
         trace: &Trace,
         ops: &[Operation],
     ) -> (Vec<Verdict>, Metrics) {
-        let mut verdicts = self.system_verdicts(scenario, trace, ops);
+        let refs: Vec<OpRef<'_>> = ops.iter().map(HistoryOp::view).collect();
+        let history = History {
+            owned: Some(ops),
+            ..History::borrowed(&refs)
+        };
+        self.judge_history(scenario, trace, &history)
+    }
+
+    /// [`judge`](System::judge) reading the client history from the trace itself: borrowed,
+    /// and copied out only if one of the system's checkers takes owned operations (what a
+    /// runner calls after each run).
+    pub fn judge_trace(&self, scenario: &Scenario, trace: &Trace) -> (Vec<Verdict>, Metrics) {
+        let refs = check::history_refs(trace);
+        self.judge_history(scenario, trace, &History::borrowed(&refs))
+    }
+
+    fn judge_history(
+        &self,
+        scenario: &Scenario,
+        trace: &Trace,
+        history: &History<'_, '_>,
+    ) -> (Vec<Verdict>, Metrics) {
+        let mut verdicts = self.system_verdicts(scenario, trace, history);
+        let ops = history.refs;
         let metrics = crate::metrics::measure_history(scenario, trace, ops, self.spreads);
         let targets =
             check::targets::targets_met_measured(scenario, trace, ops, &metrics, &verdicts);
@@ -618,5 +732,68 @@ mod tests {
         // Without a liveness phase neither judges it.
         let calm = Scenario::new("t", "ids");
         assert_eq!(live(&system.judge(&calm, &trace, &[]).0), None);
+    }
+
+    /// A system judged over borrowed operations gives what the same checks over owned ones
+    /// give, whether the history comes from the trace (`judge_trace`) or from the caller
+    /// (`judge`), and its checkers see the history `history` reads.
+    #[test]
+    fn checkers_over_borrowed_operations_judge_as_owned_ones_do() {
+        use crate::engine::Engine;
+        use std::sync::Mutex;
+        let seen: Arc<Mutex<Vec<Operation>>> = Arc::default();
+        let kept = Arc::clone(&seen);
+        let count = |name: &'static str| {
+            move |_: &Scenario, _: &Trace, ops: &[OpRef<'_>]| {
+                let ok = ops.iter().filter(|o| o.ok_value().is_some()).count();
+                Verdict::pass(name, format!("{ok} of {} ok", ops.len()))
+            }
+        };
+        let owned_count = |name: &'static str| {
+            move |s: &Scenario, t: &Trace, ops: &[Operation]| {
+                let refs: Vec<OpRef<'_>> = ops.iter().map(HistoryOp::view).collect();
+                count(name)(s, t, &refs)
+            }
+        };
+        let borrowed = crate::testing::fixture::ids()
+            .check_refs(count("counted"))
+            .check_refs(move |_, _, ops| {
+                *kept.lock().unwrap() = ops.iter().map(OpRef::to_operation).collect();
+                Verdict::pass("kept", "")
+            })
+            .check_refs(|s, t, ops| check::requests_answered_unless_faulted(s, t, ops))
+            .liveness_refs(|s, t, ops, phase| check::liveness::requests_answered(s, t, ops, phase));
+        let owned = crate::testing::fixture::ids()
+            .check(owned_count("counted"))
+            .check(|_, _, _| Verdict::pass("kept", ""))
+            .check(check::requests_answered_unless_faulted)
+            .liveness(check::liveness::requests_answered);
+        for engine in [Engine::Events, Engine::Turmoil] {
+            let scenario = Scenario::new("t", "ids")
+                .engine(engine)
+                .duration(Duration::from_secs(3))
+                .liveness(Duration::from_secs(1));
+            let out = crate::engine::run(&borrowed, &scenario, 5).expect("runs");
+            let history = check::history(&out.trace);
+            assert!(history.len() > 10, "{} operations", history.len());
+            let by_trace = borrowed.judge_trace(&scenario, &out.trace);
+            assert_eq!(*seen.lock().unwrap(), history, "a checker sees the history");
+            let by_history = borrowed.judge(&scenario, &out.trace, &history);
+            let by_owned = owned.judge_trace(&scenario, &out.trace);
+            assert_eq!(by_trace, by_history);
+            assert_eq!(by_trace, by_owned);
+            assert_eq!(
+                borrowed.check_trace(&scenario, &out.trace),
+                owned.check_run(&scenario, &out.trace, &history)
+            );
+            let names: Vec<&str> = by_trace.0.iter().map(|v| v.name.as_str()).collect();
+            for name in ["counted", "kept", LIVE_AFTER_HEAL] {
+                assert!(names.contains(&name), "{name} in {names:?}");
+            }
+            let counted = by_trace.0.iter().find(|v| v.name == "counted").unwrap();
+            assert!(counted
+                .detail
+                .ends_with(&format!("of {} ok", history.len())));
+        }
     }
 }

@@ -411,16 +411,7 @@ fn write_json(out: &mut Vec<u8>, value: &serde_json::Value) {
         }
         Value::Array(items) => {
             out.push(b'[');
-            let mut itoa = itoa::Buffer::new();
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                match item.as_u64() {
-                    Some(u) => small_u64(out, u, &mut itoa),
-                    None => write_json(out, item),
-                }
-            }
+            write_items(out, items);
             out.push(b']');
         }
         Value::Object(map) => {
@@ -436,6 +427,44 @@ fn write_json(out: &mut Vec<u8>, value: &serde_json::Value) {
             out.push(b'}');
         }
     }
+}
+
+/// Appends the items of an array, comma-separated. Runs of numbers below 1000 (a read's or a
+/// `learn` note's values, the bulk of a trace's bytes) are written into a buffer on the stack
+/// a separator and three digits at a time and copied out in blocks: growing the output per
+/// number cost more than the digits did. Anything else goes through [`write_json`].
+fn write_items(out: &mut Vec<u8>, items: &[serde_json::Value]) {
+    const BLOCK: usize = 1024;
+    let mut block = [0u8; BLOCK];
+    let mut used = 0;
+    for (i, item) in items.iter().enumerate() {
+        match item.as_u64() {
+            Some(n) if n < 1000 => {
+                if used + 4 > BLOCK {
+                    out.extend_from_slice(&block[..used]);
+                    used = 0;
+                }
+                let [a, b, c, len] = highstorm_nodes::wire::digits::SMALL[n as usize];
+                // The separator (none before the first item), then the digits.
+                let start = usize::from(i == 0);
+                let word = [b',', a, b, c];
+                block[used..used + 4 - start].copy_from_slice(&word[start..]);
+                used += 1 - start + usize::from(len);
+            }
+            _ => {
+                out.extend_from_slice(&block[..used]);
+                used = 0;
+                if i > 0 {
+                    out.push(b',');
+                }
+                match item.as_u64() {
+                    Some(n) => small_u64(out, n, &mut itoa::Buffer::new()),
+                    None => write_json(out, item),
+                }
+            }
+        }
+    }
+    out.extend_from_slice(&block[..used]);
 }
 
 /// Appends `n` in decimal: numbers below 1000 (most values in a trace's lists) from a table,

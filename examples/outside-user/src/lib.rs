@@ -262,25 +262,32 @@ fn version_of(op: &Operation) -> Option<u64> {
     op.ok_value()?.get("version")?.as_u64()
 }
 
+fn key_in<'t>(op: &OpRef<'t>) -> Option<&'t str> {
+    op.value.get("key")?.as_str()
+}
+
+fn version_in(op: &OpRef<'_>) -> Option<u64> {
+    op.ok_value()?.get("version")?.as_u64()
+}
+
 /// The store's promise: a read returns a version at least as new as every write to its key
-/// acknowledged before the read began.
-pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[Operation]) -> Verdict {
+/// acknowledged before the read began. It reads the history where the trace holds it
+/// (`OpRef`s, registered with `System::check_refs`): nothing is copied out for it.
+pub fn reads_see_acknowledged_writes(_: &Scenario, _: &Trace, ops: &[OpRef<'_>]) -> Verdict {
     const NAME: &str = "reads-see-acknowledged-writes";
     let mut reads = 0;
     for read in ops.iter().filter(|o| o.f == "read") {
-        let (Some(key), Some(seen)) = (key_of(read), version_of(read)) else {
+        let (Some(key), Some(seen)) = (key_in(read), version_in(read)) else {
             continue;
         };
         reads += 1;
         let acked_before = ops.iter().filter(|w| {
             w.f == "write"
-                && key_of(w) == Some(key)
-                && w.completion
-                    .as_ref()
-                    .is_some_and(|c| c.at_us < read.invoke_us)
+                && key_in(w) == Some(key)
+                && w.completion.is_some_and(|c| c.at_us < read.invoke_us)
         });
         if let Some((w, v)) = acked_before
-            .filter_map(|w| Some((w, version_of(w)?)))
+            .filter_map(|w| Some((w, version_in(w)?)))
             .max_by_key(|(_, v)| *v)
         {
             if seen < v {
@@ -360,7 +367,7 @@ pub fn system() -> System {
     .variants(&["default", "async-ack"])
     .sometimes(&[RECOVERED_WRITES, PRIMARY_SILENT])
     .client(|c| c.steady(KvOps))
-    .check(reads_see_acknowledged_writes)
+    .check_refs(reads_see_acknowledged_writes)
     .check(acknowledged_writes_were_applied)
     .check(generic::unique("versions-unique", "write", "/version"))
     // Once every fault is undone, the store serves again: every request is answered.

@@ -1,7 +1,7 @@
 //! Every request is answered, unless a fault explains why not.
 
 use super::cut_links::CutLinks;
-use super::{storage_halt_windows, Operation, Verdict};
+use super::{storage_halt_windows, HistoryOp, OpRef, Verdict};
 use crate::scenario::Scenario;
 use crate::trace::{EventKind, Trace};
 use highstorm_nodes::{MsgId, OpPhase};
@@ -17,24 +17,28 @@ use std::collections::{BTreeMap, BTreeSet};
 /// reached a running node and was never answered is a bug, and so is a definite failure
 /// otherwise. At least one operation must succeed when clients ran, so a dead cluster cannot
 /// pass.
-pub fn requests_answered_unless_faulted(
+///
+/// Over owned [`Operation`](super::Operation)s or borrowed [`OpRef`]s alike (see
+/// [`HistoryOp`]).
+pub fn requests_answered_unless_faulted<O: HistoryOp>(
     scenario: &Scenario,
     trace: &Trace,
-    ops: &[Operation],
+    ops: &[O],
 ) -> Verdict {
+    let ops: Vec<OpRef<'_>> = ops.iter().map(HistoryOp::view).collect();
+    answered_unless_faulted(scenario, trace, &ops)
+}
+
+fn answered_unless_faulted(scenario: &Scenario, trace: &Trace, ops: &[OpRef<'_>]) -> Verdict {
     const NAME: &str = "requests-answered-unless-faulted";
-    let is_ok = |op: &Operation| {
-        op.completion
-            .as_ref()
-            .is_some_and(|c| c.phase == OpPhase::Ok)
-    };
+    let is_ok = |op: &OpRef<'_>| op.completion.is_some_and(|c| c.phase == OpPhase::Ok);
     // Only requests that did not succeed need explaining: the trace is read for those alone
     // (a big cluster sends millions of answers among its nodes; no set of them all is built).
     // (node, client, request) of each such request.
     let wanted: BTreeSet<(&str, &str, MsgId)> = ops
         .iter()
         .filter(|op| !is_ok(op))
-        .filter_map(|op| Some((op.node.as_str(), op.client.as_str(), op.request?)))
+        .filter_map(|op| Some((op.node, op.client, op.request?)))
         .collect();
     // Their request ids, sorted: a cheap first test for the answers and drops of a big run.
     let mut ids: Vec<MsgId> = wanted.iter().map(|&(_, _, r)| r).collect();
@@ -85,13 +89,13 @@ pub fn requests_answered_unless_faulted(
     let (mut ok, mut late, mut lost, mut crashed, mut cut) = (0, 0, 0, 0, 0);
     let mut refused = 0;
     for op in ops {
-        let c = op.completion.as_ref();
+        let c = op.completion;
         if c.is_some_and(|c| c.phase == OpPhase::Ok) {
             ok += 1;
             continue;
         }
         let end = u64::MAX;
-        let (client, node) = (op.client.as_str(), op.node.as_str());
+        let (client, node) = (op.client, op.node);
         let definite_failure = c.is_some_and(|c| c.phase == OpPhase::Fail);
         if stopped_during(op.invoke_us, c.map_or(end, |c| c.at_us)) {
             refused += 1;
@@ -191,7 +195,7 @@ fn cut_off_at_the_end(trace: &Trace) -> BTreeSet<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Completion;
+    use crate::check::{Completion, Operation};
     use std::time::Duration;
 
     fn op(node: &str, invoke_us: u64, phase: Option<OpPhase>) -> Operation {

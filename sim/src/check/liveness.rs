@@ -2,7 +2,7 @@
 //! system promises ([`System::liveness`](crate::system::System::liveness)) must hold within
 //! the bound.
 
-use super::{Operation, Verdict};
+use super::{HistoryOp, OpRef, Operation, Verdict};
 use crate::scenario::Scenario;
 use crate::trace::Trace;
 use std::time::Duration;
@@ -48,6 +48,11 @@ impl Recovery {
 pub type Promise =
     dyn Fn(&Scenario, &Trace, &[Operation], Recovery) -> Result<String, String> + Send + Sync;
 
+/// [`Promise`] over the client history borrowed from the trace (see
+/// [`System::liveness_refs`](crate::system::System::liveness_refs)).
+pub type PromiseRefs =
+    dyn Fn(&Scenario, &Trace, &[OpRef<'_>], Recovery) -> Result<String, String> + Send + Sync;
+
 /// Judges `promise` over a run with a liveness phase (none without one).
 ///
 /// A run that ends with a node stopped on a storage error (a `storage-halted` note and no
@@ -61,6 +66,18 @@ pub fn judge(
     scenario: &Scenario,
     trace: &Trace,
     ops: &[Operation],
+) -> Option<Verdict> {
+    judge_with(scenario, trace, |phase| {
+        promise(scenario, trace, ops, phase)
+    })
+}
+
+/// [`judge`] with the promise as a closure of the phase (whatever form of the history it
+/// reads): called only when the run has a liveness phase and no node stopped on storage.
+pub(crate) fn judge_with(
+    scenario: &Scenario,
+    trace: &Trace,
+    promise: impl FnOnce(Recovery) -> Result<String, String>,
 ) -> Option<Verdict> {
     let phase = Recovery::of(scenario)?;
     let when = format!(
@@ -83,7 +100,7 @@ pub fn judge(
             ),
         ));
     }
-    Some(match promise(scenario, trace, ops, phase) {
+    Some(match promise(phase) {
         Ok(held) => Verdict::pass(LIVE_AFTER_HEAL, format!("{when}: {held}")),
         Err(missing) => Verdict::violation(LIVE_AFTER_HEAL, NOT_LIVE, format!("{when}: {missing}")),
     })
@@ -121,24 +138,24 @@ pub fn all_done<T: std::fmt::Debug>(
 /// one instant differently (on `turmoil` a restarted node binds its socket after the instant's
 /// other hosts ran, so a request sent then finds it down; on `events` the restart comes
 /// first). Counting it made the engines disagree (`docs/findings/liveness-request-at-restart.toml`).
-pub fn requests_answered(
+pub fn requests_answered<O: HistoryOp>(
     scenario: &Scenario,
     _: &Trace,
-    ops: &[Operation],
+    ops: &[O],
     phase: Recovery,
 ) -> Result<String, String> {
     let last_invoke = phase
         .by_us()
         .saturating_sub(scenario.workload.timeout.as_micros() as u64);
-    let due: Vec<&Operation> = ops
+    let due: Vec<OpRef<'_>> = ops
         .iter()
+        .map(HistoryOp::view)
         .filter(|o| o.invoke_us > phase.from_us() && o.invoke_us <= last_invoke)
         .collect();
     let unanswered: Vec<String> = due
         .iter()
         .filter(|o| {
             o.completion
-                .as_ref()
                 .is_none_or(|c| c.phase != highstorm_nodes::OpPhase::Ok)
         })
         .map(|o| format!("{} {} at {:.3}s", o.client, o.f, o.invoke_us as f64 / 1e6))

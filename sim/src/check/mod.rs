@@ -11,7 +11,7 @@ pub mod targets;
 pub mod values;
 
 pub use availability::requests_answered_unless_faulted;
-pub use history::{history, Completion, Operation};
+pub use history::{history, history_refs, Completion, CompletionRef, HistoryOp, OpRef, Operation};
 pub use liveness::Recovery;
 
 use crate::scenario::Scenario;
@@ -100,8 +100,13 @@ pub type Checker = fn(&Scenario, &Trace, &[Operation]) -> Verdict;
 /// The verdict name of [`msgs_per_op_within_budget`].
 pub const MSGS_PER_OP: &str = "msgs-per-op-within-budget";
 
-/// With `[checks] msgs_per_op_max`, node-to-node messages per operation stay within it.
-pub fn msgs_per_op_within_budget(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
+/// With `[checks] msgs_per_op_max`, node-to-node messages per operation stay within it (over
+/// owned or borrowed operations alike: see [`HistoryOp`]).
+pub fn msgs_per_op_within_budget<O: HistoryOp>(
+    scenario: &Scenario,
+    trace: &Trace,
+    ops: &[O],
+) -> Verdict {
     const NAME: &str = MSGS_PER_OP;
     // As the `msgs_per_op` metric: node-to-node sends over operations invoked.
     let (server, _) = crate::trace::message_counts(trace);

@@ -4,7 +4,7 @@
 //! Each target is its own verdict, present only when the scenario sets it, so a scenario
 //! without targets is judged exactly as before.
 
-use super::{Operation, Verdict};
+use super::{HistoryOp, Verdict};
 use crate::metrics::{measure_history, Metrics, Percentiles};
 use crate::scenario::{LatencyTargets, Scenario};
 use crate::trace::Trace;
@@ -17,10 +17,10 @@ pub const STABLE_LATENCY: &str = "stable-latency-within-target";
 /// Verdicts on every target `scenario` sets, except those a checker of the system already
 /// judged (`judged`, by verdict name: a system may check its message budget itself).
 /// `spreads` is the system's [`spread_op`](crate::system::System::spread_op).
-pub fn targets_met(
+pub fn targets_met<O: HistoryOp>(
     scenario: &Scenario,
     trace: &Trace,
-    ops: &[Operation],
+    ops: &[O],
     spreads: Option<&str>,
     judged: &[Verdict],
 ) -> Vec<Verdict> {
@@ -38,10 +38,10 @@ pub fn targets_met(
 /// [`targets_met`] for a run whose [`Metrics`] were already measured (by
 /// [`measure_history`] over the same trace and history): a runner that reports the metrics
 /// anyway measures them once.
-pub fn targets_met_measured(
+pub fn targets_met_measured<O: HistoryOp>(
     scenario: &Scenario,
     trace: &Trace,
-    ops: &[Operation],
+    ops: &[O],
     metrics: &Metrics,
     judged: &[Verdict],
 ) -> Vec<Verdict> {
@@ -119,7 +119,7 @@ fn within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Completion;
+    use crate::check::{Completion, Operation};
     use highstorm_nodes::OpPhase;
     use std::time::Duration;
 

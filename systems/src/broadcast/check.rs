@@ -4,20 +4,13 @@
 
 use highstorm::check::last_fault_us;
 use highstorm::check::values::ValueIndex;
-use highstorm::check::{Operation, Recovery, Verdict};
+use highstorm::check::{OpRef, Recovery, Verdict};
 use highstorm::scenario::Scenario;
 use highstorm::trace::Trace;
 use highstorm_nodes::OpPhase;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
-
-fn ok_value(op: &Operation) -> Option<&Value> {
-    op.completion
-        .as_ref()
-        .filter(|c| c.phase == OpPhase::Ok)
-        .map(|c| &c.value)
-}
 
 fn some(values: &[u64]) -> String {
     let shown: Vec<String> = values.iter().take(10).map(u64::to_string).collect();
@@ -31,7 +24,7 @@ fn some(values: &[u64]) -> String {
 
 /// Every acknowledged value is in every node's final read; every value read was broadcast;
 /// and, with `converge_within`, every acknowledged value reached every node by then.
-pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]) -> Verdict {
+pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[OpRef<'_>]) -> Verdict {
     const NAME: &str = "broadcast-converges";
     let attempted = ValueIndex::new(
         ops.iter()
@@ -41,14 +34,14 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
     let acked: BTreeMap<u64, u64> = ops
         .iter()
         .filter(|op| op.f == "broadcast")
-        .filter_map(|op| Some((op.value.as_u64()?, op.completion.as_ref()?)))
+        .filter_map(|op| Some((op.value.as_u64()?, op.completion?)))
         .filter(|(_, c)| c.phase == OpPhase::Ok)
         .map(|(v, c)| (v, c.at_us))
         .collect();
     // Phantoms: anything any read returned that nobody broadcast.
     for op in ops.iter().filter(|op| op.f.ends_with("read")) {
         let read = || {
-            ok_value(op)
+            op.ok_value()
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -77,9 +70,9 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
     // `attempted` (every value read was broadcast: phantoms failed above).
     let mut finals: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
     for op in ops.iter().filter(|op| op.f == "final-read") {
-        if let Some(Value::Array(vs)) = ok_value(op) {
+        if let Some(Value::Array(vs)) = op.ok_value() {
             let seen = finals
-                .entry(op.node.as_str())
+                .entry(op.node)
                 .or_insert_with(|| vec![false; attempted.len()]);
             for slot in vs.iter().filter_map(|v| attempted.get(v.as_u64()?)) {
                 seen[slot] = true;
@@ -165,7 +158,7 @@ pub fn broadcast_converges(scenario: &Scenario, trace: &Trace, ops: &[Operation]
 pub fn converged_after_heal(
     scenario: &Scenario,
     trace: &Trace,
-    ops: &[Operation],
+    ops: &[OpRef<'_>],
     phase: Recovery,
 ) -> Result<String, String> {
     let held = trace.holdings();
@@ -178,7 +171,7 @@ pub fn converged_after_heal(
 /// phase: each must reach every node within that period.
 fn pushed_after_heal(
     scenario: &Scenario,
-    ops: &[Operation],
+    ops: &[OpRef<'_>],
     held: &highstorm::check::spread::Holdings,
     phase: Recovery,
 ) -> Result<String, String> {
@@ -189,7 +182,7 @@ fn pushed_after_heal(
         .iter()
         .filter(|op| op.f == "broadcast" && op.invoke_us >= phase.from_us())
         .filter(|op| op.invoke_us + period_us <= phase.by_us())
-        .filter(|op| ok_value(op).is_some())
+        .filter(|op| op.ok_value().is_some())
         .filter_map(|op| Some((op.value.as_u64()?, op.invoke_us)))
         .collect();
     let nodes = scenario.node_names();
@@ -232,14 +225,14 @@ fn pushed_after_heal(
 /// Every value acknowledged before the heal is held by every node within the bound.
 fn converged_before_heal(
     scenario: &Scenario,
-    ops: &[Operation],
+    ops: &[OpRef<'_>],
     held: &highstorm::check::spread::Holdings,
     phase: Recovery,
 ) -> Result<String, String> {
     let acked: BTreeSet<u64> = ops
         .iter()
         .filter(|op| op.f == "broadcast")
-        .filter_map(|op| Some((op.value.as_u64()?, op.completion.as_ref()?)))
+        .filter_map(|op| Some((op.value.as_u64()?, op.completion?)))
         .filter(|(_, c)| c.phase == OpPhase::Ok && c.at_us <= phase.from_us())
         .map(|(v, _)| v)
         .collect();
